@@ -1,0 +1,192 @@
+"""Command line: python -m bot {run,once,check,match}.
+
+Only this module decides exit codes and prints errors for people: library
+code raises BotError subclasses with readable messages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from bot.errors import BotError, ConfigError
+
+log = logging.getLogger("bot")
+
+DEFAULT_CONFIG = "bot.toml"
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+        stream=sys.stderr,
+        force=True,
+    )
+
+
+def _settings(args: argparse.Namespace):
+    from bot.app import check_sinks_configured
+    from bot.config import load_config
+
+    settings = load_config(args.config)
+    check_sinks_configured(settings)
+    _setup_logging("DEBUG" if args.verbose else settings.bot.log_level)
+    return settings
+
+
+async def _run(args: argparse.Namespace) -> int:
+    from bot.app import App
+
+    settings = _settings(args)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # not on this platform
+            loop.add_signal_handler(sig, stop.set)
+    async with App.open(settings) as app:
+        await app.run_forever(stop)
+    return 0
+
+
+async def _once(args: argparse.Namespace) -> int:
+    from bot.app import App
+
+    settings = _settings(args)
+    async with App.open(settings) as app:
+        report = await app.run_once()
+        pending = await app.storage.pending_count()
+    log.info(
+        "cycle done: %d feeds polled, %d with errors, %d alerts queued, %d delivered, %d waiting",
+        len(report.outcomes),
+        report.errors,
+        report.alerts,
+        app.outbox.stats.sent,
+        pending,
+    )
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from bot.matching.watchlists import load_watchlists
+
+    settings = _settings(args)
+    entities = load_watchlists(settings.bot.watchlists)
+    aliases = sum(len(e.all_aliases) for e in entities)
+    print(
+        f"{args.config}: OK — {len(settings.feeds)} feeds, {len(settings.channels)} channels, "
+        f"{len(entities)} entities with {aliases} aliases in {settings.bot.watchlists}"
+    )
+    return 0
+
+
+def match_stream(
+    entities_dir: Path, threshold: float, stdin: TextIO, stdout: TextIO, stderr: TextIO
+) -> int:
+    """The matcher as a filter: JSON lines in, one JSON line of matches out per input."""
+    from bot.matching.matcher import Matcher
+    from bot.matching.watchlists import load_watchlists
+
+    matcher = Matcher(load_watchlists(entities_dir), threshold)
+    status = 0
+    for number, line in enumerate(stdin, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            if not isinstance(record, dict):
+                raise ValueError("expected a JSON object")
+            title, summary = record.get("title") or "", record.get("summary") or ""
+            if not isinstance(title, str) or not isinstance(summary, str):
+                raise ValueError('"title" and "summary" must be strings')
+        except ValueError as e:
+            print(f"line {number}: skipped, not a JSON item ({e})", file=stderr)
+            status = 1
+            continue
+        matches = matcher.match_text(title, summary)
+        out = {
+            "id": record.get("id"),
+            "matches": [
+                {
+                    "entity": m.entity_id,
+                    "kind": m.kind,
+                    "alias": m.alias,
+                    "text": m.text,
+                    "score": m.score,
+                }
+                for m in matches
+            ],
+        }
+        stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
+        stdout.flush()
+    return status
+
+
+def _match(args: argparse.Namespace) -> int:
+    if args.watchlists:
+        directory = Path(args.watchlists)
+        threshold = args.threshold if args.threshold is not None else 90.0
+    else:
+        from bot.config import load_config
+
+        bot = load_config(args.config).bot
+        directory = bot.watchlists
+        threshold = args.threshold if args.threshold is not None else bot.match_threshold
+    if not 50 <= threshold <= 100:
+        raise ConfigError("--threshold", "", f"{threshold:g} is out of range", "use 50 to 100")
+    return match_stream(directory, threshold, sys.stdin, sys.stdout, sys.stderr)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bot", description="News-watch alert bot: feeds in, matched alerts out."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("--config", "-c", default=DEFAULT_CONFIG, help="path to bot.toml")
+        p.add_argument("--verbose", "-v", action="store_true", help="debug logging")
+        return p
+
+    command("run", "poll feeds and deliver alerts until stopped (Ctrl-C or SIGTERM)")
+    command("once", "poll every feed once, deliver, and exit")
+    command("check", "validate the config and watchlists, then exit")
+    m = command("match", "match JSON-lines items from stdin against watchlists")
+    m.add_argument("--watchlists", help="watchlist directory (default: the config's)")
+    m.add_argument("--threshold", type=float, help="fuzzy threshold 50-100 (default 90)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _setup_logging("INFO")
+    try:
+        if args.command == "run":
+            return asyncio.run(_run(args))
+        if args.command == "once":
+            return asyncio.run(_once(args))
+        if args.command == "check":
+            return _check(args)
+        return _match(args)
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except BotError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:  # Ctrl-C before the signal handlers were installed
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

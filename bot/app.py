@@ -1,0 +1,221 @@
+"""Composition root: opens storage, HTTP session, parser pool and sinks; runs the loops.
+
+Nothing in the bot opens a resource at import time or holds one globally:
+everything is created here, handed to the stages, and closed here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from bot.chat.base import Sink
+from bot.chat.console import ConsoleSink
+from bot.chat.jsonl import JsonlSink
+from bot.config import FeedSettings, Settings
+from bot.errors import ConfigError
+from bot.feeds import schedule
+from bot.feeds.fetch import Fetcher
+from bot.feeds.parse import ParserPool
+from bot.matching.matcher import Matcher
+from bot.matching.watchlists import load_watchlists
+from bot.models import FeedState
+from bot.outbox import Outbox
+from bot.poller import Poller, PollOutcome, new_state
+from bot.storage.sqlite import SQLiteStorage, open_storage
+
+log = logging.getLogger(__name__)
+
+PRUNE_EVERY = 3600.0
+SHUTDOWN_GRACE = 15.0
+
+
+async def wait_for_stop(stop: asyncio.Event, seconds: float) -> None:
+    """Sleep for `seconds`, or less if the bot is told to stop."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def make_sinks(settings: Settings) -> dict[str, Sink]:
+    """One sink per platform named in [[channels]]."""
+    factories: dict[str, Callable[[], Sink]] = {"console": ConsoleSink, "jsonl": JsonlSink}
+    sinks: dict[str, Sink] = {}
+    for channel in settings.channels:
+        if channel.platform not in sinks:
+            sinks[channel.platform] = factories[channel.platform]()
+    return sinks
+
+
+@dataclass(slots=True)
+class CycleReport:
+    outcomes: list[PollOutcome] = field(default_factory=list)
+
+    @property
+    def alerts(self) -> int:
+        return sum(o.alerts for o in self.outcomes)
+
+    @property
+    def errors(self) -> int:
+        return sum(o.status == "error" for o in self.outcomes)
+
+
+class App:
+    def __init__(
+        self,
+        settings: Settings,
+        storage: SQLiteStorage,
+        fetcher: Fetcher,
+        parsers: ParserPool,
+        sinks: dict[str, Sink],
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.settings = settings
+        self.storage = storage
+        self.clock = clock
+        self.sinks = sinks
+        self.matcher = Matcher([], settings.bot.match_threshold)
+        self.states: dict[str, FeedState] = {}
+        self.poller = Poller(
+            settings.bot,
+            storage,
+            fetcher,
+            parsers,
+            settings.channels,
+            lambda: self.matcher,
+            clock,
+        )
+        self.outbox = Outbox(
+            storage, sinks, settings.channels, clock, settings.bot.delivery_attempts
+        )
+
+    @classmethod
+    @asynccontextmanager
+    async def open(
+        cls,
+        settings: Settings,
+        clock: Callable[[], datetime] = utcnow,
+        sinks: dict[str, Sink] | None = None,
+    ) -> AsyncIterator[App]:
+        """Open everything the bot needs; `sinks` replaces the configured ones (tests)."""
+        async with AsyncExitStack() as stack:
+            storage = await stack.enter_async_context(open_storage(settings.bot.database))
+            fetcher = await stack.enter_async_context(Fetcher(settings.bot))
+            parsers = await stack.enter_async_context(
+                ParserPool(settings.bot.parser_workers, settings.bot.timeout)
+            )
+            sinks = sinks if sinks is not None else make_sinks(settings)
+            for sink in sinks.values():
+                await sink.start()
+                stack.push_async_callback(sink.close)
+            app = cls(settings, storage, fetcher, parsers, sinks, clock)
+            await app.load()
+            yield app
+
+    async def load(self) -> None:
+        """Read watchlists (files + chat terms) and feed states; report disabled feeds."""
+        await self.reload_watchlists()
+        stored = await self.storage.feed_states()
+        for feed in self.settings.feeds:
+            state = stored.get(feed.url) or new_state(feed)
+            if state.disabled_reason:
+                log.warning("%s stays disabled: %s", feed.name, state.disabled_reason)
+            self.states[feed.url] = state
+        await self.outbox.load_broken()
+
+    async def reload_watchlists(self) -> None:
+        entities = load_watchlists(self.settings.bot.watchlists, await self.storage.chat_terms())
+        self.matcher = Matcher(entities, self.settings.bot.match_threshold)
+        log.info(
+            "watching %d entities (%d aliases) from %s",
+            len(entities),
+            sum(len(e.all_aliases) for e in entities),
+            self.settings.bot.watchlists,
+        )
+
+    async def poll_feed(self, feed: FeedSettings) -> PollOutcome:
+        try:
+            state, outcome = await self.poller.poll(feed, self.states[feed.url])
+        except Exception as e:  # a bug must cost one poll of one feed, never the poller
+            log.exception("polling %s failed unexpectedly", feed.name)
+            return PollOutcome(feed.url, "error", error=f"{type(e).__name__}: {e}")
+        self.states[feed.url] = state
+        if outcome.alerts:
+            self.outbox.notify()
+        return outcome
+
+    async def run_once(self) -> CycleReport:
+        """Poll every enabled feed once, then deliver what was queued."""
+        outcomes = await asyncio.gather(
+            *(
+                self.poll_feed(f)
+                for f in self.settings.feeds
+                if not self.states[f.url].disabled_reason
+            )
+        )
+        await self.outbox.drain()
+        return CycleReport(list(outcomes))
+
+    async def run_forever(self, stop: asyncio.Event) -> None:
+        """Poll each feed on its schedule and deliver continuously until `stop` is set."""
+        delivery = asyncio.create_task(self.outbox.run(stop), name="outbox")
+        feed_tasks = [
+            asyncio.create_task(self._feed_loop(f, stop), name=f"feed:{f.name}")
+            for f in self.settings.feeds
+        ]
+        housekeeping = asyncio.create_task(self._housekeeping(stop), name="housekeeping")
+        log.info(
+            "running: %d feeds, %d channels; Ctrl-C to stop",
+            len(self.settings.feeds),
+            len(self.settings.channels),
+        )
+        await stop.wait()
+        log.info("stopping: finishing in-flight deliveries")
+        for task in [*feed_tasks, housekeeping]:
+            task.cancel()
+        await asyncio.gather(*feed_tasks, housekeeping, return_exceptions=True)
+        try:
+            await asyncio.wait_for(delivery, SHUTDOWN_GRACE)
+        except TimeoutError:
+            log.warning("deliveries still running after %gs; they stay queued", SHUTDOWN_GRACE)
+        pending = await self.storage.pending_count()
+        if pending:
+            log.info("%d alerts stay queued for the next start", pending)
+
+    async def _feed_loop(self, feed: FeedSettings, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            state = self.states[feed.url]
+            if state.disabled_reason:
+                return
+            now = self.clock()
+            if not schedule.is_due(state, now):
+                assert state.next_poll_at is not None
+                wait = (state.next_poll_at - now).total_seconds()
+                await wait_for_stop(stop, wait)
+                continue
+            await self.poll_feed(feed)
+
+    async def _housekeeping(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            removed = await self.storage.prune(self.clock(), self.settings.bot.retention)
+            if removed:
+                log.info("pruned %d old records", removed)
+            await wait_for_stop(stop, PRUNE_EVERY)
+
+
+def check_sinks_configured(settings: Settings) -> None:
+    if not settings.channels:
+        raise ConfigError(
+            str(settings.path),
+            "channels",
+            "no [[channels]] configured: alerts would go nowhere",
+            'add [[channels]] with platform = "console"',
+        )

@@ -1,0 +1,407 @@
+"""bot.toml → frozen, validated settings.
+
+Everything is checked once at start-up so a typo fails loudly with the file,
+the key and the fix, instead of surfacing hours later inside a poll loop.
+Secrets never live in the file: it only names environment variables.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bot.errors import ConfigError
+from bot.models import SEVERITIES
+
+log = logging.getLogger(__name__)
+
+#: Chat platforms a [[channels]] entry may name. Adapters add themselves here.
+KNOWN_PLATFORMS: tuple[str, ...] = ("console", "jsonl")
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
+_DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib)?\s*$", re.IGNORECASE)
+_SIZE_UNITS = {
+    "b": 1,
+    "kb": 1000,
+    "kib": 1024,
+    "mb": 1000**2,
+    "mib": 1024**2,
+    "gb": 1000**3,
+    "gib": 1024**3,
+}
+DEFAULT_USER_AGENT = "newswatch-bot/0.1 (+https://github.com/newswatch-bot/newswatch-bot)"
+DURATION_HINT = 'write a duration such as "30s", "5m", "1h" or "2d"'
+
+
+def parse_duration(text: str) -> float:
+    """Parse "30s", "5m", "1h30m", "2d" into seconds; ValueError otherwise."""
+    s = text.strip().lower().replace(" ", "")
+    if not s:
+        raise ValueError("empty duration")
+    pos = 0
+    total = 0.0
+    for m in _DURATION_PART.finditer(s):
+        if m.start() != pos:
+            break
+        total += float(m.group(1)) * _DURATION_UNITS[m.group(2)]
+        pos = m.end()
+    if pos != len(s):
+        raise ValueError(f"not a duration: {text!r}")
+    return total
+
+
+def format_duration(seconds: float) -> str:
+    """The inverse of parse_duration, for log lines and status output."""
+    seconds = round(seconds)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def parse_size(value: int | str) -> int:
+    """Parse 10485760, "10MB" or "512KiB" into bytes; ValueError otherwise."""
+    if isinstance(value, bool):
+        raise ValueError("not a size")
+    if isinstance(value, int):
+        if value <= 0:
+            raise ValueError("size must be positive")
+        return value
+    m = _SIZE.match(value)
+    if not m:
+        raise ValueError(f"not a size: {value!r}")
+    n = int(float(m.group(1)) * _SIZE_UNITS[(m.group(2) or "b").lower()])
+    if n <= 0:
+        raise ValueError("size must be positive")
+    return n
+
+
+@dataclass(frozen=True, slots=True)
+class FirstPoll:
+    """What to do with the items a feed already holds the first time we read it.
+
+    "skip" (the default) marks them seen without alerting, as peer bots do, so
+    adding a feed never floods a channel; "all" alerts every item; an age
+    alerts only items published within that age (undated items count as old).
+    """
+
+    mode: str = "skip"  # "skip" | "all" | "newer"
+    max_age: float = 0.0  # seconds, for mode "newer"
+
+
+@dataclass(frozen=True, slots=True)
+class FeedSettings:
+    url: str  # as written in the config: the feed's identity in the database
+    location: str  # what to fetch: the URL, or an absolute path for a local file
+    name: str
+    interval: float
+    first_poll: FirstPoll
+
+    @property
+    def is_local(self) -> bool:
+        return not self.location.startswith(("http://", "https://"))
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelSettings:
+    platform: str
+    id: str
+    kinds: tuple[str, ...] = ()
+    entities: tuple[str, ...] = ()
+    feeds: tuple[str, ...] = ()  # feed names or URLs
+    severity: str = "low"  # minimum severity
+
+    @property
+    def key(self) -> str:
+        return f"{self.platform}:{self.id}"
+
+
+@dataclass(frozen=True, slots=True)
+class BotSettings:
+    database: Path
+    watchlists: Path
+    interval: float = 300.0
+    timezone: str = "UTC"
+    user_agent: str = DEFAULT_USER_AGENT
+    max_concurrency: int = 50
+    per_host_concurrency: int = 2
+    connect_timeout: float = 10.0
+    timeout: float = 30.0
+    max_response_bytes: int = 10 * 1024 * 1024
+    max_backoff: float = 6 * 3600.0
+    failing_after: float = 24 * 3600.0
+    match_threshold: float = 90.0
+    dedup_window: float = 48 * 3600.0
+    retention: float = 90 * 86400.0
+    parser_workers: int = 2
+    delivery_attempts: int = 0  # 0 = retry forever (with capped backoff)
+    log_level: str = "INFO"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    path: Path
+    bot: BotSettings
+    feeds: tuple[FeedSettings, ...]
+    channels: tuple[ChannelSettings, ...]
+    raw_sections: dict[str, dict[str, Any]]  # [discord], [slack], [digest]: read by adapters
+
+
+_MISSING: Any = object()
+
+
+class _Table:
+    """Reads one TOML table, turning every wrong key or type into a ConfigError."""
+
+    def __init__(self, path: Path, where: str, data: Any) -> None:
+        self.path = str(path)
+        self.where = where
+        if not isinstance(data, dict):
+            raise ConfigError(self.path, where, f"expected a table, found {_describe(data)}")
+        self.data = data
+        self.used: set[str] = set()
+
+    def _key(self, key: str) -> str:
+        return f"{self.where}.{key}" if self.where else key
+
+    def error(self, key: str, problem: str, fix: str = "") -> ConfigError:
+        return ConfigError(self.path, self._key(key), problem, fix)
+
+    def get(self, key: str, kind: type | tuple[type, ...], default: Any, what: str) -> Any:
+        self.used.add(key)
+        if key not in self.data:
+            if default is _MISSING:
+                raise self.error(key, "is missing", f"add {key} = {what}")
+            return default
+        value = self.data[key]
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+            raise self.error(key, f"expected {what}, found {_describe(value)}")
+        return value
+
+    def string(self, key: str, default: Any = _MISSING, choices: tuple[str, ...] = ()) -> Any:
+        value = self.get(key, str, default, "a string")
+        if choices and value is not default and value not in choices:
+            raise self.error(key, f"unknown value {value!r}", f"use one of {', '.join(choices)}")
+        return value
+
+    def integer(self, key: str, default: int, minimum: int = 0) -> int:
+        value = self.get(key, int, default, "a whole number")
+        if value < minimum:
+            raise self.error(key, f"must be at least {minimum}, found {value}")
+        return value
+
+    def number(self, key: str, default: float, lo: float, hi: float) -> float:
+        value = float(self.get(key, (int, float), default, "a number"))
+        if not lo <= value <= hi:
+            raise self.error(key, f"must be between {lo:g} and {hi:g}, found {value:g}")
+        return value
+
+    def duration(self, key: str, default: float) -> float:
+        value = self.get(key, str, _MISSING if default is _MISSING else None, "a duration string")
+        if value is None:
+            return default
+        try:
+            seconds = parse_duration(value)
+        except ValueError:
+            raise self.error(key, f"{value!r} is not a duration", DURATION_HINT) from None
+        if seconds <= 0:
+            raise self.error(key, "must be longer than zero", DURATION_HINT)
+        return seconds
+
+    def size(self, key: str, default: int) -> int:
+        self.used.add(key)
+        if key not in self.data:
+            return default
+        try:
+            return parse_size(self.data[key])
+        except (ValueError, TypeError):
+            raise self.error(
+                key,
+                f"{self.data[key]!r} is not a size",
+                'write a byte count or a size such as "512KB" or "10MB"',
+            ) from None
+
+    def strings(self, key: str) -> tuple[str, ...]:
+        value = self.get(key, list, [], "a list of strings")
+        for i, v in enumerate(value):
+            if not isinstance(v, str) or not v.strip():
+                raise self.error(f"{key}[{i}]", f"expected a non-empty string, found {v!r}")
+        return tuple(v.strip() for v in value)
+
+    def finish(self) -> None:
+        """Reject keys nobody read: typos must not be silently ignored."""
+        for key in self.data:
+            if key not in self.used:
+                known = ", ".join(sorted(self.used))
+                raise self.error(key, "unknown key", f"remove it or use one of: {known}")
+
+
+def _describe(value: Any) -> str:
+    names = {str: "a string", int: "a number", float: "a number", bool: "true/false"}
+    names |= {list: "a list", dict: "a table"}
+    return f"{names.get(type(value), type(value).__name__)} ({value!r})"[:120]
+
+
+def _resolve(base: Path, value: str) -> Path:
+    p = Path(value).expanduser()
+    return p if p.is_absolute() else (base / p).resolve()
+
+
+def load_config(path: str | Path) -> Settings:
+    """Read and validate bot.toml; raise ConfigError naming file, key and fix."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(
+            str(path), "", "file not found", "pass --config PATH or create bot.toml"
+        ) from None
+    except OSError as e:
+        raise ConfigError(str(path), "", f"cannot read the file ({e.strerror})") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(str(path), "", "is not UTF-8 text", "save it as UTF-8") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(str(path), "", f"invalid TOML: {e}", "fix the syntax there") from None
+    return settings_from_dict(data, path)
+
+
+def settings_from_dict(data: dict[str, Any], path: Path) -> Settings:
+    base = path.resolve().parent
+    top = _Table(path, "", data)
+    bot = _bot_settings(_Table(path, "bot", top.get("bot", dict, {}, "a [bot] table")), base)
+    feeds = _feeds(path, top.get("feeds", list, [], "[[feeds]] tables"), base, bot)
+    channels = _channels(path, top.get("channels", list, [], "[[channels]] tables"), base)
+    raw_sections = {
+        name: top.get(name, dict, {}, f"a [{name}] table")
+        for name in ("discord", "slack", "digest")
+    }
+    top.finish()
+    return Settings(path, bot, feeds, channels, raw_sections)
+
+
+def _bot_settings(t: _Table, base: Path) -> BotSettings:
+    tz = t.string("timezone", "UTC")
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise t.error(
+            "timezone", f"unknown time zone {tz!r}", 'use an IANA name such as "Asia/Kolkata"'
+        ) from None
+    settings = BotSettings(
+        database=_resolve(base, t.string("database", "data/newswatch.sqlite3")),
+        watchlists=_resolve(base, t.string("watchlists", "watchlists")),
+        interval=t.duration("interval", 300.0),
+        timezone=tz,
+        user_agent=t.string("user_agent", DEFAULT_USER_AGENT),
+        max_concurrency=t.integer("max_concurrency", 50, minimum=1),
+        per_host_concurrency=t.integer("per_host_concurrency", 2, minimum=1),
+        connect_timeout=t.duration("connect_timeout", 10.0),
+        timeout=t.duration("timeout", 30.0),
+        max_response_bytes=t.size("max_response_bytes", 10 * 1024 * 1024),
+        max_backoff=t.duration("max_backoff", 6 * 3600.0),
+        failing_after=t.duration("failing_after", 24 * 3600.0),
+        match_threshold=t.number("match_threshold", 90.0, 50.0, 100.0),
+        dedup_window=t.duration("dedup_window", 48 * 3600.0),
+        retention=t.duration("retention", 90 * 86400.0),
+        parser_workers=t.integer("parser_workers", 2, minimum=1),
+        delivery_attempts=t.integer("delivery_attempts", 0, minimum=0),
+        log_level=t.string("log_level", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
+    )
+    t.finish()
+    if settings.retention < settings.dedup_window:
+        raise t.error("retention", "is shorter than bot.dedup_window", "make it at least as long")
+    return settings
+
+
+def _first_poll(t: _Table) -> FirstPoll:
+    value = t.string("first_poll", "skip")
+    if value in ("skip", "all"):
+        return FirstPoll(value)
+    try:
+        return FirstPoll("newer", parse_duration(value))
+    except ValueError:
+        raise t.error(
+            "first_poll",
+            f"unknown value {value!r}",
+            'use "skip" (mark existing items seen), "all" (alert them all) '
+            'or an age such as "24h" (alert items newer than that)',
+        ) from None
+
+
+def _feeds(path: Path, tables: list[Any], base: Path, bot: BotSettings) -> tuple[FeedSettings, ...]:
+    feeds: list[FeedSettings] = []
+    seen: dict[str, str] = {}
+    for i, data in enumerate(tables):
+        t = _Table(path, f"feeds[{i}]", data)
+        url = t.string("url").strip()
+        scheme = urlsplit(url).scheme.lower()
+        if scheme in ("http", "https"):
+            if not urlsplit(url).hostname:
+                raise t.error("url", f"{url!r} has no host name", "write https://host/path")
+            location = url
+        elif scheme and len(scheme) > 1 and scheme != "file":
+            raise t.error(
+                "url", f"unsupported scheme {scheme!r}", "use http(s):// or a local file path"
+            )
+        else:
+            local = _resolve(base, url.removeprefix("file://"))
+            if not local.is_file():
+                raise t.error(
+                    "url", f"local feed file {str(local)!r} does not exist", "check the path"
+                )
+            location = str(local)
+        interval = t.duration("interval", bot.interval)
+        name = t.string("name", "") or url
+        feed = FeedSettings(url, location, name, interval, _first_poll(t))
+        t.finish()
+        key = location.lower() if not feed.is_local else location
+        if key in seen:
+            raise t.error("url", f"duplicate of {seen[key]}", "list each feed once")
+        seen[key] = f"feeds[{i}]"
+        if interval < 60:
+            log.warning(
+                "%s: feeds[%d] (%s) polls every %gs; intervals under a minute are impolite "
+                "to public servers, use them only for local feeds and tests",
+                path,
+                i,
+                name,
+                interval,
+            )
+        feeds.append(feed)
+    return tuple(feeds)
+
+
+def _channels(path: Path, tables: list[Any], base: Path) -> tuple[ChannelSettings, ...]:
+    channels: list[ChannelSettings] = []
+    seen: dict[str, str] = {}
+    for i, data in enumerate(tables):
+        t = _Table(path, f"channels[{i}]", data)
+        platform = t.string("platform", _MISSING, KNOWN_PLATFORMS)
+        channel_id = t.string("id", "stdout" if platform == "console" else _MISSING).strip()
+        if not channel_id:
+            raise t.error("id", "is empty", "write the channel id (a file path for jsonl)")
+        if platform == "jsonl":
+            channel_id = str(_resolve(base, channel_id))
+        channel = ChannelSettings(
+            platform=platform,
+            id=channel_id,
+            kinds=t.strings("kinds"),
+            entities=t.strings("entities"),
+            feeds=t.strings("feeds"),
+            severity=t.string("severity", "low", SEVERITIES),
+        )
+        t.finish()
+        if channel.key in seen:
+            raise t.error("id", f"duplicate of {seen[channel.key]}", "list each channel once")
+        seen[channel.key] = f"channels[{i}]"
+        channels.append(channel)
+    return tuple(channels)

@@ -1,0 +1,115 @@
+"""Is this item new? Pure functions computing the keys an item is known by.
+
+An item is a repeat if any of its keys was seen before: the feed-scoped guid
+(the feed's own identity for the entry), its canonical URL (the same article
+syndicated by two feeds, or re-linked with tracking parameters), or a
+fingerprint of its normalised title (the same wire story under two URLs; only
+within a time window, since titles like "Daily briefing" recur).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from bot.matching.normalize import fold
+from bot.models import Item
+
+# Query parameters that identify the click, not the article.
+TRACKING_PARAMS = frozenset(
+    {
+        "fbclid",
+        "gclid",
+        "dclid",
+        "gbraid",
+        "wbraid",
+        "msclkid",
+        "mc_cid",
+        "mc_eid",
+        "igshid",
+        "yclid",
+        "_hsenc",
+        "_hsmi",
+        "mkt_tok",
+        "ocid",
+        "cmpid",
+        "ito",
+        "at_medium",
+        "at_campaign",
+        "rss",
+        "ref",
+        "ref_src",
+        "src",
+        "feature",
+        "smid",
+        "spm",
+    }
+)
+TRACKING_PREFIXES = ("utm_", "at_", "pk_", "mtm_", "hsa_", "__")
+
+# A title must be at least this long to serve as a fingerprint: short generic
+# titles ("Update", "Live") would otherwise merge unrelated items.
+MIN_FINGERPRINT_WORDS = 4
+
+
+def _is_tracking(name: str) -> bool:
+    lower = name.lower()
+    return lower in TRACKING_PARAMS or lower.startswith(TRACKING_PREFIXES)
+
+
+def canonical_url(url: str) -> str:
+    """A stable form of an article URL for duplicate detection.
+
+    Scheme and host are lower-cased, default ports, fragments and tracking
+    parameters dropped, remaining parameters sorted, a trailing slash removed.
+    http and https count as the same article.
+    """
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return url
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname:
+        return url
+    host = parts.hostname.lower().rstrip(".")
+    if port and not (port == 80 or port == 443):
+        host = f"{host}:{port}"
+    path = parts.path or "/"
+    while "//" in path:
+        path = path.replace("//", "/")
+    if len(path) > 1:
+        path = path.rstrip("/")
+    query = sorted(
+        (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _is_tracking(k)
+    )
+    return urlunsplit(("https", host, path, urlencode(query), ""))
+
+
+def title_fingerprint(title: str) -> str | None:
+    """A hash of the normalised title, or None when the title is too generic."""
+    words = fold(title).split()
+    if len(words) < MIN_FINGERPRINT_WORDS:
+        return None
+    return hashlib.sha1(" ".join(words).encode()).hexdigest()[:20]
+
+
+def guid_key(item: Item) -> str:
+    return "guid:" + hashlib.sha1(f"{item.feed_url}\n{item.guid}".encode()).hexdigest()[:24]
+
+
+def url_key(item: Item) -> str | None:
+    if not item.url:
+        return None
+    return "url:" + hashlib.sha1(canonical_url(item.url).encode()).hexdigest()[:24]
+
+
+def title_key(item: Item) -> str | None:
+    fp = title_fingerprint(item.title)
+    return f"title:{fp}" if fp else None
+
+
+def item_keys(item: Item) -> list[str]:
+    """Every key this item is known by; the guid key always comes first."""
+    return [k for k in (guid_key(item), url_key(item), title_key(item)) if k]

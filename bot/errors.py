@@ -1,0 +1,81 @@
+"""The bot's own error hierarchy.
+
+Library exceptions (aiohttp, sqlite3, tomllib, feedparser, chat SDKs) are caught
+where they enter our code and re-raised as one of these, so callers decide on
+*kind* (retry or not) and users read messages written for them.
+"""
+
+from __future__ import annotations
+
+
+class BotError(Exception):
+    """Root of every error the bot raises on purpose."""
+
+
+class ConfigError(BotError):
+    """A problem in bot.toml, a watchlist file or the environment.
+
+    The message names the file, the key or line, what was found and what to
+    write instead; `main` prints it as one line and exits non-zero.
+    """
+
+    def __init__(self, path: str, where: str, problem: str, fix: str = "") -> None:
+        self.path = path
+        self.where = where
+        self.problem = problem
+        self.fix = fix
+        location = f"{path}: {where}" if where else path
+        text = f"{location}: {problem}"
+        if fix:
+            text += f" — {fix}"
+        super().__init__(text)
+
+
+class StorageError(BotError):
+    """The database is unusable (not ours, newer schema, corrupt)."""
+
+
+class FetchError(BotError):
+    """A feed could not be fetched or parsed this time.
+
+    `retry_after` is set when the server told us when to come back (429/503).
+    `permanent` is set when retrying is pointless (410 Gone).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        permanent: bool = False,
+        status: int | None = None,
+    ) -> None:
+        self.url = url
+        self.message = message
+        self.retry_after = retry_after
+        self.permanent = permanent
+        self.status = status
+        super().__init__(f"{url}: {message}")
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Raised inside parser worker processes: must survive pickling.
+        return (self.__class__, (self.url, self.message), self.__dict__.copy())
+
+
+class ParseError(FetchError):
+    """The body arrived but is not a feed we can read."""
+
+
+class DeliveryError(BotError):
+    """A chat platform refused or failed an alert.
+
+    `retryable` failures (timeouts, 5xx, 429) stay in the outbox and are tried
+    again with backoff; permanent ones (missing permission, channel deleted)
+    mark the channel broken so the other channels keep flowing.
+    """
+
+    def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None) -> None:
+        self.retryable = retryable
+        self.retry_after = retry_after
+        super().__init__(message)

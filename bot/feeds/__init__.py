@@ -1,0 +1,1 @@
+"""Getting feeds: fetch (HTTP and local files), parse (worker processes), schedule (pure)."""

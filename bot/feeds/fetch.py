@@ -1,0 +1,224 @@
+"""HTTP fetching with the manners and limits a feed poller needs.
+
+One aiohttp session for the bot's lifetime; a global and a per-host limit on
+concurrent requests; conditional GET so unchanged feeds cost a 304; and a
+byte cap enforced while reading *and after decompression*, because a feed
+server may be hostile (gzip bombs, endless bodies).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import zlib
+from collections import defaultdict
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import aiohttp
+
+from bot.config import BotSettings
+from bot.errors import FetchError
+from bot.models import FetchResult
+
+_PERMANENT_REDIRECTS = (301, 308)
+_CHUNK = 64 * 1024
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+class _Decoder:
+    """Incremental Content-Encoding decoder whose output is bounded."""
+
+    def __init__(self, encoding: str, limit: int) -> None:
+        self.limit = limit
+        self.size = 0
+        encoding = encoding.strip().lower()
+        if encoding in ("gzip", "x-gzip"):
+            self._z: zlib._Decompress | None = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif encoding == "deflate":
+            self._z = zlib.decompressobj(zlib.MAX_WBITS)
+            self._raw_fallback = True
+        elif encoding in ("", "identity"):
+            self._z = None
+        else:
+            raise ValueError(f"unsupported Content-Encoding {encoding!r}")
+        self._first = True
+
+    def feed(self, data: bytes) -> bytes:
+        if self._z is None:
+            out = data
+        else:
+            if self._first and getattr(self, "_raw_fallback", False):
+                # "deflate" is zlib-wrapped per the RFC, but some servers send raw deflate.
+                try:
+                    zlib.decompressobj(zlib.MAX_WBITS).decompress(data[:64])
+                except zlib.error:
+                    self._z = zlib.decompressobj(-zlib.MAX_WBITS)
+            self._first = False
+            parts = []
+            room = self.limit - self.size + 1
+            out_part = self._z.decompress(data, room)
+            parts.append(out_part)
+            room -= len(out_part)
+            while self._z.unconsumed_tail and room > 0:
+                out_part = self._z.decompress(self._z.unconsumed_tail, room)
+                parts.append(out_part)
+                room -= len(out_part)
+            out = b"".join(parts)
+        self.size += len(out)
+        if self.size > self.limit:
+            raise OverflowError
+        return out
+
+
+class Fetcher:
+    """Fetches feed bodies; every failure comes out as a FetchError."""
+
+    def __init__(self, settings: BotSettings, session: aiohttp.ClientSession | None = None):
+        self.settings = settings
+        self._own_session = session is None
+        self._session = session
+        self._global = asyncio.Semaphore(settings.max_concurrency)
+        self._per_host: defaultdict[str, asyncio.Semaphore] = defaultdict(
+            lambda: asyncio.Semaphore(settings.per_host_concurrency)
+        )
+
+    async def __aenter__(self) -> Fetcher:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(
+                    total=self.settings.timeout, sock_connect=self.settings.connect_timeout
+                ),
+                connector=aiohttp.TCPConnector(
+                    limit=self.settings.max_concurrency, ttl_dns_cache=300
+                ),
+                headers={
+                    "User-Agent": self.settings.user_agent,
+                    "Accept": "application/rss+xml, application/atom+xml, "
+                    "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5",
+                    "Accept-Encoding": "gzip, deflate",
+                },
+                auto_decompress=False,
+            )
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._own_session and self._session is not None:
+            await self._session.close()
+
+    async def fetch(
+        self, url: str, etag: str | None = None, last_modified: str | None = None
+    ) -> FetchResult:
+        """GET a feed: 200 with the body, or 304; anything else raises FetchError."""
+        if not url.startswith(("http://", "https://")):
+            return await self._read_local(url)
+        host = (urlsplit(url).hostname or "").lower()
+        async with self._global, self._per_host[host]:
+            try:
+                return await self._get(url, etag, last_modified)
+            except FetchError:
+                raise
+            except TimeoutError:
+                raise FetchError(url, f"timed out after {self.settings.timeout:g}s") from None
+            except aiohttp.TooManyRedirects:
+                raise FetchError(url, "too many redirects") from None
+            except aiohttp.ClientConnectorError as e:
+                raise FetchError(url, f"cannot connect: {e.os_error or e}") from None
+            except (aiohttp.ClientError, ValueError) as e:
+                raise FetchError(url, f"{type(e).__name__}: {e}") from None
+
+    async def _get(self, url: str, etag: str | None, last_modified: str | None) -> FetchResult:
+        assert self._session is not None, "use Fetcher as an async context manager"
+        headers = {}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        async with self._session.get(url, headers=headers, max_redirects=5) as resp:
+            final_url = None
+            if resp.history and all(r.status in _PERMANENT_REDIRECTS for r in resp.history):
+                final_url = str(resp.url)
+            if resp.status == 304:
+                return FetchResult(304, etag=etag, last_modified=last_modified, final_url=final_url)
+            if resp.status == 410:
+                raise FetchError(url, "410 Gone: the feed was removed", permanent=True, status=410)
+            if resp.status in (429, 503):
+                raise FetchError(
+                    url,
+                    f"HTTP {resp.status}",
+                    retry_after=parse_retry_after(resp.headers.get("Retry-After")),
+                    status=resp.status,
+                )
+            if resp.status != 200:
+                raise FetchError(
+                    url, f"HTTP {resp.status} {resp.reason or ''}".strip(), status=resp.status
+                )
+            body = await self._read_body(url, resp)
+            return FetchResult(
+                200,
+                body=body,
+                etag=resp.headers.get("ETag"),
+                last_modified=resp.headers.get("Last-Modified"),
+                final_url=final_url,
+                headers={
+                    k.lower(): v for k, v in resp.headers.items() if k.lower() == "content-type"
+                },
+            )
+
+    async def _read_body(self, url: str, resp: aiohttp.ClientResponse) -> bytes:
+        limit = self.settings.max_response_bytes
+        too_big = FetchError(url, f"response larger than {limit} bytes (bot.max_response_bytes)")
+        if resp.content_length is not None and resp.content_length > limit:
+            raise too_big
+        try:
+            decoder = _Decoder(resp.headers.get("Content-Encoding", ""), limit)
+        except ValueError as e:
+            raise FetchError(url, str(e)) from None
+        parts: list[bytes] = []
+        wire = 0
+        try:
+            async for chunk in resp.content.iter_chunked(_CHUNK):
+                wire += len(chunk)
+                if wire > limit:
+                    raise too_big
+                parts.append(decoder.feed(chunk))
+        except OverflowError:
+            raise too_big from None
+        except zlib.error as e:
+            raise FetchError(url, f"corrupt compressed body: {e}") from None
+        return b"".join(parts)
+
+    async def _read_local(self, path: str) -> FetchResult:
+        """An operator's own feed file: read with the same byte cap as HTTP."""
+        limit = self.settings.max_response_bytes
+
+        def read() -> bytes:
+            with Path(path).open("rb") as f:
+                data = f.read(limit + 1)
+            if len(data) > limit:
+                raise FetchError(path, f"file larger than {limit} bytes (bot.max_response_bytes)")
+            return data
+
+        try:
+            body = await asyncio.to_thread(read)
+        except FileNotFoundError:
+            raise FetchError(path, "local feed file not found") from None
+        except OSError as e:
+            raise FetchError(path, f"cannot read local feed file: {e.strerror}") from None
+        return FetchResult(200, body=body)

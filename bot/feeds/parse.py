@@ -1,0 +1,172 @@
+"""Feed parsing in worker processes.
+
+feedparser is CPU-bound (tens of ms for a typical feed) and runs on hostile
+input, so it never runs on the event loop: a small process pool keeps both
+cores busy, a per-parse deadline stops a pathological document, and a
+worker that overruns is killed with its pool, which is then rebuilt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import calendar
+import contextlib
+import hashlib
+import logging
+import os
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from bot.errors import ParseError
+from bot.matching.normalize import strip_html
+from bot.models import Item
+
+log = logging.getLogger(__name__)
+
+MAX_TITLE = 500
+MAX_SUMMARY = 4000
+WORKER_MEMORY_BYTES = 1536 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFeed:
+    title: str
+    items: list[Item]
+    warning: str | None = None  # feedparser's bozo note for a feed it could still read
+
+
+def _time(entry: Any) -> datetime | None:
+    for key in ("published_parsed", "updated_parsed", "created_parsed"):
+        value = entry.get(key)
+        if value:
+            try:
+                return datetime.fromtimestamp(calendar.timegm(value), UTC)
+            except (OverflowError, ValueError, TypeError):
+                continue
+    return None
+
+
+def _text(value: Any, limit: int) -> str:
+    if not isinstance(value, str):
+        return ""
+    return strip_html(value[: limit * 4])[:limit]
+
+
+def parse_feed_bytes(body: bytes, feed_url: str, feed_name: str, base_url: str = "") -> ParsedFeed:
+    """Parse a feed document into Items. Runs inside a worker process.
+
+    Raises ParseError when the body is not a feed at all; a feed with minor
+    errors that feedparser recovered from is returned with a warning.
+    """
+    import feedparser  # imported here: only worker processes need it
+
+    headers = {"content-location": base_url} if base_url else {}
+    try:
+        parsed = feedparser.parse(body, response_headers=headers, sanitize_html=False)
+    except Exception as e:  # feedparser should not raise, but this is hostile input
+        raise ParseError(feed_url, f"parser failed: {type(e).__name__}: {e}") from None
+    entries = parsed.get("entries", [])
+    warning = None
+    if parsed.get("bozo"):
+        reason = parsed.get("bozo_exception")
+        warning = f"{type(reason).__name__}: {reason}"[:300]
+        if not entries and not parsed.get("version"):
+            raise ParseError(feed_url, f"not a readable RSS/Atom feed ({warning})")
+    if not parsed.get("version") and not entries:
+        raise ParseError(feed_url, "not an RSS/Atom feed (no channel or feed element)")
+    items: list[Item] = []
+    for entry in entries:
+        title = _text(entry.get("title"), MAX_TITLE)
+        summary = entry.get("summary")
+        if not summary and entry.get("content"):
+            summary = entry["content"][0].get("value", "")
+        summary_text = _text(summary, MAX_SUMMARY)
+        link = entry.get("link") or ""
+        link = link.strip() if isinstance(link, str) else ""
+        guid = entry.get("id") or link
+        if not isinstance(guid, str) or not guid.strip():
+            guid = "sha1:" + hashlib.sha1(f"{title}\n{summary_text}".encode()).hexdigest()
+        if not title and not summary_text:
+            continue
+        items.append(
+            Item(
+                feed_url=feed_url,
+                guid=guid.strip()[:1000],
+                url=link[:2000],
+                title=title,
+                summary=summary_text,
+                published=_time(entry),
+                feed_name=feed_name,
+            )
+        )
+    feed_title = _text(parsed.get("feed", {}).get("title"), MAX_TITLE)
+    return ParsedFeed(feed_title, items, warning)
+
+
+def _limit_worker() -> None:
+    """Cap a worker's memory so a hostile document kills the worker, not the machine."""
+    try:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (WORKER_MEMORY_BYTES, WORKER_MEMORY_BYTES))
+    except (ImportError, ValueError, OSError):  # not on this platform: the deadline still holds
+        pass
+    with contextlib.suppress(OSError):
+        os.nice(5)  # parsing yields to the event loop process
+
+
+class ParserPool:
+    """A small pool of parser processes with a per-document deadline."""
+
+    def __init__(self, workers: int = 2, timeout: float = 30.0) -> None:
+        self.workers = workers
+        self.timeout = timeout
+        self._pool: ProcessPoolExecutor | None = None
+
+    def _executor(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(self.workers, initializer=_limit_worker)
+        return self._pool
+
+    async def __aenter__(self) -> ParserPool:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+    def _kill(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        for proc in list(getattr(pool, "_processes", {}).values()):
+            proc.kill()
+        pool.shutdown(wait=False, cancel_futures=True)
+
+    async def parse(
+        self, body: bytes, feed_url: str, feed_name: str, base_url: str = ""
+    ) -> ParsedFeed:
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(
+            self._executor(), parse_feed_bytes, body, feed_url, feed_name, base_url
+        )
+        try:
+            return await asyncio.wait_for(future, self.timeout)
+        except TimeoutError:
+            log.warning(
+                "parsing %s took over %gs: restarting the parser pool", feed_url, self.timeout
+            )
+            self._kill()
+            raise ParseError(feed_url, f"parsing took longer than {self.timeout:g}s") from None
+        except BrokenProcessPool:
+            self._kill()
+            raise ParseError(feed_url, "the parser process died (memory limit?)") from None
+        except MemoryError:
+            raise ParseError(feed_url, "the document needs too much memory to parse") from None

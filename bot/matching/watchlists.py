@@ -1,0 +1,162 @@
+"""Load and validate watchlists/*.toml into Entity objects.
+
+Analysts edit these files by hand, so every problem is reported with the file,
+the line of the offending [[entity]] and what to write instead.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from bot.errors import ConfigError
+from bot.matching.normalize import tokenize
+from bot.models import SEVERITIES, Entity
+
+ENTITY_ID = re.compile(r"^[a-z0-9_-]+$")
+_ENTITY_HEADER = re.compile(r"^\s*\[\[\s*entity\s*\]\]", re.MULTILINE)
+_ENTITY_KEYS = ("id", "name", "kind", "aliases", "exclude", "severity")
+
+
+@dataclass(frozen=True, slots=True)
+class ChatTerm:
+    """A watch term added from chat, stored in the database, merged at load."""
+
+    entity_id: str
+    term: str
+    kind: str = "topic"
+
+
+def load_watchlists(directory: Path, extra_terms: Iterable[ChatTerm] = ()) -> list[Entity]:
+    """Every *.toml file in `directory`, in name order, plus terms added from chat."""
+    if not directory.is_dir():
+        raise ConfigError(
+            str(directory), "", "watchlist directory not found", "set bot.watchlists to a folder"
+        )
+    files = sorted(directory.glob("*.toml"))
+    if not files:
+        raise ConfigError(
+            str(directory),
+            "",
+            "no watchlist files (*.toml) in this directory",
+            "add at least one file with [[entity]] tables",
+        )
+    entities: list[Entity] = []
+    where: dict[str, str] = {}
+    for path in files:
+        for entity, line in _load_file(path):
+            if entity.id in where:
+                raise ConfigError(
+                    str(path),
+                    f"line {line}",
+                    f"entity id {entity.id!r} is already used in {where[entity.id]}",
+                    "give each entity a unique id",
+                )
+            where[entity.id] = f"{path.name} line {line}"
+            entities.append(entity)
+    if not entities:
+        raise ConfigError(
+            str(directory), "", "the watchlist files define no entity", "add [[entity]] tables"
+        )
+    return merge_chat_terms(entities, extra_terms)
+
+
+def merge_chat_terms(entities: list[Entity], terms: Iterable[ChatTerm]) -> list[Entity]:
+    """Add chat terms as aliases of existing entities, or as new entities."""
+    by_id = {e.id: e for e in entities}
+    order = [e.id for e in entities]
+    for t in terms:
+        existing = by_id.get(t.entity_id)
+        if existing is None:
+            by_id[t.entity_id] = Entity(t.entity_id, t.term, t.kind, source="chat")
+            order.append(t.entity_id)
+        elif t.term not in existing.all_aliases:
+            by_id[t.entity_id] = replace(existing, aliases=(*existing.aliases, t.term))
+    return [by_id[i] for i in order]
+
+
+def _load_file(path: Path) -> list[tuple[Entity, int]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(str(path), "", "is not UTF-8 text", "save it as UTF-8") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(str(path), "", f"invalid TOML: {e}", "fix the syntax there") from None
+    extra = sorted(set(data) - {"entity"})
+    if extra:
+        raise ConfigError(
+            str(path),
+            f"key {extra[0]!r}",
+            "unknown top-level key",
+            "a watchlist holds only [[entity]] tables",
+        )
+    tables = data.get("entity", [])
+    if not isinstance(tables, list):
+        raise ConfigError(str(path), "entity", "must be [[entity]] tables, not [entity]")
+    lines = [text.count("\n", 0, m.start()) + 1 for m in _ENTITY_HEADER.finditer(text)]
+    out = []
+    for i, table in enumerate(tables):
+        line = lines[i] if i < len(lines) else 0
+        out.append((_entity(path, line, i, table), line))
+    return out
+
+
+def _entity(path: Path, line: int, index: int, t: dict[str, Any]) -> Entity:
+    where = f"line {line} (entity #{index + 1})" if line else f"entity #{index + 1}"
+
+    def fail(key: str, problem: str, fix: str = "") -> ConfigError:
+        return ConfigError(str(path), f"{where}, key {key!r}", problem, fix)
+
+    for key in t:
+        if key not in _ENTITY_KEYS:
+            raise fail(key, "unknown key", f"use only {', '.join(_ENTITY_KEYS)}")
+
+    def text(key: str, required: bool = True, default: str = "") -> str:
+        value = t.get(key)
+        if value is None:
+            if required:
+                raise fail(key, "is missing", f'add {key} = "..."')
+            return default
+        if not isinstance(value, str) or not value.strip():
+            raise fail(key, f"expected a non-empty string, found {value!r}")
+        return value.strip()
+
+    def phrases(key: str) -> tuple[str, ...]:
+        value = t.get(key, [])
+        if not isinstance(value, list):
+            raise fail(
+                key, f"expected a list of strings, found {value!r}", f'write {key} = ["..."]'
+            )
+        for j, v in enumerate(value):
+            if not isinstance(v, str) or not v.strip():
+                raise fail(f"{key}[{j}]", f"expected a non-empty string, found {v!r}")
+            if not tokenize(v):
+                raise fail(f"{key}[{j}]", f"{v!r} has no letters or digits to match")
+        return tuple(dict.fromkeys(v.strip() for v in value))
+
+    entity_id = text("id")
+    if not ENTITY_ID.match(entity_id):
+        raise fail(
+            "id", f"{entity_id!r} is not a valid id", "use lower-case letters, digits, - and _"
+        )
+    name = text("name")
+    if not tokenize(name):
+        raise fail("name", f"{name!r} has no letters or digits to match")
+    severity = text("severity", required=False, default="medium")
+    if severity not in SEVERITIES:
+        raise fail("severity", f"unknown severity {severity!r}", "use low, medium or high")
+    return Entity(
+        id=entity_id,
+        name=name,
+        kind=text("kind"),
+        aliases=phrases("aliases"),
+        exclude=phrases("exclude"),
+        severity=severity,
+        source=f"{path.name}:{line}",
+    )

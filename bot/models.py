@@ -1,0 +1,122 @@
+"""Domain objects passed between pipeline stages: plain frozen dataclasses.
+
+Nothing here does I/O; every stage takes these in and hands these on, which
+keeps the stages testable on their own and lets a queue sit between any two.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+SEVERITIES: tuple[str, ...] = ("low", "medium", "high")
+
+
+def severity_rank(severity: str) -> int:
+    """Order severities so filters can say "at least medium"."""
+    return SEVERITIES.index(severity)
+
+
+@dataclass(frozen=True, slots=True)
+class Entity:
+    """One watched thing: a group, region, person or any other label."""
+
+    id: str
+    name: str
+    kind: str
+    aliases: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    severity: str = "medium"
+    source: str = ""  # file (or "chat") it came from, for error messages
+
+    @property
+    def all_aliases(self) -> tuple[str, ...]:
+        """The name counts as an alias; duplicates are dropped, order kept."""
+        return tuple(dict.fromkeys((self.name, *self.aliases)))
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One entry of a feed after parsing: text is plain (HTML stripped)."""
+
+    feed_url: str  # the feed's configured URL: its stable identity
+    guid: str
+    url: str
+    title: str
+    summary: str = ""
+    published: datetime | None = None
+    feed_name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """Why an item fired for an entity: which alias matched which text, how well."""
+
+    entity_id: str
+    entity_name: str
+    kind: str
+    severity: str
+    alias: str
+    text: str  # the words of the item that matched, as written there
+    score: float  # 100 for exact, rapidfuzz ratio otherwise
+    field: str = "title"  # "title" or "summary"
+    start: int = 0  # character offsets of `text` in that field
+    end: int = 0
+
+    def explain(self) -> str:
+        how = "exact" if self.score >= 100 else f"fuzzy {self.score:.0f}"
+        return f'{self.entity_id}: alias "{self.alias}" ~ "{self.text}" ({how}, {self.field})'
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """A matched item bound for one channel: a row of the outbox."""
+
+    id: int
+    platform: str
+    channel_id: str
+    item: Item
+    matches: tuple[Match, ...]
+    created_at: datetime
+    attempts: int = 0
+    reply_to: str | None = None  # platform message id of the thread parent, if any
+
+    @property
+    def severity(self) -> str:
+        return max((m.severity for m in self.matches), key=severity_rank, default="low")
+
+    @property
+    def entity_ids(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(m.entity_id for m in self.matches))
+
+
+@dataclass(frozen=True, slots=True)
+class FeedState:
+    """What the bot remembers about a feed between polls."""
+
+    feed_url: str
+    fetch_url: str  # differs from feed_url after a permanent redirect
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+    first_polled: bool = False
+    next_poll_at: datetime | None = None
+    last_success_at: datetime | None = None
+    last_error: str | None = None
+    last_error_at: datetime | None = None
+    error_count: int = 0
+    failing_since: datetime | None = None
+    disabled_reason: str | None = None
+    items_seen: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    """The outcome of one successful HTTP exchange for a feed."""
+
+    status: int  # 200 or 304
+    body: bytes = b""
+    etag: str | None = None
+    last_modified: str | None = None
+    final_url: str | None = None  # set when a permanent redirect moved the feed
+    headers: dict[str, str] = field(default_factory=dict)

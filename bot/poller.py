@@ -1,0 +1,205 @@
+"""One poll of one feed: fetch → parse → dedup → match → route → outbox.
+
+Decisions (schedule, first-poll policy, routing, matching) are pure functions
+called from here; this module only sequences them and does the I/O.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+from bot.config import BotSettings, ChannelSettings, FeedSettings
+from bot.errors import FetchError
+from bot.feeds import schedule
+from bot.feeds.fetch import Fetcher
+from bot.feeds.parse import ParserPool
+from bot.matching.matcher import Matcher
+from bot.models import FeedState, Item
+from bot.routing import first_poll_allows, route
+from bot.storage.base import IngestPlan, Storage
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class PollOutcome:
+    feed_url: str
+    status: str  # "new", "not-modified", "unchanged", "error", "disabled"
+    items: int = 0
+    new_items: int = 0
+    alerts: int = 0
+    error: str | None = None
+
+
+def oldest_first(items: list[Item]) -> list[Item]:
+    """Feeds list newest first; alerts should arrive in the order things happened.
+
+    Undated items keep their (reversed) feed order, after the dated ones.
+    """
+    undated_last = datetime.max.replace(tzinfo=UTC)
+    return sorted(reversed(items), key=lambda i: i.published or undated_last)
+
+
+def new_state(feed: FeedSettings) -> FeedState:
+    return FeedState(feed_url=feed.url, fetch_url=feed.location)
+
+
+def plan_items(
+    items: list[Item],
+    *,
+    feed: FeedSettings,
+    first_poll: bool,
+    now: datetime,
+    matcher: Matcher,
+    channels: tuple[ChannelSettings, ...],
+) -> list[IngestPlan]:
+    """Match each new item and decide where it goes (pure)."""
+    plans = []
+    for item in items:
+        matches = tuple(matcher.match(item))
+        alertable = not first_poll or first_poll_allows(feed.first_poll, item, now)
+        deliveries = route(item, matches, channels) if alertable else ()
+        plans.append(IngestPlan(item, matches, deliveries))
+    return plans
+
+
+class Poller:
+    def __init__(
+        self,
+        settings: BotSettings,
+        storage: Storage,
+        fetcher: Fetcher,
+        parsers: ParserPool,
+        channels: tuple[ChannelSettings, ...],
+        matcher: Callable[[], Matcher],
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.settings = settings
+        self.storage = storage
+        self.fetcher = fetcher
+        self.parsers = parsers
+        self.channels = channels
+        self.matcher = matcher  # called per poll: watch terms may change at run time
+        self.clock = clock
+
+    async def poll(self, feed: FeedSettings, state: FeedState) -> tuple[FeedState, PollOutcome]:
+        """Poll once; never raises for feed problems (they become state and a log line)."""
+        if state.disabled_reason:
+            return state, PollOutcome(feed.url, "disabled", error=state.disabled_reason)
+        try:
+            result = await self.fetcher.fetch(state.fetch_url, state.etag, state.last_modified)
+            now = self.clock()
+            fetch_url = result.final_url
+            if fetch_url and fetch_url != state.fetch_url:
+                log.info(
+                    "%s moved permanently to %s; polling the new address", feed.name, fetch_url
+                )
+            if result.status == 304:
+                state = schedule.after_success(
+                    state,
+                    now,
+                    feed.interval,
+                    etag=result.etag,
+                    last_modified=result.last_modified,
+                    body_hash=state.body_hash,
+                    fetch_url=fetch_url,
+                )
+                await self.storage.save_feed_state(state)
+                return state, PollOutcome(feed.url, "not-modified")
+            body_hash = hashlib.sha256(result.body).hexdigest()
+            succeeded = schedule.after_success(
+                state,
+                now,
+                feed.interval,
+                etag=result.etag,
+                last_modified=result.last_modified,
+                body_hash=body_hash,
+                fetch_url=fetch_url,
+            )
+            if body_hash == state.body_hash and state.first_polled:
+                await self.storage.save_feed_state(succeeded)
+                return succeeded, PollOutcome(feed.url, "unchanged")
+            parsed = await self.parsers.parse(
+                result.body, feed.url, feed.name, fetch_url or state.fetch_url
+            )
+            if parsed.warning:
+                log.debug("%s: feed has minor errors: %s", feed.name, parsed.warning)
+            now = self.clock()
+            first_poll = not state.first_polled
+            matcher = self.matcher()
+            channels = self.channels
+            ingest = await self.storage.ingest(
+                succeeded,
+                oldest_first(parsed.items),
+                now,
+                lambda fresh: plan_items(
+                    fresh,
+                    feed=feed,
+                    first_poll=first_poll,
+                    now=now,
+                    matcher=matcher,
+                    channels=channels,
+                ),
+                dedup_window=self.settings.dedup_window,
+            )
+            succeeded = replace(succeeded, items_seen=succeeded.items_seen + ingest.new_items)
+            if first_poll and feed.first_poll.mode == "skip" and ingest.new_items:
+                log.info(
+                    "%s: first poll, %d existing items marked seen without alerting "
+                    '(set first_poll = "all" or an age to alert them)',
+                    feed.name,
+                    ingest.new_items,
+                )
+            return succeeded, PollOutcome(
+                feed.url,
+                "new",
+                items=len(parsed.items),
+                new_items=ingest.new_items,
+                alerts=ingest.alerts,
+            )
+        except FetchError as e:
+            return await self._failed(feed, state, e)
+
+    async def _failed(
+        self, feed: FeedSettings, state: FeedState, error: FetchError
+    ) -> tuple[FeedState, PollOutcome]:
+        now = self.clock()
+        state, became_failing = schedule.after_failure(
+            state,
+            now,
+            feed.interval,
+            error,
+            max_backoff=self.settings.max_backoff,
+            failing_after=self.settings.failing_after,
+        )
+        if state.disabled_reason:
+            log.error("%s disabled: %s (remove it from the config)", feed.name, error.message)
+        elif became_failing:
+            log.error(
+                "%s has failed for over %s without a success: %s",
+                feed.name,
+                _since(state, now),
+                error.message,
+            )
+        else:
+            wait = (state.next_poll_at - now).total_seconds() if state.next_poll_at else 0
+            log.warning(
+                "%s: %s (failure %d, next try in %.0fs)",
+                feed.name,
+                error.message,
+                state.error_count,
+                wait,
+            )
+        await self.storage.save_feed_state(state)
+        return state, PollOutcome(feed.url, "error", error=error.message)
+
+
+def _since(state: FeedState, now: datetime) -> str:
+    if state.failing_since is None:
+        return "a while"
+    hours = (now - state.failing_since).total_seconds() / 3600
+    return f"{hours:.0f}h"

@@ -1,0 +1,57 @@
+"""Fixtures that build real things: a local feed server, real SQLite, real configs."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.config import Settings, settings_from_dict
+from tests.feedserver import FeedServer
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data"
+
+
+@pytest.fixture
+async def feed_server() -> AsyncIterator[FeedServer]:
+    server = FeedServer()
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+@pytest.fixture
+def watchlist_dir(tmp_path: Path) -> Path:
+    """A small, fixed watchlist so tests don't depend on the shipped one."""
+    d = tmp_path / "watchlists"
+    d.mkdir()
+    shutil.copy(DATA / "watchlists" / "test.toml", d / "test.toml")
+    return d
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path, watchlist_dir: Path):
+    """Build Settings as bot.toml would, with a jsonl channel in tmp_path."""
+
+    def make(feeds: list[dict[str, Any]], **bot: Any) -> Settings:
+        data: dict[str, Any] = {
+            "bot": {
+                "database": str(tmp_path / "bot.sqlite3"),
+                "watchlists": str(watchlist_dir),
+                "timeout": "2s",
+                "connect_timeout": "1s",
+                "parser_workers": 1,
+                **bot,
+            },
+            "feeds": [{"interval": "5m", "first_poll": "all", **f} for f in feeds],
+            "channels": [{"platform": "jsonl", "id": str(tmp_path / "alerts.jsonl")}],
+        }
+        return settings_from_dict(data, tmp_path / "bot.toml")
+
+    return make
