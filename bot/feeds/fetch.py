@@ -43,43 +43,42 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
 
 
 class _Decoder:
-    """Incremental Content-Encoding decoder whose output is bounded."""
+    """Incremental Content-Encoding decoder whose output is bounded.
+
+    aiohttp's own decompression inflates a whole network chunk at once, so a
+    few kilobytes of gzip could become gigabytes; here each step is capped.
+    """
 
     def __init__(self, encoding: str, limit: int) -> None:
         self.limit = limit
         self.size = 0
-        encoding = encoding.strip().lower()
-        if encoding in ("gzip", "x-gzip"):
-            self._z: zlib._Decompress | None = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        elif encoding == "deflate":
-            self._z = zlib.decompressobj(zlib.MAX_WBITS)
-            self._raw_fallback = True
-        elif encoding in ("", "identity"):
-            self._z = None
-        else:
+        self.encoding = encoding.strip().lower()
+        self._z: zlib._Decompress | None = None
+        if self.encoding in ("gzip", "x-gzip"):
+            self._z = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif self.encoding not in ("", "identity", "deflate"):
             raise ValueError(f"unsupported Content-Encoding {encoding!r}")
-        self._first = True
+
+    def _deflate(self, first: bytes) -> zlib._Decompress:
+        # "deflate" means zlib-wrapped (RFC 9110), but some servers send raw deflate.
+        try:
+            zlib.decompressobj(zlib.MAX_WBITS).decompress(first[:64])
+        except zlib.error:
+            return zlib.decompressobj(-zlib.MAX_WBITS)
+        return zlib.decompressobj(zlib.MAX_WBITS)
 
     def feed(self, data: bytes) -> bytes:
+        if self.encoding == "deflate" and self._z is None:
+            self._z = self._deflate(data)
         if self._z is None:
             out = data
         else:
-            if self._first and getattr(self, "_raw_fallback", False):
-                # "deflate" is zlib-wrapped per the RFC, but some servers send raw deflate.
-                try:
-                    zlib.decompressobj(zlib.MAX_WBITS).decompress(data[:64])
-                except zlib.error:
-                    self._z = zlib.decompressobj(-zlib.MAX_WBITS)
-            self._first = False
-            parts = []
             room = self.limit - self.size + 1
-            out_part = self._z.decompress(data, room)
-            parts.append(out_part)
-            room -= len(out_part)
+            parts = [self._z.decompress(data, room)]
+            room -= len(parts[-1])
             while self._z.unconsumed_tail and room > 0:
-                out_part = self._z.decompress(self._z.unconsumed_tail, room)
-                parts.append(out_part)
-                room -= len(out_part)
+                parts.append(self._z.decompress(self._z.unconsumed_tail, room))
+                room -= len(parts[-1])
             out = b"".join(parts)
         self.size += len(out)
         if self.size > self.limit:
