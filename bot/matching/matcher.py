@@ -124,14 +124,20 @@ class Matcher:
     # -- matching -------------------------------------------------------------
 
     def match_text(self, title: str, summary: str = "") -> list[Match]:
-        """Best match per entity over title then summary, with exclusions applied."""
+        """Best match per entity over title then summary, with exclusions applied.
+
+        Within a field, a mention inside a longer mention of another entity is
+        not a mention of its own: "Taliban" inside "Tehrik-i-Taliban Pakistan"
+        does not fire the Afghan Taliban.
+        """
         fields = [("title", title, tokenize(title)), ("summary", summary, tokenize(summary))]
         vetoed = self._vetoed([toks for _, _, toks in fields])
         best: dict[str, Match] = {}
         for field_name, text, toks in fields:
-            for m in self._match_tokens(field_name, text, toks):
-                if m.entity_id in vetoed:
-                    continue
+            mentions = [
+                m for m in self._match_tokens(field_name, text, toks) if m.entity_id not in vetoed
+            ]
+            for m in _outermost(mentions):
                 current = best.get(m.entity_id)
                 if current is None or m.score > current.score:
                     best[m.entity_id] = m
@@ -229,6 +235,21 @@ class Matcher:
             start=start,
             end=end,
         )
+
+
+def _outermost(mentions: list[Match]) -> list[Match]:
+    """Drop mentions lying strictly inside a longer mention of another entity."""
+    return [
+        m
+        for m in mentions
+        if not any(
+            o.entity_id != m.entity_id
+            and o.start <= m.start
+            and m.end <= o.end
+            and o.end - o.start > m.end - m.start
+            for o in mentions
+        )
+    ]
 
 
 def _contains(words: list[str], phrase: tuple[str, ...]) -> bool:

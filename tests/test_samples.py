@@ -1,0 +1,64 @@
+"""The first-run experience: the bundled sample feeds against the shipped watchlists."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_samples(tmp_path: Path) -> list[dict]:
+    """`python -m bot once` on the shipped sample feeds (never the real, remote ones)."""
+    shipped = tomllib.loads((ROOT / "bot.toml").read_text())
+    samples = [f for f in shipped["feeds"] if not f["url"].startswith("http")]
+    assert len(samples) == 3
+    lines = ['[bot]\ndatabase = "db.sqlite3"', f'watchlists = "{ROOT / "watchlists"}"']
+    for f in samples:
+        lines += [
+            "[[feeds]]",
+            f'url = "{ROOT / f["url"]}"',
+            f'name = "{f["name"]}"',
+            f'first_poll = "{f["first_poll"]}"',
+        ]
+    lines += ["[[channels]]", 'platform = "jsonl"', 'id = "alerts.jsonl"']
+    (tmp_path / "bot.toml").write_text("\n".join(lines) + "\n")
+    cmd = [sys.executable, "-m", "bot", "once", "--config", str(tmp_path / "bot.toml")]
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    out = tmp_path / "alerts.jsonl"
+    return [json.loads(x) for x in out.read_text().splitlines()]
+
+
+def test_sample_feeds_alert_what_an_analyst_expects(tmp_path: Path) -> None:
+    alerts = run_samples(tmp_path)
+    by_title = {a["title"]: set(a["entities"]) for a in alerts}
+    expected = {
+        "Islamic State Khurasan claims deadly bombing at Kabul market": {"iskp", "kabul"},
+        "Tehreek-e-Taliban fighters storm police post in Khyber Pakhtunkhwa": {
+            "ttp",
+            "khyber_pakhtunkhwa",
+        },
+        "Ajit Doval to attend regional security dialogue in Tashkent": {"ajit_doval", "tashkent"},
+        "Tajikistan reinforces border posts along the Panj after night-time clash": {
+            "tajikistan",
+            "emomali_rahmon",
+        },
+    }
+    for title, entities in expected.items():
+        assert entities <= by_title[title], title
+    for title in by_title:
+        for noise in ("ISKCON", "Tips for travel", "HTTPS", "Ajit Agarkar", "Central America"):
+            assert noise not in title
+    # The syndicated copy in the South Asia feed is the same story: one alert.
+    munir = [a for a in alerts if a["title"].startswith("Army chief Asim Munir")]
+    assert len(munir) == 1
+    assert any("Таджикистан" in a["title"] for a in alerts)
+
+
+def test_second_run_repeats_nothing(tmp_path: Path) -> None:
+    first = run_samples(tmp_path)
+    assert len(run_samples(tmp_path)) == len(first)
