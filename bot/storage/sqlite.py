@@ -236,20 +236,19 @@ class SQLiteStorage:
         now_ts = now.timestamp()
         window_start = now_ts - dedup_window
         async with self._transaction() as db:
+            keys_of = [item_keys(item) for item in items]
+            seen = await self._seen_keys({k for keys in keys_of for k in keys}, window_start)
             fresh: list[tuple[Item, list[str]]] = []
-            batch_keys: set[str] = set()
             duplicates = 0
-            for item in items:
-                keys = item_keys(item)
-                if batch_keys.intersection(keys) or await self._any_seen(keys, window_start):
+            for item, keys in zip(items, keys_of, strict=True):
+                if seen.intersection(keys):
                     duplicates += 1
                     # Remember keys of a repeat too, so a later URL or title
                     # variant of it is recognised as well.
-                    batch_keys.update(keys)
                     await _remember(db, keys, now_ts, None)
-                    continue
-                batch_keys.update(keys)
-                fresh.append((item, keys))
+                else:
+                    fresh.append((item, keys))
+                seen.update(keys)  # the same story twice in one batch counts once
             plans = plan([item for item, _ in fresh])
             keys_by_item = {id(item): keys for item, keys in fresh}
             alert_ids: list[int] = []
@@ -291,16 +290,19 @@ class SQLiteStorage:
             await _upsert_feed(db, state, added_items=len(plans))
         return IngestResult(len(plans), duplicates, len(alert_ids), alert_ids)
 
-    async def _any_seen(self, keys: list[str], window_start: float) -> bool:
-        marks = ",".join("?" * len(keys))
-        sql = f"SELECT key, first_seen FROM seen WHERE key IN ({marks})"
-        async with self._db.execute(sql, keys) as cur:
-            rows = await cur.fetchall()
-        for key, first_seen in rows:
-            # Titles recur ("Morning briefing"), so they only count within the window.
-            if not key.startswith("title:") or first_seen >= window_start:
-                return True
-        return False
+    async def _seen_keys(self, keys: set[str], window_start: float) -> set[str]:
+        """Which of these keys count as seen: all but title keys older than the window."""
+        found: set[str] = set()
+        ordered = sorted(keys)
+        for i in range(0, len(ordered), 500):
+            chunk = ordered[i : i + 500]
+            sql = f"SELECT key, first_seen FROM seen WHERE key IN ({','.join('?' * len(chunk))})"
+            async with self._db.execute(sql, chunk) as cur:
+                for key, first_seen in await cur.fetchall():
+                    # Titles recur ("Morning briefing"), so they only count within the window.
+                    if not key.startswith("title:") or first_seen >= window_start:
+                        found.add(key)
+        return found
 
     # -- outbox ------------------------------------------------------------------
 
