@@ -40,6 +40,10 @@ DEFAULT_USER_AGENT = "newswatch-bot/0.1 (+https://github.com/newswatch-bot/newsw
 DURATION_HINT = 'write a duration such as "30s", "5m", "1h" or "2d"'
 
 
+def is_http_url(url: str) -> bool:
+    return urlsplit(url).scheme.lower() in ("http", "https")
+
+
 def parse_duration(text: str) -> float:
     """Parse "30s", "5m", "1h30m", "2d" into seconds; ValueError otherwise."""
     s = text.strip().lower().replace(" ", "")
@@ -106,7 +110,7 @@ class FeedSettings:
 
     @property
     def is_local(self) -> bool:
-        return not self.location.startswith(("http://", "https://"))
+        return not is_http_url(self.location)
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,37 +178,43 @@ class _Table:
     def error(self, key: str, problem: str, fix: str = "") -> ConfigError:
         return ConfigError(self.path, self._key(key), problem, fix)
 
-    def get(self, key: str, kind: type | tuple[type, ...], default: Any, what: str) -> Any:
+    def get(
+        self, key: str, kind: type | tuple[type, ...], default: Any, what: str, example: str
+    ) -> Any:
+        """The value of `key` if it has the right type; `example` shows what to write."""
         self.used.add(key)
         if key not in self.data:
             if default is _MISSING:
-                raise self.error(key, "is missing", f"add {key} = {what}")
+                raise self.error(key, "is missing", f"add {key} = {example}")
             return default
         value = self.data[key]
         if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
-            raise self.error(key, f"expected {what}, found {_describe(value)}")
+            raise self.error(
+                key, f"expected {what}, found {_describe(value)}", f"write {key} = {example}"
+            )
         return value
 
     def string(self, key: str, default: Any = _MISSING, choices: tuple[str, ...] = ()) -> Any:
-        value = self.get(key, str, default, "a string")
+        example = f'"{choices[0]}"' if choices else '"..."'
+        value = self.get(key, str, default, "a string", example)
         if choices and value is not default and value not in choices:
             raise self.error(key, f"unknown value {value!r}", f"use one of {', '.join(choices)}")
         return value
 
     def integer(self, key: str, default: int, minimum: int = 0) -> int:
-        value = self.get(key, int, default, "a whole number")
+        value = self.get(key, int, default, "a whole number", str(max(default, minimum)))
         if value < minimum:
             raise self.error(key, f"must be at least {minimum}, found {value}")
         return value
 
     def number(self, key: str, default: float, lo: float, hi: float) -> float:
-        value = float(self.get(key, (int, float), default, "a number"))
+        value = float(self.get(key, (int, float), default, "a number", f"{default:g}"))
         if not lo <= value <= hi:
             raise self.error(key, f"must be between {lo:g} and {hi:g}, found {value:g}")
         return value
 
     def duration(self, key: str, default: float) -> float:
-        value = self.get(key, str, _MISSING if default is _MISSING else None, "a duration string")
+        value = self.get(key, str, None, "a duration string", '"5m" (or "30s", "1h", "2d")')
         if value is None:
             return default
         try:
@@ -229,7 +239,7 @@ class _Table:
             ) from None
 
     def strings(self, key: str) -> tuple[str, ...]:
-        value = self.get(key, list, [], "a list of strings")
+        value = self.get(key, list, [], "a list of strings", '["...", "..."]')
         for i, v in enumerate(value):
             if not isinstance(v, str) or not v.strip():
                 raise self.error(f"{key}[{i}]", f"expected a non-empty string, found {v!r}")
@@ -277,11 +287,14 @@ def load_config(path: str | Path) -> Settings:
 def settings_from_dict(data: dict[str, Any], path: Path) -> Settings:
     base = path.resolve().parent
     top = _Table(path, "", data)
-    bot = _bot_settings(_Table(path, "bot", top.get("bot", dict, {}, "a [bot] table")), base)
-    feeds = _feeds(path, top.get("feeds", list, [], "[[feeds]] tables"), base, bot)
-    channels = _channels(path, top.get("channels", list, [], "[[channels]] tables"), base)
+    bot_table = top.get("bot", dict, {}, "a [bot] table", "a [bot] section")
+    bot = _bot_settings(_Table(path, "bot", bot_table), base)
+    feeds = _feeds(path, top.get("feeds", list, [], "[[feeds]] tables", "[[feeds]]"), base, bot)
+    channels = _channels(
+        path, top.get("channels", list, [], "[[channels]] tables", "[[channels]]"), base
+    )
     raw_sections = {
-        name: top.get(name, dict, {}, f"a [{name}] table")
+        name: top.get(name, dict, {}, f"a [{name}] table", f"a [{name}] section")
         for name in ("discord", "slack", "digest")
     }
     top.finish()
@@ -327,7 +340,10 @@ def _first_poll(t: _Table) -> FirstPoll:
     if value in ("skip", "all"):
         return FirstPoll(value)
     try:
-        return FirstPoll("newer", parse_duration(value))
+        age = parse_duration(value)
+        if age <= 0:
+            raise ValueError(value)
+        return FirstPoll("newer", age)
     except ValueError:
         raise t.error(
             "first_poll",

@@ -74,9 +74,11 @@ def canonical_url(url: str) -> str:
     if scheme not in ("http", "https") or not parts.hostname:
         return url
     host = parts.hostname.lower().rstrip(".")
-    if port and not (port == 80 or port == 443):
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    if port and port not in (80, 443):
         host = f"{host}:{port}"
-    path = parts.path or "/"
+    path = parts.path.strip() or "/"
     while "//" in path:
         path = path.replace("//", "/")
     if len(path) > 1:

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from bot.config import BotSettings
+from bot.config import BotSettings, is_http_url
 from bot.errors import FetchError
 from bot.models import FetchResult
 
@@ -125,7 +125,7 @@ class Fetcher:
         self, url: str, etag: str | None = None, last_modified: str | None = None
     ) -> FetchResult:
         """GET a feed: 200 with the body, or 304; anything else raises FetchError."""
-        if not url.startswith(("http://", "https://")):
+        if not is_http_url(url):
             return await self._read_local(url)
         host = (urlsplit(url).hostname or "").lower()
         async with self._global, self._per_host[host]:

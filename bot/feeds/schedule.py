@@ -18,7 +18,7 @@ MAX_RETRY_AFTER = 24 * 3600.0
 
 
 def _jitter(url: str, attempt: int) -> float:
-    """A fixed factor in [0.9, 1.1) per feed and attempt, so failing feeds don't retry in step."""
+    """A fixed factor in [0.9, 1.1] per feed and attempt, so failing feeds don't retry in step."""
     digest = hashlib.sha1(f"{url}#{attempt}".encode()).digest()
     return 0.9 + (digest[0] / 255) * 0.2
 

@@ -44,7 +44,7 @@ def is_strict(alias: str) -> bool:
     first letter of a word (ISKP, IS-KP, HuM, LeT).
     """
     tokens = tokenize(alias)
-    letters = sum(len(t.cased) for t in tokens)
+    letters = sum(c.isalnum() for c in alias)
     return letters <= 4 or any(any(c.isupper() for c in t.cased[1:]) for t in tokens)
 
 
@@ -205,13 +205,14 @@ class Matcher:
                         if (a, start, end) in tried:
                             continue
                         tried.add((a, start, end))
-                        score = (
+                        score = round(
                             Indel.normalized_similarity(" ".join(folded[start:end]), alias.joined)
-                            * 100
+                            * 100,
+                            1,
                         )
                         if score < self.threshold:
                             continue
-                        m = self._make(alias, field_name, text, toks, start, end, round(score, 1))
+                        m = self._make(alias, field_name, text, toks, start, end, score)
                         current = best.get(m.entity_id)
                         if current is None or m.score > current.score:
                             best[m.entity_id] = m

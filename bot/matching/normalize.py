@@ -15,9 +15,30 @@ from dataclasses import dataclass
 
 from anyascii import anyascii
 
-# A word is letters/digits, optionally joined by apostrophes (Shi'ite, Rahmon's);
-# "&" is its own token so "Trade & Development" meets "Trade and Development".
-_WORD = re.compile(r"[^\W_]+(?:['’‘ʼ`][^\W_]+)*|&")
+
+def _mark_class() -> str:
+    """A regex class of every combining mark (Unicode category M) in the BMP.
+
+    Marks are not word characters to `re`, yet they belong inside words:
+    decomposed accents (NFD "Tokáyev") and the vowel signs of Devanagari and
+    Arabic script. Without them a word would split at every mark.
+    """
+    ranges: list[tuple[int, int]] = []
+    for cp in range(0x300, 0x10000):
+        if unicodedata.category(chr(cp)).startswith("M"):
+            if ranges and ranges[-1][1] == cp - 1:
+                ranges[-1] = (ranges[-1][0], cp)
+            else:
+                ranges.append((cp, cp))
+    return "".join(f"\\u{a:04x}-\\u{b:04x}" if a != b else f"\\u{a:04x}" for a, b in ranges)
+
+
+_MARK = _mark_class()
+_LETTERS = rf"[^\W_](?:[^\W_]|[{_MARK}])*"
+# A word is letters/digits (with their marks), optionally joined by apostrophes
+# (Shi'ite, Rahmon's); "&" is its own token so "Trade & Development" meets
+# "Trade and Development".
+_WORD = re.compile(rf"{_LETTERS}(?:['’‘ʼ`]{_LETTERS})*|&")
 _APOSTROPHES = re.compile(r"['’‘ʼ`]")
 _POSSESSIVE = re.compile(r"['’‘ʼ`]s$", re.IGNORECASE)
 _ASCII_WORD = re.compile(r"[A-Za-z0-9]+")

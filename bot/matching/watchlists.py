@@ -18,7 +18,7 @@ from bot.matching.normalize import tokenize
 from bot.models import SEVERITIES, Entity
 
 ENTITY_ID = re.compile(r"^[a-z0-9_-]+$")
-_ENTITY_HEADER = re.compile(r"^\s*\[\[\s*entity\s*\]\]", re.MULTILINE)
+_ENTITY_HEADER = re.compile(r"^[ \t]*\[\[[ \t]*entity[ \t]*\]\]", re.MULTILINE)
 _ENTITY_KEYS = ("id", "name", "kind", "aliases", "exclude", "severity")
 
 
