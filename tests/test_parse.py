@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 from pathlib import Path
 
@@ -92,3 +93,11 @@ async def test_pool_survives_a_worker_dying() -> None:
             await pool.parse(rss([item(2, "x")]), "u", "n")
         parsed = await pool.parse(rss([item(3, "after a crash")]), "u", "n")
     assert parsed.items[0].title == "after a crash"
+
+
+async def test_deadline_counts_parsing_not_waiting_in_the_queue() -> None:
+    """A burst of documents larger than the pool can take at once all parse."""
+    body = rss([item(n, f"Story {n}", "word " * 40) for n in range(60)])
+    async with ParserPool(workers=1, timeout=1.5) as pool:
+        results = await asyncio.gather(*(pool.parse(body, f"u{i}", "n") for i in range(90)))
+    assert all(len(r.items) == 60 for r in results)

@@ -119,12 +119,20 @@ def _limit_worker() -> None:
 
 
 class ParserPool:
-    """A small pool of parser processes with a per-document deadline."""
+    """A small pool of parser processes with a per-document deadline.
+
+    Documents are handed over only when a worker is free, so the deadline
+    measures parsing, not waiting in a queue behind a big first cycle. When
+    one document overruns, its pool is killed and rebuilt; the documents that
+    were being parsed beside it are parsed again on the new pool.
+    """
 
     def __init__(self, workers: int = 2, timeout: float = 30.0) -> None:
         self.workers = workers
         self.timeout = timeout
         self._pool: ProcessPoolExecutor | None = None
+        self._generation = 0  # bumped on every kill, so bystanders know to retry
+        self._slots = asyncio.Semaphore(workers)
 
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
@@ -144,29 +152,43 @@ class ParserPool:
 
     def _kill(self) -> None:
         pool, self._pool = self._pool, None
+        self._generation += 1
         if pool is None:
             return
         for proc in list(getattr(pool, "_processes", {}).values()):
             proc.kill()
-        pool.shutdown(wait=False, cancel_futures=True)
+        pool.shutdown(wait=False)
 
     async def parse(
         self, body: bytes, feed_url: str, feed_name: str, base_url: str = ""
     ) -> ParsedFeed:
-        loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(
-            self._executor(), parse_feed_bytes, body, feed_url, feed_name, base_url
-        )
-        try:
-            return await asyncio.wait_for(future, self.timeout)
-        except TimeoutError:
-            log.warning(
-                "parsing %s took over %gs: restarting the parser pool", feed_url, self.timeout
-            )
-            self._kill()
-            raise ParseError(feed_url, f"parsing took longer than {self.timeout:g}s") from None
-        except BrokenProcessPool:
-            self._kill()
-            raise ParseError(feed_url, "the parser process died (memory limit?)") from None
-        except MemoryError:
-            raise ParseError(feed_url, "the document needs too much memory to parse") from None
+        for _ in range(2):
+            async with self._slots:
+                generation = self._generation
+                loop = asyncio.get_running_loop()
+                future = loop.run_in_executor(
+                    self._executor(), parse_feed_bytes, body, feed_url, feed_name, base_url
+                )
+                try:
+                    return await asyncio.wait_for(future, self.timeout)
+                except TimeoutError:
+                    log.warning(
+                        "parsing %s took over %gs: restarting the parser pool",
+                        feed_url,
+                        self.timeout,
+                    )
+                    if generation == self._generation:
+                        self._kill()
+                    raise ParseError(
+                        feed_url, f"parsing took longer than {self.timeout:g}s"
+                    ) from None
+                except BrokenProcessPool:
+                    if generation != self._generation:
+                        continue  # killed because of another document: try again
+                    self._kill()
+                    raise ParseError(feed_url, "the parser process died (memory limit?)") from None
+                except MemoryError:
+                    raise ParseError(
+                        feed_url, "the document needs too much memory to parse"
+                    ) from None
+        raise ParseError(feed_url, "the parser pool kept restarting")

@@ -8,7 +8,7 @@ timezone-aware datetimes here; each backend picks its own representation.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
@@ -39,10 +39,10 @@ class IngestResult:
     new_items: int = 0
     duplicates: int = 0
     alerts: int = 0
-    alert_ids: list[int] = field(default_factory=list)
 
 
-#: Called inside the ingest transaction with the items that are new; pure.
+#: Called with the items that look new (outside the write transaction, so
+#: matching never blocks other writers); pure.
 Planner = Callable[[list[Item]], list[IngestPlan]]
 
 
@@ -64,8 +64,11 @@ class Storage(Protocol):
         plan: Planner,
         dedup_window: float = 48 * 3600.0,
     ) -> IngestResult:
-        """Atomically: drop items already seen, record the new ones with the
-        outbox rows `plan` asks for, and save the feed's new state.
+        """Drop items already seen, plan the rest, and atomically record the new
+        ones with the outbox rows `plan` asks for and the feed's new state.
+
+        `plan` runs before the write transaction; items that another feed
+        recorded meanwhile are re-checked inside it and dropped as repeats.
 
         A title fingerprint only counts as seen within `dedup_window` seconds.
         Either all of it is stored or none: a crash here re-reads the feed

@@ -235,60 +235,65 @@ class SQLiteStorage:
     ) -> IngestResult:
         now_ts = now.timestamp()
         window_start = now_ts - dedup_window
+        keys_of = [item_keys(item) for item in items]
+        # Outside the write lock: which items look new, and what to do with them.
+        # Matching is the expensive part and must not hold up other feeds' writes.
+        seen = await self._seen_keys({k for keys in keys_of for k in keys}, window_start)
+        candidates: list[tuple[Item, list[str]]] = []
+        repeats: list[list[str]] = []
+        for item, keys in zip(items, keys_of, strict=True):
+            if seen.intersection(keys):
+                repeats.append(keys)
+            else:
+                candidates.append((item, keys))
+            seen.update(keys)  # the same story twice in one batch counts once
+        plans = plan([item for item, _ in candidates])
+        keys_by_item = {id(item): keys for item, keys in candidates}
+
         async with self._transaction() as db:
-            keys_of = [item_keys(item) for item in items]
-            seen = await self._seen_keys({k for keys in keys_of for k in keys}, window_start)
-            fresh: list[tuple[Item, list[str]]] = []
-            duplicates = 0
-            for item, keys in zip(items, keys_of, strict=True):
-                if seen.intersection(keys):
-                    duplicates += 1
-                    # Remember keys of a repeat too, so a later URL or title
-                    # variant of it is recognised as well.
-                    await _remember(db, keys, now_ts, None)
-                else:
-                    fresh.append((item, keys))
-                seen.update(keys)  # the same story twice in one batch counts once
-            plans = plan([item for item, _ in fresh])
-            keys_by_item = {id(item): keys for item, keys in fresh}
-            alert_ids: list[int] = []
-            for p in plans:
-                cur = await db.execute(
-                    "INSERT INTO items (feed_url, guid, url, title, summary, published, "
-                    "feed_name, fetched_at, matches) VALUES (?,?,?,?,?,?,?,?,?)",
+            # Another feed may have recorded the same story since the look above.
+            seen = await self._seen_keys({k for _, keys in candidates for k in keys}, window_start)
+            fresh = [p for p in plans if not seen.intersection(keys_by_item[id(p.item)])]
+            next_id = int(await self._scalar("SELECT coalesce(max(id), 0) + 1 FROM items"))
+            item_rows, key_rows, outbox_rows = [], [], []
+            for item_id, p in enumerate(fresh, start=next_id):
+                it = p.item
+                item_rows.append(
                     (
-                        p.item.feed_url,
-                        p.item.guid,
-                        p.item.url,
-                        p.item.title,
-                        p.item.summary,
-                        _ts(p.item.published),
-                        p.item.feed_name,
+                        item_id,
+                        it.feed_url,
+                        it.guid,
+                        it.url,
+                        it.title,
+                        it.summary,
+                        _ts(it.published),
+                        it.feed_name,
                         now_ts,
                         _matches_json(p.matches),
-                    ),
-                )
-                item_id = cur.lastrowid
-                await _remember(
-                    db, keys_by_item.get(id(p.item), item_keys(p.item)), now_ts, item_id
-                )
-                for d in p.deliveries:
-                    cur = await db.execute(
-                        "INSERT OR IGNORE INTO outbox (item_id, platform, channel_id, matches, "
-                        "next_attempt_at, created_at) VALUES (?,?,?,?,?,?)",
-                        (
-                            item_id,
-                            d.platform,
-                            d.channel_id,
-                            _matches_json(d.matches),
-                            now_ts,
-                            now_ts,
-                        ),
                     )
-                    if cur.rowcount:
-                        alert_ids.append(cur.lastrowid)  # type: ignore[arg-type]
-            await _upsert_feed(db, state, added_items=len(plans))
-        return IngestResult(len(plans), duplicates, len(alert_ids), alert_ids)
+                )
+                key_rows += [(k, now_ts, item_id) for k in keys_by_item[id(it)]]
+                outbox_rows += [
+                    (item_id, d.platform, d.channel_id, _matches_json(d.matches), now_ts, now_ts)
+                    for d in p.deliveries
+                ]
+            # Keys of repeats are remembered too, so a later URL or title variant
+            # of a repeat is recognised as well.
+            key_rows += [(k, now_ts, None) for keys in repeats for k in keys]
+            await db.executemany(
+                "INSERT INTO items (id, feed_url, guid, url, title, summary, published, "
+                "feed_name, fetched_at, matches) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                item_rows,
+            )
+            await _remember(db, key_rows)
+            cur = await db.executemany(
+                "INSERT OR IGNORE INTO outbox (item_id, platform, channel_id, matches, "
+                "next_attempt_at, created_at) VALUES (?,?,?,?,?,?)",
+                outbox_rows,
+            )
+            alerts = max(cur.rowcount, 0)
+            await _upsert_feed(db, state, added_items=len(fresh))
+        return IngestResult(len(fresh), len(items) - len(fresh), alerts)
 
     async def _seen_keys(self, keys: set[str], window_start: float) -> set[str]:
         """Which of these keys count as seen: all but title keys older than the window."""
@@ -415,15 +420,18 @@ def _statements(script: str) -> list[str]:
 
 
 async def _remember(
-    db: aiosqlite.Connection, keys: Sequence[str], now_ts: float, item_id: int | None
+    db: aiosqlite.Connection, rows: Sequence[tuple[str, float, int | None]]
 ) -> None:
-    # A title key is refreshed when seen again, so its window slides with the
-    # story; guid and URL keys keep their first sighting.
+    """Record (key, seen_at, item_id) rows.
+
+    A title key is refreshed when seen again, so its window slides with the
+    story; guid and URL keys keep their first sighting.
+    """
     await db.executemany(
         "INSERT INTO seen (key, first_seen, item_id) VALUES (?,?,?) ON CONFLICT (key) DO "
         "UPDATE SET first_seen = CASE WHEN key LIKE 'title:%' THEN excluded.first_seen "
-        "ELSE first_seen END",
-        [(k, now_ts, item_id) for k in keys],
+        "ELSE first_seen END, item_id = coalesce(item_id, excluded.item_id)",
+        rows,
     )
 
 
