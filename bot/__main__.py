@@ -115,16 +115,7 @@ def match_stream(
         matches = matcher.match_text(title, summary)
         out = {
             "id": record.get("id"),
-            "matches": [
-                {
-                    "entity": m.entity_id,
-                    "kind": m.kind,
-                    "alias": m.alias,
-                    "text": m.text,
-                    "score": m.score,
-                }
-                for m in matches
-            ],
+            "matches": [m.to_json() for m in matches],
         }
         stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
         stdout.flush()

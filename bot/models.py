@@ -63,6 +63,19 @@ class Match:
     start: int = 0  # character offsets of `text` in that field
     end: int = 0
 
+    def to_json(self) -> dict[str, object]:
+        """The public JSON form (match filter output, JSONL alerts)."""
+        return {
+            "entity": self.entity_id,
+            "kind": self.kind,
+            "alias": self.alias,
+            "text": self.text,
+            "score": self.score,
+            "field": self.field,
+            "start": self.start,
+            "end": self.end,
+        }
+
     def explain(self) -> str:
         how = "exact" if self.score >= 100 else f"fuzzy {self.score:.0f}"
         return f'{self.entity_id}: alias "{self.alias}" ~ "{self.text}" ({how}, {self.field})'

@@ -84,7 +84,12 @@ def check_outputs(records: list[dict]) -> None:
     for r in records:
         assert set(r) == {"id", "matches"}
         for m in r["matches"]:
-            assert set(m) == {"entity", "kind", "alias", "text", "score"}
+            # The contract's keys, plus where the text was found (field and offsets).
+            assert {"entity", "kind", "alias", "text", "score"} <= set(m)
+            assert set(m) <= {"entity", "kind", "alias", "text", "score", "field", "start", "end"}
+    contract = ("entity", "kind", "alias", "text", "score")
+    for r in records:
+        r["matches"] = [{k: m[k] for k in contract} for m in r["matches"]]
     assert records[0]["matches"] == [
         {"entity": "ttp", "kind": "group", "alias": "TTP", "text": "TTP", "score": 100.0}
     ]

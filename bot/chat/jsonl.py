@@ -30,17 +30,7 @@ def alert_record(alert: Alert) -> dict[str, Any]:
         "summary": item.summary,
         "severity": alert.severity,
         "entities": list(alert.entity_ids),
-        "matches": [
-            {
-                "entity": m.entity_id,
-                "kind": m.kind,
-                "alias": m.alias,
-                "text": m.text,
-                "score": m.score,
-                "field": m.field,
-            }
-            for m in alert.matches
-        ],
+        "matches": [m.to_json() for m in alert.matches],
         "reply_to": alert.reply_to,
     }
 
