@@ -62,6 +62,10 @@ class Match:
     field: str = "title"  # "title" or "summary"
     start: int = 0  # character offsets of `text` in that field
     end: int = 0
+    # exact: the alias as written; normalised: same words after case/accent/
+    # punctuation folding; variant: same transliteration skeleton (Tehreek =
+    # Tehrik); transliterated: from another script; fuzzy: within edit distance.
+    how: str = "exact"
 
     def to_json(self) -> dict[str, object]:
         """The public JSON form (match filter output, JSONL alerts)."""
@@ -74,10 +78,11 @@ class Match:
             "field": self.field,
             "start": self.start,
             "end": self.end,
+            "how": self.how,
         }
 
     def explain(self) -> str:
-        how = "exact" if self.score >= 100 else f"fuzzy {self.score:.0f}"
+        how = self.how if self.score >= 100 else f"{self.how} {self.score:g}"
         return f'{self.entity_id}: alias "{self.alias}" ~ "{self.text}" ({how}, {self.field})'
 
 

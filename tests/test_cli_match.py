@@ -86,7 +86,17 @@ def check_outputs(records: list[dict]) -> None:
         for m in r["matches"]:
             # The contract's keys, plus where the text was found (field and offsets).
             assert {"entity", "kind", "alias", "text", "score"} <= set(m)
-            assert set(m) <= {"entity", "kind", "alias", "text", "score", "field", "start", "end"}
+            assert set(m) <= {
+                "entity",
+                "kind",
+                "alias",
+                "text",
+                "score",
+                "field",
+                "start",
+                "end",
+                "how",
+            }
     contract = ("entity", "kind", "alias", "text", "score")
     for r in records:
         r["matches"] = [{k: m[k] for k in contract} for m in r["matches"]]

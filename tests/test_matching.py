@@ -167,7 +167,8 @@ def test_ampersand_equals_and(alias, text):
     ("alias", "text", "quoted"),
     [
         ("Dushanbe", "Взрыв в Душанбе", "Душанбе"),
-        ("Toshkent", "Саммит в Тошкенте и Тошкент", "Тошкент"),
+        # A Russian case ending is part of the name: the first mention is quoted.
+        ("Toshkent", "Саммит в Тошкенте и Тошкент", "Тошкенте"),
         ("Bishkek", "Protest in Бишкек", "Бишкек"),
     ],
 )
@@ -191,7 +192,9 @@ def test_cyrillic_matches_its_transliteration(alias, text, quoted):
 def test_one_letter_transliteration_variants_match_fuzzily(name, text, quoted):
     hit = only(Matcher([entity("x", name, kind="person")]), text)
     assert hit.text == quoted
-    assert 90.0 <= hit.score < 100.0
+    # A shared transliteration skeleton is a "variant" (100); otherwise "fuzzy".
+    assert 90.0 <= hit.score <= 100.0
+    assert hit.how in ("variant", "fuzzy")
     assert hit.alias == name
 
 
@@ -299,7 +302,7 @@ def test_explanation_fields():
     assert hit.score == 100.0
     assert hit.field == "title"
     assert title[hit.start : hit.end] == hit.text
-    assert hit.explain() == 'dushanbe: alias "Dushanbe" ~ "Dushanbé" (exact, title)'
+    assert hit.explain() == 'dushanbe: alias "Dushanbe" ~ "Dushanbé" (normalised, title)'
 
 
 def test_explanation_fields_fuzzy_in_summary():
@@ -310,7 +313,7 @@ def test_explanation_fields_fuzzy_in_summary():
     assert summary[hit.start : hit.end] == hit.text == "Haibatullah  Akhundzada's"
     assert hit.alias == "Hibatullah Akhundzada"
     assert 90.0 <= hit.score < 100.0
-    assert hit.explain().endswith(f"(fuzzy {hit.score:.0f}, summary)")
+    assert hit.explain().endswith(f"(fuzzy {hit.score:g}, summary)")
 
 
 def test_match_accepts_items():

@@ -1,11 +1,27 @@
 """The matching engine: which watched entities does an item mention, and why.
 
-Exact matching works on token sequences (whole words only, so "TTP" never
-fires inside "HTTPS"). Acronyms and short aliases compare the *cased* tokens,
-so "HuM" does not fire on "hum". Longer aliases also match fuzzily: candidate
-windows are found through anchor tokens (each alias's rarest words and their
-one-letter deletions, SymSpell-style) and only those windows are scored with
-rapidfuzz, which keeps the cost independent of watchlist size.
+Three rules keep variants in and false alarms out, whatever the watchlist:
+
+* **Whole words, case where it matters.** Text and aliases are split into word
+  tokens, so "TTP" never fires inside "HTTPS". Acronyms and short aliases
+  (four letters or fewer, or a capital after the first letter: ISKP, HuM, LeT)
+  compare the *cased* tokens, so "HuM" does not fire on "hum".
+* **Spelling variants are equal skeletons.** Longer aliases compare a
+  transliteration skeleton of each word (normalize.skeleton: Tehreek = Tehrik,
+  Tadzhikistan = Tajikistan) with the words joined, so hyphens and spaces do
+  not matter (Hizbul Mujahideen = Hizb-ul-Mujahideen).
+* **Fuzzy only where the name is long enough to afford it.** A remaining
+  difference is allowed one edit per 8 letters of the alias's skeleton at the
+  default threshold of 90, so Kunar never matches Kunari (too short for any
+  edit) while Hibatullah meets Haibatullah. Direction words and numbers must
+  agree exactly (north-west Pakistan is not north-east Pakistan). One or two
+  capitalised words may stand inside a multi-word name (Narendra Damodardas
+  Modi).
+
+Fuzzy candidates are found through anchor words: each alias's rarest
+distinctive words and their one-letter deletions (SymSpell-style), looked up
+per text word through a cache, so the cost hardly grows with the watchlist.
+Only windows anchored on a hit are scored.
 """
 
 from __future__ import annotations
@@ -13,28 +29,70 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
-from rapidfuzz.distance import Indel
+from rapidfuzz.distance import OSA
 
-from bot.matching.normalize import Token, tokenize
+from bot.matching.normalize import CONNECTOR_WORDS, Tokens, consonants, scan, skeleton, stems
 from bot.models import Entity, Item, Match
 
 # Words too common in names to locate a candidate by: they never anchor a
-# fuzzy window on their own (exact matching still uses them).
+# fuzzy window (exact matching still uses them).
 GENERIC_WORDS = frozenset(
     """
-    al el ul e i the of and in for de da bin ibn abu islamic state states province
-    provinces region regional city district valley army front party movement group
-    network liberation national people peoples republic union council force forces
-    brigade brigades battalion organisation organization north south east west northern
-    southern eastern western central upper lower great greater new jamaat tehrik
-    tehreek lashkar jaish hizb harakat mujahideen mujahidin minister president prime
-    general chief
+    al el ul ud ur e i the of and in for de da bin ibn abu bint ben von van
+    islamic islami state states province provinces region regional city district
+    valley army front party movement group groups network liberation national
+    people peoples republic union council force forces brigade brigades battalion
+    organisation organization north south east west northern southern eastern
+    western central upper lower great greater new old jamaat jamiat tehrik tehreek
+    lashkar jaish hizb harakat mujahideen mujahidin minister president prime
+    general chief mohammad mohammed muhammad ahmad ahmed khan ali syed sayed shah
+    mullah maulana haji sheikh emirate islamist militant militants border
     """.split()
 )
 
-MIN_FUZZY_LETTERS = 7  # shorter aliases match exactly only: Kunar must not match Kunari
+# Words whose difference changes the meaning of a name however close the
+# spelling: they must agree exactly in a fuzzy match.
+DIRECTIONS = {
+    "north": ("north",),
+    "south": ("south",),
+    "east": ("east",),
+    "west": ("west",),
+    "northern": ("north",),
+    "southern": ("south",),
+    "eastern": ("east",),
+    "western": ("west",),
+    "northeast": ("north", "east"),
+    "northwest": ("north", "west"),
+    "southeast": ("south", "east"),
+    "southwest": ("south", "west"),
+    "northeastern": ("north", "east"),
+    "northwestern": ("north", "west"),
+    "southeastern": ("south", "east"),
+    "southwestern": ("south", "west"),
+    "central": ("central",),
+    "upper": ("upper",),
+    "lower": ("lower",),
+}
+
+# A trailing word that only says what sort of thing a name is: "Islamic State
+# Sahel Province" is also written "Islamic State's Sahel branch".
+TRAILING_GENERIC = frozenset(
+    "province network group party army front movement organisation organization "
+    "brigade brigades battalion faction wing branch".split()
+)
+# Names of the Islamic State in other languages and acronyms, so every branch
+# alias ("Islamic State Khorasan") also meets "Daesh Khorasan", "ISIS-Khorasan"
+# and Russian "ИГИЛ-Хорасан".
+SYNONYMS = {"islamicstate": ("daesh", "daish", "isis", "isil", "igil")}
+# Press abbreviations of directions before a place name: N Waziristan.
+DIRECTION_ABBREVIATIONS = {"N": "north", "S": "south", "W": "west"}
+
 MIN_ANCHOR_LEN = 4
 ANCHORS_PER_ALIAS = 2
+MAX_INSERTED = 2  # capitalised words allowed inside a multi-word name
+MIN_CONSONANTS = 4  # an alias's consonants must be this distinctive to match vowel-less script
+MIN_FUZZY_CONSONANTS = 7  # ...and this long to allow one consonant edit
+_CACHE_LIMIT = 200_000
 
 
 def is_strict(alias: str) -> bool:
@@ -43,9 +101,64 @@ def is_strict(alias: str) -> bool:
     Short means four letters or fewer; an acronym has a capital after the
     first letter of a word (ISKP, IS-KP, HuM, LeT).
     """
-    tokens = tokenize(alias)
+    tokens = scan(alias)
     letters = sum(c.isalnum() for c in alias)
-    return letters <= 4 or any(any(c.isupper() for c in t.cased[1:]) for t in tokens)
+    return letters <= 4 or any(any(c.isupper() for c in t[1:]) for t in tokens.cased)
+
+
+def allowed_edits(length: int, threshold: float) -> int:
+    """Edits a variant may differ by, for an alias skeleton of `length` letters.
+
+    At the default threshold of 90 that is one edit per 8 letters: none for
+    "Kunar" or "Khost" (5 letters), one for "Tashkent" or "Turkmenistan",
+    two from 16 letters on. 100 allows none; 80 allows one per 4 letters.
+    """
+    return int(length * (100.0 - threshold) / 80.0)
+
+
+def _signature(words: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """Direction words and numbers of a phrase, which a fuzzy match must keep."""
+    parts: list[str] = []
+    for w in words:
+        if w in DIRECTIONS:
+            parts.extend(DIRECTIONS[w])
+        elif w.isdigit():
+            parts.append(w)
+    return tuple(sorted(parts))
+
+
+def _join(head: str, word: str) -> str:
+    """Concatenate skeletons, merging a letter doubled across the seam (Siraj-ud-Din)."""
+    if head and word and head[-1] == word[0]:
+        return head + word[1:]
+    return head + word
+
+
+def _without_connectors(folded: tuple[str, ...], skel: tuple[str, ...]) -> str:
+    """Joined skeletons with the interior connecting words (al, ul, e) left out."""
+    out = ""
+    for k, (w, sk) in enumerate(zip(folded, skel, strict=True)):
+        if 0 < k < len(folded) - 1 and w in CONNECTOR_WORDS:
+            continue
+        out = _join(out, sk)
+    return out
+
+
+def _without_trailing_generic(folded: tuple[str, ...], skel: tuple[str, ...]) -> str:
+    """The name without its last word when that word is generic and enough is left.
+
+    What is left must be two words or more with a distinctive one, so
+    "Haqqani Network" never shrinks to "Haqqani".
+    """
+    if len(folded) < 3 or folded[-1] not in TRAILING_GENERIC:
+        return ""
+    rest = folded[:-1]
+    if not any(len(w) >= MIN_ANCHOR_LEN and w not in GENERIC_WORDS for w in rest):
+        return ""
+    out = ""
+    for sk in skel[:-1]:
+        out = _join(out, sk)
+    return out
 
 
 def _deletions(word: str) -> set[str]:
@@ -56,72 +169,152 @@ def _deletions(word: str) -> set[str]:
 class _Alias:
     entity: Entity
     text: str
-    tokens: tuple[str, ...]  # cased tokens if strict, folded otherwise
     strict: bool
-    joined: str  # folded tokens joined by spaces, for fuzzy scoring
-    fuzzy: bool
+    folded: tuple[str, ...]
+    cased: tuple[str, ...]
+    skel: tuple[str, ...]
+    joined: str  # skeletons joined without spaces
+    signature: tuple[str, ...]
+    allowed: int  # edits a fuzzy variant may have; 0 = exact (skeleton) only
+
+    @property
+    def size(self) -> int:
+        return len(self.folded)
+
+
+@dataclass(slots=True)
+class _Field:
+    """One field of an item, tokenised once, with its skeletons."""
+
+    name: str
+    text: str
+    tokens: Tokens
+    skel: list[str]
 
 
 class Matcher:
-    """Built once per watchlist version; `match` is pure and thread-safe."""
+    """Built once per watchlist version; `match` is pure.
+
+    The caches inside only remember lookups (word → candidates), so results
+    never depend on what was matched before.
+    """
 
     def __init__(self, entities: list[Entity], threshold: float = 90.0) -> None:
         self.entities = list(entities)
         self.threshold = threshold
         self._aliases: list[_Alias] = []
-        self._exact_folded: dict[str, list[int]] = defaultdict(list)
-        self._exact_cased: dict[str, list[int]] = defaultdict(list)
-        self._anchors: dict[str, set[tuple[int, int]]] = defaultdict(set)
+        self._strict: dict[str, list[int]] = defaultdict(list)  # first cased word
+        self._joined: dict[str, list[int]] = defaultdict(list)  # whole skeleton string
+        self._prefixes: set[str] = set()
+        self._max_joined = 0
+        self._max_words = 1
+        self._noconn: dict[str, list[int]] = defaultdict(list)  # without al/ul/e/i
+        self._shortened: dict[str, list[int]] = defaultdict(list)  # without "Province"
+        self._strict_joined: dict[str, list[int]] = defaultdict(list)  # KP for K-P
+        self._consonants: dict[str, list[int]] = defaultdict(list)  # for Arabic script
+        self._consonant_variants: dict[str, list[int]] = defaultdict(list)
+        self._anchors: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        self._anchor_cache: dict[str, tuple[tuple[int, int], ...]] = {}
         self._excludes: dict[str, list[tuple[str, ...]]] = {}
+        self._order = {e.id: i for i, e in enumerate(self.entities)}
         for entity in self.entities:
-            self._excludes[entity.id] = [
-                tuple(t.folded for t in tokenize(p)) for p in entity.exclude
-            ]
+            self._excludes[entity.id] = [tuple(scan(p).folded) for p in entity.exclude]
             for alias in entity.all_aliases:
                 self._add_alias(entity, alias)
         self._build_anchors()
 
-    def _add_alias(self, entity: Entity, alias: str) -> None:
-        toks = tokenize(alias)
-        if not toks:
+    @property
+    def alias_count(self) -> int:
+        return len(self._aliases)
+
+    def _add_alias(self, entity: Entity, text: str) -> None:
+        toks = scan(text)
+        if not len(toks):
             return
-        strict = is_strict(alias)
-        folded = tuple(t.folded for t in toks)
-        letters = sum(len(t) for t in folded)
-        entry = _Alias(
+        strict = is_strict(text)
+        skel = tuple(skeleton(w) for w in toks.folded)
+        joined = ""
+        for w in skel:
+            joined = _join(joined, w)
+        alias = _Alias(
             entity=entity,
-            text=alias,
-            tokens=tuple(t.cased for t in toks) if strict else folded,
+            text=text,
             strict=strict,
-            joined=" ".join(folded),
-            fuzzy=not strict and letters >= MIN_FUZZY_LETTERS,
+            folded=tuple(toks.folded),
+            cased=tuple(toks.cased),
+            skel=skel,
+            joined=joined,
+            signature=_signature(toks.folded),
+            allowed=0 if strict else allowed_edits(len(joined), self.threshold),
         )
         index = len(self._aliases)
-        self._aliases.append(entry)
-        (self._exact_cased if strict else self._exact_folded)[entry.tokens[0]].append(index)
+        self._aliases.append(alias)
+        if strict:
+            self._strict[alias.cased[0]].append(index)
+            self._strict_joined["".join(alias.cased)].append(index)
+            return
+        self._noconn[_without_connectors(alias.folded, skel)].append(index)
+        self._joined[joined].append(index)
+        self._prefixes.add(joined[:3])
+        forms = [joined]
+        shortened = _without_trailing_generic(alias.folded, skel)
+        if shortened:
+            self._shortened[shortened].append(index)
+            forms.append(shortened)
+            self._noconn[_without_connectors(alias.folded[:-1], skel[:-1])].append(index)
+        for form in forms:
+            for name, others in SYNONYMS.items():
+                if form.startswith(name) and len(form) > len(name):
+                    for other in others:
+                        target = self._joined if form == joined else self._shortened
+                        target[other + form[len(name) :]].append(index)
+                        self._prefixes.add(other[:3])
+        if shortened:
+            self._prefixes.add(shortened[:3])
+        bare = "".join(consonants(w) for w in alias.folded)
+        if len(bare) >= MIN_CONSONANTS:
+            self._consonants[bare].append(index)
+        if len(bare) >= MIN_FUZZY_CONSONANTS:
+            for key in {bare} | _deletions(bare):
+                self._consonant_variants[key].append(index)
+        self._max_joined = max(self._max_joined, len(joined))
+        self._max_words = max(self._max_words, alias.size + 1)
 
     def _build_anchors(self) -> None:
         """Index fuzzy aliases by their rarest distinctive words and those words' deletions."""
-        frequency = Counter(tok for a in self._aliases if a.fuzzy for tok in set(a.tokens))
-        for index, alias in enumerate(self._aliases):
-            if not alias.fuzzy:
-                continue
-            positions = [
-                (frequency[tok], tok, pos)
-                for pos, tok in enumerate(alias.tokens)
-                if len(tok) >= MIN_ANCHOR_LEN and tok not in GENERIC_WORDS
-            ]
-            if not positions:  # all words generic or short: anchor on the longest
-                positions = [
-                    (0, tok, pos)
-                    for pos, tok in enumerate(alias.tokens)
-                    if len(tok) == max(len(t) for t in alias.tokens)
-                ]
-            for _, tok, pos in sorted(positions)[:ANCHORS_PER_ALIAS]:
-                for key in {tok} | _deletions(tok):
-                    self._anchors[key].add((index, pos))
+        fuzzy = [i for i, a in enumerate(self._aliases) if a.allowed]
+        frequency = Counter(w for i in fuzzy for w in set(self._aliases[i].skel))
+        for index in fuzzy:
+            alias = self._aliases[index]
+            ranked = sorted(
+                (frequency[w], -len(w), w, pos)
+                for pos, (w, f) in enumerate(zip(alias.skel, alias.folded, strict=True))
+                if len(w) >= MIN_ANCHOR_LEN and f not in GENERIC_WORDS
+            )
+            if not ranked:  # only generic or short words: anchor on the longest
+                longest = max(len(w) for w in alias.skel)
+                ranked = [(0, 0, w, p) for p, w in enumerate(alias.skel) if len(w) == longest]
+            for _, _, word, pos in ranked[:ANCHORS_PER_ALIAS]:
+                for key in {word} | _deletions(word):
+                    self._anchors[key].append((index, pos))
+
+    def _anchor_hits(self, word: str) -> tuple[tuple[int, int], ...]:
+        """Fuzzy candidates (alias, position) for a text word, cached per word."""
+        hits = self._anchor_cache.get(word)
+        if hits is None:
+            found: set[tuple[int, int]] = set()
+            for key in {word} | _deletions(word):
+                found.update(self._anchors.get(key, ()))
+            hits = tuple(sorted(found))
+            if len(self._anchor_cache) >= _CACHE_LIMIT:
+                self._anchor_cache.clear()
+            self._anchor_cache[word] = hits
+        return hits
 
     # -- matching -------------------------------------------------------------
+
+    def match(self, item: Item) -> list[Match]:
+        return self.match_text(item.title, item.summary)
 
     def match_text(self, title: str, summary: str = "") -> list[Match]:
         """Best match per entity over title then summary, with exclusions applied.
@@ -130,99 +323,218 @@ class Matcher:
         not a mention of its own: "Taliban" inside "Tehrik-i-Taliban Pakistan"
         does not fire the Afghan Taliban.
         """
-        fields = [("title", title, tokenize(title)), ("summary", summary, tokenize(summary))]
-        vetoed = self._vetoed([toks for _, _, toks in fields])
+        fields = []
+        for name, text in (("title", title), ("summary", summary)):
+            toks = scan(text)
+            skel = [skeleton(w) for w in toks.folded]
+            for k in range(len(skel) - 1):
+                if toks.cased[k] in DIRECTION_ABBREVIATIONS and toks.cased[k + 1][:1].isupper():
+                    skel[k] = DIRECTION_ABBREVIATIONS[toks.cased[k]]
+            fields.append(_Field(name, text, toks, skel))
+        vetoed = self._vetoed(fields)
         best: dict[str, Match] = {}
-        for field_name, text, toks in fields:
-            mentions = [
-                m for m in self._match_tokens(field_name, text, toks) if m.entity_id not in vetoed
-            ]
-            for m in _outermost(mentions):
+        for f in fields:
+            mentions = [m for m in self._mentions(f) if m.entity_id not in vetoed]
+            for m in _outermost(mentions, f.text):
                 current = best.get(m.entity_id)
-                if current is None or m.score > current.score:
+                if current is None or _better(m, current):
                     best[m.entity_id] = m
-        order = {e.id: i for i, e in enumerate(self.entities)}
-        return sorted(best.values(), key=lambda m: order[m.entity_id])
+        return sorted(best.values(), key=lambda m: self._order[m.entity_id])
 
-    def match(self, item: Item) -> list[Match]:
-        return self.match_text(item.title, item.summary)
-
-    def _vetoed(self, token_lists: list[list[Token]]) -> set[str]:
+    def _vetoed(self, fields: list[_Field]) -> set[str]:
         vetoed: set[str] = set()
-        folded_fields = [[t.folded for t in toks] for toks in token_lists]
         for entity_id, phrases in self._excludes.items():
-            for phrase in phrases:
-                if any(_contains(words, phrase) for words in folded_fields):
-                    vetoed.add(entity_id)
-                    break
+            if any(_contains(f.tokens.folded, p) for p in phrases for f in fields):
+                vetoed.add(entity_id)
         return vetoed
 
-    def _match_tokens(self, field_name: str, text: str, toks: list[Token]) -> list[Match]:
-        folded = [t.folded for t in toks]
-        cased = [t.cased for t in toks]
+    def _mentions(self, f: _Field) -> list[Match]:
         found: list[Match] = []
-        for i in range(len(toks)):
-            for words, index in ((folded, self._exact_folded), (cased, self._exact_cased)):
-                for a in index.get(words[i], ()):
-                    alias = self._aliases[a]
-                    n = len(alias.tokens)
-                    if tuple(words[i : i + n]) == alias.tokens:
-                        found.append(self._make(alias, field_name, text, toks, i, i + n, 100.0))
-        matched_entities = {m.entity_id for m in found}
+        exact_entities: set[str] = set()
+        toks, skel = f.tokens, f.skel
+        n = len(toks)
+        for i in range(n):
+            # Acronyms and short aliases: the cased words, exactly.
+            for a in self._strict.get(toks.cased[i], ()):
+                alias = self._aliases[a]
+                j = i + alias.size
+                if tuple(toks.cased[i:j]) == alias.cased:
+                    found.append(self._make(alias, f, i, j, 0))
+            # ...also spelled with hyphens between its letters: K-P for KP.
+            j, spelled = i, toks.cased[i]
+            while j + 1 < n and f.text[toks.ends[j] : toks.starts[j + 1]] == "-":
+                j += 1
+                spelled += toks.cased[j]
+                for a in self._strict_joined.get(spelled, ()):
+                    if self._aliases[a].size != j - i + 1:
+                        found.append(self._make(self._aliases[a], f, i, j + 1, 0))
+            # Longer aliases: the joined skeletons of 1..k words, exactly.
+            head = skel[i] if len(skel[i]) >= 3 or i + 1 == n else skel[i] + skel[i + 1]
+            if head[:3] not in self._prefixes:
+                continue
+            joined, bare, interior = "", "", False
+            for j in range(i, min(n, i + self._max_words)):
+                joined = _join(joined, skel[j])
+                if len(joined) > self._max_joined:
+                    break
+                for a in self._joined.get(joined, ()):
+                    found.append(self._make(self._aliases[a], f, i, j + 1, 0))
+                # Without its generic last word, unless another one follows
+                # (Balochistan Liberation Front is not ...Liberation Army).
+                if joined in self._shortened and (
+                    j + 1 == n or toks.folded[j + 1] not in TRAILING_GENERIC
+                ):
+                    for a in self._shortened[joined]:
+                        found.append(self._make(self._aliases[a], f, i, j + 1, 0))
+                # The same name with its connecting words (al, ul, e) left out.
+                if j > i and toks.folded[j] in CONNECTOR_WORDS:
+                    interior = True
+                    continue
+                bare = _join(bare, skel[j])
+                if interior:
+                    for a in self._noconn.get(bare, ()):
+                        found.append(self._make(self._aliases[a], f, i, j + 1, 0))
+        if any(toks.foreign):
+            found.extend(self._foreign(f))
+        exact_entities = {m.entity_id for m in found}
         if self._anchors:
-            found.extend(self._fuzzy(field_name, text, toks, folded, matched_entities))
+            found.extend(self._fuzzy(f, exact_entities))
         return found
 
-    def _fuzzy(
-        self,
-        field_name: str,
-        text: str,
-        toks: list[Token],
-        folded: list[str],
-        skip: set[str],
-    ) -> list[Match]:
+    def _foreign(self, f: _Field) -> list[Match]:
+        """Words transliterated from another script: case endings and missing vowels.
+
+        Russian inflects names (Кабуле → "kabule" for Kabul), and Arabic script
+        writes few vowels (پاکستان → "pkstn"): such windows are compared by
+        stem and by consonants, only where every word came from another script.
+        """
+        toks, skel = f.tokens, f.skel
+        n = len(toks)
+        found: list[Match] = []
+        for i in range(n):
+            if not toks.foreign[i]:
+                continue
+            joined, bare = "", ""
+            for j in range(i, min(n, i + self._max_words)):
+                if not toks.foreign[j]:
+                    break
+                for stem in stems(toks.folded[j])[1:]:
+                    for a in self._joined.get(_join(joined, stem), ()):
+                        found.append(self._make(self._aliases[a], f, i, j + 1, 0))
+                joined = _join(joined, skel[j])
+                bare += consonants(toks.folded[j])
+                for a in self._consonants.get(bare, ()):
+                    found.append(self._make(self._aliases[a], f, i, j + 1, 0))
+                if len(bare) >= MIN_FUZZY_CONSONANTS:
+                    found.extend(self._consonant_fuzzy(f, bare, i, j + 1))
+        return found
+
+    def _consonant_fuzzy(self, f: _Field, bare: str, i: int, j: int) -> list[Match]:
+        """Vowel-less script with one consonant off (नरेंद्र → "nrmdr" for Narendra)."""
+        found = []
+        candidates = set()
+        for key in {bare} | _deletions(bare):
+            candidates.update(self._consonant_variants.get(key, ()))
+        for a in sorted(candidates):
+            alias = self._aliases[a]
+            target = "".join(consonants(w) for w in alias.folded)
+            distance = OSA.distance(bare, target, score_cutoff=1)
+            if distance == 1:
+                found.append(self._make(alias, f, i, j, 1, len(target)))
+        return found
+
+    def _fuzzy(self, f: _Field, skip: set[str]) -> list[Match]:
         best: dict[str, Match] = {}
-        tried: set[tuple[int, int, int]] = set()
-        for i, word in enumerate(folded):
+        tried: set[tuple[int, int, int, int]] = set()
+        toks, skel = f.tokens, f.skel
+        n = len(toks)
+        for i, word in enumerate(skel):
             if len(word) < MIN_ANCHOR_LEN - 1:
                 continue
-            hits: set[tuple[int, int]] = set()
-            for key in {word} | _deletions(word):
-                hits |= self._anchors.get(key, set())
-            for a, pos in sorted(hits):
+            for a, pos in self._anchor_hits(word):
                 alias = self._aliases[a]
                 if alias.entity.id in skip:
                     continue
-                n = len(alias.tokens)
-                # Windows of n-1..n+1 words placed so the anchor lines up.
-                for size in (n, n - 1, n + 1):
-                    if size < 1:
+                for start, end, gap in self._windows(alias, i, pos, n):
+                    if (a, start, end, gap) in tried:
                         continue
-                    for start in {i - pos, i - pos + (n - size)}:
-                        end = start + size
-                        if start < 0 or end > len(toks) or not start <= i < end:
-                            continue
-                        if (a, start, end) in tried:
-                            continue
-                        tried.add((a, start, end))
-                        score = round(
-                            Indel.normalized_similarity(" ".join(folded[start:end]), alias.joined)
-                            * 100,
-                            1,
-                        )
-                        if score < self.threshold:
-                            continue
-                        m = self._make(alias, field_name, text, toks, start, end, score)
+                    tried.add((a, start, end, gap))
+                    m = self._verify(alias, f, start, end, gap)
+                    if m is not None:
                         current = best.get(m.entity_id)
-                        if current is None or m.score > current.score:
+                        if current is None or _better(m, current):
                             best[m.entity_id] = m
         return list(best.values())
 
     @staticmethod
+    def _windows(alias: _Alias, i: int, pos: int, n: int) -> list[tuple[int, int, int]]:
+        """Text windows (start, end, inserted words) that could hold `alias`, anchored at i."""
+        size = alias.size
+        out = []
+        for length in (size, size - 1, size + 1):
+            if length < 1:
+                continue
+            for start in {i - pos, i - pos + (size - length)}:
+                if 0 <= start <= i < start + length <= n:
+                    out.append((start, start + length, 0))
+        if size >= 2:  # a middle name inside: first words, inserted words, last word
+            for gap in range(1, MAX_INSERTED + 1):
+                start = i - pos if pos < size - 1 else i - pos - gap
+                end = start + size + gap
+                if start >= 0 and end <= n:
+                    out.append((start, end, gap))
+        return out
+
+    def _verify(self, alias: _Alias, f: _Field, start: int, end: int, gap: int) -> Match | None:
+        toks = f.tokens
+        if gap:
+            inner = range(end - 1 - gap, end - 1)
+            # Inserted words must look like names: capitalised, not generic or directions.
+            for k in inner:
+                word = toks.cased[k]
+                if not word[:1].isupper() or toks.folded[k] in GENERIC_WORDS:
+                    return None
+                if toks.folded[k] in DIRECTIONS:
+                    return None
+            picked = [k for k in range(start, end) if k not in inner]
+        else:
+            picked = list(range(start, end))
+        words = [toks.folded[k] for k in picked]
+        if _signature(words) != alias.signature:
+            return None
+        candidate = ""
+        for k in picked:
+            candidate = _join(candidate, f.skel[k])
+        # OSA counts a swap of two letters as one edit (Nangrahar / Nangarhar).
+        distance = OSA.distance(candidate, alias.joined, score_cutoff=alias.allowed)
+        if distance > alias.allowed:
+            return None
+        return self._make(alias, f, start, end, distance)
+
     def _make(
-        alias: _Alias, field_name: str, text: str, toks: list[Token], i: int, j: int, score: float
+        self, alias: _Alias, f: _Field, i: int, j: int, distance: int, length: int = 0
     ) -> Match:
-        start, end = toks[i].start, toks[j - 1].end
+        toks = f.tokens
+        start, end = toks.starts[i], toks.ends[j - 1]
+        span = f.text[start:end]
+        if distance:
+            how = "fuzzy"
+            # On the threshold's scale: score >= threshold exactly when
+            # distance <= allowed_edits(length, threshold).
+            length = length or len(alias.joined)
+            score = round(100.0 - 80.0 * distance / max(length, 1), 1)
+        else:
+            score = 100.0
+            if span == alias.text:
+                how = "exact"
+            elif any(toks.foreign[i:j]):
+                how = "transliterated"
+            elif tuple(toks.folded[i:j]) == alias.folded or "".join(toks.folded[i:j]) == "".join(
+                alias.folded
+            ):
+                how = "normalised"
+            else:
+                how = "variant"
         e = alias.entity
         return Match(
             entity_id=e.id,
@@ -230,27 +542,37 @@ class Matcher:
             kind=e.kind,
             severity=e.severity,
             alias=alias.text,
-            text=text[start:end],
+            text=span,
             score=score,
-            field=field_name,
+            field=f.name,
             start=start,
             end=end,
+            how=how,
         )
 
 
-def _outermost(mentions: list[Match]) -> list[Match]:
-    """Drop mentions lying strictly inside a longer mention of another entity."""
-    return [
-        m
-        for m in mentions
-        if not any(
-            o.entity_id != m.entity_id
-            and o.start <= m.start
-            and m.end <= o.end
-            and o.end - o.start > m.end - m.start
-            for o in mentions
-        )
-    ]
+def _better(a: Match, b: Match) -> bool:
+    """Prefer the higher score, then the title, then the earlier mention."""
+    return (a.score, a.field == "title", -a.start) > (b.score, b.field == "title", -b.start)
+
+
+def _outermost(mentions: list[Match], text: str) -> list[Match]:
+    """Drop mentions lying strictly inside a longer mention of another entity.
+
+    "Taliban" inside "Tehrik-i-Taliban Pakistan" is part of another name; but
+    "Pakistan" inside "north-west Pakistan" is still Pakistan: a mention that
+    only adds direction words around another keeps the inner one.
+    """
+
+    def hides(o: Match, m: Match) -> bool:
+        if o.entity_id == m.entity_id or not (o.start <= m.start and m.end <= o.end):
+            return False
+        if o.end - o.start <= m.end - m.start:
+            return False
+        rest = scan(text[o.start : m.start] + " " + text[m.end : o.end]).folded
+        return not all(w in DIRECTIONS for w in rest)
+
+    return [m for m in mentions if not any(hides(o, m) for o in mentions)]
 
 
 def _contains(words: list[str], phrase: tuple[str, ...]) -> bool:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
 
 from anyascii import anyascii
 
@@ -55,6 +56,27 @@ class Token:
     end: int
 
 
+@dataclass(slots=True)
+class Tokens:
+    """Tokens of one text as parallel lists: the matcher's hot path avoids objects."""
+
+    folded: list[str] = field(default_factory=list)
+    cased: list[str] = field(default_factory=list)
+    starts: list[int] = field(default_factory=list)
+    ends: list[int] = field(default_factory=list)
+    foreign: list[bool] = field(default_factory=list)  # transliterated from non-ASCII
+
+    def __len__(self) -> int:
+        return len(self.folded)
+
+    def add(self, cased: str, start: int, end: int, foreign: bool = False) -> None:
+        self.folded.append(cased.lower())
+        self.cased.append(cased)
+        self.starts.append(start)
+        self.ends.append(end)
+        self.foreign.append(foreign)
+
+
 def strip_html(text: str) -> str:
     """Turn feed HTML into plain text: tags dropped, entities decoded, spaces collapsed."""
     if "<" in text:
@@ -71,27 +93,145 @@ def _ascii(word: str) -> str:
     return anyascii(word)
 
 
-def tokenize(text: str) -> list[Token]:
+# ASCII text (most of what feeds carry) takes a simpler, faster pattern.
+_ASCII_TEXT_WORD = re.compile(r"[A-Za-z0-9]+(?:['`][A-Za-z0-9]+)*|&")
+
+
+def scan(text: str) -> Tokens:
     """Split text into normalised word tokens with their offsets in `text`."""
-    tokens: list[Token] = []
+    out = Tokens()
+    if text.isascii():
+        for m in _ASCII_TEXT_WORD.finditer(text):
+            word = m.group()
+            if word == "&":
+                out.add("and", m.start(), m.end())
+                continue
+            if "'" in word or "`" in word:
+                word = _APOSTROPHES.sub("", _POSSESSIVE.sub("", word))
+            out.add(word, m.start(), m.end())
+        return out
     for m in _WORD.finditer(text):
         word = m.group()
         if word == "&":
-            tokens.append(Token("and", "and", m.start(), m.end()))
+            out.add("and", m.start(), m.end())
             continue
-        word = _POSSESSIVE.sub("", word)
-        word = _APOSTROPHES.sub("", word)
+        word = _APOSTROPHES.sub("", _POSSESSIVE.sub("", word))
+        if word.isascii():
+            out.add(word, m.start(), m.end())
+            continue
         ascii_word = _ascii(word)
+        foreign = not _is_latin(word)
         if ascii_word.isalnum():
-            tokens.append(Token(ascii_word.lower(), ascii_word, m.start(), m.end()))
+            out.add(ascii_word, m.start(), m.end(), foreign)
             continue
         # Transliteration can yield several words or punctuation; each part
         # keeps the span of the original word.
         for part in _ASCII_WORD.findall(ascii_word):
-            tokens.append(Token(part.lower(), part, m.start(), m.end()))
-    return tokens
+            out.add(part, m.start(), m.end(), foreign)
+    return out
+
+
+def _is_latin(word: str) -> bool:
+    """Latin script, accents allowed (Dushanbé): not transliterated from another script."""
+    return all(
+        ord(c) <= 0x24F or 0x1E00 <= ord(c) <= 0x1EFF or unicodedata.category(c)[0] == "M"
+        for c in word
+    )
+
+
+def tokenize(text: str) -> list[Token]:
+    """Tokens as objects: for callers off the hot path."""
+    t = scan(text)
+    return [Token(*row) for row in zip(t.folded, t.cased, t.starts, t.ends, strict=True)]
 
 
 def fold(text: str) -> str:
     """One normalised string: lower-case ASCII words separated by single spaces."""
-    return " ".join(t.folded for t in tokenize(text))
+    return " ".join(scan(text).folded)
+
+
+# Spelling that varies between transliterations of the same name (Persian,
+# Pashto, Urdu, Russian into English): Tehreek/Tehrik, Tadzhikistan/Tajikistan,
+# Khurasan/Xurasan, Berdymukhamedov/Berdimuhamedow, Mehsood/Mehsud.
+_SKELETON_RULES = (
+    ("dzh", "j"),
+    ("zh", "j"),
+    ("kh", "h"),  # not at the start: "Khost" must not become "host"
+    ("gh", "g"),
+    ("ph", "f"),
+    ("q", "k"),
+    ("x", "h"),
+    ("ow", "o"),  # Khowst / Khost
+    ("w", "v"),
+    ("y", "i"),
+    ("ee", "i"),
+    ("oo", "u"),
+    ("ou", "u"),
+    ("au", "u"),
+)
+_DOUBLED = re.compile(r"(.)\1+")
+# Connecting vowels of Arabic/Persian compounds: Lashkar-e-Taiba, Lashkar-i-Taiba.
+_CONNECTORS = {"i": "e", "e": "e"}
+# Arabic article forms that stand between the words of a name: Hizb ut-Tahrir,
+# Hizb al-Tahrir; Lashkar-e-Taiba. Names are also compared with them left out.
+# "in the" and "of" come and go the same way: Islamic State (in the) Sahel.
+CONNECTOR_WORDS = frozenset("e i al el ul ut ud ur us un ad an ar as ash at az in the of".split())
+
+
+@lru_cache(maxsize=200_000)
+def skeleton(folded: str) -> str:
+    """A folded word reduced to a transliteration-neutral spelling.
+
+    Two spellings of one name usually share a skeleton ("tehreek" and
+    "tehrik" → "tehrik"); different names almost never do.
+    """
+    if folded in _CONNECTORS:
+        return _CONNECTORS[folded]
+    head, s = folded[:1], folded[1:]
+    if folded.startswith("kh"):
+        head, s = "kh", folded[2:]
+    s = head + s
+    for a, b in _SKELETON_RULES:
+        if a in s[len(head) :]:
+            s = head + s[len(head) :].replace(a, b)
+    return _DOUBLED.sub(r"\1", s)
+
+
+# Case endings of Russian and the Turkic languages of Central Asia, as anyascii
+# spells them, longest first: Кабуле → "kabule", Қазақстанның → "qazaqstannyng".
+_CASE_ENDINGS = tuple(
+    sorted(
+        set(
+            "e a u i y om oi ei ov ev am ami akh ykh ikh ogo omu oiu eiu iu ia "
+            "nyng ning nyn nin dyn din tyn tin ny ni ga ge gha qa ka ke da de ta te "
+            "dan den tan ten dagy degi".split()
+        ),
+        key=len,
+        reverse=True,
+    )
+)
+
+
+def stems(word: str) -> list[str]:
+    """A transliterated word's skeleton and its skeletons without a case ending."""
+    out = [skeleton(word)]
+    for ending in _CASE_ENDINGS:
+        if word.endswith(ending) and len(word) - len(ending) >= 4:
+            out.append(skeleton(word[: -len(ending)]))
+    return out
+
+
+_NOT_CONSONANT = re.compile(r"[aeiouyw]")
+
+
+@lru_cache(maxsize=200_000)
+def consonants(folded: str) -> str:
+    """The consonants of a folded word: how Arabic-script names come out of
+    anyascii (پاکستان → "pkstn"), so they can meet their Latin spelling."""
+    # Devanagari and Arabic script blur sh/s and z/j in transliteration.
+    # Arabic script writes the z of Persian names as dhal (ذبیح → "dhbyh" for Zabih).
+    if folded.startswith("dh"):
+        folded = "j" + folded[2:]
+    folded = folded.replace("q", "k").replace("sh", "s").replace("z", "j")
+    bare = _NOT_CONSONANT.sub("", folded)
+    return _DOUBLED.sub(r"\1", bare)
