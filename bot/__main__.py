@@ -1,4 +1,4 @@
-"""Command line: python -m bot {run,once,check,match}.
+"""Command line: python -m bot {run,once,check,match,backtest}.
 
 Only this module decides exit codes and prints errors for people: library
 code raises BotError subclasses with readable messages.
@@ -89,8 +89,26 @@ def _check(args: argparse.Namespace) -> int:
     return 0
 
 
+def explain_table(record_id: object, title: str, matches: list) -> str:  # list[Match]
+    """A human-readable account of one item's matches (match --explain)."""
+    lines = [f"[{record_id}] {title}"]
+    if not matches:
+        lines.append("    (no match)")
+    for m in matches:
+        lines.append(
+            f"    {m.entity_id:<24} {m.kind:<8} {m.how:<14} {m.score:>5g}  "
+            f'"{m.alias}" ~ "{m.text}" in {m.field}[{m.start}:{m.end}]'
+        )
+    return "\n".join(lines)
+
+
 def match_stream(
-    entities_dir: Path, threshold: float, stdin: TextIO, stdout: TextIO, stderr: TextIO
+    entities_dir: Path,
+    threshold: float,
+    stdin: TextIO,
+    stdout: TextIO,
+    stderr: TextIO,
+    explain: bool = False,
 ) -> int:
     """The matcher as a filter: JSON lines in, one JSON line of matches out per input."""
     from bot.matching.matcher import Matcher
@@ -113,6 +131,9 @@ def match_stream(
             status = 1
             continue
         matches = matcher.match_text(title, summary)
+        if explain:
+            stdout.write(explain_table(record.get("id"), title, matches) + "\n")
+            continue
         out = {
             "id": record.get("id"),
             "matches": [m.to_json() for m in matches],
@@ -134,7 +155,45 @@ def _match(args: argparse.Namespace) -> int:
         threshold = args.threshold if args.threshold is not None else bot.match_threshold
     if not 50 <= threshold <= 100:
         raise ConfigError("--threshold", "", f"{threshold:g} is out of range", "use 50 to 100")
-    return match_stream(directory, threshold, sys.stdin, sys.stdout, sys.stderr)
+    return match_stream(directory, threshold, sys.stdin, sys.stdout, sys.stderr, args.explain)
+
+
+async def _backtest(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from bot.backtest import backtest, format_result
+    from bot.matching.watchlists import load_watchlists
+    from bot.storage.sqlite import open_storage
+
+    settings = _settings(args)
+    entity = None
+    if args.entity:
+        entities = {e.id: e for e in load_watchlists(settings.bot.watchlists)}
+        entity = entities.get(args.entity)
+        if entity is None:
+            raise ConfigError(
+                "--entity",
+                "",
+                f"no entity {args.entity!r} in {settings.bot.watchlists}",
+                "use an entity id from the watchlist files",
+            )
+    if not args.term.strip():
+        raise ConfigError("--term", "", "is empty", 'give the term to test, e.g. --term "ISKP"')
+    if args.days <= 0:
+        raise ConfigError("--days", "", f"must be positive, found {args.days:g}")
+    async with open_storage(settings.bot.database) as storage:
+        result = await backtest(
+            storage,
+            args.term.strip(),
+            datetime.now(UTC),
+            days=args.days,
+            entity=entity,
+            threshold=settings.bot.match_threshold,
+        )
+    print(format_result(result))
+    if not result.items_checked:
+        print("  (no stored items in that period: run the bot first)")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -155,6 +214,11 @@ def build_parser() -> argparse.ArgumentParser:
     m = command("match", "match JSON-lines items from stdin against watchlists")
     m.add_argument("--watchlists", help="watchlist directory (default: the config's)")
     m.add_argument("--threshold", type=float, help="fuzzy threshold 50-100 (default 90)")
+    m.add_argument("--explain", action="store_true", help="a readable table instead of JSON")
+    b = command("backtest", "test a candidate watch term on the items stored in the database")
+    b.add_argument("--term", required=True, help="the alias to try")
+    b.add_argument("--entity", help="test it as an alias of this entity (uses its exclusions)")
+    b.add_argument("--days", type=float, default=7.0, help="how far back to look (default 7)")
     return parser
 
 
@@ -168,6 +232,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_once(args))
         if args.command == "check":
             return _check(args)
+        if args.command == "backtest":
+            return asyncio.run(_backtest(args))
         return _match(args)
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 from bot.chat.base import Sink
 from bot.chat.console import ConsoleSink
@@ -39,6 +40,15 @@ async def wait_for_stop(stop: asyncio.Event, seconds: float) -> None:
     """Sleep for `seconds`, or less if the bot is told to stop."""
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), seconds)
+
+
+def watchlist_snapshot(directory: Path) -> tuple[tuple[str, int, int], ...]:
+    """Names, sizes and modification times of the watchlist files: changes show here."""
+    try:
+        files = sorted(directory.glob("*.toml"))
+        return tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in files)
+    except OSError:
+        return ()
 
 
 def utcnow() -> datetime:
@@ -84,6 +94,7 @@ class App:
         self.sinks = sinks
         self.matcher = Matcher([], settings.bot.match_threshold)
         self.states: dict[str, FeedState] = {}
+        self._watchlist_snapshot: tuple[tuple[str, int, int], ...] = ()
         self.poller = Poller(
             settings.bot,
             storage,
@@ -132,14 +143,44 @@ class App:
         await self.outbox.load_broken()
 
     async def reload_watchlists(self) -> None:
-        entities = load_watchlists(self.settings.bot.watchlists, await self.storage.chat_terms())
-        self.matcher = Matcher(entities, self.settings.bot.match_threshold)
+        """Load the watchlist files and chat terms and build a new matcher.
+
+        The build runs in a thread so polling and delivery go on meanwhile;
+        the old matcher serves until the new one is ready.
+        """
+        terms = await self.storage.chat_terms()
+        directory = self.settings.bot.watchlists
+        self._watchlist_snapshot = watchlist_snapshot(directory)
+
+        def build() -> Matcher:
+            return Matcher(load_watchlists(directory, terms), self.settings.bot.match_threshold)
+
+        matcher = await asyncio.to_thread(build)
+        self.matcher = matcher
         log.info(
             "watching %d entities (%d aliases) from %s",
-            len(entities),
-            sum(len(e.all_aliases) for e in entities),
-            self.settings.bot.watchlists,
+            len(matcher.entities),
+            matcher.alias_count,
+            directory,
         )
+
+    async def _watch_watchlists(self, stop: asyncio.Event) -> None:
+        """Rebuild the matcher when a watchlist file changes; a broken edit keeps the old one."""
+        while not stop.is_set():
+            await wait_for_stop(stop, self.settings.bot.watchlist_check)
+            await self.refresh_watchlists()
+
+    async def refresh_watchlists(self) -> bool:
+        """Reload if a watchlist file changed since the last load; True if reloaded."""
+        if watchlist_snapshot(self.settings.bot.watchlists) == self._watchlist_snapshot:
+            return False
+        try:
+            await self.reload_watchlists()
+        except ConfigError as e:
+            self._watchlist_snapshot = watchlist_snapshot(self.settings.bot.watchlists)
+            log.error("watchlists changed but cannot be used, keeping the old ones: %s", e)
+            return False
+        return True
 
     async def poll_feed(self, feed: FeedSettings) -> PollOutcome:
         try:
@@ -172,6 +213,7 @@ class App:
             for f in self.settings.feeds
         ]
         housekeeping = asyncio.create_task(self._housekeeping(stop), name="housekeeping")
+        watcher = asyncio.create_task(self._watch_watchlists(stop), name="watchlists")
         log.info(
             "running: %d feeds, %d channels; Ctrl-C to stop",
             len(self.settings.feeds),
@@ -179,9 +221,9 @@ class App:
         )
         await stop.wait()
         log.info("stopping: finishing in-flight deliveries")
-        for task in [*feed_tasks, housekeeping]:
+        for task in [*feed_tasks, housekeeping, watcher]:
             task.cancel()
-        await asyncio.gather(*feed_tasks, housekeeping, return_exceptions=True)
+        await asyncio.gather(*feed_tasks, housekeeping, watcher, return_exceptions=True)
         try:
             await asyncio.wait_for(delivery, SHUTDOWN_GRACE)
         except TimeoutError:

@@ -142,6 +142,7 @@ class BotSettings:
     max_backoff: float = 6 * 3600.0
     failing_after: float = 24 * 3600.0
     match_threshold: float = 90.0
+    watchlist_check: float = 10.0  # how often `run` looks for edited watchlist files
     dedup_window: float = 48 * 3600.0
     retention: float = 90 * 86400.0
     parser_workers: int = 2
@@ -323,6 +324,7 @@ def _bot_settings(t: _Table, base: Path) -> BotSettings:
         max_backoff=t.duration("max_backoff", 6 * 3600.0),
         failing_after=t.duration("failing_after", 24 * 3600.0),
         match_threshold=t.number("match_threshold", 90.0, 50.0, 100.0),
+        watchlist_check=t.duration("watchlist_check", 10.0),
         dedup_window=t.duration("dedup_window", 48 * 3600.0),
         retention=t.duration("retention", 90 * 86400.0),
         parser_workers=t.integer("parser_workers", 2, minimum=1),

@@ -213,12 +213,15 @@ class Matcher:
         self._strict_joined: dict[str, list[int]] = defaultdict(list)  # KP for K-P
         self._consonants: dict[str, list[int]] = defaultdict(list)  # for Arabic script
         self._consonant_variants: dict[str, list[int]] = defaultdict(list)
+        self._consonant_target: dict[int, str] = {}
         self._anchors: dict[str, list[tuple[int, int]]] = defaultdict(list)
         self._anchor_cache: dict[str, tuple[tuple[int, int], ...]] = {}
-        self._excludes: dict[str, list[tuple[str, ...]]] = {}
+        self._excludes: dict[str, list[tuple[str, tuple[str, ...]]]] = defaultdict(list)
         self._order = {e.id: i for i, e in enumerate(self.entities)}
         for entity in self.entities:
-            self._excludes[entity.id] = [tuple(scan(p).folded) for p in entity.exclude]
+            for phrase in entity.exclude:
+                words = tuple(scan(phrase).folded)
+                self._excludes[words[0]].append((entity.id, words))
             for alias in entity.all_aliases:
                 self._add_alias(entity, alias)
         self._build_anchors()
@@ -275,6 +278,7 @@ class Matcher:
         if len(bare) >= MIN_CONSONANTS:
             self._consonants[bare].append(index)
         if len(bare) >= MIN_FUZZY_CONSONANTS:
+            self._consonant_target[index] = bare
             for key in {bare} | _deletions(bare):
                 self._consonant_variants[key].append(index)
         self._max_joined = max(self._max_joined, len(joined))
@@ -342,10 +346,16 @@ class Matcher:
         return sorted(best.values(), key=lambda m: self._order[m.entity_id])
 
     def _vetoed(self, fields: list[_Field]) -> set[str]:
+        """Entities one of whose exclude phrases the item contains."""
         vetoed: set[str] = set()
-        for entity_id, phrases in self._excludes.items():
-            if any(_contains(f.tokens.folded, p) for p in phrases for f in fields):
-                vetoed.add(entity_id)
+        if not self._excludes:
+            return vetoed
+        for f in fields:
+            words = f.tokens.folded
+            for i, w in enumerate(words):
+                for entity_id, phrase in self._excludes.get(w, ()):
+                    if tuple(words[i : i + len(phrase)]) == phrase:
+                        vetoed.add(entity_id)
         return vetoed
 
     def _mentions(self, f: _Field) -> list[Match]:
@@ -425,7 +435,7 @@ class Matcher:
                 bare += consonants(toks.folded[j])
                 for a in self._consonants.get(bare, ()):
                     found.append(self._make(self._aliases[a], f, i, j + 1, 0))
-                if len(bare) >= MIN_FUZZY_CONSONANTS:
+                if len(bare) >= MIN_FUZZY_CONSONANTS - 1 and self._consonant_variants:
                     found.extend(self._consonant_fuzzy(f, bare, i, j + 1))
         return found
 
@@ -437,7 +447,7 @@ class Matcher:
             candidates.update(self._consonant_variants.get(key, ()))
         for a in sorted(candidates):
             alias = self._aliases[a]
-            target = "".join(consonants(w) for w in alias.folded)
+            target = self._consonant_target[a]
             distance = OSA.distance(bare, target, score_cutoff=1)
             if distance == 1:
                 found.append(self._make(alias, f, i, j, 1, len(target)))
@@ -573,13 +583,3 @@ def _outermost(mentions: list[Match], text: str) -> list[Match]:
         return not all(w in DIRECTIONS for w in rest)
 
     return [m for m in mentions if not any(hides(o, m) for o in mentions)]
-
-
-def _contains(words: list[str], phrase: tuple[str, ...]) -> bool:
-    n = len(phrase)
-    if not n:
-        return False
-    first = phrase[0]
-    return any(
-        words[i] == first and tuple(words[i : i + n]) == phrase for i in range(len(words) - n + 1)
-    )

@@ -212,13 +212,14 @@ _CASE_ENDINGS = tuple(
 )
 
 
-def stems(word: str) -> list[str]:
+@lru_cache(maxsize=100_000)
+def stems(word: str) -> tuple[str, ...]:
     """A transliterated word's skeleton and its skeletons without a case ending."""
     out = [skeleton(word)]
     for ending in _CASE_ENDINGS:
         if word.endswith(ending) and len(word) - len(ending) >= 4:
             out.append(skeleton(word[: -len(ending)]))
-    return out
+    return tuple(out)
 
 
 _NOT_CONSONANT = re.compile(r"[aeiouyw]")

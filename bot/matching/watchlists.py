@@ -6,6 +6,7 @@ the line of the offending [[entity]] and what to write instead.
 
 from __future__ import annotations
 
+import logging
 import re
 import tomllib
 from collections.abc import Iterable
@@ -14,8 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from bot.errors import ConfigError
+from bot.matching.lint import alias_key, alias_warnings
 from bot.matching.normalize import tokenize
 from bot.models import SEVERITIES, Entity
+
+log = logging.getLogger(__name__)
 
 ENTITY_ID = re.compile(r"^[a-z0-9_-]+$")
 _ENTITY_HEADER = re.compile(r"^[ \t]*\[\[[ \t]*entity[ \t]*\]\]", re.MULTILINE)
@@ -62,7 +66,41 @@ def load_watchlists(directory: Path, extra_terms: Iterable[ChatTerm] = ()) -> li
         raise ConfigError(
             str(directory), "", "the watchlist files define no entity", "add [[entity]] tables"
         )
+    _check_terms(directory, entities)
     return merge_chat_terms(entities, extra_terms)
+
+
+def _check_terms(directory: Path, entities: list[Entity]) -> None:
+    """Refuse aliases that collide; warn about aliases that would match almost anything."""
+    owner: dict[str, tuple[Entity, str]] = {}
+    for e in entities:
+        path, _, line = e.source.rpartition(":")
+        where = f"line {line} (entity {e.id!r})"
+        keys = {}
+        for alias in e.all_aliases:
+            key = alias_key(alias)
+            keys[key] = alias
+            other = owner.get(key)
+            if other is not None and other[0].id != e.id:
+                raise ConfigError(
+                    str(directory / path),
+                    where,
+                    f"alias {alias!r} is also listed for {other[0].id!r} "
+                    f"({other[0].source}) as {other[1]!r}",
+                    "list each term under one entity only",
+                )
+            owner[key] = (e, alias)
+            for reason in alias_warnings(alias):
+                log.warning("%s: %s: alias %r is risky: %s", directory / path, where, alias, reason)
+        for phrase in e.exclude:
+            if alias_key(phrase) in keys:
+                raise ConfigError(
+                    str(directory / path),
+                    where,
+                    f"exclude phrase {phrase!r} equals its alias {keys[alias_key(phrase)]!r}, "
+                    "so the entity could never match",
+                    "remove one of them",
+                )
 
 
 def merge_chat_terms(entities: list[Entity], terms: Iterable[ChatTerm]) -> list[Entity]:

@@ -101,6 +101,10 @@ class Storage(Protocol):
 
     async def broken_channels(self) -> dict[tuple[str, str], str]: ...
 
+    async def items_since(self, since: datetime) -> list[Item]:
+        """Stored items fetched at or after `since`, newest first (for backtests)."""
+        ...
+
     # watch terms added from chat -------------------------------------------------
     async def chat_terms(self) -> list[ChatTerm]: ...
 

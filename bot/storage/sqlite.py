@@ -378,6 +378,15 @@ class SQLiteStorage:
         async with self._db.execute(sql) as cur:
             return {(r[0], r[1]): r[2] for r in await cur.fetchall()}
 
+    async def items_since(self, since: datetime) -> list[Item]:
+        sql = (
+            "SELECT feed_url, guid, url, title, summary, published, feed_name FROM items "
+            "WHERE fetched_at >= ? ORDER BY fetched_at DESC, id DESC"
+        )
+        async with self._db.execute(sql, (since.timestamp(),)) as cur:
+            rows = await cur.fetchall()
+        return [Item(r[0], r[1], r[2], r[3], r[4], _dt(r[5]), r[6]) for r in rows]
+
     # -- chat terms ------------------------------------------------------------------
 
     async def chat_terms(self) -> list[ChatTerm]:
