@@ -6,7 +6,10 @@ import sys
 from typing import TextIO
 
 from bot.chat.base import Digest, plain_text
+from bot.chat.format import excerpt, highlight, spans_in
 from bot.models import Alert
+
+SUMMARY_WIDTH = 240
 
 _SEVERITY_MARK = {"high": "!!!", "medium": "!! ", "low": "!  "}
 
@@ -15,12 +18,18 @@ def format_alert(alert: Alert) -> str:
     item = alert.item
     when = item.published.strftime("%Y-%m-%d %H:%M UTC") if item.published else "undated"
     entities = ", ".join(f"{m.entity_name} ({m.kind})" for m in alert.matches)
+    # «» mark the matched words; the text is made terminal-safe piece by piece.
+    title = highlight(item.title, spans_in(alert.matches, "title"), "«", "»", plain_text)
     lines = [
-        f"{_SEVERITY_MARK[alert.severity]} [{alert.severity.upper()}] {plain_text(item.title)}",
+        f"{_SEVERITY_MARK[alert.severity]} [{alert.severity.upper()}] {title}",
         f"    {plain_text(item.url)}",
         f"    {plain_text(item.feed_name or item.feed_url)} · {when}",
-        f"    matched: {plain_text(entities)}",
     ]
+    summary_spans = spans_in(alert.matches, "summary")
+    if summary_spans:
+        text, spans = excerpt(item.summary, summary_spans, SUMMARY_WIDTH)
+        lines.append(f"    {highlight(text, spans, '«', '»', plain_text)}")
+    lines.append(f"    matched: {plain_text(entities)}")
     for m in alert.matches:
         lines.append(f"      - {plain_text(m.explain())}")
     if alert.reply_to:
