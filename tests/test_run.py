@@ -70,7 +70,7 @@ def test_signal_stops_the_bot_cleanly(tmp_path: Path, sig: signal.Signals) -> No
     try:
         assert proc.stdout is not None
         first = proc.stdout.readline()  # blocks until the alert is printed
-        assert "ISKP claims attack" in first
+        assert "«ISKP» claims attack" in first  # the matched word is marked
         proc.send_signal(sig)
         _out, err = proc.communicate(timeout=60)
     finally:
