@@ -27,12 +27,20 @@ COMMON_WORDS = frozenset(
 )
 
 
-def alias_key(alias: str) -> str:
-    """What two aliases must share to be the same term to the matcher."""
+def alias_keys(alias: str) -> set[str]:
+    """Forms under which the matcher finds an alias: two aliases sharing one collide.
+
+    An acronym is found by its exact letters; a longer all-capitals alias
+    ("TALIBAN") also by its words, since "Taliban" elsewhere matches them too.
+    """
     tokens = scan(alias)
-    if is_strict(alias):
-        return "strict:" + "".join(tokens.cased)
-    return "".join(skeleton(w) for w in tokens.folded)
+    words = "".join(skeleton(w) for w in tokens.folded)
+    if not is_strict(alias):
+        return {words}
+    keys = {"strict:" + "".join(tokens.cased)}
+    if sum(c.isalnum() for c in alias) > 4:
+        keys.add(words)
+    return keys
 
 
 def alias_warnings(alias: str) -> list[str]:

@@ -31,7 +31,15 @@ from dataclasses import dataclass
 
 from rapidfuzz.distance import OSA
 
-from bot.matching.normalize import CONNECTOR_WORDS, Tokens, consonants, scan, skeleton, stems
+from bot.matching.normalize import (
+    CONNECTOR_WORDS,
+    LINK_WORDS,
+    Tokens,
+    consonants,
+    scan,
+    skeleton,
+    stems,
+)
 from bot.models import Entity, Item, Match
 
 # Words too common in names to locate a candidate by: they never anchor a
@@ -84,8 +92,13 @@ TRAILING_GENERIC = frozenset(
 # alias ("Islamic State Khorasan") also meets "Daesh Khorasan", "ISIS-Khorasan"
 # and Russian "ИГИЛ-Хорасан".
 SYNONYMS = {"islamicstate": ("daesh", "daish", "isis", "isil", "igil")}
+# Words that name a part of an organisation, not another one: "Islamic State's
+# Sahel branch" is still the Sahel Province; "...Liberation Front" is not "...Army".
+SUBUNIT_WORDS = frozenset("branch wing faction cell unit chapter affiliate".split())
 # Press abbreviations of directions before a place name: N Waziristan.
 DIRECTION_ABBREVIATIONS = {"N": "north", "S": "south", "W": "west"}
+
+_DROPPABLE = CONNECTOR_WORDS | LINK_WORDS
 
 MIN_ANCHOR_LEN = 4
 ANCHORS_PER_ALIAS = 2
@@ -106,6 +119,11 @@ def is_strict(alias: str) -> bool:
     return letters <= 4 or any(any(c.isupper() for c in t[1:]) for t in tokens.cased)
 
 
+def fuzzy_score(distance: int, length: int) -> float:
+    """The reported score of a variant `distance` edits from an alias of `length` letters."""
+    return round(100.0 - 80.0 * distance / max(length, 1), 1)
+
+
 def allowed_edits(length: int, threshold: float) -> int:
     """Edits a variant may differ by, for an alias skeleton of `length` letters.
 
@@ -113,7 +131,10 @@ def allowed_edits(length: int, threshold: float) -> int:
     "Kunar" or "Khost" (5 letters), one for "Tashkent" or "Turkmenistan",
     two from 16 letters on. 100 allows none; 80 allows one per 4 letters.
     """
-    return int(length * (100.0 - threshold) / 80.0)
+    edits = 0
+    while fuzzy_score(edits + 1, length) >= threshold:
+        edits += 1
+    return edits
 
 
 def _signature(words: list[str] | tuple[str, ...]) -> tuple[str, ...]:
@@ -138,7 +159,7 @@ def _without_connectors(folded: tuple[str, ...], skel: tuple[str, ...]) -> str:
     """Joined skeletons with the interior connecting words (al, ul, e) left out."""
     out = ""
     for k, (w, sk) in enumerate(zip(folded, skel, strict=True)):
-        if 0 < k < len(folded) - 1 and w in CONNECTOR_WORDS:
+        if 0 < k < len(folded) - 1 and w in _DROPPABLE:
             continue
         out = _join(out, sk)
     return out
@@ -208,7 +229,8 @@ class Matcher:
         self._prefixes: set[str] = set()
         self._max_joined = 0
         self._max_words = 1
-        self._noconn: dict[str, list[int]] = defaultdict(list)  # without al/ul/e/i
+        # Without al/ul/e/i (and in/the/of): alias index and its number of words.
+        self._noconn: dict[str, list[tuple[int, int]]] = defaultdict(list)
         self._shortened: dict[str, list[int]] = defaultdict(list)  # without "Province"
         self._strict_joined: dict[str, list[int]] = defaultdict(list)  # KP for K-P
         self._consonants: dict[str, list[int]] = defaultdict(list)  # for Arabic script
@@ -256,7 +278,7 @@ class Matcher:
             self._strict[alias.cased[0]].append(index)
             self._strict_joined["".join(alias.cased)].append(index)
             return
-        self._noconn[_without_connectors(alias.folded, skel)].append(index)
+        self._noconn[_without_connectors(alias.folded, skel)].append((index, alias.size))
         self._joined[joined].append(index)
         self._prefixes.add(joined[:3])
         forms = [joined]
@@ -264,7 +286,8 @@ class Matcher:
         if shortened:
             self._shortened[shortened].append(index)
             forms.append(shortened)
-            self._noconn[_without_connectors(alias.folded[:-1], skel[:-1])].append(index)
+            short = _without_connectors(alias.folded[:-1], skel[:-1])
+            self._noconn[short].append((index, alias.size - 1))
         for form in forms:
             for name, others in SYNONYMS.items():
                 if form.startswith(name) and len(form) > len(name):
@@ -282,7 +305,8 @@ class Matcher:
             for key in {bare} | _deletions(bare):
                 self._consonant_variants[key].append(index)
         self._max_joined = max(self._max_joined, len(joined))
-        self._max_words = max(self._max_words, alias.size + 1)
+        # Room for connecting words (al, ud, in the) the alias writes joined or leaves out.
+        self._max_words = max(self._max_words, alias.size + 3)
 
     def _build_anchors(self) -> None:
         """Index fuzzy aliases by their rarest distinctive words and those words' deletions."""
@@ -333,7 +357,7 @@ class Matcher:
             skel = [skeleton(w) for w in toks.folded]
             for k in range(len(skel) - 1):
                 if toks.cased[k] in DIRECTION_ABBREVIATIONS and toks.cased[k + 1][:1].isupper():
-                    skel[k] = DIRECTION_ABBREVIATIONS[toks.cased[k]]
+                    skel[k] = skeleton(DIRECTION_ABBREVIATIONS[toks.cased[k]])
             fields.append(_Field(name, text, toks, skel))
         vetoed = self._vetoed(fields)
         best: dict[str, Match] = {}
@@ -382,28 +406,32 @@ class Matcher:
             head = skel[i] if len(skel[i]) >= 3 or i + 1 == n else skel[i] + skel[i + 1]
             if head[:3] not in self._prefixes:
                 continue
-            joined, bare, interior = "", "", False
+            joined, bare, interior, linked = "", "", False, False
             for j in range(i, min(n, i + self._max_words)):
                 joined = _join(joined, skel[j])
-                if len(joined) > self._max_joined:
+                if len(bare) > self._max_joined:
                     break
                 for a in self._joined.get(joined, ()):
                     found.append(self._make(self._aliases[a], f, i, j + 1, 0))
                 # Without its generic last word, unless another one follows
                 # (Balochistan Liberation Front is not ...Liberation Army).
                 if joined in self._shortened and (
-                    j + 1 == n or toks.folded[j + 1] not in TRAILING_GENERIC
+                    j + 1 == n
+                    or toks.folded[j + 1] not in TRAILING_GENERIC
+                    or toks.folded[j + 1] in SUBUNIT_WORDS
                 ):
                     for a in self._shortened[joined]:
                         found.append(self._make(self._aliases[a], f, i, j + 1, 0))
                 # The same name with its connecting words (al, ul, e) left out.
-                if j > i and toks.folded[j] in CONNECTOR_WORDS:
+                if j > i and toks.folded[j] in _DROPPABLE:
                     interior = True
+                    linked = linked or toks.folded[j] in LINK_WORDS
                     continue
                 bare = _join(bare, skel[j])
                 if interior:
-                    for a in self._noconn.get(bare, ()):
-                        found.append(self._make(self._aliases[a], f, i, j + 1, 0))
+                    for a, words in self._noconn.get(bare, ()):
+                        if words >= 3 or not linked:
+                            found.append(self._make(self._aliases[a], f, i, j + 1, 0))
         if any(toks.foreign):
             found.extend(self._foreign(f))
         exact_entities = {m.entity_id for m in found}
@@ -531,8 +559,7 @@ class Matcher:
             how = "fuzzy"
             # On the threshold's scale: score >= threshold exactly when
             # distance <= allowed_edits(length, threshold).
-            length = length or len(alias.joined)
-            score = round(100.0 - 80.0 * distance / max(length, 1), 1)
+            score = fuzzy_score(distance, length or len(alias.joined))
         else:
             score = 100.0
             if span == alias.text:

@@ -156,12 +156,11 @@ def fold(text: str) -> str:
 _SKELETON_RULES = (
     ("dzh", "j"),
     ("zh", "j"),
-    ("kh", "h"),  # not at the start: "Khost" must not become "host"
+    ("kh", "h"),
     ("gh", "g"),
     ("ph", "f"),
     ("q", "k"),
     ("x", "h"),
-    ("ow", "o"),  # Khowst / Khost
     ("w", "v"),
     ("y", "i"),
     ("ee", "i"),
@@ -170,12 +169,26 @@ _SKELETON_RULES = (
     ("au", "u"),
 )
 _DOUBLED = re.compile(r"(.)\1+")
+_OW_BEFORE_CONSONANT = re.compile(r"ow(?=[^aeiou])")
+# Compass words in one spelling each: northern = north, northwestern = northwest.
+COMPASS = {
+    "northern": "north",
+    "southern": "south",
+    "eastern": "east",
+    "western": "west",
+    "northeastern": "northeast",
+    "northwestern": "northwest",
+    "southeastern": "southeast",
+    "southwestern": "southwest",
+}
 # Connecting vowels of Arabic/Persian compounds: Lashkar-e-Taiba, Lashkar-i-Taiba.
 _CONNECTORS = {"i": "e", "e": "e"}
 # Arabic article forms that stand between the words of a name: Hizb ut-Tahrir,
 # Hizb al-Tahrir; Lashkar-e-Taiba. Names are also compared with them left out.
-# "in the" and "of" come and go the same way: Islamic State (in the) Sahel.
-CONNECTOR_WORDS = frozenset("e i al el ul ut ud ur us un ad an ar as ash at az in the of".split())
+CONNECTOR_WORDS = frozenset("e i al el ul ut ud ur us un ad an ar as ash at az".split())
+# "in the" and "of" come and go too, but only inside longer names: Islamic State
+# (in the) Sahel; never between a first name and a surname.
+LINK_WORDS = frozenset("in the of".split())
 
 
 @lru_cache(maxsize=200_000)
@@ -183,18 +196,20 @@ def skeleton(folded: str) -> str:
     """A folded word reduced to a transliteration-neutral spelling.
 
     Two spellings of one name usually share a skeleton ("tehreek" and
-    "tehrik" → "tehrik"); different names almost never do.
+    "tehrik" → "tehrik"); different names almost never do. A leading "kh"
+    stays (Khost must not become "host"); compass words take one form so
+    "northwestern" joins up like "north-west".
     """
     if folded in _CONNECTORS:
         return _CONNECTORS[folded]
-    head, s = folded[:1], folded[1:]
-    if folded.startswith("kh"):
-        head, s = "kh", folded[2:]
-    s = head + s
+    if folded in COMPASS:
+        return COMPASS[folded]
+    head, s = ("kh", folded[2:]) if folded.startswith("kh") else ("", folded)
+    s = _OW_BEFORE_CONSONANT.sub("o", s)  # Khowst / Khost, but Berdimuhamedow keeps its w
     for a, b in _SKELETON_RULES:
-        if a in s[len(head) :]:
-            s = head + s[len(head) :].replace(a, b)
-    return _DOUBLED.sub(r"\1", s)
+        if a in s:
+            s = s.replace(a, b)
+    return _DOUBLED.sub(r"\1", head + s)
 
 
 # Case endings of Russian and the Turkic languages of Central Asia, as anyascii

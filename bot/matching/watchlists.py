@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.errors import ConfigError
-from bot.matching.lint import alias_key, alias_warnings
+from bot.matching.lint import alias_keys, alias_warnings
 from bot.matching.normalize import tokenize
 from bot.models import SEVERITIES, Entity
 
@@ -76,28 +76,29 @@ def _check_terms(directory: Path, entities: list[Entity]) -> None:
     for e in entities:
         path, _, line = e.source.rpartition(":")
         where = f"line {line} (entity {e.id!r})"
-        keys = {}
+        keys: dict[str, str] = {}
         for alias in e.all_aliases:
-            key = alias_key(alias)
-            keys[key] = alias
-            other = owner.get(key)
-            if other is not None and other[0].id != e.id:
-                raise ConfigError(
-                    str(directory / path),
-                    where,
-                    f"alias {alias!r} is also listed for {other[0].id!r} "
-                    f"({other[0].source}) as {other[1]!r}",
-                    "list each term under one entity only",
-                )
-            owner[key] = (e, alias)
+            for key in alias_keys(alias):
+                keys[key] = alias
+                other = owner.get(key)
+                if other is not None and other[0].id != e.id:
+                    raise ConfigError(
+                        str(directory / path),
+                        where,
+                        f"alias {alias!r} is also listed for {other[0].id!r} "
+                        f"({other[0].source}) as {other[1]!r}",
+                        "list each term under one entity only",
+                    )
+                owner[key] = (e, alias)
             for reason in alias_warnings(alias):
                 log.warning("%s: %s: alias %r is risky: %s", directory / path, where, alias, reason)
         for phrase in e.exclude:
-            if alias_key(phrase) in keys:
+            same = [keys[k] for k in sorted(alias_keys(phrase)) if k in keys]
+            if same:
                 raise ConfigError(
                     str(directory / path),
                     where,
-                    f"exclude phrase {phrase!r} equals its alias {keys[alias_key(phrase)]!r}, "
+                    f"exclude phrase {phrase!r} equals its alias {same[0]!r}, "
                     "so the entity could never match",
                     "remove one of them",
                 )
