@@ -78,3 +78,12 @@ def test_signal_stops_the_bot_cleanly(tmp_path: Path, sig: signal.Signals) -> No
     assert proc.returncode == 0, err
     assert "stopping" in err
     assert "Traceback" not in err
+    # No parser worker outlives the bot.
+    import psutil
+
+    orphans = [
+        p.pid
+        for p in psutil.process_iter(["cmdline"])
+        if str(tmp_path / "bot.toml") in " ".join(p.info["cmdline"] or [])
+    ]
+    assert orphans == []

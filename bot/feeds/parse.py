@@ -14,6 +14,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import signal
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 MAX_TITLE = 500
 MAX_SUMMARY = 4000
 WORKER_MEMORY_BYTES = 1536 * 1024 * 1024
+CLOSE_GRACE = 2.0  # seconds a worker gets to finish when the bot stops
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +109,17 @@ def parse_feed_bytes(body: bytes, feed_url: str, feed_name: str, base_url: str =
 
 
 def _limit_worker() -> None:
-    """Cap a worker's memory so a hostile document kills the worker, not the machine."""
+    """Cap a worker's memory so a hostile document kills the worker, not the machine.
+
+    Ctrl-C reaches the whole process group: workers ignore it and let the
+    bot shut them down in order.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A forked worker inherits the event loop's SIGTERM handler, which would
+    # only write to the parent's wake-up pipe: restore the default.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    with contextlib.suppress(ValueError):
+        signal.set_wakeup_fd(-1)
     try:
         import resource
 
@@ -143,12 +155,20 @@ class ParserPool:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        self.close()
+        await asyncio.to_thread(self.close)
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+        """Stop the workers; one still busy after a grace period is killed, never orphaned."""
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        processes = list(getattr(pool, "_processes", {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for proc in processes:
+            proc.join(CLOSE_GRACE)
+            if proc.is_alive():
+                proc.kill()
+                proc.join(CLOSE_GRACE)
 
     def _kill(self) -> None:
         pool, self._pool = self._pool, None
