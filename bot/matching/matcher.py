@@ -26,13 +26,16 @@ Only windows anchored on a hit are scored.
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 from rapidfuzz.distance import OSA
 
+from bot.matching.common import COMMON_WORDS
 from bot.matching.normalize import (
     CONNECTOR_WORDS,
+    CONSONANTAL,
     LINK_WORDS,
     Tokens,
     consonants,
@@ -55,6 +58,8 @@ GENERIC_WORDS = frozenset(
     lashkar jaish hizb harakat mujahideen mujahidin minister president prime
     general chief mohammad mohammed muhammad ahmad ahmed khan ali syed sayed shah
     mullah maulana haji sheikh emirate islamist militant militants border
+    abdul abd sharif governor commander amir emir saif hussain husain hassan hasan
+    rahman ullah allah gul mir malik qari mawlawi maulvi sardar sahib sultan
     """.split()
 )
 
@@ -197,10 +202,7 @@ class _Alias:
     joined: str  # skeletons joined without spaces
     signature: tuple[str, ...]
     allowed: int  # edits a fuzzy variant may have; 0 = exact (skeleton) only
-
-    @property
-    def size(self) -> int:
-        return len(self.folded)
+    size: int  # number of words
 
 
 @dataclass(slots=True)
@@ -227,7 +229,6 @@ class Matcher:
         self._strict: dict[str, list[int]] = defaultdict(list)  # first cased word
         self._joined: dict[str, list[int]] = defaultdict(list)  # whole skeleton string
         self._prefixes: set[str] = set()
-        self._max_joined = 0
         self._max_words = 1
         # Without al/ul/e/i (and in/the/of): alias index and its number of words.
         self._noconn: dict[str, list[tuple[int, int]]] = defaultdict(list)
@@ -236,8 +237,11 @@ class Matcher:
         self._consonants: dict[str, list[int]] = defaultdict(list)  # for Arabic script
         self._consonant_variants: dict[str, list[int]] = defaultdict(list)
         self._consonant_target: dict[int, str] = {}
+        # anchor word -> (alias, position); a word or deletion -> anchor words
         self._anchors: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        self._anchor_words: dict[str, set[str]] = defaultdict(set)
         self._anchor_cache: dict[str, tuple[tuple[int, int], ...]] = {}
+        self._skeletons: dict[str, str] = {}  # word -> skeleton, a plain dict: hot path
         self._excludes: dict[str, list[tuple[str, tuple[str, ...]]]] = defaultdict(list)
         self._order = {e.id: i for i, e in enumerate(self.entities)}
         for entity in self.entities:
@@ -247,6 +251,15 @@ class Matcher:
             for alias in entity.all_aliases:
                 self._add_alias(entity, alias)
         self._build_anchors()
+        # Every beginning of every form a name can take, so the exact scan stops
+        # at the first word that cannot continue any name.
+        forms = {*self._joined, *self._shortened, *self._noconn}
+        self._prefixes = {form[:k] for form in forms for k in range(1, len(form) + 1)}
+        # Words that may begin a name: a name's first word, or a beginning of
+        # three letters or more (a text may split what the alias joins).
+        self._starts = {p for p in self._prefixes if len(p) >= 3} | {
+            skeleton(w) for a in self._aliases if not a.strict for w in a.folded[:1]
+        }
 
     @property
     def alias_count(self) -> int:
@@ -271,6 +284,7 @@ class Matcher:
             joined=joined,
             signature=_signature(toks.folded),
             allowed=0 if strict else allowed_edits(len(joined), self.threshold),
+            size=len(toks),
         )
         index = len(self._aliases)
         self._aliases.append(alias)
@@ -280,7 +294,6 @@ class Matcher:
             return
         self._noconn[_without_connectors(alias.folded, skel)].append((index, alias.size))
         self._joined[joined].append(index)
-        self._prefixes.add(joined[:3])
         forms = [joined]
         shortened = _without_trailing_generic(alias.folded, skel)
         if shortened:
@@ -294,9 +307,6 @@ class Matcher:
                     for other in others:
                         target = self._joined if form == joined else self._shortened
                         target[other + form[len(name) :]].append(index)
-                        self._prefixes.add(other[:3])
-        if shortened:
-            self._prefixes.add(shortened[:3])
         bare = "".join(consonants(w) for w in alias.folded)
         if len(bare) >= MIN_CONSONANTS:
             self._consonants[bare].append(index)
@@ -304,7 +314,6 @@ class Matcher:
             self._consonant_target[index] = bare
             for key in {bare} | _deletions(bare):
                 self._consonant_variants[key].append(index)
-        self._max_joined = max(self._max_joined, len(joined))
         # Room for connecting words (al, ud, in the) the alias writes joined or leaves out.
         self._max_words = max(self._max_words, alias.size + 3)
 
@@ -317,22 +326,47 @@ class Matcher:
             ranked = sorted(
                 (frequency[w], -len(w), w, pos)
                 for pos, (w, f) in enumerate(zip(alias.skel, alias.folded, strict=True))
-                if len(w) >= MIN_ANCHOR_LEN and f not in GENERIC_WORDS
+                if len(w) >= MIN_ANCHOR_LEN and f not in GENERIC_WORDS and _distinctive(w)
             )
             if not ranked:  # only generic or short words: anchor on the longest
                 longest = max(len(w) for w in alias.skel)
                 ranked = [(0, 0, w, p) for p, w in enumerate(alias.skel) if len(w) == longest]
-            for _, _, word, pos in ranked[:ANCHORS_PER_ALIAS]:
+            # A second anchor only if it is rare too: a word shared by many
+            # aliases would make them all candidates wherever it appears.
+            chosen = ranked[:1] + [r for r in ranked[1:ANCHORS_PER_ALIAS] if r[0] <= 8]
+            for _, _, word, pos in chosen:
+                self._anchors[word].append((index, pos))
                 for key in {word} | _deletions(word):
-                    self._anchors[key].append((index, pos))
+                    self._anchor_words[key].add(word)
 
     def _anchor_hits(self, word: str) -> tuple[tuple[int, int], ...]:
-        """Fuzzy candidates (alias, position) for a text word, cached per word."""
+        """Fuzzy candidates (alias, position) for a text word, cached per word.
+
+        A shared deletion only says two words are up to two edits apart. A
+        candidate is kept when the word starts like the anchor word (spelling
+        varies inside a name, rarely at its first letter: Yullah is not Kullah)
+        and is within budget: a one-word name's own (a five-letter name has
+        none, so "Kabul" never wakes "Kadul"), or a longer name's.
+        """
         hits = self._anchor_cache.get(word)
         if hits is None:
             found: set[tuple[int, int]] = set()
+            anchors: set[str] = set()
             for key in {word} | _deletions(word):
-                found.update(self._anchors.get(key, ()))
+                anchors.update(self._anchor_words.get(key, ()))
+            for anchor in anchors:
+                if anchor == word:
+                    found.update(self._anchors[anchor])
+                    continue
+                if not _same_start(anchor, word):
+                    continue
+                own = allowed_edits(len(anchor), self.threshold)
+                distance = OSA.distance(anchor, word, score_cutoff=max(own, 1))
+                for a, pos in self._anchors[anchor]:
+                    # A word of a longer name may spend the name's budget.
+                    budget = own if self._aliases[a].size == 1 else self._aliases[a].allowed
+                    if distance <= budget:
+                        found.add((a, pos))
             hits = tuple(sorted(found))
             if len(self._anchor_cache) >= _CACHE_LIMIT:
                 self._anchor_cache.clear()
@@ -352,9 +386,17 @@ class Matcher:
         does not fire the Afghan Taliban.
         """
         fields = []
+        cache = self._skeletons
+        if len(cache) > _CACHE_LIMIT:
+            cache.clear()
         for name, text in (("title", title), ("summary", summary)):
             toks = scan(text)
-            skel = [skeleton(w) for w in toks.folded]
+            skel = []
+            for w in toks.folded:
+                sk = cache.get(w)
+                if sk is None:
+                    sk = cache[w] = skeleton(w)
+                skel.append(sk)
             for k in range(len(skel) - 1):
                 if toks.cased[k] in DIRECTION_ABBREVIATIONS and toks.cased[k + 1][:1].isupper():
                     skel[k] = skeleton(DIRECTION_ABBREVIATIONS[toks.cased[k]])
@@ -384,32 +426,25 @@ class Matcher:
 
     def _mentions(self, f: _Field) -> list[Match]:
         found: list[Match] = []
-        exact_entities: set[str] = set()
-        toks, skel = f.tokens, f.skel
+        toks, skel, text = f.tokens, f.skel, f.text
+        cased, folded = toks.cased, toks.folded
+        strict, prefixes, starts = self._strict, self._prefixes, self._starts
         n = len(toks)
         for i in range(n):
             # Acronyms and short aliases: the cased words, exactly.
-            for a in self._strict.get(toks.cased[i], ()):
-                alias = self._aliases[a]
-                j = i + alias.size
-                if tuple(toks.cased[i:j]) == alias.cased:
-                    found.append(self._make(alias, f, i, j, 0))
-            # ...also spelled with hyphens between its letters: K-P for KP.
-            j, spelled = i, toks.cased[i]
-            while j + 1 < n and f.text[toks.ends[j] : toks.starts[j + 1]] == "-":
-                j += 1
-                spelled += toks.cased[j]
-                for a in self._strict_joined.get(spelled, ()):
-                    if self._aliases[a].size != j - i + 1:
-                        found.append(self._make(self._aliases[a], f, i, j + 1, 0))
+            if cased[i] in strict or (
+                i + 1 < n and toks.starts[i + 1] == toks.ends[i] + 1 and text[toks.ends[i]] == "-"
+            ):
+                found.extend(self._strict_at(f, i))
             # Longer aliases: the joined skeletons of 1..k words, exactly.
-            head = skel[i] if len(skel[i]) >= 3 or i + 1 == n else skel[i] + skel[i + 1]
-            if head[:3] not in self._prefixes:
+            if skel[i] not in starts:
                 continue
             joined, bare, interior, linked = "", "", False, False
             for j in range(i, min(n, i + self._max_words)):
                 joined = _join(joined, skel[j])
-                if len(bare) > self._max_joined:
+                droppable = j > i and folded[j] in _DROPPABLE
+                bare_next = bare if droppable else _join(bare, skel[j])
+                if joined not in prefixes and bare_next not in prefixes:
                     break
                 for a in self._joined.get(joined, ()):
                     found.append(self._make(self._aliases[a], f, i, j + 1, 0))
@@ -417,26 +452,43 @@ class Matcher:
                 # (Balochistan Liberation Front is not ...Liberation Army).
                 if joined in self._shortened and (
                     j + 1 == n
-                    or toks.folded[j + 1] not in TRAILING_GENERIC
-                    or toks.folded[j + 1] in SUBUNIT_WORDS
+                    or folded[j + 1] not in TRAILING_GENERIC
+                    or folded[j + 1] in SUBUNIT_WORDS
                 ):
                     for a in self._shortened[joined]:
                         found.append(self._make(self._aliases[a], f, i, j + 1, 0))
                 # The same name with its connecting words (al, ul, e) left out.
-                if j > i and toks.folded[j] in _DROPPABLE:
+                if droppable:
                     interior = True
-                    linked = linked or toks.folded[j] in LINK_WORDS
+                    linked = linked or folded[j] in LINK_WORDS
                     continue
-                bare = _join(bare, skel[j])
+                bare = bare_next
                 if interior:
                     for a, words in self._noconn.get(bare, ()):
                         if words >= 3 or not linked:
                             found.append(self._make(self._aliases[a], f, i, j + 1, 0))
         if any(toks.foreign):
             found.extend(self._foreign(f))
-        exact_entities = {m.entity_id for m in found}
         if self._anchors:
-            found.extend(self._fuzzy(f, exact_entities))
+            found.extend(self._fuzzy(f, {m.entity_id for m in found}))
+        return found
+
+    def _strict_at(self, f: _Field, i: int) -> list[Match]:
+        """Acronyms starting at word i, also spelled with hyphens between letters (K-P)."""
+        toks, text, found = f.tokens, f.text, []
+        n = len(toks)
+        for a in self._strict.get(toks.cased[i], ()):
+            alias = self._aliases[a]
+            j = i + alias.size
+            if tuple(toks.cased[i:j]) == alias.cased:
+                found.append(self._make(alias, f, i, j, 0))
+        j, spelled = i, toks.cased[i]
+        while j + 1 < n and toks.starts[j + 1] == toks.ends[j] + 1 and text[toks.ends[j]] == "-":
+            j += 1
+            spelled += toks.cased[j]
+            for a in self._strict_joined.get(spelled, ()):
+                if self._aliases[a].size != j - i + 1:
+                    found.append(self._make(self._aliases[a], f, i, j + 1, 0))
         return found
 
     def _foreign(self, f: _Field) -> list[Match]:
@@ -456,14 +508,19 @@ class Matcher:
             for j in range(i, min(n, i + self._max_words)):
                 if not toks.foreign[j]:
                     break
-                for stem in stems(toks.folded[j])[1:]:
-                    for a in self._joined.get(_join(joined, stem), ()):
+                for stem in stems(toks.folded[j]):
+                    for a in self._joined.get(_join(joined, skeleton(stem)), ()):
+                        found.append(self._make(self._aliases[a], f, i, j + 1, 0))
+                    for a in self._consonants.get(bare + consonants(stem), ()):
                         found.append(self._make(self._aliases[a], f, i, j + 1, 0))
                 joined = _join(joined, skel[j])
                 bare += consonants(toks.folded[j])
                 for a in self._consonants.get(bare, ()):
                     found.append(self._make(self._aliases[a], f, i, j + 1, 0))
-                if len(bare) >= MIN_FUZZY_CONSONANTS - 1 and self._consonant_variants:
+                # One consonant off only for scripts that leave vowels out: in
+                # Cyrillic it would let "ministerstvo" pass for "Minister Santaov".
+                consonantal = toks.foreign[i] == CONSONANTAL == toks.foreign[j]
+                if consonantal and len(bare) >= MIN_FUZZY_CONSONANTS - 1:
                     found.extend(self._consonant_fuzzy(f, bare, i, j + 1))
         return found
 
@@ -485,15 +542,18 @@ class Matcher:
         best: dict[str, Match] = {}
         tried: set[tuple[int, int, int, int]] = set()
         toks, skel = f.tokens, f.skel
-        n = len(toks)
+        cache = self._anchor_cache
         for i, word in enumerate(skel):
-            if len(word) < MIN_ANCHOR_LEN - 1:
-                continue
-            for a, pos in self._anchor_hits(word):
+            hits = cache.get(word)
+            if hits is None:
+                distinctive = len(word) >= MIN_ANCHOR_LEN - 1 and _distinctive(word)
+                hits = self._anchor_hits(word) if distinctive else ()
+                cache[word] = hits
+            for a, pos in hits:
                 alias = self._aliases[a]
-                if alias.entity.id in skip:
+                if alias.entity.id in skip or not _neighbours_fit(alias, pos, i, toks, skel):
                     continue
-                for start, end, gap in self._windows(alias, i, pos, n):
+                for start, end, gap in self._windows(alias, i, pos, toks):
                     if (a, start, end, gap) in tried:
                         continue
                     tried.add((a, start, end, gap))
@@ -505,11 +565,14 @@ class Matcher:
         return list(best.values())
 
     @staticmethod
-    def _windows(alias: _Alias, i: int, pos: int, n: int) -> list[tuple[int, int, int]]:
+    def _windows(alias: _Alias, i: int, pos: int, toks: Tokens) -> list[tuple[int, int, int]]:
         """Text windows (start, end, inserted words) that could hold `alias`, anchored at i."""
-        size = alias.size
+        size, n = alias.size, len(toks)
         out = []
-        for length in (size, size - 1, size + 1):
+        # The alias's own length, or one word fewer when the text joins two of
+        # its words (Hizbul for Hizb ul). A text that splits a word the alias
+        # joins is only accepted exactly: "Khan now" must not be "Khano".
+        for length in (size, size - 1):
             if length < 1:
                 continue
             for start in {i - pos, i - pos + (size - length)}:
@@ -519,33 +582,44 @@ class Matcher:
             for gap in range(1, MAX_INSERTED + 1):
                 start = i - pos if pos < size - 1 else i - pos - gap
                 end = start + size + gap
-                if start >= 0 and end <= n:
+                if start < 0 or end > n:
+                    continue
+                # Inserted words must look like names: capitalised, not generic.
+                inner = range(end - 1 - gap, end - 1)
+                if all(
+                    toks.cased[k][:1].isupper()
+                    and toks.folded[k] not in GENERIC_WORDS
+                    and toks.folded[k] not in DIRECTIONS
+                    for k in inner
+                ):
                     out.append((start, end, gap))
         return out
 
     def _verify(self, alias: _Alias, f: _Field, start: int, end: int, gap: int) -> Match | None:
-        toks = f.tokens
-        if gap:
-            inner = range(end - 1 - gap, end - 1)
-            # Inserted words must look like names: capitalised, not generic or directions.
-            for k in inner:
-                word = toks.cased[k]
-                if not word[:1].isupper() or toks.folded[k] in GENERIC_WORDS:
+        toks, skel = f.tokens, f.skel
+        picked = [*range(start, end - 1 - gap), end - 1] if gap else list(range(start, end))
+        # Word by word, a variant starts like the alias (cheap, so first).
+        if len(picked) == alias.size:
+            for k, w in zip(picked, alias.skel, strict=True):
+                if not _same_start(skel[k], w):
                     return None
-                if toks.folded[k] in DIRECTIONS:
-                    return None
-            picked = [k for k in range(start, end) if k not in inner]
-        else:
-            picked = list(range(start, end))
-        words = [toks.folded[k] for k in picked]
-        if _signature(words) != alias.signature:
+        elif not _same_start(skel[start], alias.skel[0]):
             return None
+        # A name does not run across a full stop, comma or bracket.
+        text = f.text
+        for k in range(start, end - 1):
+            if _BREAK.search(text, toks.ends[k], toks.starts[k + 1]):
+                return None
         candidate = ""
         for k in picked:
-            candidate = _join(candidate, f.skel[k])
+            candidate = _join(candidate, skel[k])
+        if abs(len(candidate) - len(alias.joined)) > alias.allowed:
+            return None
         # OSA counts a swap of two letters as one edit (Nangrahar / Nangarhar).
         distance = OSA.distance(candidate, alias.joined, score_cutoff=alias.allowed)
         if distance > alias.allowed:
+            return None
+        if _signature([toks.folded[k] for k in picked]) != alias.signature:
             return None
         return self._make(alias, f, start, end, distance)
 
@@ -586,6 +660,53 @@ class Matcher:
             end=end,
             how=how,
         )
+
+
+_BREAK = re.compile(r"[.,;:!?()\[\]{}|/\"“”]")
+_VOWELS = frozenset("aeiou")
+
+
+def _neighbours_fit(alias: _Alias, pos: int, i: int, toks: Tokens, skel: list[str]) -> bool:
+    """A quick necessary condition before any window is scored.
+
+    The words next to the anchor must start like the alias's words next to
+    it, be a capitalised inserted name (a middle name), or hold a joined pair
+    of the alias's words (Hizbul for Hizb ul).
+    """
+    size, n = alias.size, len(skel)
+    if pos + 1 < size:
+        if i + 1 >= n:
+            return False
+        if not (_same_start(skel[i + 1], alias.skel[pos + 1]) or toks.cased[i + 1][:1].isupper()):
+            return False
+    if pos > 0:
+        if i < 1:
+            return False
+        left = skel[i - 1]
+        if not (
+            _same_start(left, alias.skel[pos - 1])
+            or (pos > 1 and _same_start(left, alias.skel[pos - 2]))
+            or (pos == size - 1 and toks.cased[i - 1][:1].isupper())
+        ):
+            return False
+    return True
+
+
+_COMMON_SKELETONS = frozenset(COMMON_WORDS | {skeleton(w) for w in COMMON_WORDS})
+
+
+def _distinctive(skel: str) -> bool:
+    """May this word anchor a fuzzy match? Not if it spells like everyday news English.
+
+    Decided on the skeleton alone, so the per-skeleton cache cannot make a
+    result depend on which spelling came first.
+    """
+    return skel not in _COMMON_SKELETONS
+
+
+def _same_start(a: str, b: str) -> bool:
+    """Two spellings of one name word start alike (or both with a vowel: Usman/Osman)."""
+    return not a or not b or a[0] == b[0] or (a[0] in _VOWELS and b[0] in _VOWELS)
 
 
 def _better(a: Match, b: Match) -> bool:

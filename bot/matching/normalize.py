@@ -64,12 +64,14 @@ class Tokens:
     cased: list[str] = field(default_factory=list)
     starts: list[int] = field(default_factory=list)
     ends: list[int] = field(default_factory=list)
-    foreign: list[bool] = field(default_factory=list)  # transliterated from non-ASCII
+    # 0 Latin script; LETTERED: transliterated from a script that writes its
+    # vowels (Cyrillic); CONSONANTAL: from one that mostly does not (Arabic, Indic).
+    foreign: list[int] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.folded)
 
-    def add(self, cased: str, start: int, end: int, foreign: bool = False) -> None:
+    def add(self, cased: str, start: int, end: int, foreign: int = 0) -> None:
         self.folded.append(cased.lower())
         self.cased.append(cased)
         self.starts.append(start)
@@ -99,17 +101,20 @@ _ASCII_TEXT_WORD = re.compile(r"[A-Za-z0-9]+(?:['`][A-Za-z0-9]+)*|&")
 
 def scan(text: str) -> Tokens:
     """Split text into normalised word tokens with their offsets in `text`."""
-    out = Tokens()
     if text.isascii():
-        for m in _ASCII_TEXT_WORD.finditer(text):
-            word = m.group()
-            if word == "&":
-                out.add("and", m.start(), m.end())
-                continue
-            if "'" in word or "`" in word:
-                word = _APOSTROPHES.sub("", _POSSESSIVE.sub("", word))
-            out.add(word, m.start(), m.end())
-        return out
+        # The hot path, in C loops: lower() keeps offsets in ASCII text.
+        spans = [m.span() for m in _ASCII_TEXT_WORD.finditer(text)]
+        cased = [text[a:b] for a, b in spans]
+        folded = [w.lower() for w in cased]
+        if "&" in text or "'" in text or "`" in text:
+            for k, w in enumerate(cased):
+                if w == "&":
+                    cased[k] = folded[k] = "and"
+                elif "'" in w or "`" in w:
+                    cased[k] = _APOSTROPHES.sub("", _POSSESSIVE.sub("", w))
+                    folded[k] = cased[k].lower()
+        return Tokens(folded, cased, [a for a, _ in spans], [b for _, b in spans], [0] * len(spans))
+    out = Tokens()
     for m in _WORD.finditer(text):
         word = m.group()
         if word == "&":
@@ -120,7 +125,7 @@ def scan(text: str) -> Tokens:
             out.add(word, m.start(), m.end())
             continue
         ascii_word = _ascii(word)
-        foreign = not _is_latin(word)
+        foreign = _script_class(word)
         if ascii_word.isalnum():
             out.add(ascii_word, m.start(), m.end(), foreign)
             continue
@@ -131,12 +136,18 @@ def scan(text: str) -> Tokens:
     return out
 
 
-def _is_latin(word: str) -> bool:
-    """Latin script, accents allowed (Dushanbé): not transliterated from another script."""
-    return all(
-        ord(c) <= 0x24F or 0x1E00 <= ord(c) <= 0x1EFF or unicodedata.category(c)[0] == "M"
-        for c in word
-    )
+LETTERED = 1
+CONSONANTAL = 2
+_CONSONANTAL_SCRIPTS = ("ARABIC", "HEBREW", "SYRIAC", "DEVANAGARI", "GURMUKHI", "BENGALI")
+
+
+def _script_class(word: str) -> int:
+    """0 for Latin script (accents allowed: Dushanbé), else how it was transliterated."""
+    for c in word:
+        if ord(c) <= 0x24F or 0x1E00 <= ord(c) <= 0x1EFF or not c.isalpha():
+            continue
+        return CONSONANTAL if unicodedata.name(c, "").startswith(_CONSONANTAL_SCRIPTS) else LETTERED
+    return 0
 
 
 def tokenize(text: str) -> list[Token]:
@@ -229,12 +240,12 @@ _CASE_ENDINGS = tuple(
 
 @lru_cache(maxsize=100_000)
 def stems(word: str) -> tuple[str, ...]:
-    """A transliterated word's skeleton and its skeletons without a case ending."""
-    out = [skeleton(word)]
-    for ending in _CASE_ENDINGS:
-        if word.endswith(ending) and len(word) - len(ending) >= 4:
-            out.append(skeleton(word[: -len(ending)]))
-    return tuple(out)
+    """A transliterated word without each case ending it may carry (not the word itself)."""
+    return tuple(
+        word[: -len(ending)]
+        for ending in _CASE_ENDINGS
+        if word.endswith(ending) and len(word) - len(ending) >= 4
+    )
 
 
 _NOT_CONSONANT = re.compile(r"[aeiouyw]")
