@@ -98,19 +98,9 @@ class Poller:
                 log.info(
                     "%s moved permanently to %s; polling the new address", feed.name, fetch_url
                 )
-            if result.status == 304:
-                state = schedule.after_success(
-                    state,
-                    now,
-                    feed.interval,
-                    etag=result.etag,
-                    last_modified=result.last_modified,
-                    body_hash=state.body_hash,
-                    fetch_url=fetch_url,
-                )
-                await self.storage.save_feed_state(state)
-                return state, PollOutcome(feed.url, "not-modified")
-            body_hash = hashlib.sha256(result.body).hexdigest()
+            # A 304 keeps the last body's hash; a 200 records the new one.
+            modified = result.status != 304
+            body_hash = hashlib.sha256(result.body).hexdigest() if modified else state.body_hash
             succeeded = schedule.after_success(
                 state,
                 now,
@@ -120,6 +110,9 @@ class Poller:
                 body_hash=body_hash,
                 fetch_url=fetch_url,
             )
+            if not modified:
+                await self.storage.save_feed_state(succeeded)
+                return succeeded, PollOutcome(feed.url, "not-modified")
             if body_hash == state.body_hash and state.first_polled:
                 await self.storage.save_feed_state(succeeded)
                 return succeeded, PollOutcome(feed.url, "unchanged")
