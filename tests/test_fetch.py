@@ -88,3 +88,20 @@ async def test_local_file_over_the_cap_is_refused(tmp_path) -> None:
             await f.fetch(str(path))
         with pytest.raises(FetchError, match="not found"):
             await f.fetch(str(tmp_path / "nope.rss"))
+
+
+async def test_untrusted_feeds_never_reach_private_addresses(
+    feed_server: FeedServer, tmp_path
+) -> None:
+    """A feed added from chat goes through the guarded session: every connection is checked."""
+    url = feed_server.feed("/a.xml", [item(1, "x")])
+    via_redirect = feed_server.set("/r.xml", redirect_to=url, redirect_status=302)
+    async with Fetcher(settings(tmp_path)) as f:
+        assert (await f.fetch(url)).status == 200  # bot.toml feeds are trusted
+        for target in (url, via_redirect, url.replace("127.0.0.1", "localhost")):
+            with pytest.raises(FetchError, match="loopback"):
+                await f.fetch(target, untrusted=True)
+        with pytest.raises(FetchError, match="http"):
+            await f.fetch(str(tmp_path / "local.rss"), untrusted=True)
+    async with Fetcher(settings(tmp_path, allow_private_feeds=True)) as f:
+        assert (await f.fetch(url, untrusted=True)).status == 200

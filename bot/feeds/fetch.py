@@ -20,6 +20,7 @@ import aiohttp
 
 from bot.config import BotSettings, is_http_url
 from bot.errors import FetchError
+from bot.feeds.guard import guarded_connector
 from bot.models import FetchResult
 
 _PERMANENT_REDIRECTS = (301, 308)
@@ -93,44 +94,70 @@ class Fetcher:
         self.settings = settings
         self._own_session = session is None
         self._session = session
+        self._guarded: aiohttp.ClientSession | None = None
         self._global = asyncio.Semaphore(settings.max_concurrency)
         self._per_host: defaultdict[str, asyncio.Semaphore] = defaultdict(
             lambda: asyncio.Semaphore(settings.per_host_concurrency)
         )
 
+    def _new_session(self, connector: aiohttp.TCPConnector) -> aiohttp.ClientSession:
+        return aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(
+                total=self.settings.timeout, sock_connect=self.settings.connect_timeout
+            ),
+            connector=connector,
+            headers={
+                "User-Agent": self.settings.user_agent,
+                "Accept": "application/rss+xml, application/atom+xml, "
+                "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5",
+                "Accept-Encoding": "gzip, deflate",
+            },
+            auto_decompress=False,
+        )
+
     async def __aenter__(self) -> Fetcher:
         if self._session is None:
-            self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(
-                    total=self.settings.timeout, sock_connect=self.settings.connect_timeout
-                ),
-                connector=aiohttp.TCPConnector(
-                    limit=self.settings.max_concurrency, ttl_dns_cache=300
-                ),
-                headers={
-                    "User-Agent": self.settings.user_agent,
-                    "Accept": "application/rss+xml, application/atom+xml, "
-                    "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5",
-                    "Accept-Encoding": "gzip, deflate",
-                },
-                auto_decompress=False,
+            self._session = self._new_session(
+                aiohttp.TCPConnector(limit=self.settings.max_concurrency, ttl_dns_cache=300)
             )
+        # Feeds added from chat are untrusted: their own session refuses, at connect
+        # time, any private, loopback or link-local address (redirects included).
+        self._guarded = self._new_session(
+            guarded_connector(
+                allow_private=self.settings.allow_private_feeds,
+                limit=self.settings.max_concurrency,
+                ttl_dns_cache=300,
+            )
+        )
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        if self._guarded is not None:
+            await self._guarded.close()
         if self._own_session and self._session is not None:
             await self._session.close()
 
     async def fetch(
-        self, url: str, etag: str | None = None, last_modified: str | None = None
+        self,
+        url: str,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        *,
+        untrusted: bool = False,
     ) -> FetchResult:
-        """GET a feed: 200 with the body, or 304; anything else raises FetchError."""
+        """GET a feed: 200 with the body, or 304; anything else raises FetchError.
+
+        `untrusted` (feeds added from chat) goes through the guarded session
+        and may not read local files.
+        """
         if not is_http_url(url):
+            if untrusted:
+                raise FetchError(url, "feeds added from chat must be http(s) URLs", permanent=True)
             return await self._read_local(url)
         host = (urlsplit(url).hostname or "").lower()
         async with self._global, self._per_host[host]:
             try:
-                return await self._get(url, etag, last_modified)
+                return await self._get(url, etag, last_modified, untrusted)
             except FetchError:
                 raise
             except TimeoutError:
@@ -142,14 +169,17 @@ class Fetcher:
             except (aiohttp.ClientError, ValueError) as e:
                 raise FetchError(url, f"{type(e).__name__}: {e}") from None
 
-    async def _get(self, url: str, etag: str | None, last_modified: str | None) -> FetchResult:
+    async def _get(
+        self, url: str, etag: str | None, last_modified: str | None, untrusted: bool
+    ) -> FetchResult:
         assert self._session is not None, "use Fetcher as an async context manager"
+        session = self._guarded if untrusted and self._guarded else self._session
         headers = {}
         if etag:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
-        async with self._session.get(url, headers=headers, max_redirects=5) as resp:
+        async with session.get(url, headers=headers, max_redirects=5) as resp:
             final_url = None
             if resp.history and all(r.status in _PERMANENT_REDIRECTS for r in resp.history):
                 final_url = str(resp.url)
