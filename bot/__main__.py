@@ -196,6 +196,25 @@ async def _backtest(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _watchlists_export(args: argparse.Namespace) -> int:
+    from bot.matching.export import export_files, write_export
+    from bot.matching.watchlists import load_watchlists
+    from bot.storage.sqlite import open_storage
+
+    settings = _settings(args)
+    async with open_storage(settings.bot.database) as storage:
+        terms = await storage.chat_terms()
+        removed = await storage.removed_terms()
+    entities = load_watchlists(settings.bot.watchlists, terms, removed)
+    if args.out:
+        for path in write_export(entities, Path(args.out)):
+            print(f"wrote {path}")
+    else:
+        for name, text in export_files(entities).items():
+            print(f"# ---- {name}\n{text}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bot", description="News-watch alert bot: feeds in, matched alerts out."
@@ -219,6 +238,11 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--term", required=True, help="the alias to try")
     b.add_argument("--entity", help="test it as an alias of this entity (uses its exclusions)")
     b.add_argument("--days", type=float, default=7.0, help="how far back to look (default 7)")
+    w = command("watchlists", "watchlist tools")
+    w.add_argument(
+        "action", choices=["export"], help="export: write watchlists + chat terms as TOML"
+    )
+    w.add_argument("--out", help="folder to write the files to (default: print them)")
     return parser
 
 
@@ -234,6 +258,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _check(args)
         if args.command == "backtest":
             return asyncio.run(_backtest(args))
+        if args.command == "watchlists":
+            return asyncio.run(_watchlists_export(args))
         return _match(args)
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)

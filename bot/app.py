@@ -18,7 +18,7 @@ from pathlib import Path
 from bot.chat.base import Sink
 from bot.chat.console import ConsoleSink
 from bot.chat.jsonl import JsonlSink
-from bot.config import FeedSettings, Settings
+from bot.config import FeedSettings, FirstPoll, Settings
 from bot.errors import ConfigError
 from bot.feeds import schedule
 from bot.feeds.fetch import Fetcher
@@ -94,6 +94,11 @@ class App:
         self.sinks = sinks
         self.matcher = Matcher([], settings.bot.match_threshold)
         self.states: dict[str, FeedState] = {}
+        # Feeds from the config, then those added from chat (stored in the database).
+        self.feeds: dict[str, FeedSettings] = {f.url: f for f in settings.feeds}
+        self.mutes: dict[str, datetime | None] = {}
+        self._stop: asyncio.Event | None = None
+        self._feed_tasks: dict[str, asyncio.Task[None]] = {}
         self._watchlist_snapshot: tuple[tuple[str, int, int], ...] = ()
         self.poller = Poller(
             settings.bot,
@@ -103,6 +108,7 @@ class App:
             settings.channels,
             lambda: self.matcher,
             clock,
+            self.active_mutes,
         )
         self.outbox = Outbox(
             storage, sinks, settings.channels, clock, settings.bot.delivery_attempts
@@ -134,13 +140,45 @@ class App:
     async def load(self) -> None:
         """Read watchlists (files + chat terms) and feed states; report disabled feeds."""
         await self.reload_watchlists()
+        for url, name in await self.storage.added_feeds():
+            if url not in self.feeds:
+                self.feeds[url] = self.chat_feed(url, name)
         stored = await self.storage.feed_states()
-        for feed in self.settings.feeds:
+        for feed in self.feeds.values():
             state = stored.get(feed.url) or new_state(feed)
             if state.disabled_reason:
                 log.warning("%s stays disabled: %s", feed.name, state.disabled_reason)
             self.states[feed.url] = state
+        self.mutes = await self.storage.mutes()
         await self.outbox.load_broken()
+
+    def chat_feed(self, url: str, name: str) -> FeedSettings:
+        """Settings for a feed added from chat: the default interval, new items only."""
+        return FeedSettings(
+            url, url, name or url, self.settings.bot.interval, FirstPoll("skip"), trusted=False
+        )
+
+    def active_mutes(self, now: datetime) -> frozenset[str]:
+        return frozenset(e for e, until in self.mutes.items() if until is None or until > now)
+
+    async def add_feed(self, feed: FeedSettings) -> None:
+        """Start polling a feed added at run time (already stored by the caller)."""
+        self.feeds[feed.url] = feed
+        self.states[feed.url] = new_state(feed)  # a re-added feed starts afresh
+        if self._stop is not None and not self._stop.is_set():
+            self._start_feed(feed, self._stop)
+
+    async def remove_feed(self, url: str) -> None:
+        self.feeds.pop(url, None)
+        self.states.pop(url, None)
+        task = self._feed_tasks.pop(url, None)
+        if task is not None:
+            task.cancel()
+
+    def _start_feed(self, feed: FeedSettings, stop: asyncio.Event) -> None:
+        self._feed_tasks[feed.url] = asyncio.create_task(
+            self._feed_loop(feed, stop), name=f"feed:{feed.name}"
+        )
 
     async def reload_watchlists(self) -> None:
         """Load the watchlist files and chat terms and build a new matcher.
@@ -149,11 +187,13 @@ class App:
         the old matcher serves until the new one is ready.
         """
         terms = await self.storage.chat_terms()
+        removed = await self.storage.removed_terms()
         directory = self.settings.bot.watchlists
         self._watchlist_snapshot = watchlist_snapshot(directory)
 
         def build() -> Matcher:
-            return Matcher(load_watchlists(directory, terms), self.settings.bot.match_threshold)
+            entities = load_watchlists(directory, terms, removed)
+            return Matcher(entities, self.settings.bot.match_threshold)
 
         matcher = await asyncio.to_thread(build)
         self.matcher = matcher
@@ -198,7 +238,7 @@ class App:
         outcomes = await asyncio.gather(
             *(
                 self.poll_feed(f)
-                for f in self.settings.feeds
+                for f in list(self.feeds.values())
                 if not self.states[f.url].disabled_reason
             )
         )
@@ -207,20 +247,20 @@ class App:
 
     async def run_forever(self, stop: asyncio.Event) -> None:
         """Poll each feed on its schedule and deliver continuously until `stop` is set."""
+        self._stop = stop
         delivery = asyncio.create_task(self.outbox.run(stop), name="outbox")
-        feed_tasks = [
-            asyncio.create_task(self._feed_loop(f, stop), name=f"feed:{f.name}")
-            for f in self.settings.feeds
-        ]
+        for feed in list(self.feeds.values()):
+            self._start_feed(feed, stop)
         housekeeping = asyncio.create_task(self._housekeeping(stop), name="housekeeping")
         watcher = asyncio.create_task(self._watch_watchlists(stop), name="watchlists")
         log.info(
             "running: %d feeds, %d channels; Ctrl-C to stop",
-            len(self.settings.feeds),
+            len(self.feeds),
             len(self.settings.channels),
         )
         await stop.wait()
         log.info("stopping: finishing in-flight deliveries")
+        feed_tasks = list(self._feed_tasks.values())
         for task in [*feed_tasks, housekeeping, watcher]:
             task.cancel()
         await asyncio.gather(*feed_tasks, housekeeping, watcher, return_exceptions=True)

@@ -107,6 +107,7 @@ class FeedSettings:
     name: str
     interval: float
     first_poll: FirstPoll
+    trusted: bool = True  # from bot.toml; feeds added from chat are fetched guarded
 
     @property
     def is_local(self) -> bool:
@@ -143,6 +144,7 @@ class BotSettings:
     failing_after: float = 24 * 3600.0
     match_threshold: float = 90.0
     watchlist_check: float = 10.0  # how often `run` looks for edited watchlist files
+    allow_private_feeds: bool = False  # let chat add feeds on private/loopback addresses
     dedup_window: float = 48 * 3600.0
     retention: float = 90 * 86400.0
     parser_workers: int = 2
@@ -325,6 +327,7 @@ def _bot_settings(t: _Table, base: Path) -> BotSettings:
         failing_after=t.duration("failing_after", 24 * 3600.0),
         match_threshold=t.number("match_threshold", 90.0, 50.0, 100.0),
         watchlist_check=t.duration("watchlist_check", 10.0),
+        allow_private_feeds=t.get("allow_private_feeds", bool, False, "true or false", "false"),
         dedup_window=t.duration("dedup_window", 48 * 3600.0),
         retention=t.duration("retention", 90 * 86400.0),
         parser_workers=t.integer("parser_workers", 2, minimum=1),

@@ -56,13 +56,19 @@ def plan_items(
     now: datetime,
     matcher: Matcher,
     channels: tuple[ChannelSettings, ...],
+    muted: frozenset[str] = frozenset(),
 ) -> list[IngestPlan]:
-    """Match each new item and decide where it goes (pure)."""
+    """Match each new item and decide where it goes (pure).
+
+    Muted entities are still recorded on the item (digests count them) but
+    never make an alert.
+    """
     plans = []
     for item in items:
         matches = tuple(matcher.match(item))
         alertable = not first_poll or first_poll_allows(feed.first_poll, item, now)
-        deliveries = route(item, matches, channels) if alertable else ()
+        audible = tuple(m for m in matches if m.entity_id not in muted)
+        deliveries = route(item, audible, channels) if alertable else ()
         plans.append(IngestPlan(item, matches, deliveries))
     return plans
 
@@ -77,6 +83,7 @@ class Poller:
         channels: tuple[ChannelSettings, ...],
         matcher: Callable[[], Matcher],
         clock: Callable[[], datetime],
+        muted: Callable[[datetime], frozenset[str]] = lambda now: frozenset(),
     ) -> None:
         self.settings = settings
         self.storage = storage
@@ -84,6 +91,7 @@ class Poller:
         self.parsers = parsers
         self.channels = channels
         self.matcher = matcher  # called per poll: watch terms may change at run time
+        self.muted = muted
         self.clock = clock
 
     async def poll(self, feed: FeedSettings, state: FeedState) -> tuple[FeedState, PollOutcome]:
@@ -91,7 +99,9 @@ class Poller:
         if state.disabled_reason:
             return state, PollOutcome(feed.url, "disabled", error=state.disabled_reason)
         try:
-            result = await self.fetcher.fetch(state.fetch_url, state.etag, state.last_modified)
+            result = await self.fetcher.fetch(
+                state.fetch_url, state.etag, state.last_modified, untrusted=not feed.trusted
+            )
             now = self.clock()
             fetch_url = result.final_url
             if fetch_url and fetch_url != state.fetch_url:
@@ -125,6 +135,7 @@ class Poller:
             first_poll = not state.first_polled
             matcher = self.matcher()
             channels = self.channels
+            muted = self.muted(now)
             ingest = await self.storage.ingest(
                 succeeded,
                 oldest_first(parsed.items),
@@ -136,6 +147,7 @@ class Poller:
                     now=now,
                     matcher=matcher,
                     channels=channels,
+                    muted=muted,
                 ),
                 dedup_window=self.settings.dedup_window,
             )

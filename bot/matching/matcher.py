@@ -155,7 +155,7 @@ def _signature(words: list[str] | tuple[str, ...]) -> tuple[str, ...]:
 
 def _join(head: str, word: str) -> str:
     """Concatenate skeletons, merging a letter doubled across the seam (Siraj-ud-Din)."""
-    if head and word and head[-1] == word[0]:
+    if head and word and head[-1] == word[0] and word[0].isalpha():
         return head + word[1:]
     return head + word
 

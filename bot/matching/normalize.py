@@ -179,7 +179,7 @@ _SKELETON_RULES = (
     ("ou", "u"),
     ("au", "u"),
 )
-_DOUBLED = re.compile(r"(.)\1+")
+_DOUBLED = re.compile(r"([a-z])\1+")  # letters only: Route 66 is not Route 6
 _OW_BEFORE_CONSONANT = re.compile(r"ow(?=[^aeiou])")
 # Compass words in one spelling each: northern = north, northwestern = northwest.
 COMPASS = {

@@ -35,8 +35,13 @@ class ChatTerm:
     kind: str = "topic"
 
 
-def load_watchlists(directory: Path, extra_terms: Iterable[ChatTerm] = ()) -> list[Entity]:
-    """Every *.toml file in `directory`, in name order, plus terms added from chat."""
+def load_watchlists(
+    directory: Path,
+    extra_terms: Iterable[ChatTerm] = (),
+    removed: Iterable[tuple[str, str]] = (),
+) -> list[Entity]:
+    """Every *.toml file in `directory`, in name order, plus terms added from chat,
+    less the file aliases removed from chat ((entity id, alias) pairs)."""
     if not directory.is_dir():
         raise ConfigError(
             str(directory), "", "watchlist directory not found", "set bot.watchlists to a folder"
@@ -67,6 +72,12 @@ def load_watchlists(directory: Path, extra_terms: Iterable[ChatTerm] = ()) -> li
             str(directory), "", "the watchlist files define no entity", "add [[entity]] tables"
         )
     _check_terms(directory, entities)
+    gone = set(removed)
+    if gone:
+        entities = [
+            replace(e, aliases=tuple(a for a in e.aliases if (e.id, a) not in gone))
+            for e in entities
+        ]
     return merge_chat_terms(entities, extra_terms)
 
 

@@ -101,6 +101,29 @@ MIGRATIONS: list[str] = [
         UNIQUE (entity_id, term)
     );
     """,
+    # 2: what analysts change from chat: feeds, mutes, removed aliases
+    """
+    CREATE TABLE added_feeds (
+        url TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        added_by TEXT NOT NULL,
+        added_at REAL NOT NULL
+    );
+    CREATE TABLE mutes (
+        entity_id TEXT PRIMARY KEY,
+        until REAL,                     -- NULL: until unmuted
+        muted_by TEXT NOT NULL,
+        muted_at REAL NOT NULL
+    );
+    -- Aliases from the watchlist files that an analyst removed from chat.
+    CREATE TABLE removed_terms (
+        entity_id TEXT NOT NULL,
+        term TEXT NOT NULL,
+        removed_by TEXT NOT NULL,
+        removed_at REAL NOT NULL,
+        PRIMARY KEY (entity_id, term)
+    );
+    """,
 ]
 
 
@@ -402,6 +425,69 @@ class SQLiteStorage:
                 (term.entity_id, term.term, term.kind, added_by, now.timestamp()),
             )
             return bool(cur.rowcount)
+
+    async def remove_chat_term(self, entity_id: str, term: str) -> bool:
+        async with self._transaction() as db:
+            cur = await db.execute(
+                "DELETE FROM watch_terms WHERE entity_id = ? AND term = ?", (entity_id, term)
+            )
+            return bool(cur.rowcount)
+
+    async def remove_file_term(
+        self, entity_id: str, term: str, removed_by: str, now: datetime
+    ) -> None:
+        async with self._transaction() as db:
+            await db.execute(
+                "INSERT OR IGNORE INTO removed_terms (entity_id, term, removed_by, removed_at) "
+                "VALUES (?,?,?,?)",
+                (entity_id, term, removed_by, now.timestamp()),
+            )
+
+    async def removed_terms(self) -> list[tuple[str, str]]:
+        async with self._db.execute("SELECT entity_id, term FROM removed_terms") as cur:
+            return [(r[0], r[1]) for r in await cur.fetchall()]
+
+    # -- feeds added from chat ------------------------------------------------------
+
+    async def add_feed(self, url: str, name: str, added_by: str, now: datetime) -> bool:
+        async with self._transaction() as db:
+            cur = await db.execute(
+                "INSERT OR IGNORE INTO added_feeds (url, name, added_by, added_at) "
+                "VALUES (?,?,?,?)",
+                (url, name, added_by, now.timestamp()),
+            )
+            return bool(cur.rowcount)
+
+    async def remove_feed(self, url: str) -> bool:
+        async with self._transaction() as db:
+            cur = await db.execute("DELETE FROM added_feeds WHERE url = ?", (url,))
+            return bool(cur.rowcount)
+
+    async def added_feeds(self) -> list[tuple[str, str]]:
+        async with self._db.execute("SELECT url, name FROM added_feeds ORDER BY added_at") as cur:
+            return [(r[0], r[1]) for r in await cur.fetchall()]
+
+    # -- mutes ------------------------------------------------------------------------
+
+    async def set_mute(
+        self, entity_id: str, until: datetime | None, muted_by: str, now: datetime
+    ) -> None:
+        async with self._transaction() as db:
+            await db.execute(
+                "INSERT INTO mutes (entity_id, until, muted_by, muted_at) VALUES (?,?,?,?) "
+                "ON CONFLICT (entity_id) DO UPDATE SET until = excluded.until, "
+                "muted_by = excluded.muted_by, muted_at = excluded.muted_at",
+                (entity_id, _ts(until), muted_by, now.timestamp()),
+            )
+
+    async def clear_mute(self, entity_id: str) -> bool:
+        async with self._transaction() as db:
+            cur = await db.execute("DELETE FROM mutes WHERE entity_id = ?", (entity_id,))
+            return bool(cur.rowcount)
+
+    async def mutes(self) -> dict[str, datetime | None]:
+        async with self._db.execute("SELECT entity_id, until FROM mutes") as cur:
+            return {r[0]: _dt(r[1]) for r in await cur.fetchall()}
 
     # -- housekeeping ------------------------------------------------------------------
 
