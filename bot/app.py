@@ -18,6 +18,7 @@ from pathlib import Path
 from bot.chat.base import Sink
 from bot.chat.console import ConsoleSink
 from bot.chat.jsonl import JsonlSink
+from bot.commands import Commands
 from bot.config import FeedSettings, FirstPoll, Settings
 from bot.errors import ConfigError
 from bot.feeds import schedule
@@ -56,12 +57,20 @@ def utcnow() -> datetime:
 
 
 def make_sinks(settings: Settings) -> dict[str, Sink]:
-    """One sink per platform named in [[channels]]."""
-    factories: dict[str, Callable[[], Sink]] = {"console": ConsoleSink, "jsonl": JsonlSink}
+    """One sink per platform named in [[channels]]; chat adapters load only when used."""
     sinks: dict[str, Sink] = {}
     for channel in settings.channels:
-        if channel.platform not in sinks:
-            sinks[channel.platform] = factories[channel.platform]()
+        if channel.platform in sinks:
+            continue
+        if channel.platform == "console":
+            sinks["console"] = ConsoleSink()
+        elif channel.platform == "jsonl":
+            sinks["jsonl"] = JsonlSink()
+        elif channel.platform == "discord":
+            from bot.chat.discord.sink import DiscordSink, discord_settings
+
+            raw = settings.raw_sections.get("discord", {})
+            sinks["discord"] = DiscordSink(discord_settings(raw, settings.path), settings.path)
     return sinks
 
 
@@ -99,6 +108,7 @@ class App:
         self.mutes: dict[str, datetime | None] = {}
         self._stop: asyncio.Event | None = None
         self._feed_tasks: dict[str, asyncio.Task[None]] = {}
+        self.commands: Commands | None = None
         self._watchlist_snapshot: tuple[tuple[str, int, int], ...] = ()
         self.poller = Poller(
             settings.bot,
@@ -130,11 +140,15 @@ class App:
                 ParserPool(settings.bot.parser_workers, settings.bot.timeout)
             )
             sinks = sinks if sinks is not None else make_sinks(settings)
-            for sink in sinks.values():
-                await sink.start()
-                stack.push_async_callback(sink.close)
             app = cls(settings, storage, fetcher, parsers, sinks, clock)
             await app.load()
+            app.commands = Commands(app)
+            for sink in sinks.values():
+                bind = getattr(sink, "bind_commands", None)
+                if bind is not None:  # chat platforms take slash commands
+                    bind(app.commands)
+                stack.push_async_callback(sink.close)
+                await sink.start()
             yield app
 
     async def load(self) -> None:

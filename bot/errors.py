@@ -72,10 +72,20 @@ class DeliveryError(BotError):
 
     `retryable` failures (timeouts, 5xx, 429) stay in the outbox and are tried
     again with backoff; permanent ones (missing permission, channel deleted)
-    mark the channel broken so the other channels keep flowing.
+    mark the channel broken so the other channels keep flowing. `rejected`
+    means the platform refused this one alert (a malformed message): it is
+    set aside as dead and the channel goes on.
     """
 
-    def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool,
+        retry_after: float | None = None,
+        rejected: bool = False,
+    ) -> None:
         self.retryable = retryable
         self.retry_after = retry_after
+        self.rejected = rejected
         super().__init__(message)

@@ -97,6 +97,11 @@ class Outbox:
     async def _failed(self, alert: Alert, error: DeliveryError) -> bool:
         now = self.clock()
         key = f"{alert.platform}:{alert.channel_id}"
+        if error.rejected:
+            await self.storage.mark_dead(alert.id, str(error), now)
+            self.stats.dead += 1
+            log.error("%s rejected alert %d, setting it aside: %s", key, alert.id, error)
+            return True
         if not error.retryable:
             self._broken.add(key)
             await self.storage.set_channel_broken(alert.platform, alert.channel_id, str(error), now)

@@ -1,0 +1,1 @@
+"""The Discord adapter: alerts as embeds (render.py), delivery (sink.py), slash commands."""

@@ -1,0 +1,286 @@
+"""Delivering alerts to Discord with discord.py: embeds, threads, idempotent sends.
+
+Only this package imports discord. The sink maps discord.py's exceptions to
+DeliveryError once: server errors and timeouts are retried from the outbox,
+missing permissions and deleted channels mark the channel broken, a
+malformed message is set aside. 429s are waited out inside discord.py,
+which follows Discord's rate-limit buckets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+import discord
+import yarl
+
+from bot.chat.base import Digest
+from bot.chat.discord.render import alert_embed, cut, escape, thread_name
+from bot.config import parse_duration
+from bot.errors import ConfigError, DeliveryError
+from bot.models import Alert
+
+if TYPE_CHECKING:
+    from bot.commands import Commands
+
+log = logging.getLogger(__name__)
+
+NO_MENTIONS = discord.AllowedMentions.none()
+UNKNOWN_CHANNEL = 10003
+THREAD_ALREADY_CREATED = 160004
+
+
+@dataclass(frozen=True, slots=True)
+class DiscordSettings:
+    token_env: str = "DISCORD_TOKEN"
+    guild_ids: tuple[int, ...] = ()
+    manager_role_id: int | None = None  # besides members with Manage Server
+    alert_role_id: int | None = None  # pinged on high-severity alerts only
+    api_base: str | None = None
+    gateway_url: str | None = None
+    ready_timeout: float = 60.0
+
+
+def discord_settings(raw: dict[str, Any], path: Path) -> DiscordSettings:
+    """Validate the [discord] table of bot.toml."""
+    known = {
+        "token_env",
+        "guild_ids",
+        "manager_role_id",
+        "alert_role_id",
+        "api_base",
+        "gateway_url",
+        "ready_timeout",
+    }
+    for key in raw:
+        if key not in known:
+            raise ConfigError(
+                str(path),
+                f"discord.{key}",
+                "unknown key",
+                f"use one of: {', '.join(sorted(known))}",
+            )
+
+    def snowflake(key: str, value: Any) -> int:
+        text = str(value)
+        if not text.isdigit() or not 15 <= len(text) <= 21:
+            raise ConfigError(
+                str(path),
+                key,
+                f"{value!r} is not a Discord id",
+                'write the id as "123456789012345678"',
+            )
+        return int(text)
+
+    token_env = raw.get("token_env", "DISCORD_TOKEN")
+    if not isinstance(token_env, str) or not token_env.isidentifier():
+        raise ConfigError(
+            str(path),
+            "discord.token_env",
+            f"{token_env!r} is not an environment variable name",
+            'write token_env = "DISCORD_TOKEN"',
+        )
+    guilds = raw.get("guild_ids", [])
+    if not isinstance(guilds, list):
+        raise ConfigError(str(path), "discord.guild_ids", "must be a list", 'write ["1234…"]')
+    urls = {}
+    for key in ("api_base", "gateway_url"):
+        value = raw.get(key)
+        if value is not None and (
+            not isinstance(value, str)
+            or yarl.URL(value).scheme not in ("http", "https", "ws", "wss")
+        ):
+            raise ConfigError(str(path), f"discord.{key}", f"{value!r} is not a URL")
+        urls[key] = value.rstrip("/") if isinstance(value, str) else None
+    ready = raw.get("ready_timeout", "60s")
+    try:
+        ready_timeout = parse_duration(ready) if isinstance(ready, str) else float("nan")
+    except ValueError:
+        ready_timeout = float("nan")
+    if not ready_timeout > 0:
+        raise ConfigError(str(path), "discord.ready_timeout", f"{ready!r} is not a duration")
+    return DiscordSettings(
+        token_env=token_env,
+        guild_ids=tuple(snowflake(f"discord.guild_ids[{i}]", g) for i, g in enumerate(guilds)),
+        manager_role_id=snowflake("discord.manager_role_id", raw["manager_role_id"])
+        if "manager_role_id" in raw
+        else None,
+        alert_role_id=snowflake("discord.alert_role_id", raw["alert_role_id"])
+        if "alert_role_id" in raw
+        else None,
+        api_base=urls["api_base"],
+        gateway_url=urls["gateway_url"],
+        ready_timeout=ready_timeout,
+    )
+
+
+def nonce_for(alert: Alert) -> str:
+    """The same alert always carries the same nonce (Discord keeps 25 characters)."""
+    key = f"{alert.id}:{alert.channel_id}:{alert.item.feed_url}:{alert.item.guid}"
+    return "nw" + hashlib.sha1(key.encode()).hexdigest()[:22]
+
+
+class DiscordSink:
+    platform = "discord"
+
+    def __init__(self, settings: DiscordSettings, config_path: Path) -> None:
+        self.settings = settings
+        self.config_path = config_path
+        self.client = discord.Client(intents=discord.Intents(guilds=True))
+        self.tree = discord.app_commands.CommandTree(self.client)
+        self._ready = asyncio.Event()
+        self._runner: asyncio.Task[None] | None = None
+        self.client.event(self.on_ready)
+
+    async def on_ready(self) -> None:
+        self._ready.set()
+
+    def bind_commands(self, commands: Commands) -> None:
+        from bot.chat.discord.slash import register
+
+        register(self.tree, commands, self.settings)
+
+    async def start(self) -> None:
+        token = os.environ.get(self.settings.token_env, "").strip()
+        if not token:
+            raise ConfigError(
+                str(self.config_path),
+                "discord.token_env",
+                f"the environment variable {self.settings.token_env} is not set",
+                f"export {self.settings.token_env}=<your bot token>",
+            )
+        if self.settings.api_base:
+            # discord.py builds every REST URL, interaction callbacks included, from this.
+            discord.http.Route.BASE = self.settings.api_base
+        if self.settings.gateway_url:
+            discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(self.settings.gateway_url)
+        try:
+            await self.client.login(token)
+        except discord.LoginFailure:
+            await self.client.close()
+            raise ConfigError(
+                str(self.config_path),
+                "discord.token_env",
+                f"Discord rejected the token in {self.settings.token_env}",
+                "copy the bot token again from the Developer Portal (Bot → Reset Token)",
+            ) from None
+        self._runner = asyncio.create_task(self.client.connect(), name="discord-gateway")
+        ready = asyncio.create_task(self._ready.wait())
+        done, _ = await asyncio.wait(
+            {ready, self._runner},
+            timeout=self.settings.ready_timeout,
+            return_when=asyncio.FIRST_COMPLETED,
+        )
+        if ready not in done:
+            ready.cancel()
+            if self._runner in done and self._runner.exception():
+                raise DeliveryError(f"Discord gateway: {self._runner.exception()}", retryable=True)
+            log.warning(
+                "Discord not ready after %gs; alerts wait in the outbox",
+                self.settings.ready_timeout,
+            )
+        await self._sync_commands()
+
+    async def _sync_commands(self) -> None:
+        if not self.tree.get_commands():
+            return
+        try:
+            if self.settings.guild_ids:
+                for gid in self.settings.guild_ids:
+                    guild = discord.Object(id=gid)
+                    self.tree.copy_global_to(guild=guild)
+                    await self.tree.sync(guild=guild)
+            else:
+                await self.tree.sync()
+        except discord.HTTPException as e:
+            log.error("could not register slash commands with Discord: %s", e)
+
+    async def close(self) -> None:
+        await self.client.close()
+        if self._runner is not None:
+            self._runner.cancel()
+            await asyncio.gather(self._runner, return_exceptions=True)
+
+    async def deliver(self, alert: Alert) -> str:
+        embed = alert_embed(alert)
+        content, mentions = None, NO_MENTIONS
+        if alert.severity == "high" and self.settings.alert_role_id and not alert.reply_to:
+            # The only mention the bot ever makes: the configured role, on this message.
+            content = f"<@&{self.settings.alert_role_id}>"
+            mentions = discord.AllowedMentions(
+                everyone=False,
+                users=False,
+                replied_user=False,
+                roles=[discord.Object(id=self.settings.alert_role_id)],
+            )
+        try:
+            if alert.reply_to:
+                message = await self._reply_in_thread(alert, embed)
+            else:
+                channel = self.client.get_partial_messageable(int(alert.channel_id))
+                message = await channel.send(
+                    content=content, embed=embed, allowed_mentions=mentions, nonce=nonce_for(alert)
+                )
+        except discord.Forbidden as e:
+            raise DeliveryError(
+                f"Discord channel {alert.channel_id}: missing permission ({e.text or e.status})",
+                retryable=False,
+            ) from e
+        except discord.NotFound as e:
+            raise DeliveryError(
+                f"Discord channel {alert.channel_id} not found ({e.text or e.status})",
+                retryable=False,
+            ) from e
+        except discord.DiscordServerError as e:
+            raise DeliveryError(f"Discord server error {e.status}", retryable=True) from e
+        except discord.HTTPException as e:
+            if e.status == 429:
+                raise DeliveryError("Discord rate limit", retryable=True) from e
+            raise DeliveryError(
+                f"Discord refused the message ({e.status}: {e.text})",
+                retryable=False,
+                rejected=True,
+            ) from e
+        except (aiohttp.ClientError, TimeoutError, OSError) as e:
+            raise DeliveryError(f"Discord unreachable: {type(e).__name__}", retryable=True) from e
+        return str(message.id)
+
+    async def _reply_in_thread(self, alert: Alert, embed: discord.Embed) -> discord.Message:
+        """Post in the thread on the parent alert, creating the thread the first time.
+
+        A thread started from a message has that message's id, so no mapping
+        needs storing.
+        """
+        assert alert.reply_to is not None
+        thread = self.client.get_partial_messageable(int(alert.reply_to))
+        try:
+            return await thread.send(
+                embed=embed, allowed_mentions=NO_MENTIONS, nonce=nonce_for(alert)
+            )
+        except discord.NotFound as e:
+            if e.code != UNKNOWN_CHANNEL:
+                raise
+        parent = self.client.get_partial_messageable(int(alert.channel_id))
+        try:
+            await parent.get_partial_message(int(alert.reply_to)).create_thread(
+                name=thread_name(alert)
+            )
+        except discord.HTTPException as e:
+            if e.code != THREAD_ALREADY_CREATED:
+                raise
+        return await thread.send(embed=embed, allowed_mentions=NO_MENTIONS, nonce=nonce_for(alert))
+
+    async def post_digest(self, channel_id: str, digest: Digest) -> str:
+        channel = self.client.get_partial_messageable(int(channel_id))
+        embed = discord.Embed(
+            title=cut(escape(digest.title), 256), description=cut(escape(digest.text), 4096)
+        )
+        message = await channel.send(embed=embed, allowed_mentions=NO_MENTIONS)
+        return str(message.id)
