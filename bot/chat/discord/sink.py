@@ -23,7 +23,7 @@ import yarl
 
 from bot.chat.base import Digest
 from bot.chat.discord.render import alert_embed, cut, escape, thread_name
-from bot.config import parse_duration
+from bot.config import DURATION_HINT, parse_duration
 from bot.errors import ConfigError, DeliveryError
 from bot.models import Alert
 
@@ -46,6 +46,7 @@ class DiscordSettings:
     api_base: str | None = None
     gateway_url: str | None = None
     ready_timeout: float = 60.0
+    guild_ready_timeout: float = 2.0  # discord.py waits this long for guilds before "ready"
 
 
 def discord_settings(raw: dict[str, Any], path: Path) -> DiscordSettings:
@@ -58,6 +59,7 @@ def discord_settings(raw: dict[str, Any], path: Path) -> DiscordSettings:
         "api_base",
         "gateway_url",
         "ready_timeout",
+        "guild_ready_timeout",
     }
     for key in raw:
         if key not in known:
@@ -99,13 +101,19 @@ def discord_settings(raw: dict[str, Any], path: Path) -> DiscordSettings:
         ):
             raise ConfigError(str(path), f"discord.{key}", f"{value!r} is not a URL")
         urls[key] = value.rstrip("/") if isinstance(value, str) else None
-    ready = raw.get("ready_timeout", "60s")
-    try:
-        ready_timeout = parse_duration(ready) if isinstance(ready, str) else float("nan")
-    except ValueError:
-        ready_timeout = float("nan")
-    if not ready_timeout > 0:
-        raise ConfigError(str(path), "discord.ready_timeout", f"{ready!r} is not a duration")
+
+    def duration(key: str, default: str) -> float:
+        value = raw.get(key, default)
+        try:
+            seconds = parse_duration(value) if isinstance(value, str) else float("nan")
+        except ValueError:
+            seconds = float("nan")
+        if not seconds > 0:
+            raise ConfigError(
+                str(path), f"discord.{key}", f"{value!r} is not a duration", DURATION_HINT
+            )
+        return seconds
+
     return DiscordSettings(
         token_env=token_env,
         guild_ids=tuple(snowflake(f"discord.guild_ids[{i}]", g) for i, g in enumerate(guilds)),
@@ -117,7 +125,8 @@ def discord_settings(raw: dict[str, Any], path: Path) -> DiscordSettings:
         else None,
         api_base=urls["api_base"],
         gateway_url=urls["gateway_url"],
-        ready_timeout=ready_timeout,
+        ready_timeout=duration("ready_timeout", "60s"),
+        guild_ready_timeout=duration("guild_ready_timeout", "2s"),
     )
 
 
@@ -133,7 +142,10 @@ class DiscordSink:
     def __init__(self, settings: DiscordSettings, config_path: Path) -> None:
         self.settings = settings
         self.config_path = config_path
-        self.client = discord.Client(intents=discord.Intents(guilds=True))
+        self.client = discord.Client(
+            intents=discord.Intents(guilds=True),  # no message content: we only post
+            guild_ready_timeout=settings.guild_ready_timeout,
+        )
         self.tree = discord.app_commands.CommandTree(self.client)
         self._ready = asyncio.Event()
         self._runner: asyncio.Task[None] | None = None
@@ -267,10 +279,12 @@ class DiscordSink:
         except discord.NotFound as e:
             if e.code != UNKNOWN_CHANNEL:
                 raise
-        parent = self.client.get_partial_messageable(int(alert.channel_id))
         try:
-            await parent.get_partial_message(int(alert.reply_to)).create_thread(
-                name=thread_name(alert)
+            await self.client.http.start_thread_with_message(
+                int(alert.channel_id),
+                int(alert.reply_to),
+                name=thread_name(alert),
+                auto_archive_duration=1440,
             )
         except discord.HTTPException as e:
             if e.code != THREAD_ALREADY_CREATED:

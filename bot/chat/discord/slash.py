@@ -52,7 +52,8 @@ async def respond(
         text = render(reply)
     except CommandError as e:
         text = cut(discord.utils.escape_mentions(str(e)), MESSAGE_MAX)
-    await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+    # Replaces the "thinking…" placeholder of the deferred (ephemeral) response.
+    await interaction.edit_original_response(content=text, allowed_mentions=NO_MENTIONS)
 
 
 def register(tree: app_commands.CommandTree, commands: Commands, settings: DiscordSettings) -> None:
