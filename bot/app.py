@@ -121,7 +121,12 @@ class App:
             self.active_mutes,
         )
         self.outbox = Outbox(
-            storage, sinks, settings.channels, clock, settings.bot.delivery_attempts
+            storage,
+            sinks,
+            settings.channels,
+            clock,
+            settings.bot.delivery_attempts,
+            settings.raw_sections,
         )
 
     @classmethod

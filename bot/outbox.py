@@ -10,10 +10,12 @@ Retry-After), a permanent one marks the channel broken.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from bot.chat.base import Sink
 from bot.config import ChannelSettings
@@ -25,6 +27,12 @@ log = logging.getLogger(__name__)
 
 RETRY_BASE = 5.0
 RETRY_CAP = 15 * 60.0
+
+
+def channel_fingerprint(channel: ChannelSettings, platform_section: Mapping[str, Any]) -> str:
+    """A hash of everything configured for a channel: when it changes, retry the channel."""
+    text = repr((channel, sorted(platform_section.items())))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def retry_delay(attempts: int, retry_after: float | None = None) -> float:
@@ -50,12 +58,14 @@ class Outbox:
         channels: tuple[ChannelSettings, ...],
         clock: Callable[[], datetime],
         max_attempts: int = 0,
+        platform_settings: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         self.storage = storage
         self.sinks = sinks
         self.channels = channels
         self.clock = clock
         self.max_attempts = max_attempts
+        self.platform_settings = platform_settings or {}
         self.stats = DeliveryStats()
         self._wake = {c.key: asyncio.Event() for c in channels}
         self._broken: set[str] = set()
@@ -66,17 +76,31 @@ class Outbox:
             event.set()
 
     async def load_broken(self) -> None:
-        broken = await self.storage.broken_channels()
+        """Keep channels broken that broke under the same configuration; retry the others.
+
+        A channel marked broken (missing permission, deleted) is not retried
+        until its configuration changes (its [[channels]] entry or the
+        platform's section) or a command re-enables it.
+        """
+        broken = await self.storage.broken_channel_details()
         for c in self.channels:
-            reason = broken.get((c.platform, c.id))
-            if reason:
-                self._broken.add(c.key)
-                log.error(
-                    "channel %s is marked broken (%s); its alerts stay queued until it is "
-                    "re-enabled",
-                    c.key,
-                    reason,
-                )
+            if (c.platform, c.id) not in broken:
+                continue
+            reason, config_hash = broken[(c.platform, c.id)]
+            if config_hash != self.fingerprint(c):
+                await self.storage.set_channel_broken(c.platform, c.id, None, self.clock())
+                log.info("channel %s: configuration changed, trying it again", c.key)
+                continue
+            self._broken.add(c.key)
+            log.error(
+                "channel %s is marked broken (%s); its alerts stay queued until its "
+                "configuration changes",
+                c.key,
+                reason,
+            )
+
+    def fingerprint(self, channel: ChannelSettings) -> str:
+        return channel_fingerprint(channel, self.platform_settings.get(channel.platform, {}))
 
     async def send_one(self, alert: Alert) -> bool:
         """Try one alert once; True if it left the outbox (sent or dead)."""
@@ -104,7 +128,21 @@ class Outbox:
             return True
         if not error.retryable:
             self._broken.add(key)
-            await self.storage.set_channel_broken(alert.platform, alert.channel_id, str(error), now)
+            channel = next(
+                (
+                    c
+                    for c in self.channels
+                    if c.platform == alert.platform and c.id == alert.channel_id
+                ),
+                None,
+            )
+            await self.storage.set_channel_broken(
+                alert.platform,
+                alert.channel_id,
+                str(error),
+                now,
+                self.fingerprint(channel) if channel else None,
+            )
             log.error(
                 "channel %s refused alert %d for good: %s; marking the channel broken, its "
                 "alerts stay queued",

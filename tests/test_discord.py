@@ -270,3 +270,50 @@ def fake_guild() -> int:
     from tests.fakediscord import GUILD_ID
 
     return GUILD_ID
+
+
+async def test_every_other_slash_command(
+    fake: FakeDiscord, feed_server: FeedServer, discord_settings
+) -> None:
+    manager, member = PERM_MANAGE_GUILD, 0
+    url = feed_server.feed("/chat.xml", [item(1, "Tajikistan news")])
+    async with App.open(discord_settings([], guild_ids=[str(fake_guild())])):
+        # Autocomplete offers entity ids, best prefix first.
+        await fake.dispatch(
+            "INTERACTION_CREATE",
+            fake.autocomplete("watch mute", {"entity": "ta"}, focused="entity"),
+        )
+        choices = await fake.wait_for(
+            lambda: [
+                r.json["data"]["choices"]
+                for r in fake.requests_to("POST", r"/interactions/\d+/[^/]+/callback")
+                if r.json["type"] == 8
+            ]
+        )
+        assert choices[0][0]["value"] == "tajikistan"
+
+        assert "Muted" in await run_command(fake, "watch mute", {"entity": "tajikistan"}, manager)
+        assert "permission" in await run_command(
+            fake, "watch unmute", {"entity": "tajikistan"}, member
+        )
+        assert "Unmuted" in await run_command(
+            fake, "watch unmute", {"entity": "tajikistan"}, manager
+        )
+        assert "Now watching" in await run_command(
+            fake, "watch add", {"term": "Jundallah"}, manager
+        )
+        assert "Stopped watching `Jundallah`" in await run_command(
+            fake, "watch remove", {"term": "Jundallah"}, manager
+        )
+        assert "is not watched" in await run_command(
+            fake, "watch remove", {"term": "Jundallah"}, manager
+        )
+        assert "permission" in await run_command(fake, "watch remove", {"term": "ISKP"}, member)
+        assert "Added" in await run_command(
+            fake, "feeds add", {"url": url, "name": "Chat"}, manager
+        )
+        assert "Chat" in await run_command(fake, "feeds list", {}, member)
+        assert "permission" in await run_command(fake, "feeds remove", {"url": url}, member)
+        assert "Stopped polling" in await run_command(fake, "feeds remove", {"url": url}, manager)
+        assert "not available" in await run_command(fake, "digest now", {}, member)
+        assert "Page 9 does not exist" in await run_command(fake, "watch list", {"page": 9}, member)

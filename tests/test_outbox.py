@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -171,3 +172,22 @@ async def _rows(settings) -> list[dict]:
 
     async with open_storage(settings.bot.database) as storage:
         return await storage.outbox_rows()
+
+
+async def test_broken_channel_is_retried_once_its_configuration_changes(
+    feed_server: FeedServer, make_settings, tmp_path: Path
+) -> None:
+    sink = ScriptedSink([DeliveryError("403 Missing Access", retryable=False)])
+    settings = make_settings([{"url": three_items(feed_server)}])
+    async with App.open(settings, sinks={"jsonl": sink}) as app:
+        await app.run_once()
+    async with App.open(settings) as app:  # same configuration: still broken, not retried
+        await app.outbox.drain()
+        assert await app.storage.broken_channels()
+    assert lines(tmp_path) == []
+    changed = make_settings([{"url": three_items(feed_server)}])
+    changed = replace(changed, channels=(replace(changed.channels[0], severity="medium"),))
+    async with App.open(changed) as app:  # the operator fixed something: try again
+        assert await app.storage.broken_channels() == {}
+        await app.outbox.drain()
+    assert len(lines(tmp_path)) == 3

@@ -94,12 +94,21 @@ class Storage(Protocol):
     async def pending_count(self) -> int: ...
 
     async def set_channel_broken(
-        self, platform: str, channel_id: str, reason: str | None, now: datetime
+        self,
+        platform: str,
+        channel_id: str,
+        reason: str | None,
+        now: datetime,
+        config_hash: str | None = None,
     ) -> None:
         """Mark (reason) or clear (None) a channel whose platform refused it for good."""
         ...
 
     async def broken_channels(self) -> dict[tuple[str, str], str]: ...
+
+    async def broken_channel_details(
+        self,
+    ) -> dict[tuple[str, str], tuple[str, str | None]]: ...
 
     async def items_since(self, since: datetime) -> list[Item]:
         """Stored items fetched at or after `since`, newest first (for backtests)."""

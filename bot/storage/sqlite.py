@@ -124,6 +124,10 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (entity_id, term)
     );
     """,
+    # 3: a broken channel remembers the configuration it broke under
+    """
+    ALTER TABLE channels ADD COLUMN config_hash TEXT;
+    """,
 ]
 
 
@@ -384,22 +388,33 @@ class SQLiteStorage:
             return [dict(r) for r in await cur.fetchall()]
 
     async def set_channel_broken(
-        self, platform: str, channel_id: str, reason: str | None, now: datetime
+        self,
+        platform: str,
+        channel_id: str,
+        reason: str | None,
+        now: datetime,
+        config_hash: str | None = None,
     ) -> None:
         async with self._transaction() as db:
             await db.execute(
-                "INSERT INTO channels (platform, channel_id, broken_reason, broken_at) "
-                "VALUES (?,?,?,?) ON CONFLICT (platform, channel_id) DO UPDATE SET "
-                "broken_reason = excluded.broken_reason, broken_at = excluded.broken_at",
-                (platform, channel_id, reason, now.timestamp() if reason else None),
+                "INSERT INTO channels (platform, channel_id, broken_reason, broken_at, "
+                "config_hash) VALUES (?,?,?,?,?) ON CONFLICT (platform, channel_id) DO UPDATE "
+                "SET broken_reason = excluded.broken_reason, broken_at = excluded.broken_at, "
+                "config_hash = excluded.config_hash",
+                (platform, channel_id, reason, now.timestamp() if reason else None, config_hash),
             )
 
     async def broken_channels(self) -> dict[tuple[str, str], str]:
+        return {k: v[0] for k, v in (await self.broken_channel_details()).items()}
+
+    async def broken_channel_details(self) -> dict[tuple[str, str], tuple[str, str | None]]:
+        """Broken channels: (reason, hash of the configuration they broke under)."""
         sql = (
-            "SELECT platform, channel_id, broken_reason FROM channels WHERE broken_reason NOT NULL"
+            "SELECT platform, channel_id, broken_reason, config_hash FROM channels "
+            "WHERE broken_reason NOT NULL"
         )
         async with self._db.execute(sql) as cur:
-            return {(r[0], r[1]): r[2] for r in await cur.fetchall()}
+            return {(r[0], r[1]): (r[2], r[3]) for r in await cur.fetchall()}
 
     async def items_since(self, since: datetime) -> list[Item]:
         sql = (
