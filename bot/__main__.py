@@ -77,9 +77,11 @@ async def _once(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
+    from bot.app import make_sinks
     from bot.matching.watchlists import load_watchlists
 
     settings = _settings(args)
+    make_sinks(settings)  # validates the platform sections ([discord]) without connecting
     entities = load_watchlists(settings.bot.watchlists)
     aliases = sum(len(e.all_aliases) for e in entities)
     print(

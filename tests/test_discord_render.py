@@ -109,3 +109,54 @@ def test_thread_name_is_the_story_title() -> None:
 
 def test_escape_keeps_ordinary_text_readable() -> None:
     assert escape("Kabul: 12 killed") == "Kabul: 12 killed"
+
+
+@pytest.mark.parametrize(
+    ("raw", "key", "message"),
+    [
+        ({"guild_ids": ["12"]}, "discord.guild_ids[0]", "not a Discord id"),
+        ({"guild_ids": "123456789012345678"}, "discord.guild_ids", "must be a list"),
+        ({"token": "abc"}, "discord.token", "unknown key"),
+        ({"token_env": "MY-TOKEN"}, "discord.token_env", "not an environment variable name"),
+        ({"alert_role_id": "role"}, "discord.alert_role_id", "not a Discord id"),
+        ({"api_base": "not a url"}, "discord.api_base", "not a URL"),
+        ({"ready_timeout": "soon"}, "discord.ready_timeout", "not a duration"),
+    ],
+)
+def test_discord_section_errors_name_the_key(tmp_path, raw, key, message) -> None:
+    from bot.chat.discord.sink import discord_settings
+    from bot.errors import ConfigError
+
+    with pytest.raises(ConfigError) as info:
+        discord_settings(raw, tmp_path / "bot.toml")
+    assert info.value.where == key and message in str(info.value)
+
+
+def test_discord_section_defaults(tmp_path) -> None:
+    from bot.chat.discord.sink import discord_settings
+
+    s = discord_settings({"guild_ids": ["123456789012345678"]}, tmp_path / "bot.toml")
+    assert s.token_env == "DISCORD_TOKEN" and s.guild_ids == (123456789012345678,)
+    assert s.api_base is None and s.alert_role_id is None
+
+
+def test_check_validates_the_discord_section(tmp_path) -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    (tmp_path / "bot.toml").write_text(
+        f'[bot]\nwatchlists = "{root / "watchlists"}"\n'
+        '[discord]\nguild_ids = ["12"]\n'
+        '[[channels]]\nplatform = "discord"\nid = "123456789012345678"\n'
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "check", "--config", str(tmp_path / "bot.toml")],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "discord.guild_ids[0]" in done.stderr and "not a Discord id" in done.stderr
