@@ -14,7 +14,7 @@ import sys
 import tomllib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -23,6 +23,7 @@ from bot.app import App
 from bot.commands import PAGE_SIZE, Caller, CommandError, Commands, Reply
 from bot.config import Settings, load_config
 from bot.matching.watchlists import load_watchlists
+from tests.clock import Clock
 from tests.feedserver import FeedServer, item
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,17 +33,6 @@ VIEWER = Caller("u-viewer", can_manage=False, name="Bo")
 
 # A Tajik group not in the test watchlist, unlike any alias there.
 NEW_TERM = "Jamaat Ansarullah"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 @asynccontextmanager

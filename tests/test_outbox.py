@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bot.app import App
@@ -12,18 +11,8 @@ from bot.chat.jsonl import JsonlSink
 from bot.errors import DeliveryError
 from bot.models import Alert
 from bot.outbox import retry_delay
+from tests.clock import Clock
 from tests.feedserver import FeedServer, item
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 class ScriptedSink(JsonlSink):
