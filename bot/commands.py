@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 KINDS = ("group", "region", "person", "topic")
 MAX_TERM = 100
-PAGE_SIZE = 25
+PAGE_SIZE = 15  # a page of entities fits in one 2,000-character chat message
 MAX_BACKTEST_DAYS = 90
 
 
@@ -194,7 +194,7 @@ class Commands:
         shown = entities[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
         lines = []
         for e in shown:
-            aliases = ", ".join(a for a in e.aliases[:6]) + (" …" if len(e.aliases) > 6 else "")
+            aliases = ", ".join(e.aliases[:4]) + (" …" if len(e.aliases) > 4 else "")
             flag = " (muted)" if e.id in muted else ""
             lines.append(
                 f"{e.id} · {e.kind} · {e.name}{flag}" + (f" — {aliases}" if aliases else "")

@@ -6,7 +6,6 @@ without a restart, and survive a restart.
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import subprocess
@@ -395,15 +394,15 @@ async def test_removing_an_unknown_term_is_refused(make_settings) -> None:
 
 async def test_list_pages_through_many_entities(make_settings) -> None:
     async with opened(make_settings([]), Clock()) as (_, commands):
-        # no doubled digits: skeleton() folds "11" into "1" (see the xfail test above)
-        numbers = [n for n in range(1, 40) if all(a != b for a, b in itertools.pairwise(str(n)))]
-        for n in numbers[:25]:
+        numbers = list(range(1, 26))
+        for n in numbers:
             reply = await commands.watch_add(MANAGER, f"Operation Falcon {n}")
             assert reply.title.startswith("Now watching"), reply.title
         first = await commands.watch_list(VIEWER)
         assert (first.page, first.pages) == (1, 2)
         assert first.title == "Watching 28 entities (page 1/2)"
-        assert len(first.lines) == PAGE_SIZE == 25
+        assert len(first.text) < 2000  # one chat message
+        assert len(first.lines) == PAGE_SIZE == 15
         assert first.lines[0] == (
             "iskp · group · Islamic State Khorasan Province — "
             "ISKP, IS-KP, ISIS-K, Islamic State Khorasan"
@@ -411,7 +410,7 @@ async def test_list_pages_through_many_entities(make_settings) -> None:
         second = await commands.watch_list(VIEWER, page=2)
         assert second.title == "Watching 28 entities (page 2/2)"
         assert second.lines == [
-            f"operation-falcon-{n} · topic · Operation Falcon {n}" for n in numbers[22:25]
+            f"operation-falcon-{n} · topic · Operation Falcon {n}" for n in numbers[12:25]
         ]
         for page in (0, 3, -1):
             with pytest.raises(CommandError, match=f"Page {page} does not exist; there are 2"):
