@@ -71,6 +71,12 @@ def make_sinks(settings: Settings) -> dict[str, Sink]:
 
             raw = settings.raw_sections.get("discord", {})
             sinks["discord"] = DiscordSink(discord_settings(raw, settings.path), settings.path)
+        elif channel.platform == "slack":
+            from bot.chat.slack.sink import SlackSink, slack_settings
+
+            raw = settings.raw_sections.get("slack", {})
+            ids = tuple(c.id for c in settings.channels if c.platform == "slack")
+            sinks["slack"] = SlackSink(slack_settings(raw, settings.path), settings.path, ids)
     return sinks
 
 

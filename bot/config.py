@@ -22,7 +22,7 @@ from bot.models import SEVERITIES
 log = logging.getLogger(__name__)
 
 #: Chat platforms a [[channels]] entry may name. Adapters add themselves here.
-KNOWN_PLATFORMS: tuple[str, ...] = ("console", "jsonl", "discord")
+KNOWN_PLATFORMS: tuple[str, ...] = ("console", "jsonl", "discord", "slack")
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
 _DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -412,6 +412,12 @@ def _channels(path: Path, tables: list[Any], base: Path) -> tuple[ChannelSetting
             raise t.error("id", "is empty", "write the channel id (a file path for jsonl)")
         if platform == "jsonl":
             channel_id = str(_resolve(base, channel_id))
+        if platform == "slack" and not re.fullmatch(r"[CGD][A-Z0-9]{6,}", channel_id):
+            raise t.error(
+                "id",
+                f"{channel_id!r} is not a Slack channel id",
+                'write the id like "C0123ABCD" (channel details → bottom of the About tab)',
+            )
         if platform == "discord" and not (channel_id.isdigit() and 15 <= len(channel_id) <= 21):
             raise t.error(
                 "id",

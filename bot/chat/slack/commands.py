@@ -1,0 +1,49 @@
+"""Answering Slack slash commands: ack within 3 seconds, reply ephemerally.
+
+Quick commands answer in the ack itself; slow ones (a backtest, fetching a
+feed) are acknowledged first and answered through `response_url`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from bot.chat.slack.parse import USAGE, UsageError, parse
+from bot.chat.slack.render import cut
+from bot.commands import Caller, CommandError
+
+if TYPE_CHECKING:
+    from bot.chat.slack.sink import SlackSink
+
+REPLY_MAX = 3000
+
+
+def _text(text: str) -> str:
+    # Command replies may quote what the user typed: keep mentions inert.
+    return cut(text.replace("<!", "&lt;!").replace("<@", "&lt;@"), REPLY_MAX)
+
+
+async def handle(sink: SlackSink, group: str, command: dict, ack: Any, respond: Any) -> None:
+    assert sink._commands is not None
+    try:
+        parsed = parse(group, command.get("text", ""), sink._commands)
+    except UsageError as e:
+        await ack(response_type="ephemeral", text=_text(str(e)))
+        return
+    if parsed.action is None:
+        await ack(response_type="ephemeral", text=USAGE[group])
+        return
+    user_id, channel_id = command.get("user_id", ""), command.get("channel_id", "")
+    caller = Caller(
+        user_id, await sink.is_manager(user_id, channel_id), command.get("user_name", "")
+    )
+    if parsed.slow:
+        await ack(response_type="ephemeral", text="Working on it…")
+    try:
+        text = (await parsed.action(caller)).text
+    except CommandError as e:
+        text = str(e)
+    if parsed.slow:
+        await respond(response_type="ephemeral", replace_original=True, text=_text(text))
+    else:
+        await ack(response_type="ephemeral", text=_text(text))

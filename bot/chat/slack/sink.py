@@ -1,0 +1,325 @@
+"""Delivering alerts to Slack, and its slash commands, with slack-bolt and slack_sdk.
+
+Slack has no idempotency key, so every post carries message `metadata` with
+the outbox id; after an ambiguous failure (timeout, dropped connection) the
+next attempt first looks for that id in the channel's recent history. 429s
+wait for Retry-After; posts are paced at about one per second per channel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+import aiohttp.web
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.chat.base import Digest
+from bot.chat.slack.render import alert_blocks, alert_text, cut, escape
+from bot.errors import ConfigError, DeliveryError
+from bot.models import Alert
+
+if TYPE_CHECKING:
+    from bot.commands import Commands
+
+log = logging.getLogger(__name__)
+
+METADATA_EVENT = "newswatch_alert"
+HISTORY_LOOKBACK = 100  # messages searched for an alert after an ambiguous failure
+PACE = 1.0  # seconds between posts to one channel (Slack's guidance: about 1/s)
+BROKEN_ERRORS = frozenset(
+    {
+        "channel_not_found",
+        "not_in_channel",
+        "is_archived",
+        "invalid_auth",
+        "account_inactive",
+        "token_revoked",
+        "missing_scope",
+        "restricted_action",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SlackSettings:
+    mode: str = "socket"  # "socket" or "http"
+    bot_token_env: str = "SLACK_BOT_TOKEN"
+    app_token_env: str = "SLACK_APP_TOKEN"
+    signing_secret_env: str = "SLACK_SIGNING_SECRET"
+    managers: tuple[str, ...] = ()
+    manager_usergroup: str | None = None
+    commands: tuple[str, str, str] = ("/watch", "/feeds", "/digest")
+    api_base: str | None = None
+    host: str = "0.0.0.0"
+    port: int = 3000
+
+
+def slack_settings(raw: dict[str, Any], path: Path) -> SlackSettings:
+    """Validate the [slack] table of bot.toml."""
+    p = str(path)
+    known = {
+        "mode",
+        "bot_token_env",
+        "app_token_env",
+        "signing_secret_env",
+        "managers",
+        "manager_usergroup",
+        "commands",
+        "api_base",
+        "host",
+        "port",
+    }
+    for key in raw:
+        if key not in known:
+            raise ConfigError(
+                p, f"slack.{key}", "unknown key", f"use one of: {', '.join(sorted(known))}"
+            )
+    mode = raw.get("mode", "socket")
+    if mode not in ("socket", "http"):
+        raise ConfigError(p, "slack.mode", f"unknown mode {mode!r}", 'use "socket" or "http"')
+    envs = {}
+    for key, default in (
+        ("bot_token_env", "SLACK_BOT_TOKEN"),
+        ("app_token_env", "SLACK_APP_TOKEN"),
+        ("signing_secret_env", "SLACK_SIGNING_SECRET"),
+    ):
+        value = raw.get(key, default)
+        if not isinstance(value, str) or not value.isidentifier():
+            raise ConfigError(p, f"slack.{key}", f"{value!r} is not an environment variable name")
+        envs[key] = value
+    managers = raw.get("managers", [])
+    if not isinstance(managers, list) or not all(
+        isinstance(m, str) and m[:1] in ("U", "W") and m.isalnum() for m in managers
+    ):
+        raise ConfigError(p, "slack.managers", "must be a list of user ids", 'write ["U0123ABCD"]')
+    group = raw.get("manager_usergroup")
+    if group is not None and not (isinstance(group, str) and group.startswith("S")):
+        raise ConfigError(
+            p, "slack.manager_usergroup", f"{group!r} is not a user-group id", 'write "S0123ABCD"'
+        )
+    names = raw.get("commands", ["/watch", "/feeds", "/digest"])
+    if not (
+        isinstance(names, list)
+        and len(names) == 3
+        and all(isinstance(n, str) and re.fullmatch(r"/[a-z0-9_-]{1,31}", n) for n in names)
+    ):
+        raise ConfigError(
+            p,
+            "slack.commands",
+            "must name the three commands",
+            'write ["/watch", "/feeds", "/digest"]',
+        )
+    api_base = raw.get("api_base")
+    if api_base is not None:
+        if not isinstance(api_base, str) or not api_base.startswith(("http://", "https://")):
+            raise ConfigError(p, "slack.api_base", f"{api_base!r} is not a URL")
+        api_base = api_base.rstrip("/") + "/"  # slack_sdk joins method names onto it
+    port = raw.get("port", 3000)
+    if not isinstance(port, int) or not 1 <= port <= 65535:
+        raise ConfigError(p, "slack.port", f"{port!r} is not a port number")
+    return SlackSettings(
+        mode=mode,
+        managers=tuple(managers),
+        manager_usergroup=group,
+        commands=(names[0], names[1], names[2]),
+        api_base=api_base,
+        host=str(raw.get("host", "0.0.0.0")),
+        port=port,
+        **envs,
+    )
+
+
+def _env(path: Path, key: str, name: str, what: str) -> str:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        raise ConfigError(
+            str(path),
+            f"slack.{key}",
+            f"the environment variable {name} is not set",
+            f"export {name}=<{what}>",
+        )
+    return value
+
+
+class SlackSink:
+    platform = "slack"
+
+    def __init__(
+        self, settings: SlackSettings, config_path: Path, channel_ids: tuple[str, ...]
+    ) -> None:
+        self.settings = settings
+        self.config_path = config_path
+        self.channel_ids = channel_ids
+        self.client: AsyncWebClient | None = None
+        self._commands: Commands | None = None
+        self._handler: Any = None
+        self._runner: Any = None
+        self._last_post: dict[str, float] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._group_members: tuple[float, frozenset[str]] = (0.0, frozenset())
+
+    def bind_commands(self, commands: Commands) -> None:
+        self._commands = commands
+
+    async def start(self) -> None:
+        s = self.settings
+        token = _env(self.config_path, "bot_token_env", s.bot_token_env, "xoxb-… bot token")
+        kwargs = {"base_url": s.api_base} if s.api_base else {}
+        self.client = AsyncWebClient(token=token, **kwargs)
+        try:
+            await self.client.auth_test()
+        except SlackApiError as e:
+            raise ConfigError(
+                str(self.config_path),
+                "slack.bot_token_env",
+                f"Slack rejected the token in {s.bot_token_env} ({e.response.get('error')})",
+                "copy the Bot User OAuth Token again (OAuth & Permissions)",
+            ) from None
+        if self._commands is not None:
+            await self._start_commands()
+
+    async def _start_commands(self) -> None:
+        from slack_bolt.async_app import AsyncApp
+
+        s = self.settings
+        if s.mode == "socket":
+            app_token = _env(
+                self.config_path, "app_token_env", s.app_token_env, "xapp-… app-level token"
+            )
+            app = AsyncApp(client=self.client, request_verification_enabled=False)
+            self._register(app)
+            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+            self._handler = AsyncSocketModeHandler(app, app_token, web_client=self.client)
+            await self._handler.connect_async()
+        else:
+            secret = _env(
+                self.config_path, "signing_secret_env", s.signing_secret_env, "signing secret"
+            )
+            app = AsyncApp(client=self.client, signing_secret=secret)
+            self._register(app)
+            runner = aiohttp.web.AppRunner(app.web_app(path="/slack/events"))
+            await runner.setup()
+            await aiohttp.web.TCPSite(runner, s.host, s.port).start()
+            self._runner = runner
+
+    def _register(self, app: Any) -> None:
+        from bot.chat.slack.commands import handle
+
+        for group, name in zip(("watch", "feeds", "digest"), self.settings.commands, strict=True):
+
+            async def on_command(ack: Any, command: dict, respond: Any, group: str = group) -> None:
+                await handle(self, group, command, ack, respond)
+
+            app.command(name)(on_command)
+
+    async def is_manager(self, user_id: str, channel_id: str) -> bool:
+        s = self.settings
+        if not s.managers and not s.manager_usergroup:
+            # Nobody named: anyone in a channel the bot posts to may manage.
+            return channel_id in self.channel_ids
+        if user_id in s.managers:
+            return True
+        if s.manager_usergroup and self.client is not None:
+            fetched, members = self._group_members
+            if time.monotonic() - fetched > 300:
+                try:
+                    reply = await self.client.usergroups_users_list(usergroup=s.manager_usergroup)
+                    members = frozenset(reply.get("users", []))
+                    self._group_members = (time.monotonic(), members)
+                except SlackApiError as e:
+                    log.warning("cannot read Slack user group %s: %s", s.manager_usergroup, e)
+            return user_id in members
+        return False
+
+    async def close(self) -> None:
+        if self._handler is not None:
+            await self._handler.close_async()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def deliver(self, alert: Alert) -> str:
+        assert self.client is not None, "start() first"
+        lock = self._locks.setdefault(alert.channel_id, asyncio.Lock())
+        async with lock:
+            await self._pace(alert.channel_id)
+            try:
+                if alert.attempts:
+                    # An earlier try may have reached Slack before failing: look first.
+                    found = await self._find_posted(alert)
+                    if found:
+                        return found
+                reply = await self.client.chat_postMessage(
+                    channel=alert.channel_id,
+                    text=alert_text(alert),
+                    blocks=alert_blocks(alert),
+                    thread_ts=alert.reply_to,
+                    unfurl_links=False,
+                    unfurl_media=False,
+                    metadata={
+                        "event_type": METADATA_EVENT,
+                        "event_payload": {"outbox_id": alert.id},
+                    },
+                )
+            except SlackApiError as e:
+                raise self._error(alert, e) from e
+            except (aiohttp.ClientError, TimeoutError, OSError) as e:
+                raise DeliveryError(f"Slack unreachable: {type(e).__name__}", retryable=True) from e
+            finally:
+                self._last_post[alert.channel_id] = time.monotonic()
+        return str(reply["ts"])  # ts is text: as a float it would lose digits
+
+    async def _pace(self, channel_id: str) -> None:
+        wait = self._last_post.get(channel_id, 0.0) + PACE - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)  # rate limiting, not synchronisation
+
+    async def _find_posted(self, alert: Alert) -> str | None:
+        assert self.client is not None
+        history = await self.client.conversations_history(
+            channel=alert.channel_id, limit=HISTORY_LOOKBACK, include_all_metadata=True
+        )
+        for message in history.get("messages", []):
+            meta = message.get("metadata") or {}
+            if (
+                meta.get("event_type") == METADATA_EVENT
+                and (meta.get("event_payload") or {}).get("outbox_id") == alert.id
+            ):
+                return str(message["ts"])
+        return None
+
+    def _error(self, alert: Alert, e: SlackApiError) -> DeliveryError:
+        error = str(e.response.get("error", ""))
+        status = e.response.status_code
+        if status == 429 or error == "ratelimited":
+            retry_after = float(e.response.headers.get("Retry-After", 1))
+            return DeliveryError("Slack rate limit", retryable=True, retry_after=retry_after)
+        if error in BROKEN_ERRORS:
+            return DeliveryError(f"Slack channel {alert.channel_id}: {error}", retryable=False)
+        if status >= 500 or error in ("internal_error", "fatal_error", "service_unavailable"):
+            return DeliveryError(f"Slack server error ({status} {error})", retryable=True)
+        return DeliveryError(f"Slack refused the message: {error}", retryable=False, rejected=True)
+
+    async def post_digest(self, channel_id: str, digest: Digest) -> str:
+        assert self.client is not None
+        reply = await self.client.chat_postMessage(
+            channel=channel_id,
+            text=cut(escape(digest.title), 3000),
+            blocks=[
+                {
+                    "type": "section",
+                    "text": {"type": "mrkdwn", "text": cut(escape(digest.text), 3000)},
+                }
+            ],
+            unfurl_links=False,
+        )
+        return str(reply["ts"])
