@@ -174,7 +174,10 @@ class SlackSink:
         s = self.settings
         token = _env(self.config_path, "bot_token_env", s.bot_token_env, "xoxb-… bot token")
         kwargs = {"base_url": s.api_base} if s.api_base else {}
-        self.client = AsyncWebClient(token=token, **kwargs)
+        # No retry inside slack_sdk: its default re-sends a post after a dropped
+        # connection (a duplicate if Slack had stored it). The outbox retries,
+        # checking the channel's history first.
+        self.client = AsyncWebClient(token=token, retry_handlers=[], **kwargs)
         try:
             await self.client.auth_test()
         except SlackApiError as e:
@@ -215,12 +218,15 @@ class SlackSink:
     def _register(self, app: Any) -> None:
         from bot.chat.slack.commands import handle
 
-        for group, name in zip(("watch", "feeds", "digest"), self.settings.commands, strict=True):
-
-            async def on_command(ack: Any, command: dict, respond: Any, group: str = group) -> None:
+        def listener(group: str) -> Any:
+            # bolt passes arguments by parameter name: the listener takes only its own.
+            async def on_command(ack: Any, command: dict, respond: Any) -> None:
                 await handle(self, group, command, ack, respond)
 
-            app.command(name)(on_command)
+            return on_command
+
+        for group, name in zip(("watch", "feeds", "digest"), self.settings.commands, strict=True):
+            app.command(name)(listener(group))
 
     async def is_manager(self, user_id: str, channel_id: str) -> bool:
         s = self.settings
