@@ -7,6 +7,21 @@ from collections.abc import Callable, Iterable
 from bot.models import Match
 
 
+def cut(text: str, limit: int, mend: Callable[[str], str] = lambda s: s) -> str:
+    """Shorten to `limit` characters at a word boundary, with an ellipsis.
+
+    `mend` repairs what the cut may have split in a platform's escaping (a
+    trailing backslash on Discord, half an `&entity;` on Slack).
+    """
+    if len(text) <= limit:
+        return text
+    text = text[: limit - 1]
+    space = text.rfind(" ")
+    if space > limit // 2:
+        text = text[:space]
+    return mend(text) + "…"
+
+
 def spans_in(matches: Iterable[Match], field: str) -> list[tuple[int, int]]:
     """Merged, sorted character spans of the matches found in one field."""
     merged: list[tuple[int, int]] = []

@@ -15,6 +15,7 @@ from typing import Any
 import discord
 
 from bot.chat.base import plain_text
+from bot.chat.format import cut as shorten
 from bot.chat.format import excerpt, highlight, spans_in
 from bot.models import Alert
 
@@ -43,16 +44,8 @@ def escape(text: str) -> str:
 
 
 def cut(text: str, limit: int) -> str:
-    """Shorten to `limit` characters at a word boundary, with an ellipsis; never mid-escape."""
-    if len(text) <= limit:
-        return text
-    text = text[: limit - 1]
-    space = text.rfind(" ")
-    if space > limit // 2:
-        text = text[:space]
-    while text.endswith("\\"):
-        text = text[:-1]
-    return text + "…"
+    """Shorten cleanly, never leaving a dangling escape backslash."""
+    return shorten(text, limit, lambda s: s.rstrip("\\"))
 
 
 def safe_url(url: str) -> str | None:

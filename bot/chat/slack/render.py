@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 from bot.chat.base import plain_text
+from bot.chat.format import cut as shorten
 from bot.chat.format import excerpt, highlight, spans_in
 from bot.models import Alert
 
@@ -28,18 +29,14 @@ def escape(text: str) -> str:
     return plain_text(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def cut(text: str, limit: int) -> str:
-    """Shorten at a word boundary with an ellipsis, never inside an &entity;."""
-    if len(text) <= limit:
-        return text
-    text = text[: limit - 1]
-    space = text.rfind(" ")
-    if space > limit // 2:
-        text = text[:space]
+def _drop_partial_entity(text: str) -> str:
     amp = text.rfind("&")
-    if amp != -1 and ";" not in text[amp:]:
-        text = text[:amp]
-    return text + "…"
+    return text[:amp] if amp != -1 and ";" not in text[amp:] else text
+
+
+def cut(text: str, limit: int) -> str:
+    """Shorten cleanly, never inside an &entity;."""
+    return shorten(text, limit, _drop_partial_entity)
 
 
 def link(url: str, label: str) -> str:
