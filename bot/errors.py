@@ -89,3 +89,12 @@ class DeliveryError(BotError):
         self.retry_after = retry_after
         self.rejected = rejected
         super().__init__(message)
+
+
+class PlatformUnreachable(BotError):
+    """A chat platform could not be reached at start-up (network, DNS, outage).
+
+    `main` prints it as one line and exits non-zero; a supervisor (systemd,
+    a container's restart policy) starts the bot again later, and alerts
+    wait in the outbox meanwhile.
+    """

@@ -317,3 +317,17 @@ async def test_every_other_slash_command(
         assert "Stopped polling" in await run_command(fake, "feeds remove", {"url": url}, manager)
         assert "not available" in await run_command(fake, "digest now", {}, member)
         assert "Page 9 does not exist" in await run_command(fake, "watch list", {"page": 9}, member)
+
+
+async def test_unreachable_discord_is_one_clear_error(discord_settings) -> None:
+    import socket
+
+    from bot.errors import PlatformUnreachable
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    settings = discord_settings([], api_base=f"http://127.0.0.1:{port}/api/v10")
+    with pytest.raises(PlatformUnreachable, match="cannot reach Discord"):
+        async with App.open(settings):
+            pass

@@ -283,3 +283,12 @@ def unused_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+async def test_unreachable_slack_is_one_clear_error(slack_settings, unused_port) -> None:
+    from bot.errors import PlatformUnreachable
+
+    settings = slack_settings([], api_base=f"http://127.0.0.1:{unused_port}/api/")
+    with pytest.raises(PlatformUnreachable, match="cannot reach Slack"):
+        async with App.open(settings):
+            pass

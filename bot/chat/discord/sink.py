@@ -24,7 +24,7 @@ import yarl
 from bot.chat.base import Digest
 from bot.chat.discord.render import alert_embed, cut, escape, thread_name
 from bot.config import DURATION_HINT, parse_duration
-from bot.errors import ConfigError, DeliveryError
+from bot.errors import ConfigError, DeliveryError, PlatformUnreachable
 from bot.models import Alert
 
 if TYPE_CHECKING:
@@ -175,6 +175,11 @@ class DiscordSink:
             discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(self.settings.gateway_url)
         try:
             await self.client.login(token)
+        except (aiohttp.ClientError, OSError, TimeoutError) as e:
+            await self.client.close()
+            raise PlatformUnreachable(
+                f"cannot reach Discord ({discord.http.Route.BASE}): {type(e).__name__}: {e}"
+            ) from None
         except discord.LoginFailure:
             await self.client.close()
             raise ConfigError(

@@ -24,7 +24,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.chat.base import Digest
 from bot.chat.slack.render import alert_blocks, alert_text, cut, escape
-from bot.errors import ConfigError, DeliveryError
+from bot.errors import ConfigError, DeliveryError, PlatformUnreachable
 from bot.models import Alert
 
 if TYPE_CHECKING:
@@ -180,6 +180,10 @@ class SlackSink:
         self.client = AsyncWebClient(token=token, retry_handlers=[], **kwargs)
         try:
             await self.client.auth_test()
+        except (aiohttp.ClientError, OSError, TimeoutError) as e:
+            raise PlatformUnreachable(
+                f"cannot reach Slack ({self.client.base_url}): {type(e).__name__}: {e}"
+            ) from None
         except SlackApiError as e:
             raise ConfigError(
                 str(self.config_path),
