@@ -35,6 +35,30 @@ def watchlist_dir(tmp_path: Path) -> Path:
     return d
 
 
+def chat_config(
+    tmp_path: Path,
+    watchlist_dir: Path,
+    feeds: list[dict[str, Any]],
+    platform: str,
+    channels: tuple[str, ...],
+    section: dict[str, Any],
+) -> Settings:
+    """Settings for a chat platform's end-to-end tests: local feeds, one platform."""
+    data = {
+        "bot": {
+            "database": str(tmp_path / "bot.sqlite3"),
+            "watchlists": str(watchlist_dir),
+            "timeout": "2s",
+            "parser_workers": 1,
+            "allow_private_feeds": True,
+        },
+        "feeds": [{"interval": "5m", "first_poll": "all", **f} for f in feeds],
+        "channels": [{"platform": platform, "id": c} for c in channels],
+        platform: section,
+    }
+    return settings_from_dict(data, tmp_path / "bot.toml")
+
+
 @pytest.fixture
 def make_settings(tmp_path: Path, watchlist_dir: Path):
     """Build Settings as bot.toml would, with a jsonl channel in tmp_path."""

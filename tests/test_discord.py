@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from bot.app import App
-from bot.config import settings_from_dict
 from bot.errors import ConfigError
+from tests.conftest import chat_config
 from tests.discord_fixtures import pointed_at
 from tests.fakediscord import (
     ALERTS_CHANNEL_ID,
@@ -43,26 +43,15 @@ def discord_settings(tmp_path: Path, watchlist_dir: Path, fake: FakeDiscord, mon
     monkeypatch.setenv("TEST_DISCORD_TOKEN", fake.token)
 
     def make(feeds: list[dict[str, Any]], channels: list[str] = (ALERTS,), **discord: Any):
-        data = {
-            "bot": {
-                "database": str(tmp_path / "bot.sqlite3"),
-                "watchlists": str(watchlist_dir),
-                "timeout": "2s",
-                "parser_workers": 1,
-                "allow_private_feeds": True,
-            },
-            "feeds": [{"interval": "5m", "first_poll": "all", **f} for f in feeds],
-            "channels": [{"platform": "discord", "id": c} for c in channels],
-            "discord": {
-                "token_env": "TEST_DISCORD_TOKEN",
-                "api_base": fake.api_base,
-                "gateway_url": fake.gateway_url,
-                "guild_ready_timeout": "0.1s",
-                "ready_timeout": "10s",
-                **discord,
-            },
+        section = {
+            "token_env": "TEST_DISCORD_TOKEN",
+            "api_base": fake.api_base,
+            "gateway_url": fake.gateway_url,
+            "guild_ready_timeout": "0.1s",
+            "ready_timeout": "10s",
+            **discord,
         }
-        return settings_from_dict(data, tmp_path / "bot.toml")
+        return chat_config(tmp_path, watchlist_dir, feeds, "discord", tuple(channels), section)
 
     return make
 

@@ -13,10 +13,10 @@ import aiohttp
 import pytest
 
 from bot.app import App
-from bot.config import settings_from_dict
 from bot.errors import ConfigError
 from bot.outbox import retry_delay
 from tests.clock import Clock
+from tests.conftest import chat_config
 from tests.fakeslack import FakeSlack, signed_request
 from tests.feedserver import FeedServer, item
 
@@ -43,25 +43,14 @@ def slack_settings(tmp_path: Path, watchlist_dir: Path, fake: FakeSlack, monkeyp
     monkeypatch.setenv("T_SLACK_SECRET", fake.signing_secret)
 
     def make(feeds: list[dict[str, Any]], channels=(NEWS,), **slack: Any):
-        data = {
-            "bot": {
-                "database": str(tmp_path / "bot.sqlite3"),
-                "watchlists": str(watchlist_dir),
-                "timeout": "2s",
-                "parser_workers": 1,
-                "allow_private_feeds": True,
-            },
-            "feeds": [{"interval": "5m", "first_poll": "all", **f} for f in feeds],
-            "channels": [{"platform": "slack", "id": c} for c in channels],
-            "slack": {
-                "bot_token_env": "T_SLACK_BOT",
-                "app_token_env": "T_SLACK_APP",
-                "signing_secret_env": "T_SLACK_SECRET",
-                "api_base": fake.api_base,
-                **slack,
-            },
+        section = {
+            "bot_token_env": "T_SLACK_BOT",
+            "app_token_env": "T_SLACK_APP",
+            "signing_secret_env": "T_SLACK_SECRET",
+            "api_base": fake.api_base,
+            **slack,
         }
-        return settings_from_dict(data, tmp_path / "bot.toml")
+        return chat_config(tmp_path, watchlist_dir, feeds, "slack", tuple(channels), section)
 
     return make
 
