@@ -28,7 +28,9 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import reduce
 
 from rapidfuzz.distance import OSA
 
@@ -160,14 +162,19 @@ def _join(head: str, word: str) -> str:
     return head + word
 
 
+def _join_all(words: Iterable[str]) -> str:
+    """Skeletons joined into one string, doubled letters at the seams merged."""
+    return reduce(_join, words, "")
+
+
 def _without_connectors(folded: tuple[str, ...], skel: tuple[str, ...]) -> str:
     """Joined skeletons with the interior connecting words (al, ul, e) left out."""
-    out = ""
-    for k, (w, sk) in enumerate(zip(folded, skel, strict=True)):
-        if 0 < k < len(folded) - 1 and w in _DROPPABLE:
-            continue
-        out = _join(out, sk)
-    return out
+    last = len(folded) - 1
+    return _join_all(
+        sk
+        for k, (w, sk) in enumerate(zip(folded, skel, strict=True))
+        if not (0 < k < last and w in _DROPPABLE)
+    )
 
 
 def _without_trailing_generic(folded: tuple[str, ...], skel: tuple[str, ...]) -> str:
@@ -181,10 +188,7 @@ def _without_trailing_generic(folded: tuple[str, ...], skel: tuple[str, ...]) ->
     rest = folded[:-1]
     if not any(len(w) >= MIN_ANCHOR_LEN and w not in GENERIC_WORDS for w in rest):
         return ""
-    out = ""
-    for sk in skel[:-1]:
-        out = _join(out, sk)
-    return out
+    return _join_all(skel[:-1])
 
 
 def _deletions(word: str) -> set[str]:
@@ -271,9 +275,7 @@ class Matcher:
             return
         strict = is_strict(text)
         skel = tuple(skeleton(w) for w in toks.folded)
-        joined = ""
-        for w in skel:
-            joined = _join(joined, w)
+        joined = _join_all(skel)
         alias = _Alias(
             entity=entity,
             text=text,
@@ -610,9 +612,7 @@ class Matcher:
         for k in range(start, end - 1):
             if _BREAK.search(text, toks.ends[k], toks.starts[k + 1]):
                 return None
-        candidate = ""
-        for k in picked:
-            candidate = _join(candidate, skel[k])
+        candidate = _join_all(skel[k] for k in picked)
         if abs(len(candidate) - len(alias.joined)) > alias.allowed:
             return None
         # OSA counts a swap of two letters as one edit (Nangrahar / Nangarhar).
