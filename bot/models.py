@@ -98,6 +98,10 @@ class Alert:
     created_at: datetime
     attempts: int = 0
     reply_to: str | None = None  # platform message id of the thread parent, if any
+    # The story this item belongs to (see bot/stories.py), and, for a reply in
+    # a story's thread, the names of entities no earlier item of the story had.
+    story: str | None = None
+    new_entities: tuple[str, ...] = ()
 
     @property
     def severity(self) -> str:
@@ -106,6 +110,53 @@ class Alert:
     @property
     def entity_ids(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(m.entity_id for m in self.matches))
+
+
+@dataclass(frozen=True, slots=True)
+class StoryUpdate:
+    """A story's parent alert, to be edited to show how the story has grown.
+
+    Sent to a sink after replies were posted in the story's thread, so the
+    channel shows "3 sources · last update 14:05" without scrolling the thread.
+    """
+
+    parent: Alert  # the alert as first posted (its item and matches)
+    message_id: str  # the platform's id of the parent message
+    sources: int  # items of the story delivered in this channel, parent included
+    last_update: datetime  # when the newest of them was delivered
+
+
+@dataclass(frozen=True, slots=True)
+class FloodSummary:
+    """Alerts held back by a channel's flood cap, posted as one message when the window ends.
+
+    `id` is unique and stable across retries, so sinks use it for idempotency
+    exactly as they use `Alert.id`.
+    """
+
+    id: int
+    platform: str
+    channel_id: str
+    alerts: tuple[Alert, ...]  # oldest first
+    window_start: datetime
+    window_end: datetime
+
+    def entity_counts(self) -> list[tuple[str, int]]:
+        """("ISKP", 5), ("Tajikistan", 4), …: most mentioned first, then by name."""
+        counts: dict[str, int] = {}
+        for alert in self.alerts:
+            for name in dict.fromkeys(m.entity_name for m in alert.matches):
+                counts[name] = counts.get(name, 0) + 1
+        return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0].casefold()))
+
+    def headline(self, limit: int = 5) -> str:
+        """ "12 more alerts: ISKP ×5, Tajikistan ×4, …" (plain text; sinks escape it)."""
+        counts = self.entity_counts()
+        parts = [f"{name} ×{n}" for name, n in counts[:limit]]
+        if len(counts) > limit:
+            parts.append("…")
+        noun = "alert" if len(self.alerts) == 1 else "alerts"
+        return f"{len(self.alerts)} more {noun}: {', '.join(parts)}"
 
 
 @dataclass(frozen=True, slots=True)

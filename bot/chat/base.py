@@ -10,19 +10,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
 from typing import Protocol
 
-from bot.models import Alert
-
-
-@dataclass(frozen=True, slots=True)
-class Digest:
-    """A summary to post: plain text always, an optional PNG chart."""
-
-    title: str
-    text: str
-    image_png: bytes | None = None
+from bot.digest.model import Digest
+from bot.models import Alert, FloodSummary, StoryUpdate
 
 
 class Sink(Protocol):
@@ -35,14 +26,40 @@ class Sink(Protocol):
     async def close(self) -> None: ...
 
     async def deliver(self, alert: Alert) -> str:
-        """Post the alert (as a reply under `alert.reply_to` if set); return its message id.
+        """Post the alert and return its message id.
+
+        With `alert.reply_to` set, post a short reply in the thread of that
+        message instead (source, linked title, `alert.new_entities`): the
+        story's parent already carries the full alert.
 
         Must be idempotent per `alert.id`: a retry after an ambiguous failure
         must not post a second copy.
         """
         ...
 
-    async def post_digest(self, channel_id: str, digest: Digest) -> str: ...
+    async def deliver_summary(self, summary: FloodSummary) -> str:
+        """Post the alerts a flood cap held back as one message; return its id.
+
+        Lists every held alert with its link (as many as the platform's limits
+        allow, then how many more). Idempotent per `summary.id`.
+        """
+        ...
+
+    async def update_story(self, update: StoryUpdate) -> None:
+        """Edit a story's parent message to show its source count and last update.
+
+        Raise DeliveryError(retryable=True) to be asked again later; any other
+        DeliveryError gives up on editing that message (deleted, not ours).
+        """
+        ...
+
+    async def post_digest(self, channel_id: str, digest: Digest, key: str) -> str:
+        """Post a daily digest (with its chart, if any); return the message id.
+
+        Idempotent per `key` (channel and day): a retry after an ambiguous
+        failure must not post the digest twice.
+        """
+        ...
 
 
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?")
