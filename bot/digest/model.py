@@ -65,8 +65,12 @@ class Digest:
 
     @property
     def empty(self) -> bool:
-        """No mentions at all in the 24 hours: the digest says so in one line."""
-        return not self.counts
+        """No mentions at all in the 24 hours: the digest says so in one line.
+
+        `counts` also lists entities mentioned only the day before (to show a
+        drop to zero), so an empty day is "no count above zero", not "no counts".
+        """
+        return not any(c.mentions for c in self.counts)
 
 
 @dataclass(frozen=True, slots=True)
