@@ -4,9 +4,8 @@ Typical fixture (pytest-asyncio, asyncio_mode=auto)::
 
     @pytest.fixture
     async def fake_discord():
-        async with FakeDiscord() as fake:
-            with pointed_at(fake):
-                yield fake
+        async with checked_fake() as fake:  # FakeDiscord() + pointed_at(fake) + no errors
+            yield fake
 
     async def test_x(fake_discord):
         client = discord.Client(intents=discord.Intents.default(), guild_ready_timeout=0.1)
@@ -19,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import discord
 import yarl
@@ -26,6 +26,15 @@ from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
 from tests.fakediscord import FakeDiscord
+
+
+@contextlib.asynccontextmanager
+async def checked_fake(**options: Any) -> AsyncIterator[FakeDiscord]:
+    """A started FakeDiscord with discord.py pointed at it; its `errors` must stay empty."""
+    async with FakeDiscord(**options) as fake:
+        with pointed_at(fake):  # restores discord.py's globals afterwards
+            yield fake
+        assert fake.errors == [], fake.errors
 
 
 @contextlib.contextmanager

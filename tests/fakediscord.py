@@ -492,6 +492,7 @@ class _Failure:
     headers: dict[str, str]
     times: int
     after_store: bool
+    drop: bool = False
 
 
 @dataclass
@@ -587,6 +588,9 @@ def _infer_option_type(value: Any) -> int:
     return 3
 
 
+_FILES = web.RequestKey("files", list)
+
+
 class _Route:
     def __init__(self, method: str, pattern: str, handler, spec: str | None, auth: bool) -> None:
         self.method = method
@@ -617,7 +621,7 @@ class FakeDiscord:
       interaction(name, options, user_id, permissions=, guild_id=, channel_id=, ...)
       autocomplete(name, options, user_id, focused=...)   build INTERACTION_CREATE payloads
       fail_next(method, path_regex, status, body=None, headers=None, times=1,
-                after_store=False)                         inject failures
+                after_store=False, drop=False)             inject failures
       close_gateway(code) / send_reconnect()               exercise RESUME
       add_channel(...), add_user(...)                      extra guild state (before start)
       wait_for(predicate, timeout)                         await a state change, no polling
@@ -626,7 +630,12 @@ class FakeDiscord:
       requests        every REST request (RecordedRequest), retries included;
                       requests_to(method, path_regex) filters them
       messages        {message_id: message object} for every stored message;
-                      messages_in(channel_id) = non-ephemeral ones in that channel/thread
+                      messages_in(channel_id) = non-ephemeral ones in that channel/thread;
+                      messages_under(channel_id) = those of a channel and its threads
+      attachments     {attachment_id: {"filename", "description", "content_type", "data",
+                      "message_id"}} files uploaded with messages (multipart ``files[N]``);
+                      attachment_data(message, filename) = the bytes
+      edits           [{"channel_id", "message_id", "body"}] PATCHed channel messages
       threads         {thread_id: channel object (type 11)}
       channels        {channel_id: channel object} guild text channels and threads
       command_puts    [{"guild_id": int | None, "payload": [...]}] bulk overwrites
@@ -695,6 +704,8 @@ class FakeDiscord:
         self.requests: list[RecordedRequest] = []
         self.errors: list[str] = []
         self.messages: dict[int, dict[str, Any]] = {}
+        self.attachments: dict[int, dict[str, Any]] = {}
+        self.edits: list[dict[str, Any]] = []
         self.channels: dict[int, dict[str, Any]] = {}
         self.threads: dict[int, dict[str, Any]] = {}
         self.command_puts: list[dict[str, Any]] = []
@@ -942,6 +953,7 @@ class FakeDiscord:
         headers: dict[str, str] | None = None,
         times: int = 1,
         after_store: bool = False,
+        drop: bool = False,
     ) -> None:
         """Answer the next ``times`` matching requests with ``status``.
 
@@ -951,6 +963,9 @@ class FakeDiscord:
         ``Via`` which discord.py requires before it will retry; 5xx get an HTML proxy page).
         A ``str``/``bytes`` body is sent as text/html. ``after_store=True`` runs the real
         handler first (message stored, nonce remembered) and then returns the failure.
+        ``drop=True`` closes the connection instead of answering (``status`` is then
+        ignored): with ``after_store`` the ambiguous failure of a dropped connection
+        after Discord stored the message. discord.py does not retry it itself.
         """
         if body is None:
             if status == 429:
@@ -974,6 +989,7 @@ class FakeDiscord:
                 headers=dict(headers or {}),
                 times=times,
                 after_store=after_store,
+                drop=drop,
             )
         )
 
@@ -987,6 +1003,11 @@ class FakeDiscord:
                 continue
             out.append(msg)
         return out
+
+    def messages_under(self, channel_id: int) -> list[dict]:
+        """Non-ephemeral messages in a channel and in the threads started from it."""
+        threads = [t for t, c in self.threads.items() if int(c["parent_id"]) == int(channel_id)]
+        return [m for cid in (int(channel_id), *threads) for m in self.messages_in(cid)]
 
     def requests_to(self, method: str, path_regex: str) -> list[RecordedRequest]:
         rx = re.compile(path_regex)
@@ -1591,6 +1612,16 @@ class FakeDiscord:
         headers.setdefault("Content-Type", "text/html")
         return web.Response(status=failure.status, body=body, headers=headers)
 
+    def _drop(self, request: web.Request, record: RecordedRequest) -> web.StreamResponse:
+        """Close the connection without an answer: the client cannot know what happened."""
+        record.injected = True
+        record.status = 0
+        self._notify()
+        transport = request.transport
+        assert transport is not None
+        transport.close()
+        raise asyncio.CancelledError  # aiohttp: handler abandoned, nothing written
+
     async def _api(self, request: web.Request) -> web.StreamResponse:
         path = "/" + request.match_info["tail"]
         method = request.method
@@ -1653,9 +1684,12 @@ class FakeDiscord:
 
         failure = self._match_failure(method, path)
         if failure is not None and not failure.after_store:
+            if failure.drop:
+                return self._drop(request, record)
             record.injected = True
             return self._failure_response(failure, path)
 
+        request[_FILES] = files  # multipart uploads, for the message handlers
         try:
             result = await route.handler(request, body=body, **match.groupdict())
         except _Reply:
@@ -1664,6 +1698,8 @@ class FakeDiscord:
                 return self._failure_response(failure, path)
             raise
         if failure is not None:
+            if failure.drop:
+                return self._drop(request, record)
             record.injected = True
             return self._failure_response(failure, path)
         if isinstance(result, web.StreamResponse):
@@ -1734,7 +1770,10 @@ class FakeDiscord:
     async def _post_message(self, request, body, channel_id) -> dict[str, Any]:
         channel = self._channel(channel_id)
         body = body or {}
-        if not any(body.get(k) for k in ("content", "embeds", "components", "sticker_ids", "poll")):
+        uploads = self._uploads(request, body)
+        if not uploads and not any(
+            body.get(k) for k in ("content", "embeds", "components", "sticker_ids", "poll")
+        ):
             raise _Reply(400, {"message": "Cannot send an empty message", "code": 50006})
         nonce = body.get("nonce")
         key = None
@@ -1748,6 +1787,7 @@ class FakeDiscord:
         flags = int(body.get("flags") or 0) & ((1 << 2) | (1 << 12))  # SUPPRESS_* only
         msg = self.message_payload(int(channel_id), body, flags=flags)
         mid = int(msg["id"])
+        self._attach(msg, uploads)
         self.messages[mid] = msg
         channel["last_message_id"] = msg["id"]
         if key is not None:
@@ -1759,6 +1799,74 @@ class FakeDiscord:
         event["member"] = self.member_payload(self.bot_user_id, with_user=False)
         await self._echo("MESSAGE_CREATE", event, INTENT_GUILD_MESSAGES)
         return msg
+
+    def _uploads(self, request: web.Request, body: dict[str, Any]) -> list[dict[str, Any]]:
+        """The files of a multipart message, each matched to its ``attachments`` entry.
+
+        Discord names the parts ``files[N]`` and expects ``payload_json.attachments``
+        to hold ``{"id": N, "filename": …}`` for each; a part without its entry, or an
+        entry without its part, is a client bug.
+        """
+        files = request.get(_FILES) or []
+        entries = {str(a.get("id")): a for a in body.get("attachments") or []}
+        uploads = []
+        for part in files:
+            m = re.fullmatch(r"files\[(\d+)\]", part["field"])
+            if m is None:
+                self.errors.append(f"multipart field {part['field']!r} is not files[N]")
+                continue
+            entry = entries.pop(m.group(1), None)
+            if entry is None:
+                self.errors.append(f"{part['field']} has no attachments entry with id {m[1]}")
+                entry = {}
+            uploads.append(
+                {
+                    "filename": entry.get("filename") or part["filename"],
+                    "description": entry.get("description"),
+                    "content_type": part["content_type"],
+                    "data": part["data"],
+                }
+            )
+        for ident in entries:
+            self.errors.append(f"attachments entry {ident} has no files[{ident}] part")
+        return uploads
+
+    def _attach(self, msg: dict[str, Any], uploads: list[dict[str, Any]]) -> None:
+        """Store uploads as the message's attachments; resolve ``attachment://`` in embeds."""
+        urls = {}
+        for upload in uploads:
+            aid = self.snowflake()
+            url = f"http://127.0.0.1:{self.port}/attachments/{msg['channel_id']}/{aid}/"
+            url += upload["filename"]
+            self.attachments[aid] = dict(upload, message_id=msg["id"], id=aid)
+            msg["attachments"].append(
+                {
+                    "id": str(aid),
+                    "filename": upload["filename"],
+                    "description": upload["description"],
+                    "content_type": upload["content_type"],
+                    "size": len(upload["data"]),
+                    "url": url,
+                    "proxy_url": url,
+                }
+            )
+            urls[f"attachment://{upload['filename']}"] = url
+        for embed in msg["embeds"]:
+            for key in ("image", "thumbnail"):
+                ref = (embed.get(key) or {}).get("url", "")
+                if not ref.startswith("attachment://"):
+                    continue
+                if ref not in urls:
+                    self.errors.append(f"embed {key} {ref} names no attached file")
+                else:
+                    embed[key] = {"url": urls[ref], "proxy_url": urls[ref]}
+
+    def attachment_data(self, message: dict[str, Any], filename: str) -> bytes:
+        """The bytes uploaded as ``filename`` with ``message`` (KeyError if there are none)."""
+        for a in message["attachments"]:
+            if a["filename"] == filename:
+                return self.attachments[int(a["id"])]["data"]
+        raise KeyError(filename)
 
     def _stored_message(self, channel_id: str, message_id: str) -> dict[str, Any]:
         self._channel(channel_id)
@@ -1792,6 +1900,9 @@ class FakeDiscord:
         if msg["author"]["id"] != self.bot_user["id"]:
             raise _Reply(403, CANNOT_EDIT_OTHERS)
         self._apply_edit(msg, body or {})
+        self.edits.append(
+            {"channel_id": int(channel_id), "message_id": int(message_id), "body": body or {}}
+        )
         channel = self.channels[int(channel_id)]
         event = dict(msg, guild_id=channel["guild_id"])
         await self._echo("MESSAGE_UPDATE", event, INTENT_GUILD_MESSAGES)

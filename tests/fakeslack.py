@@ -4,8 +4,13 @@ Serves on 127.0.0.1 only:
 
 * Web API at ``/api/<method>`` (``auth.test``, ``chat.postMessage``, ``chat.update``,
   ``chat.postEphemeral``, ``conversations.history``, ``conversations.replies``,
+  ``files.getUploadURLExternal``, ``files.completeUploadExternal``,
   ``apps.connections.open``), POST form/JSON or GET query, token in
   ``Authorization: Bearer`` (or a ``token`` param).
+* File upload URLs at ``/upload/<file_id>`` (handed out by
+  ``files.getUploadURLExternal``; the bytes are POSTed there, unauthenticated,
+  as to Slack's pre-signed URLs), shared into a channel as a message with
+  ``files`` by ``files.completeUploadExternal``.
 * Socket Mode websocket at ``/socket?ticket=...`` (URL handed out by
   ``apps.connections.open``).
 * ``response_url`` sink at ``/response/<id>``.
@@ -16,9 +21,14 @@ Usage::
         client = AsyncWebClient(token=fake.bot_token, base_url=fake.api_base)
         ...
 
-Everything the fake sees is recorded (``requests``, ``messages``, ``acks``,
-``responses``, ``errors``); ``await fake.wait_for(predicate)`` waits without
-polling sleeps: every request/ack/response wakes the waiters.
+Everything the fake sees is recorded (``requests``, ``messages``, ``updates``,
+``files``, ``acks``, ``responses``, ``errors``); ``await fake.wait_for(predicate)``
+waits without polling sleeps: every request/ack/response wakes the waiters.
+
+Block Kit limits are checked as Slack applies them: 50 blocks, 3,000 characters
+of section text, 150 of header text, 10 context elements, and about 13,000
+characters of block text in one message (``msg_blocks_too_long`` above that,
+undocumented: https://github.com/slackapi/bolt-js/issues/2509).
 """
 
 from __future__ import annotations
@@ -118,6 +128,11 @@ class FakeSlack:
 
         # recorded state
         self.messages: dict[str, list[dict[str, Any]]] = {}
+        #: every successful chat.update: {"channel", "ts", "text", "blocks"}
+        self.updates: list[dict[str, Any]] = []
+        #: file id -> {"id", "filename", "length", "alt_txt", "title", "data" (bytes or
+        #: None until uploaded), "channels" (where shared)}
+        self.files: dict[str, dict[str, Any]] = {}
         self.ephemerals: list[dict[str, Any]] = []
         self.requests: list[dict[str, Any]] = []
         self.errors: list[str] = []
@@ -142,6 +157,7 @@ class FakeSlack:
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_get("/socket", self._socket)
         app.router.add_post("/response/{rid}", self._response_url)
+        app.router.add_post("/upload/{file_id}", self._upload)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -214,6 +230,18 @@ class FakeSlack:
             self.not_joined.add(channel_id)
         else:
             self.not_joined.discard(channel_id)
+
+    def add_message(self, channel: str, text: str, *, user: str = "U0HUMAN") -> str:
+        """Store a message someone else wrote (the bot cannot edit it); return its ts."""
+        ts = self._next_ts()
+        self.messages.setdefault(channel, []).append(
+            {"type": "message", "ts": ts, "channel": channel, "text": text, "user": user}
+        )
+        return ts
+
+    def delete_message(self, channel: str, ts: str) -> None:
+        """As if someone deleted the message in Slack."""
+        self.messages[channel] = [m for m in self.messages.get(channel, []) if m["ts"] != ts]
 
     def posted(self, channel: str | None = None) -> list[dict[str, Any]]:
         """Stored messages, oldest first (all channels if ``channel`` is None)."""
@@ -389,6 +417,9 @@ class FakeSlack:
             if len(blocks) > 50:
                 self.errors.append(f"{method}: {len(blocks)} blocks (max 50)")
                 return {"ok": False, "error": "invalid_blocks"}, None, None, None
+            error = self._check_blocks(method, blocks)
+            if error:
+                return {"ok": False, "error": error}, None, None, None
         if metadata is not None and (
             not isinstance(metadata, dict)
             or not isinstance(metadata.get("event_type"), str)
@@ -402,6 +433,29 @@ class FakeSlack:
             self.errors.append(f"{method}: text is {len(text)} chars (max 40000)")
             return {"ok": False, "error": "msg_too_long"}, None, None, None
         return None, blocks, attachments, metadata
+
+    _TEXT_LIMITS: ClassVar[dict[str, int]] = {"section": 3000, "header": 150}
+
+    def _check_blocks(self, method: str, blocks: list[dict[str, Any]]) -> str | None:
+        """Slack's per-block limits and its (undocumented) total; the error it answers."""
+        total = 0
+        for i, block in enumerate(blocks):
+            text = (block.get("text") or {}).get("text") or ""
+            limit = self._TEXT_LIMITS.get(block["type"])
+            if limit is not None and len(text) > limit:
+                self.errors.append(
+                    f"{method}: blocks[{i}] {block['type']} text {len(text)} > {limit}"
+                )
+                return "invalid_blocks"
+            elements = block.get("elements") or []
+            if block["type"] == "context" and not 1 <= len(elements) <= 10:
+                self.errors.append(f"{method}: blocks[{i}] context has {len(elements)} elements")
+                return "invalid_blocks"
+            total += len(text) + sum(len(e.get("text") or "") for e in elements)
+        if total > 13_000:
+            self.errors.append(f"{method}: {total} characters of block text (Slack: ~13,000)")
+            return "msg_blocks_too_long"
+        return None
 
     def _public(self, msg: dict[str, Any], *, with_metadata: bool) -> dict[str, Any]:
         out = {
@@ -487,6 +541,8 @@ class FakeSlack:
         msg = next((m for m in self.messages.get(channel, []) if m["ts"] == ts), None)
         if msg is None:
             return {"ok": False, "error": "message_not_found"}
+        if msg.get("user") != self.bot_user_id:
+            return {"ok": False, "error": "cant_update_message"}
         err, blocks, attachments, metadata = self._validate_content(method, params)
         if err:
             return err
@@ -498,6 +554,9 @@ class FakeSlack:
         if "metadata" in params:
             msg["metadata"] = metadata
         msg["edited"] = {"user": self.bot_user_id, "ts": self._next_ts()}
+        self.updates.append(
+            {"channel": channel, "ts": ts, "text": msg["text"], "blocks": msg.get("blocks")}
+        )
         return {
             "ok": True,
             "channel": channel,
@@ -592,6 +651,115 @@ class FakeSlack:
             "response_metadata": {"next_cursor": ""},
         }
 
+    def _get_upload_url(self, params: dict[str, Any]) -> dict[str, Any]:
+        filename = params.get("filename")
+        try:
+            length = int(params.get("length") or 0)
+        except (TypeError, ValueError):
+            length = 0
+        if not filename or length <= 0:
+            self.errors.append("files.getUploadURLExternal: needs filename and length > 0")
+            return {"ok": False, "error": "invalid_arguments"}
+        file_id = f"F{uuid.uuid4().hex[:10].upper()}"
+        self.files[file_id] = {
+            "id": file_id,
+            "filename": str(filename),
+            "length": length,
+            "alt_txt": params.get("alt_txt"),
+            "title": None,
+            "data": None,
+            "channels": [],
+        }
+        return {"ok": True, "upload_url": f"{self.base_url}/upload/{file_id}", "file_id": file_id}
+
+    async def _upload(self, request: web.Request) -> web.StreamResponse:
+        """The pre-signed upload URL: takes the bytes as the body (or a multipart part)."""
+        file_id = request.match_info["file_id"]
+        failure = self._take_failure("upload")
+        if failure is not None and not failure.drop_after_store:
+            return web.Response(status=failure.status, text=failure.error or "error")
+        if request.content_type == "multipart/form-data":
+            post = await request.post()
+            part = next((v for v in post.values() if hasattr(v, "file")), None)
+            data = part.file.read() if part is not None else b""
+        else:
+            data = await request.read()
+        record = self.files.get(file_id)
+        self.requests.append(
+            {
+                "method": "upload",
+                "http_method": request.method,
+                "params": {"file_id": file_id},
+                "headers": CIMultiDict(request.headers),
+                "token": None,
+                "content_type": request.content_type,
+            }
+        )
+        self._notify()
+        if record is None:
+            self.errors.append(f"upload to unknown file id {file_id}")
+            return web.Response(status=404, text="not found")
+        if len(data) != record["length"]:
+            self.errors.append(f"upload {file_id}: {len(data)} bytes, announced {record['length']}")
+        record["data"] = data
+        self._notify()
+        if failure is not None:  # drop_after_store: stored, then the connection dies
+            assert request.transport is not None
+            request.transport.close()
+            raise asyncio.CancelledError
+        return web.Response(text=f"OK - {len(data)}")
+
+    def _complete_upload(self, params: dict[str, Any]) -> dict[str, Any]:
+        method = "files.completeUploadExternal"
+        wanted = self._json_param(method, params, "files")
+        if not isinstance(wanted, list) or not wanted:
+            self.errors.append(f"{method}: files must be a non-empty JSON list")
+            return {"ok": False, "error": "invalid_arguments"}
+        records = []
+        for entry in wanted:
+            record = self.files.get(str((entry or {}).get("id")))
+            if record is None or record["data"] is None:
+                return {"ok": False, "error": "file_not_found"}
+            record["title"] = entry.get("title") or record["filename"]
+            records.append(record)
+        channel = None
+        if params.get("channel_id"):
+            channel, err = self._resolve_channel({"channel": params["channel_id"]})
+            if err:
+                return err
+        files = [self._file_object(r) for r in records]
+        if channel is not None:
+            ts = self._next_ts()
+            self.messages.setdefault(channel, []).append(
+                {
+                    "type": "message",
+                    "ts": ts,
+                    "channel": channel,
+                    "text": params.get("initial_comment") or "",
+                    "user": self.bot_user_id,
+                    "files": files,
+                    "upload": True,
+                    "thread_ts": params.get("thread_ts") or None,
+                }
+            )
+            for r in records:
+                r["channels"].append(channel)
+        return {"ok": True, "files": [{"id": f["id"], "title": f["title"]} for f in files]}
+
+    def _file_object(self, record: dict[str, Any]) -> dict[str, Any]:
+        name = record["filename"]
+        ext = name.rsplit(".", 1)[-1].lower() if "." in name else "binary"
+        return {
+            "id": record["id"],
+            "name": name,
+            "title": record["title"],
+            "mimetype": "image/png" if ext == "png" else "application/octet-stream",
+            "filetype": ext,
+            "user": self.bot_user_id,
+            "size": len(record["data"] or b""),
+            "url_private": f"{self.base_url}/files/{record['id']}/{name}",
+        }
+
     def _connections_open(self, params: dict[str, Any]) -> dict[str, Any]:
         ticket = uuid.uuid4().hex
         self._tickets.add(ticket)
@@ -604,6 +772,8 @@ class FakeSlack:
         "chat.postEphemeral": _chat_post_ephemeral,
         "conversations.history": _history,
         "conversations.replies": _replies,
+        "files.getUploadURLExternal": _get_upload_url,
+        "files.completeUploadExternal": _complete_upload,
         "apps.connections.open": _connections_open,
     }
 

@@ -16,7 +16,7 @@ import pytest
 from bot.app import App
 from bot.errors import ConfigError
 from tests.conftest import chat_config
-from tests.discord_fixtures import pointed_at
+from tests.discord_fixtures import checked_fake
 from tests.fakediscord import (
     ALERTS_CHANNEL_ID,
     MESSAGE_FLAG_EPHEMERAL,
@@ -32,10 +32,8 @@ OPS = str(OPS_CHANNEL_ID)
 
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeDiscord]:
-    async with FakeDiscord() as fake:
-        with pointed_at(fake):  # restores discord.py's globals afterwards
-            yield fake
-        assert fake.errors == [], fake.errors
+    async with checked_fake() as fake:
+        yield fake
 
 
 @pytest.fixture
@@ -166,7 +164,7 @@ async def test_403_marks_the_channel_broken_and_others_continue(
         broken = await app.storage.broken_channels()
         rows = await app.storage.outbox_rows()
     assert ("discord", ALERTS) in broken and "permission" in broken[("discord", ALERTS)]
-    assert len(fake.messages_in(OPS_CHANNEL_ID)) == 2
+    assert len(fake.messages_under(OPS_CHANNEL_ID)) == 2  # one story: parent and reply
     assert len(fake.requests_to("POST", rf"/channels/{ALERTS}/messages")) == 1  # no hammering
     assert sum(r["status"] == "pending" for r in rows if r["channel_id"] == ALERTS) == 2
 
@@ -304,7 +302,9 @@ async def test_every_other_slash_command(
         assert "Chat" in await run_command(fake, "feeds list", {}, member)
         assert "permission" in await run_command(fake, "feeds remove", {"url": url}, member)
         assert "Stopped polling" in await run_command(fake, "feeds remove", {"url": url}, manager)
-        assert "not available" in await run_command(fake, "digest now", {}, member)
+        assert "Posted the digest" in await run_command(fake, "digest now", {}, member)
+        (digest,) = [m for m in fake.messages_in(ALERTS_CHANNEL_ID) if "digest" in m["content"]]
+        assert "\n" not in digest["content"]  # nothing was mentioned: one line
         assert "Page 9 does not exist" in await run_command(fake, "watch list", {"page": 9}, member)
 
 

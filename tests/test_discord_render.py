@@ -160,3 +160,38 @@ def test_check_validates_the_discord_section(tmp_path) -> None:
     )
     assert done.returncode == 2
     assert "discord.guild_ids[0]" in done.stderr and "not a Discord id" in done.stderr
+
+
+@pytest.mark.parametrize("label", ["a]b", "a\\]b", "x\\\\]y", "[x](https://evil.example)"])
+def test_a_masked_link_label_cannot_end_early(label: str) -> None:
+    from bot.chat.discord.render import link
+
+    text = link("https://example.org/a_(b)", escape(label))
+    assert text.endswith("](https://example.org/a_%28b%29)")
+    # Exactly one "](" that is not escaped: the one that starts the URL.
+    assert len(re.findall(r"(?<!\\)(?:\\\\)*\]\(", text)) == 1
+    assert link("javascript:alert(1)", "x") == "x"
+
+
+@given(
+    st.lists(st.text(min_size=0, max_size=60), max_size=80),
+    st.integers(60, 400),
+    st.integers(1, 6),
+)
+@settings(max_examples=200, deadline=None)
+def test_packed_lines_keep_the_limits_and_count_what_is_left_out(
+    lines: list[str], limit: int, chunks: int
+) -> None:
+    from bot.chat.format import pack_lines
+
+    lines = [line.replace("\n", " ") for line in lines]
+    total = limit * chunks // 2
+    packed = pack_lines(lines, limit, chunks=chunks, total=total)
+    assert len(packed) <= chunks and all(len(t) <= limit for t in packed)
+    assert sum(map(len, packed)) <= total
+    out = "\n".join(packed).split("\n") if packed else []
+    if out == lines:
+        return  # everything fitted
+    more = re.fullmatch(r"…and (\d+) more", out[-1])
+    assert more is not None and out[:-1] == lines[: len(out) - 1]
+    assert len(out) - 1 + int(more[1]) == len(lines)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 from collections.abc import AsyncIterator
 
@@ -184,6 +185,68 @@ async def test_502_after_store_then_retry_returns_same_message(fake: FakeDiscord
     assert [p.status for p in posts] == [502, 200]
     assert [m["id"] for m in fake.messages_in(ALERTS_CHANNEL_ID)] == [str(msg.id)]
     assert fake.nonce_hits == 1
+
+
+async def test_dropped_connection_after_store_is_ambiguous(fake: FakeDiscord) -> None:
+    # The message is stored but the client only sees the connection close; discord.py
+    # does not retry that itself. A retry with the same nonce gets the stored message.
+    fake.fail_next("POST", r"/channels/\d+/messages", 0, after_store=True, drop=True)
+    client = make_client()
+    async with running_client(client, fake.token):
+        channel = client.get_channel(ALERTS_CHANNEL_ID)
+        with pytest.raises(aiohttp.ClientError):
+            await channel.send("stored, never answered", nonce="drop-1")
+        again = await channel.send("stored, never answered", nonce="drop-1")
+    assert [m["id"] for m in fake.messages_in(ALERTS_CHANNEL_ID)] == [str(again.id)]
+    assert fake.nonce_hits == 1 and fake.errors == []
+
+
+async def test_file_upload_is_stored_and_shown_in_the_embed(fake: FakeDiscord) -> None:
+    client = make_client()
+    data = b"\x89PNG\r\n\x1a\n" + bytes(range(256))
+    async with running_client(client, fake.token):
+        channel = client.get_channel(ALERTS_CHANNEL_ID)
+        embed = discord.Embed(title="chart").set_image(url="attachment://chart.png")
+        for _ in range(2):  # the same nonce twice: one message
+            sent = await channel.send(
+                embed=embed,
+                file=discord.File(io.BytesIO(data), filename="chart.png", description="7 days"),
+                nonce="file-1",
+            )
+    assert fake.errors == []
+    (stored,) = fake.messages_in(ALERTS_CHANNEL_ID)
+    assert fake.attachment_data(stored, "chart.png") == data
+    (attachment,) = stored["attachments"]
+    assert attachment["size"] == len(data) and attachment["description"] == "7 days"
+    assert stored["embeds"][0]["image"]["url"] == attachment["url"]
+    assert sent.attachments[0].filename == "chart.png"
+    post = fake.requests_to("POST", r"/channels/\d+/messages")[0]
+    assert post.files[0]["field"] == "files[0]" and post.json["attachments"][0]["id"] == 0
+    assert fake.nonce_hits == 1
+
+
+async def test_embed_naming_a_missing_attachment_is_an_error(fake: FakeDiscord) -> None:
+    client = make_client()
+    async with running_client(client, fake.token):
+        embed = discord.Embed(title="chart").set_image(url="attachment://missing.png")
+        await client.get_channel(ALERTS_CHANNEL_ID).send(embed=embed)
+    assert fake.errors == ["embed image attachment://missing.png names no attached file"]
+
+
+async def test_edits_are_recorded_and_unknown_messages_are_404(fake: FakeDiscord) -> None:
+    client = make_client()
+    async with running_client(client, fake.token):
+        channel = client.get_partial_messageable(ALERTS_CHANNEL_ID)
+        sent = await channel.send("v1")
+        await channel.get_partial_message(sent.id).edit(content="v2")
+        with pytest.raises(discord.NotFound) as missing:
+            await channel.get_partial_message(sent.id + 1).edit(content="v2")
+    assert missing.value.code == 10008
+    assert fake.edits == [
+        {"channel_id": ALERTS_CHANNEL_ID, "message_id": sent.id, "body": fake.edits[0]["body"]}
+    ]
+    assert fake.edits[0]["body"]["content"] == "v2"
+    assert fake.messages[sent.id]["content"] == "v2" and fake.errors == []
 
 
 @pytest.mark.parametrize(

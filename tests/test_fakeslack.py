@@ -145,6 +145,69 @@ async def test_default_client_retries_dropped_post_and_duplicates(fake: FakeSlac
     assert [m["text"] for m in fake.posted("C123")] == ["dup", "dup"]
 
 
+async def test_update_refuses_missing_and_foreign_messages(fake: FakeSlack) -> None:
+    client = client_for(fake)
+    ts = (await client.chat_postMessage(channel="C123", text="v1"))["ts"]
+    await client.chat_update(channel="C123", ts=ts, text="v2")
+    assert fake.updates == [{"channel": "C123", "ts": ts, "text": "v2", "blocks": None}]
+    foreign = fake.add_message("C123", "a human wrote this")
+    fake.delete_message("C123", ts)
+    for target, error in ((ts, "message_not_found"), (foreign, "cant_update_message")):
+        with pytest.raises(SlackApiError) as ei:
+            await client.chat_update(channel="C123", ts=target, text="v3")
+        assert ei.value.response["error"] == error
+    assert len(fake.updates) == 1 and fake.errors == []
+
+
+async def test_files_upload_v2_shares_the_file_into_the_channel(fake: FakeSlack) -> None:
+    data = b"\x89PNG\r\n\x1a\n" + bytes(range(200))
+    done = await client_for(fake, retry_handlers=[]).files_upload_v2(
+        channel="C123", file=data, filename="chart.png", title="Chart", alt_txt="7 days"
+    )
+    assert fake.errors == []
+    assert [c["method"] for c in fake.requests] == [
+        "files.getUploadURLExternal",
+        "upload",
+        "files.completeUploadExternal",
+    ]
+    (record,) = fake.files.values()
+    assert record["data"] == data and record["channels"] == ["C123"]
+    assert record["alt_txt"] == "7 days" and record["title"] == "Chart"
+    assert done["file"]["id"] == record["id"]
+    (shared,) = (await client_for(fake).conversations_history(channel="C123"))["messages"]
+    assert shared["files"][0]["name"] == "chart.png" and shared["files"][0]["size"] == len(data)
+
+
+async def test_completing_an_upload_that_never_came_fails(fake: FakeSlack) -> None:
+    client = client_for(fake)
+    url = await client.files_getUploadURLExternal(filename="x.png", length=3)
+    with pytest.raises(SlackApiError) as ei:
+        await client.files_completeUploadExternal(
+            files=[{"id": url["file_id"], "title": "x"}], channel_id="C123"
+        )
+    assert ei.value.response["error"] == "file_not_found"
+    assert fake.posted("C123") == []
+
+
+@pytest.mark.parametrize(
+    ("blocks", "error"),
+    [
+        ([{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}], "invalid_blocks"),
+        ([{"type": "header", "text": {"type": "plain_text", "text": "x" * 151}}], "invalid_blocks"),
+        (
+            [{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 2900}}] * 5,
+            "msg_blocks_too_long",
+        ),
+    ],
+)
+async def test_block_limits_are_slacks(fake: FakeSlack, blocks: list, error: str) -> None:
+    with pytest.raises(SlackApiError) as ei:
+        await client_for(fake).chat_postMessage(channel="C123", text="t", blocks=blocks)
+    assert ei.value.response["error"] == error
+    assert len(fake.errors) == 1  # recorded: the client broke a limit
+    fake.errors.clear()
+
+
 async def test_history_order_and_window(fake: FakeSlack) -> None:
     client = client_for(fake)
     tss = [(await client.chat_postMessage(channel="C123", text=f"m{i}"))["ts"] for i in range(5)]

@@ -192,7 +192,13 @@ async def test_socket_mode_commands(
         url = feed_server.feed("/chat.xml", [item(1, "Tajikistan news")])
         assert "Added" in await command(fake, f"add <{url}> Chat", "U0MANAGER", cmd="/feeds")
         assert "Chat" in await command(fake, "list", "U0OTHER", cmd="/feeds")
-        assert "not available" in await command(fake, "now", "U0OTHER", cmd="/digest")
+        assert "Posted the digest" in await command(fake, "now", "U0OTHER", cmd="/digest")
+        digests = [
+            m
+            for m in fake.posted(NEWS)
+            if (m.get("metadata") or {}).get("event_type") == "newswatch_digest"
+        ]
+        assert len(digests) == 1 and len(digests[0]["blocks"]) == 1  # empty: one line
         # Slack retries a command it thinks timed out: the term is not added twice.
         ack = await fake.send_slash_command(
             command="/watch", text="add Jundallah", user_id="U0MANAGER", channel_id=NEWS

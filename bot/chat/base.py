@@ -72,3 +72,8 @@ def plain_text(text: str) -> str:
         " " if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") and c not in "\u200d" else c
         for c in text
     )
+
+
+def plain_lines(text: str) -> str:
+    """Multi-line text made terminal-safe line by line, keeping its line breaks."""
+    return "\n".join(plain_text(line) for line in text.splitlines())

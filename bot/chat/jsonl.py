@@ -1,30 +1,39 @@
 """Alerts appended to a file as JSON lines: for scripts, SIEMs and tests.
 
-Delivery is idempotent by outbox id: the sink remembers which alert ids a
-file already holds (read back at start), so a retry after a crash between
-writing and recording never writes the same alert twice.
+Delivery is idempotent: the sink remembers which alerts, flood summaries and
+digests a file already holds (read back at start, by `alert_id`,
+`summary_id` and `digest_key`), so a retry after a crash between writing and
+recording never writes the same record twice. Story edits are appended as
+`{"edit": message_id, ...}` records; a repeated edit says the same again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bot.chat.base import Digest
+from bot.chat.format import source_of
+from bot.digest.model import Digest
 from bot.errors import DeliveryError
-from bot.models import Alert
+from bot.models import Alert, FloodSummary, StoryUpdate
+
+# Which field of a record makes it unique, and the namespace of its key.
+_IDENTITIES = (("alert_id", "alert"), ("summary_id", "summary"), ("digest_key", "digest"))
 
 
 def alert_record(alert: Alert) -> dict[str, Any]:
+    """Every field of the alert: a reply in a story's thread is complete too, for machines."""
     item = alert.item
     return {
         "alert_id": alert.id,
         "title": item.title,
         "url": item.url,
-        "feed": item.feed_name or item.feed_url,
+        "feed": source_of(item),
         "feed_url": item.feed_url,
         "published": item.published.isoformat() if item.published else None,
         "summary": item.summary,
@@ -32,14 +41,74 @@ def alert_record(alert: Alert) -> dict[str, Any]:
         "entities": list(alert.entity_ids),
         "matches": [m.to_json() for m in alert.matches],
         "reply_to": alert.reply_to,
+        "story": alert.story,
+        "new_entities": list(alert.new_entities),
     }
+
+
+def summary_record(summary: FloodSummary) -> dict[str, Any]:
+    return {
+        "summary_id": summary.id,
+        "headline": summary.headline(),
+        "window_start": summary.window_start.isoformat(),
+        "window_end": summary.window_end.isoformat(),
+        "entity_counts": dict(summary.entity_counts()),
+        "alerts": [
+            {
+                "alert_id": a.id,
+                "title": a.item.title,
+                "url": a.item.url,
+                "feed": source_of(a.item),
+            }
+            for a in summary.alerts
+        ],
+    }
+
+
+def story_update_record(update: StoryUpdate) -> dict[str, Any]:
+    return {
+        "edit": update.message_id,
+        "sources": update.sources,
+        "last_update": update.last_update.isoformat(),
+    }
+
+
+def digest_record(digest: Digest, key: str) -> dict[str, Any]:
+    """The structured digest; the chart's bytes stay out of a text file, its size is kept."""
+    fields = dataclasses.asdict(digest)
+    fields.pop("chart_png")
+    return {
+        "digest_key": key,
+        "digest": _jsonable(fields),
+        "chart_png_bytes": len(digest.chart_png) if digest.chart_png else 0,
+    }
+
+
+def _jsonable(value: Any) -> Any:
+    """asdict() output with datetimes as ISO 8601 and tuples as lists."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _record_key(record: Any) -> str | None:
+    if not isinstance(record, dict):
+        return None
+    for field, namespace in _IDENTITIES:
+        if field in record:
+            return f"{namespace}:{record[field]}"
+    return None
 
 
 class JsonlSink:
     platform = "jsonl"
 
     def __init__(self) -> None:
-        self._written: dict[str, set[int]] = {}
+        self._written: dict[str, set[str]] = {}
         self._lock = asyncio.Lock()
 
     async def start(self) -> None:
@@ -48,19 +117,21 @@ class JsonlSink:
     async def close(self) -> None:
         return None
 
-    def _known_ids(self, path: str) -> set[int]:
+    def _known_keys(self, path: str) -> set[str]:
         if path not in self._written:
-            ids: set[int] = set()
+            keys: set[str] = set()
             try:
                 with open(path, encoding="utf-8", errors="replace") as f:
                     for line in f:
                         try:
-                            ids.add(int(json.loads(line)["alert_id"]))
-                        except (ValueError, KeyError, TypeError):
+                            key = _record_key(json.loads(line))
+                        except ValueError:
                             continue
+                        if key is not None:
+                            keys.add(key)
             except FileNotFoundError:
                 pass
-            self._written[path] = ids
+            self._written[path] = keys
         return self._written[path]
 
     def _append(self, path: str, record: dict[str, Any]) -> None:
@@ -70,23 +141,31 @@ class JsonlSink:
             f.flush()
             os.fsync(f.fileno())
 
-    async def deliver(self, alert: Alert) -> str:
-        path = alert.channel_id
+    async def _write(self, path: str, record: dict[str, Any]) -> None:
+        """Append `record` unless the file already holds it (same alert, summary or digest)."""
+        key = _record_key(record)
         async with self._lock:
             try:
-                known = await asyncio.to_thread(self._known_ids, path)
-                if alert.id not in known:
-                    await asyncio.to_thread(self._append, path, alert_record(alert))
-                    known.add(alert.id)
+                known = await asyncio.to_thread(self._known_keys, path)
+                if key is None or key not in known:
+                    await asyncio.to_thread(self._append, path, record)
+                    if key is not None:
+                        known.add(key)
             except OSError as e:
                 # A full disk or a missing permission may be fixed by the operator: retry.
                 raise DeliveryError(f"cannot write {path}: {e.strerror}", retryable=True) from e
+
+    async def deliver(self, alert: Alert) -> str:
+        await self._write(alert.channel_id, alert_record(alert))
         return f"jsonl-{alert.id}"
 
-    async def post_digest(self, channel_id: str, digest: Digest) -> str:
-        record = {"digest": digest.title, "text": digest.text}
-        try:
-            await asyncio.to_thread(self._append, channel_id, record)
-        except OSError as e:
-            raise DeliveryError(f"cannot write {channel_id}: {e.strerror}", retryable=True) from e
-        return "jsonl-digest"
+    async def deliver_summary(self, summary: FloodSummary) -> str:
+        await self._write(summary.channel_id, summary_record(summary))
+        return f"jsonl-summary-{summary.id}"
+
+    async def update_story(self, update: StoryUpdate) -> None:
+        await self._write(update.parent.channel_id, story_update_record(update))
+
+    async def post_digest(self, channel_id: str, digest: Digest, key: str) -> str:
+        await self._write(channel_id, digest_record(digest, key))
+        return f"jsonl-digest-{key}"

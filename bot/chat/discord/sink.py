@@ -1,4 +1,5 @@
-"""Delivering alerts to Discord with discord.py: embeds, threads, idempotent sends.
+"""Delivering to Discord with discord.py: alerts, thread replies, flood summaries,
+story edits and digests, every post idempotent by its nonce.
 
 Only this package imports discord. The sink maps discord.py's exceptions to
 DeliveryError once: server errors and timeouts are retried from the outbox,
@@ -10,9 +11,12 @@ which follows Discord's rate-limit buckets.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
+import io
 import logging
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,11 +25,20 @@ import aiohttp
 import discord
 import yarl
 
-from bot.chat.base import Digest
-from bot.chat.discord.render import alert_embed, cut, escape, thread_name
+from bot.chat.discord.render import (
+    CHART_FILENAME,
+    alert_embed,
+    digest_embed,
+    digest_line,
+    reply_embed,
+    story_line,
+    summary_embeds,
+    thread_name,
+)
 from bot.config import DURATION_HINT, parse_duration
+from bot.digest.model import Digest
 from bot.errors import ConfigError, DeliveryError, PlatformUnreachable
-from bot.models import Alert
+from bot.models import Alert, FloodSummary, StoryUpdate
 
 if TYPE_CHECKING:
     from bot.commands import Commands
@@ -130,10 +143,53 @@ def discord_settings(raw: dict[str, Any], path: Path) -> DiscordSettings:
     )
 
 
-def nonce_for(alert: Alert) -> str:
-    """The same alert always carries the same nonce (Discord keeps 25 characters)."""
-    key = f"{alert.id}:{alert.channel_id}:{alert.item.feed_url}:{alert.item.guid}"
+def _nonce(key: str) -> str:
+    """A stable nonce for one thing to post (Discord keeps 25 characters)."""
     return "nw" + hashlib.sha1(key.encode()).hexdigest()[:22]
+
+
+def nonce_for(alert: Alert) -> str:
+    """The same alert always carries the same nonce."""
+    return _nonce(f"{alert.id}:{alert.channel_id}:{alert.item.feed_url}:{alert.item.guid}")
+
+
+def summary_nonce(summary: FloodSummary) -> str:
+    """Never equal to an alert's: the key starts with a word, an alert's with its id."""
+    return _nonce(f"summary:{summary.id}:{summary.channel_id}")
+
+
+def digest_nonce(channel_id: str, key: str) -> str:
+    return _nonce(f"digest:{key}:{channel_id}")
+
+
+@contextlib.contextmanager
+def delivery_errors(what: str) -> Iterator[None]:
+    """Map discord.py's exceptions to DeliveryError, once for every kind of post or edit.
+
+    Server errors and timeouts are retried; missing permission and a deleted
+    channel (or message, for an edit) are not; any other refusal sets the
+    message aside. `what` names the channel or message for the log.
+    """
+    try:
+        yield
+    except discord.Forbidden as e:
+        raise DeliveryError(
+            f"{what}: missing permission ({e.text or e.status})", retryable=False
+        ) from e
+    except discord.NotFound as e:
+        raise DeliveryError(f"{what} not found ({e.text or e.status})", retryable=False) from e
+    except discord.DiscordServerError as e:
+        raise DeliveryError(f"Discord server error {e.status}", retryable=True) from e
+    except discord.HTTPException as e:
+        if e.status == 429:
+            raise DeliveryError("Discord rate limit", retryable=True) from e
+        raise DeliveryError(
+            f"Discord refused the message ({e.status}: {e.text})",
+            retryable=False,
+            rejected=True,
+        ) from e
+    except (aiohttp.ClientError, TimeoutError, OSError) as e:
+        raise DeliveryError(f"Discord unreachable: {type(e).__name__}", retryable=True) from e
 
 
 class DiscordSink:
@@ -225,49 +281,69 @@ class DiscordSink:
             self._runner.cancel()
             await asyncio.gather(self._runner, return_exceptions=True)
 
+    def _mentions(self, alert: Alert) -> tuple[str | None, discord.AllowedMentions]:
+        """The only mention the bot ever makes: the configured role, on a high-severity alert."""
+        role = self.settings.alert_role_id
+        if alert.severity != "high" or not role or alert.reply_to:
+            return None, NO_MENTIONS
+        mentions = discord.AllowedMentions(
+            everyone=False, users=False, replied_user=False, roles=[discord.Object(id=role)]
+        )
+        return f"<@&{role}>", mentions
+
+    async def _send(self, channel_id: str, nonce: str, **message: Any) -> str:
+        """Post one message with a nonce (a retry is answered with the stored message)."""
+        channel = self.client.get_partial_messageable(int(channel_id))
+        message.setdefault("allowed_mentions", NO_MENTIONS)
+        with delivery_errors(f"Discord channel {channel_id}"):
+            sent = await channel.send(nonce=nonce, **message)
+        return str(sent.id)
+
     async def deliver(self, alert: Alert) -> str:
-        embed = alert_embed(alert)
-        content, mentions = None, NO_MENTIONS
-        if alert.severity == "high" and self.settings.alert_role_id and not alert.reply_to:
-            # The only mention the bot ever makes: the configured role, on this message.
-            content = f"<@&{self.settings.alert_role_id}>"
-            mentions = discord.AllowedMentions(
-                everyone=False,
-                users=False,
-                replied_user=False,
-                roles=[discord.Object(id=self.settings.alert_role_id)],
+        if alert.reply_to:
+            with delivery_errors(f"Discord channel {alert.channel_id}"):
+                message = await self._reply_in_thread(alert, reply_embed(alert))
+            return str(message.id)
+        content, mentions = self._mentions(alert)
+        return await self._send(
+            alert.channel_id,
+            nonce_for(alert),
+            content=content,
+            embed=alert_embed(alert),
+            allowed_mentions=mentions,
+        )
+
+    async def deliver_summary(self, summary: FloodSummary) -> str:
+        return await self._send(
+            summary.channel_id, summary_nonce(summary), embeds=summary_embeds(summary)
+        )
+
+    async def update_story(self, update: StoryUpdate) -> None:
+        """Edit the parent alert in place: same embed, led by the story's status line."""
+        parent = update.parent
+        channel = self.client.get_partial_messageable(int(parent.channel_id))
+        message = channel.get_partial_message(int(update.message_id))
+        _, mentions = self._mentions(parent)
+        what = f"Discord message {update.message_id} in channel {parent.channel_id}"
+        with delivery_errors(what):
+            await message.edit(
+                embed=alert_embed(parent, lead=story_line(update)), allowed_mentions=mentions
             )
-        try:
-            if alert.reply_to:
-                message = await self._reply_in_thread(alert, embed)
-            else:
-                channel = self.client.get_partial_messageable(int(alert.channel_id))
-                message = await channel.send(
-                    content=content, embed=embed, allowed_mentions=mentions, nonce=nonce_for(alert)
-                )
-        except discord.Forbidden as e:
-            raise DeliveryError(
-                f"Discord channel {alert.channel_id}: missing permission ({e.text or e.status})",
-                retryable=False,
-            ) from e
-        except discord.NotFound as e:
-            raise DeliveryError(
-                f"Discord channel {alert.channel_id} not found ({e.text or e.status})",
-                retryable=False,
-            ) from e
-        except discord.DiscordServerError as e:
-            raise DeliveryError(f"Discord server error {e.status}", retryable=True) from e
-        except discord.HTTPException as e:
-            if e.status == 429:
-                raise DeliveryError("Discord rate limit", retryable=True) from e
-            raise DeliveryError(
-                f"Discord refused the message ({e.status}: {e.text})",
-                retryable=False,
-                rejected=True,
-            ) from e
-        except (aiohttp.ClientError, TimeoutError, OSError) as e:
-            raise DeliveryError(f"Discord unreachable: {type(e).__name__}", retryable=True) from e
-        return str(message.id)
+
+    async def post_digest(self, channel_id: str, digest: Digest, key: str) -> str:
+        """One message: the digest embed with its chart attached and shown inside it."""
+        nonce = digest_nonce(channel_id, key)
+        if digest.empty:
+            return await self._send(channel_id, nonce, content=digest_line(digest))
+        if not digest.chart_png:
+            return await self._send(channel_id, nonce, embed=digest_embed(digest))
+        chart = discord.File(
+            io.BytesIO(digest.chart_png),
+            filename=CHART_FILENAME,
+            description="Mentions per day, last 7 days",
+        )
+        embed = digest_embed(digest, image_url=f"attachment://{CHART_FILENAME}")
+        return await self._send(channel_id, nonce, embed=embed, file=chart)
 
     async def _reply_in_thread(self, alert: Alert, embed: discord.Embed) -> discord.Message:
         """Post in the thread on the parent alert, creating the thread the first time.
@@ -295,11 +371,3 @@ class DiscordSink:
             if e.code != THREAD_ALREADY_CREATED:
                 raise
         return await thread.send(embed=embed, allowed_mentions=NO_MENTIONS, nonce=nonce_for(alert))
-
-    async def post_digest(self, channel_id: str, digest: Digest) -> str:
-        channel = self.client.get_partial_messageable(int(channel_id))
-        embed = discord.Embed(
-            title=cut(escape(digest.title), 256), description=cut(escape(digest.text), 4096)
-        )
-        message = await channel.send(embed=embed, allowed_mentions=NO_MENTIONS)
-        return str(message.id)

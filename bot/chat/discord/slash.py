@@ -33,7 +33,12 @@ def caller_of(interaction: discord.Interaction, settings: DiscordSettings) -> Ca
     role = settings.manager_role_id
     if not can_manage and role and isinstance(interaction.user, discord.Member):
         can_manage = any(r.id == role for r in interaction.user.roles)
-    return Caller(str(interaction.user.id), can_manage, interaction.user.name)
+    return Caller(
+        str(interaction.user.id),
+        can_manage,
+        interaction.user.name,
+        f"discord:{interaction.channel_id}",
+    )
 
 
 def render(reply: Reply) -> str:
@@ -152,12 +157,9 @@ def register(tree: app_commands.CommandTree, commands: Commands, settings: Disco
     async def feeds_status(interaction: discord.Interaction) -> None:
         await respond(interaction, settings, commands.feeds_status)
 
-    @digest.command(name="now", description="Post the digest now")
+    @digest.command(name="now", description="Post the digest of the last 24 hours here")
     async def digest_now(interaction: discord.Interaction) -> None:
-        async def not_yet(caller: Caller) -> Reply:
-            raise CommandError("The daily digest is not available in this version yet.")
-
-        await respond(interaction, settings, not_yet)
+        await respond(interaction, settings, commands.digest_now)
 
     for group in (watch, feeds, digest):
         tree.add_command(group)

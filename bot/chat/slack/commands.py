@@ -35,7 +35,10 @@ async def handle(sink: SlackSink, group: str, command: dict, ack: Any, respond: 
         return
     user_id, channel_id = command.get("user_id", ""), command.get("channel_id", "")
     caller = Caller(
-        user_id, await sink.is_manager(user_id, channel_id), command.get("user_name", "")
+        user_id,
+        await sink.is_manager(user_id, channel_id),
+        command.get("user_name", ""),
+        f"slack:{channel_id}",
     )
     if parsed.slow:
         await ack(response_type="ephemeral", text="Working on it…")

@@ -64,11 +64,7 @@ def parse(group: str, text: str, commands: Commands) -> Parsed:
     if group == "feeds":
         return _feeds(sub, rest, commands)
     if group == "digest" and sub == "now":
-
-        async def not_yet(caller: Caller) -> Reply:
-            raise CommandError("The daily digest is not available in this version yet.")
-
-        return Parsed(not_yet)
+        return Parsed(commands.digest_now, slow=True)
     raise _usage(group, f"Unknown subcommand `{sub}`.")
 
 

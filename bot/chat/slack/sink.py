@@ -1,31 +1,47 @@
-"""Delivering alerts to Slack, and its slash commands, with slack-bolt and slack_sdk.
+"""Delivering to Slack, and its slash commands, with slack-bolt and slack_sdk.
 
-Slack has no idempotency key, so every post carries message `metadata` with
-the outbox id; after an ambiguous failure (timeout, dropped connection) the
-next attempt first looks for that id in the channel's recent history. 429s
-wait for Retry-After; posts are paced at about one per second per channel.
+Slack has no idempotency key, so every post carries message `metadata`
+naming it (an alert's outbox id, a flood summary's id, a digest's key); after
+an ambiguous failure (timeout, dropped connection) the next attempt first
+looks for it in the channel's recent history (a thread's, for a reply).
+Summaries and digests always look first: they carry no attempt count and
+are rare. 429s wait for Retry-After; posts are paced at about one per second
+per channel.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import hashlib
 import logging
 import os
 import re
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import aiohttp.web
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.chat.base import Digest
-from bot.chat.slack.render import alert_blocks, alert_text, cut, escape
+from bot.chat.slack.render import (
+    alert_blocks,
+    alert_text,
+    digest_blocks,
+    digest_text,
+    reply_blocks,
+    reply_text,
+    story_blocks,
+    summary_blocks,
+    summary_text,
+)
+from bot.digest.model import Digest
 from bot.errors import ConfigError, DeliveryError, PlatformUnreachable
-from bot.models import Alert
+from bot.models import Alert, FloodSummary, StoryUpdate
 
 if TYPE_CHECKING:
     from bot.commands import Commands
@@ -33,7 +49,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 METADATA_EVENT = "newswatch_alert"
-HISTORY_LOOKBACK = 100  # messages searched for an alert after an ambiguous failure
+SUMMARY_EVENT = "newswatch_summary"
+DIGEST_EVENT = "newswatch_digest"
+CHART_TITLE = "Mentions per day, last 7 days"
+HISTORY_LOOKBACK = 100  # messages searched for an earlier try of a post
 PACE = 1.0  # seconds between posts to one channel (Slack's guidance: about 1/s)
 BROKEN_ERRORS = frozenset(
     {
@@ -47,6 +66,8 @@ BROKEN_ERRORS = frozenset(
         "restricted_action",
     }
 )
+# An edit of a message that is gone or not the bot's: give up on that message.
+GONE_ERRORS = frozenset({"message_not_found", "cant_update_message", "edit_window_closed"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,79 +278,169 @@ class SlackSink:
         if self._runner is not None:
             await self._runner.cleanup()
 
-    async def deliver(self, alert: Alert) -> str:
+    @contextlib.asynccontextmanager
+    async def _posting(self, channel_id: str) -> AsyncIterator[AsyncWebClient]:
+        """One post or edit in a channel: in order, paced, its failures mapped once."""
         assert self.client is not None, "start() first"
-        lock = self._locks.setdefault(alert.channel_id, asyncio.Lock())
+        lock = self._locks.setdefault(channel_id, asyncio.Lock())
         async with lock:
-            await self._pace(alert.channel_id)
+            await self._pace(channel_id)
             try:
-                if alert.attempts:
-                    # An earlier try may have reached Slack before failing: look first.
-                    found = await self._find_posted(alert)
-                    if found:
-                        return found
-                reply = await self.client.chat_postMessage(
-                    channel=alert.channel_id,
-                    text=alert_text(alert),
-                    blocks=alert_blocks(alert),
-                    thread_ts=alert.reply_to,
-                    unfurl_links=False,
-                    unfurl_media=False,
-                    metadata={
-                        "event_type": METADATA_EVENT,
-                        "event_payload": {"outbox_id": alert.id},
-                    },
-                )
+                yield self.client
             except SlackApiError as e:
-                raise self._error(alert, e) from e
+                raise self._error(channel_id, e) from e
             except (aiohttp.ClientError, TimeoutError, OSError) as e:
                 raise DeliveryError(f"Slack unreachable: {type(e).__name__}", retryable=True) from e
+            except SlackRequestError as e:  # the upload URL refused a file's bytes
+                raise DeliveryError(f"Slack file upload failed: {e}", retryable=True) from e
             finally:
-                self._last_post[alert.channel_id] = time.monotonic()
+                self._last_post[channel_id] = time.monotonic()
+
+    async def _post_once(
+        self, channel_id: str, metadata: dict[str, Any], *, look_first: bool, **message: Any
+    ) -> str:
+        """chat.postMessage carrying `metadata`, unless an earlier try already reached Slack.
+
+        With `look_first`, the channel's recent history (or the thread's, for
+        a reply) is searched for that metadata first.
+        """
+        async with self._posting(channel_id) as client:
+            if look_first:
+                recent = await self._recent(channel_id, message.get("thread_ts"))
+                found = _posted(recent, metadata)
+                if found:
+                    return found
+            reply = await client.chat_postMessage(
+                channel=channel_id,
+                unfurl_links=False,
+                unfurl_media=False,
+                metadata=metadata,
+                **message,
+            )
         return str(reply["ts"])  # ts is text: as a float it would lose digits
+
+    async def deliver(self, alert: Alert) -> str:
+        if alert.reply_to:
+            text, blocks = reply_text(alert), reply_blocks(alert)
+        else:
+            text, blocks = alert_text(alert), alert_blocks(alert)
+        return await self._post_once(
+            alert.channel_id,
+            _metadata(METADATA_EVENT, outbox_id=alert.id),
+            look_first=alert.attempts > 0,
+            text=text,
+            blocks=blocks,
+            thread_ts=alert.reply_to,
+        )
+
+    async def deliver_summary(self, summary: FloodSummary) -> str:
+        # A summary has no attempt count and is rare: always look before posting.
+        return await self._post_once(
+            summary.channel_id,
+            _metadata(SUMMARY_EVENT, summary_id=summary.id),
+            look_first=True,
+            text=summary_text(summary),
+            blocks=summary_blocks(summary),
+        )
+
+    async def update_story(self, update: StoryUpdate) -> None:
+        """chat.update of the parent alert: same blocks, plus the story's status line."""
+        parent = update.parent
+        async with self._posting(parent.channel_id) as client:
+            await client.chat_update(
+                channel=parent.channel_id,
+                ts=update.message_id,
+                text=alert_text(parent),
+                blocks=story_blocks(update),
+                metadata=_metadata(METADATA_EVENT, outbox_id=parent.id),
+            )
+
+    async def post_digest(self, channel_id: str, digest: Digest, key: str) -> str:
+        """The digest as Block Kit, then its chart uploaded into the channel.
+
+        Each half is looked for in the channel's history first, so a retry
+        after either failed posts only what is missing.
+        """
+        metadata = _metadata(DIGEST_EVENT, key=key)
+        chart = chart_filename(key)
+        async with self._posting(channel_id) as client:
+            recent = await self._recent(channel_id)
+            ts = _posted(recent, metadata)
+            if ts is None:
+                reply = await client.chat_postMessage(
+                    channel=channel_id,
+                    text=digest_text(digest),
+                    blocks=digest_blocks(digest),
+                    unfurl_links=False,
+                    unfurl_media=False,
+                    metadata=metadata,
+                )
+                ts = str(reply["ts"])
+            if digest.chart_png and not digest.empty and not _has_file(recent, chart):
+                # files.getUploadURLExternal, the bytes to its URL, files.completeUploadExternal.
+                await client.files_upload_v2(
+                    channel=channel_id,
+                    file=digest.chart_png,
+                    filename=chart,
+                    title=CHART_TITLE,
+                    alt_txt=f"{CHART_TITLE}: {digest.title}",
+                )
+        return ts
 
     async def _pace(self, channel_id: str) -> None:
         wait = self._last_post.get(channel_id, 0.0) + PACE - time.monotonic()
         if wait > 0:
             await asyncio.sleep(wait)  # rate limiting, not synchronisation
 
-    async def _find_posted(self, alert: Alert) -> str | None:
+    async def _recent(self, channel_id: str, thread_ts: str | None = None) -> list[dict[str, Any]]:
+        """The channel's latest messages (a thread's, for a reply), with their metadata."""
         assert self.client is not None
-        history = await self.client.conversations_history(
-            channel=alert.channel_id, limit=HISTORY_LOOKBACK, include_all_metadata=True
-        )
-        for message in history.get("messages", []):
-            meta = message.get("metadata") or {}
-            if (
-                meta.get("event_type") == METADATA_EVENT
-                and (meta.get("event_payload") or {}).get("outbox_id") == alert.id
-            ):
-                return str(message["ts"])
-        return None
+        if thread_ts:
+            page = await self.client.conversations_replies(
+                channel=channel_id, ts=thread_ts, limit=HISTORY_LOOKBACK, include_all_metadata=True
+            )
+        else:
+            page = await self.client.conversations_history(
+                channel=channel_id, limit=HISTORY_LOOKBACK, include_all_metadata=True
+            )
+        return list(page.get("messages", []))
 
-    def _error(self, alert: Alert, e: SlackApiError) -> DeliveryError:
+    def _error(self, channel_id: str, e: SlackApiError) -> DeliveryError:
         error = str(e.response.get("error", ""))
         status = e.response.status_code
         if status == 429 or error == "ratelimited":
             retry_after = float(e.response.headers.get("Retry-After", 1))
             return DeliveryError("Slack rate limit", retryable=True, retry_after=retry_after)
         if error in BROKEN_ERRORS:
-            return DeliveryError(f"Slack channel {alert.channel_id}: {error}", retryable=False)
+            return DeliveryError(f"Slack channel {channel_id}: {error}", retryable=False)
+        if error in GONE_ERRORS:
+            return DeliveryError(f"Slack message in {channel_id}: {error}", retryable=False)
         if status >= 500 or error in ("internal_error", "fatal_error", "service_unavailable"):
             return DeliveryError(f"Slack server error ({status} {error})", retryable=True)
         return DeliveryError(f"Slack refused the message: {error}", retryable=False, rejected=True)
 
-    async def post_digest(self, channel_id: str, digest: Digest) -> str:
-        assert self.client is not None
-        reply = await self.client.chat_postMessage(
-            channel=channel_id,
-            text=cut(escape(digest.title), 3000),
-            blocks=[
-                {
-                    "type": "section",
-                    "text": {"type": "mrkdwn", "text": cut(escape(digest.text), 3000)},
-                }
-            ],
-            unfurl_links=False,
-        )
-        return str(reply["ts"])
+
+def _metadata(event_type: str, **payload: Any) -> dict[str, Any]:
+    """Message metadata naming what a message is, so history can tell if it was posted."""
+    return {"event_type": event_type, "event_payload": payload}
+
+
+def _posted(messages: list[dict[str, Any]], metadata: dict[str, Any]) -> str | None:
+    """The ts of the message carrying `metadata`, if one of `messages` does."""
+    for message in messages:
+        meta = message.get("metadata") or {}
+        if meta.get("event_type") == metadata["event_type"] and all(
+            (meta.get("event_payload") or {}).get(k) == v
+            for k, v in metadata["event_payload"].items()
+        ):
+            return str(message["ts"])
+    return None
+
+
+def _has_file(messages: list[dict[str, Any]], filename: str) -> bool:
+    return any(f.get("name") == filename for m in messages for f in m.get("files") or [])
+
+
+def chart_filename(key: str) -> str:
+    """Unique per digest, so a retry can tell its chart was already shared."""
+    return f"digest-{hashlib.sha1(key.encode()).hexdigest()[:10]}.png"
