@@ -5,6 +5,12 @@ another, and alerts within a channel go out in the order they were matched.
 An alert leaves the outbox only when the platform confirmed it; a retryable
 failure waits with capped exponential backoff (or the platform's
 Retry-After), a permanent one marks the channel broken.
+
+Per channel the worker also threads stories (a later item of a story that
+already has a message in the channel goes into its thread), applies the
+flood cap (bot/flood.py) and posts the summary of held alerts when the window
+ends, and, when it has nothing else to do, edits story parents to show their
+source count — edits wait for a quiet moment so a burst costs one edit.
 """
 
 from __future__ import annotations
@@ -12,15 +18,16 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from bot.chat.base import Sink
-from bot.config import ChannelSettings
+from bot.config import ChannelSettings, format_duration
 from bot.errors import DeliveryError
-from bot.models import Alert
+from bot.flood import admit, window_end
+from bot.models import Alert, FloodSummary
 from bot.storage.base import Storage
 
 log = logging.getLogger(__name__)
@@ -39,7 +46,7 @@ def retry_delay(attempts: int, retry_after: float | None = None) -> float:
     """Seconds before delivery attempt `attempts + 1` (pure)."""
     delay = min(RETRY_CAP, RETRY_BASE * 2 ** min(max(attempts - 1, 0), 16))
     if retry_after is not None:
-        delay = max(retry_after, 0.0)
+        delay = max(retry_after, 1.0)  # never "now": a drain must not spin on one failure
     return delay
 
 
@@ -48,6 +55,15 @@ class DeliveryStats:
     sent: int = 0
     retried: int = 0
     dead: int = 0
+    held: int = 0
+    summaries: int = 0
+    edits: int = 0
+
+
+#: What a channel worker does after one step: go on at once (0), wait some
+#: seconds, or wait until new alerts arrive (None).
+Next = float | None
+EDIT_RETRY = 60.0
 
 
 class Outbox:
@@ -69,6 +85,7 @@ class Outbox:
         self.stats = DeliveryStats()
         self._wake = {c.key: asyncio.Event() for c in channels}
         self._broken: set[str] = set()
+        self._edit_after: dict[str, datetime] = {}
 
     def notify(self) -> None:
         """New alerts were queued: wake every channel worker."""
@@ -102,69 +119,106 @@ class Outbox:
     def fingerprint(self, channel: ChannelSettings) -> str:
         return channel_fingerprint(channel, self.platform_settings.get(channel.platform, {}))
 
+    def _channel(self, platform: str, channel_id: str) -> ChannelSettings | None:
+        return next(
+            (c for c in self.channels if c.platform == platform and c.id == channel_id), None
+        )
+
+    # -- one alert ----------------------------------------------------------------
+
     async def send_one(self, alert: Alert) -> bool:
         """Try one alert once; True if it left the outbox (sent or dead)."""
         sink = self.sinks[alert.platform]
         try:
             message_id = await sink.deliver(alert)
-        except DeliveryError as e:
-            return await self._failed(alert, e)
-        except Exception as e:  # a sink bug must not stop the worker: keep the alert
-            log.exception("delivering alert %d to %s failed unexpectedly", alert.id, alert.platform)
+        except Exception as e:
             return await self._failed(
-                alert, DeliveryError(f"{type(e).__name__}: {e}", retryable=True)
+                alert.platform,
+                alert.channel_id,
+                f"alert {alert.id}",
+                alert.attempts,
+                _delivery_error(e, alert.platform),
+                lambda error, now: self.storage.mark_dead(alert.id, error, now),
+                lambda error, at, now: self.storage.mark_retry(alert.id, error, at, now),
             )
-        await self.storage.mark_sent(alert.id, message_id, self.clock())
+        await self.storage.mark_sent(alert.id, message_id, self.clock(), alert.reply_to)
         self.stats.sent += 1
         return True
 
-    async def _failed(self, alert: Alert, error: DeliveryError) -> bool:
+    async def send_summary(self, summary: FloodSummary, attempts: int) -> bool:
+        """Try one flood summary once; True if it left the outbox."""
+        sink = self.sinks[summary.platform]
+        try:
+            message_id = await sink.deliver_summary(summary)
+        except Exception as e:
+            return await self._failed(
+                summary.platform,
+                summary.channel_id,
+                f"summary {summary.id} of {len(summary.alerts)} held alerts",
+                attempts,
+                _delivery_error(e, summary.platform),
+                lambda error, now: self.storage.mark_summary(summary.id, "dead", now, error=error),
+                lambda error, at, now: self.storage.mark_summary(
+                    summary.id, "pending", now, error=error, next_attempt_at=at
+                ),
+            )
+        await self.storage.mark_summary(summary.id, "sent", self.clock(), message_id=message_id)
+        self.stats.summaries += 1
+        log.info(
+            "%s:%s: posted a summary of %d alerts held by the flood cap",
+            summary.platform,
+            summary.channel_id,
+            len(summary.alerts),
+        )
+        return True
+
+    async def _failed(
+        self,
+        platform: str,
+        channel_id: str,
+        what: str,
+        attempts: int,
+        error: DeliveryError,
+        mark_dead: Callable[[str, datetime], Awaitable[None]],
+        mark_retry: Callable[[str, datetime, datetime], Awaitable[None]],
+    ) -> bool:
         now = self.clock()
-        key = f"{alert.platform}:{alert.channel_id}"
+        key = f"{platform}:{channel_id}"
         if error.rejected:
-            await self.storage.mark_dead(alert.id, str(error), now)
+            await mark_dead(str(error), now)
             self.stats.dead += 1
-            log.error("%s rejected alert %d, setting it aside: %s", key, alert.id, error)
+            log.error("%s rejected %s, setting it aside: %s", key, what, error)
             return True
         if not error.retryable:
             self._broken.add(key)
-            channel = next(
-                (
-                    c
-                    for c in self.channels
-                    if c.platform == alert.platform and c.id == alert.channel_id
-                ),
-                None,
-            )
+            channel = self._channel(platform, channel_id)
             await self.storage.set_channel_broken(
-                alert.platform,
-                alert.channel_id,
+                platform,
+                channel_id,
                 str(error),
                 now,
                 self.fingerprint(channel) if channel else None,
             )
             log.error(
-                "channel %s refused alert %d for good: %s; marking the channel broken, its "
+                "channel %s refused %s for good: %s; marking the channel broken, its "
                 "alerts stay queued",
                 key,
-                alert.id,
+                what,
                 error,
             )
             return False
-        attempts = alert.attempts + 1
+        attempts += 1
         if self.max_attempts and attempts >= self.max_attempts:
-            await self.storage.mark_dead(alert.id, str(error), now)
+            await mark_dead(str(error), now)
             self.stats.dead += 1
-            log.error(
-                "alert %d to %s gave up after %d attempts: %s", alert.id, key, attempts, error
-            )
+            log.error("%s to %s gave up after %d attempts: %s", what, key, attempts, error)
             return True
         delay = retry_delay(attempts, error.retry_after)
-        await self.storage.mark_retry(alert.id, str(error), now + timedelta(seconds=delay), now)
+        await mark_retry(str(error), now + timedelta(seconds=delay), now)
         self.stats.retried += 1
         log.warning(
-            "alert %d to %s failed (attempt %d): %s; retrying in %.0fs",
-            alert.id,
+            "%s to %s failed (attempt %d): %s; retrying in %.0fs",
+            what,
             key,
             attempts,
             error,
@@ -172,17 +226,134 @@ class Outbox:
         )
         return False
 
+    # -- a channel's work, one step at a time ------------------------------------------
+
+    async def step(self, channel: ChannelSettings) -> Next:
+        """Do the next piece of work for a channel (pure sequencing over storage).
+
+        Order: a due flood summary, then the oldest alert (held back if the cap
+        is reached), then, with nothing due, story edits.
+        """
+        if channel.key in self._broken:
+            return None
+        now = self.clock()
+        pending = await self._summary_due(channel, now)
+        if pending is not None:
+            summary, attempts, due = pending
+            if due > now:
+                return (due - now).total_seconds()
+            await self.send_summary(summary, attempts)
+            return 0
+        alert = await self.storage.next_alert(channel.platform, channel.id)
+        if alert is not None:
+            due = await self.storage.alert_due_at(alert.id)
+            if due <= now:
+                if alert.reply_to is None and not await self._admit(channel, alert, now):
+                    return 0
+                await self.send_one(alert)
+                return 0
+        wait = await self._edit_stories(channel, now)
+        if alert is not None:
+            wait = _sooner(wait, (due - now).total_seconds())
+        return _sooner(wait, await self._until_window_end(channel, now))
+
+    async def _admit(self, channel: ChannelSettings, alert: Alert, now: datetime) -> bool:
+        """Apply the flood cap to a top-level alert; hold it if the window is full."""
+        if channel.flood_cap <= 0:
+            return True
+        start, posted = await self.storage.flood_window(channel.platform, channel.id)
+        decision = admit(
+            now,
+            start,
+            posted,
+            cap=channel.flood_cap,
+            window=channel.flood_window,
+            severity=alert.severity,
+        )
+        if decision.window_start != start:
+            await self.storage.set_flood_window(channel.platform, channel.id, decision.window_start)
+        if decision.send:
+            return True
+        await self.storage.hold_alert(alert.id, now)
+        self.stats.held += 1
+        end = window_end(decision.window_start, channel.flood_window)
+        first = await self.storage.held_count(channel.platform, channel.id) == 1
+        log.log(
+            logging.INFO if first else logging.DEBUG,
+            "%s: %d alerts in %s reached the flood cap; holding the rest for one summary at %s",
+            channel.key,
+            channel.flood_cap,
+            format_duration(channel.flood_window),
+            end.strftime("%H:%M:%S %Z") if end else "the window's end",
+        )
+        return False
+
+    async def _summary_due(
+        self, channel: ChannelSettings, now: datetime
+    ) -> tuple[FloodSummary, int, datetime] | None:
+        """The summary to deliver: one already made, or the held alerts of an ended window."""
+        pending = await self.storage.next_summary(channel.platform, channel.id)
+        if pending is not None:
+            return pending
+        start, _ = await self.storage.flood_window(channel.platform, channel.id)
+        end = window_end(start, channel.flood_window)
+        if start is None or end is None or end > now:
+            return None
+        if await self.storage.create_summary(channel.platform, channel.id, start, end, now):
+            return await self.storage.next_summary(channel.platform, channel.id)
+        return None
+
+    async def _until_window_end(self, channel: ChannelSettings, now: datetime) -> Next:
+        if not await self.storage.held_count(channel.platform, channel.id):
+            return None
+        start, _ = await self.storage.flood_window(channel.platform, channel.id)
+        end = window_end(start, channel.flood_window)
+        return None if end is None else max((end - now).total_seconds(), 0.0)
+
+    async def _edit_stories(self, channel: ChannelSettings, now: datetime) -> Next:
+        """Show each story's growth on its parent message; None when all are up to date."""
+        after = self._edit_after.get(channel.key)
+        if after is not None and now < after:
+            return (after - now).total_seconds()
+        sink = self.sinks[channel.platform]
+        for update in await self.storage.stale_story_posts(channel.platform, channel.id):
+            story = update.parent.story or ""
+            try:
+                await sink.update_story(update)
+            except Exception as e:
+                error = _delivery_error(e, channel.platform)
+                if error.retryable:
+                    self._edit_after[channel.key] = now + timedelta(
+                        seconds=error.retry_after or EDIT_RETRY
+                    )
+                    log.warning("%s: editing a story's message failed: %s", channel.key, error)
+                    return (self._edit_after[channel.key] - now).total_seconds()
+                log.warning(
+                    "%s: cannot edit the message of story %r (%s); leaving it as it is",
+                    channel.key,
+                    update.parent.item.title[:80],
+                    error,
+                )
+            else:
+                self.stats.edits += 1
+            await self.storage.mark_story_shown(story, channel.platform, channel.id, update.sources)
+        self._edit_after.pop(channel.key, None)
+        return None
+
+    # -- loops ---------------------------------------------------------------------
+
     async def drain(self) -> None:
         """Deliver what is due now, each alert tried at most once (for `bot once`)."""
         await asyncio.gather(*(self._drain_channel(c) for c in self.channels))
 
     async def _drain_channel(self, channel: ChannelSettings) -> None:
-        while channel.key not in self._broken:
-            alert = await self.storage.next_alert(channel.platform, channel.id)
-            if alert is None or await self.storage.alert_due_at(alert.id) > self.clock():
+        while True:
+            before = await self.storage.next_alert(channel.platform, channel.id)
+            if await self.step(channel) != 0:
                 return
-            if not await self.send_one(alert):
-                return
+            after = await self.storage.next_alert(channel.platform, channel.id)
+            if before and after and after.id == before.id and after.attempts > before.attempts:
+                return  # it failed in this drain: the next run retries it
 
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until `stop` is set; an in-flight send always completes."""
@@ -194,16 +365,25 @@ class Outbox:
             if channel.key in self._broken:
                 return
             wake.clear()
-            alert = await self.storage.next_alert(channel.platform, channel.id)
-            if alert is None:
-                await _wait_any(stop, wake, None)
-                continue
-            due = await self.storage.alert_due_at(alert.id)
-            wait = (due - self.clock()).total_seconds()
-            if wait > 0:
+            wait = await self.step(channel)
+            if wait != 0:
                 await _wait_any(stop, wake, wait)
-                continue
-            await self.send_one(alert)
+
+
+def _sooner(a: Next, b: Next) -> Next:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return min(a, b)
+
+
+def _delivery_error(error: BaseException, platform: str) -> DeliveryError:
+    """Sinks raise DeliveryError; anything else is a sink bug, retried rather than lost."""
+    if isinstance(error, DeliveryError):
+        return error
+    log.error("%s sink failed unexpectedly", platform, exc_info=error)
+    return DeliveryError(f"{type(error).__name__}: {error}", retryable=True)
 
 
 async def _wait_any(stop: asyncio.Event, wake: asyncio.Event, timeout: float | None) -> None:

@@ -34,7 +34,8 @@ class ScriptedSink(JsonlSink):
 
 def lines(tmp_path: Path) -> list[dict]:
     path = tmp_path / "alerts.jsonl"
-    return [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
+    records = [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
+    return [r for r in records if "alert_id" in r]  # alerts, not story edits
 
 
 def three_items(server: FeedServer) -> str:

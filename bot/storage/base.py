@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Protocol
 
+from bot.digest.model import StoryRecord
 from bot.matching.watchlists import ChatTerm
-from bot.models import Alert, FeedState, Item, Match
+from bot.models import Alert, FeedState, FloodSummary, Item, Match, StoryUpdate
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +33,8 @@ class IngestPlan:
     item: Item
     matches: tuple[Match, ...] = ()
     deliveries: tuple[Delivery, ...] = ()
+    story: str | None = None  # the story it continues (or starts: then its own key)
+    key: str = ""  # the item's own key (its first dedup key), for the story index
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +42,17 @@ class IngestResult:
     new_items: int = 0
     duplicates: int = 0
     alerts: int = 0
+    stored: tuple[IngestPlan, ...] = ()  # the plans that were recorded
+
+
+@dataclass(frozen=True, slots=True)
+class StoryMember:
+    """A stored item that belongs to a story."""
+
+    item: Item
+    fetched_at: datetime
+    story: str
+    entity_ids: frozenset[str]
 
 
 #: Called with the items that look new (outside the write transaction, so
@@ -83,7 +97,12 @@ class Storage(Protocol):
 
     async def alert_due_at(self, alert_id: int) -> datetime: ...
 
-    async def mark_sent(self, alert_id: int, message_id: str, now: datetime) -> None: ...
+    async def mark_sent(
+        self, alert_id: int, message_id: str, now: datetime, reply_to: str | None = None
+    ) -> None:
+        """Record a delivery; a top-level alert of a story becomes the story's parent in its
+        channel, a reply (`reply_to` set) makes the story one source bigger there."""
+        ...
 
     async def mark_retry(
         self, alert_id: int, error: str, next_attempt_at: datetime, now: datetime
@@ -109,6 +128,75 @@ class Storage(Protocol):
     async def broken_channel_details(
         self,
     ) -> dict[tuple[str, str], tuple[str, str | None]]: ...
+
+    # flood control ------------------------------------------------------------
+    async def flood_window(self, platform: str, channel_id: str) -> tuple[datetime | None, int]:
+        """When the channel's flood window started, and its top-level posts since then."""
+        ...
+
+    async def set_flood_window(
+        self, platform: str, channel_id: str, start: datetime | None
+    ) -> None: ...
+
+    async def hold_alert(self, alert_id: int, now: datetime) -> None: ...
+
+    async def held_count(self, platform: str, channel_id: str) -> int: ...
+
+    async def create_summary(
+        self,
+        platform: str,
+        channel_id: str,
+        window_start: datetime,
+        window_end: datetime,
+        now: datetime,
+    ) -> int | None:
+        """Collect held alerts into one summary and close the window; None if none held."""
+        ...
+
+    async def next_summary(
+        self, platform: str, channel_id: str
+    ) -> tuple[FloodSummary, int, datetime] | None:
+        """The oldest undelivered summary: (summary, attempts so far, when it is due)."""
+        ...
+
+    async def mark_summary(
+        self,
+        summary_id: int,
+        status: str,
+        now: datetime,
+        *,
+        message_id: str | None = None,
+        error: str | None = None,
+        next_attempt_at: datetime | None = None,
+    ) -> None: ...
+
+    # stories --------------------------------------------------------------------
+    async def stale_story_posts(self, platform: str, channel_id: str) -> list[StoryUpdate]:
+        """Story parents whose message shows fewer sources than the story has."""
+        ...
+
+    async def mark_story_shown(
+        self, story: str, platform: str, channel_id: str, shown: int
+    ) -> None: ...
+
+    async def story_members_since(self, since: datetime) -> list[StoryMember]: ...
+
+    # digests ---------------------------------------------------------------------
+    async def mentions_since(self, since: datetime) -> list[tuple[str, datetime]]: ...
+
+    async def stories_since(self, since: datetime) -> list[StoryRecord]: ...
+
+    async def entity_first_seen(self) -> dict[str, datetime]: ...
+
+    async def feed_activity(self) -> dict[str, tuple[datetime | None, float | None]]: ...
+
+    async def digest_status(self, channel: str, day: date) -> str | None: ...
+
+    async def last_digest_day(self, channel: str) -> date | None: ...
+
+    async def record_digest(
+        self, channel: str, day: date, status: str, now: datetime, message_id: str | None = None
+    ) -> None: ...
 
     async def items_since(self, since: datetime) -> list[Item]:
         """Stored items fetched at or after `since`, newest first (for backtests)."""

@@ -12,18 +12,19 @@ import json
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import asdict
-from datetime import UTC, datetime, timedelta
+from dataclasses import asdict, replace
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
 
 from bot.dedup import item_keys
+from bot.digest.model import StoryRecord
 from bot.errors import StorageError
 from bot.matching.watchlists import ChatTerm
-from bot.models import Alert, FeedState, Item, Match
-from bot.storage.base import IngestResult, Planner
+from bot.models import Alert, FeedState, FloodSummary, Item, Match, StoryUpdate
+from bot.storage.base import IngestResult, Planner, StoryMember
 
 APPLICATION_ID = 0x4E575442  # "NWTB": marks the file as this bot's database
 
@@ -127,6 +128,69 @@ MIGRATIONS: list[str] = [
     # 3: a broken channel remembers the configuration it broke under
     """
     ALTER TABLE channels ADD COLUMN config_hash TEXT;
+    """,
+    # 4: stories and their threads, flood control, daily digests
+    """
+    -- A story is keyed by its first item's key, so it needs no id allocation.
+    CREATE TABLE stories (
+        key TEXT PRIMARY KEY,
+        title TEXT NOT NULL,
+        url TEXT NOT NULL,
+        first_seen REAL NOT NULL,
+        last_seen REAL NOT NULL
+    ) WITHOUT ROWID;
+    ALTER TABLE items ADD COLUMN story TEXT;
+    CREATE INDEX items_story ON items(story);
+    -- The message that opened a story's thread in a channel, and how far the
+    -- story has grown there (sources) against what that message shows (shown).
+    CREATE TABLE story_posts (
+        story TEXT NOT NULL,
+        platform TEXT NOT NULL,
+        channel_id TEXT NOT NULL,
+        outbox_id INTEGER NOT NULL,
+        message_id TEXT NOT NULL,
+        sources INTEGER NOT NULL DEFAULT 1,
+        shown INTEGER NOT NULL DEFAULT 1,
+        last_update REAL NOT NULL,
+        PRIMARY KEY (story, platform, channel_id)
+    );
+    ALTER TABLE outbox ADD COLUMN top_level INTEGER;    -- 1: posted as a new message
+    ALTER TABLE outbox ADD COLUMN held_at REAL;         -- held back by the flood cap
+    ALTER TABLE outbox ADD COLUMN summary_id INTEGER;   -- the summary that lists it
+    CREATE TABLE flood_summaries (
+        id INTEGER PRIMARY KEY,
+        platform TEXT NOT NULL,
+        channel_id TEXT NOT NULL,
+        window_start REAL NOT NULL,
+        window_end REAL NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sent', 'dead')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at REAL NOT NULL,
+        last_error TEXT,
+        message_id TEXT,
+        created_at REAL NOT NULL,
+        sent_at REAL
+    );
+    ALTER TABLE channels ADD COLUMN flood_window_start REAL;
+    -- One row per channel and local day: the digest is sent (or skipped) once.
+    CREATE TABLE digests (
+        channel TEXT NOT NULL,
+        day TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('sending', 'sent', 'skipped')),
+        message_id TEXT,
+        at REAL NOT NULL,
+        PRIMARY KEY (channel, day)
+    ) WITHOUT ROWID;
+    CREATE TABLE entity_first_seen (
+        entity_id TEXT PRIMARY KEY,
+        first_seen REAL NOT NULL
+    ) WITHOUT ROWID;
+    INSERT OR IGNORE INTO entity_first_seen
+        SELECT json_extract(m.value, '$.entity_id'), min(i.fetched_at)
+        FROM items i, json_each(i.matches) m GROUP BY 1;
+    -- When a feed last had a new item, and its usual gap between new items.
+    ALTER TABLE feeds ADD COLUMN last_new_at REAL;
+    ALTER TABLE feeds ADD COLUMN mean_gap REAL;
     """,
 ]
 
@@ -283,6 +347,8 @@ class SQLiteStorage:
             fresh = [p for p in plans if not seen.intersection(keys_by_item[id(p.item)])]
             next_id = int(await self._scalar("SELECT coalesce(max(id), 0) + 1 FROM items"))
             item_rows, key_rows, outbox_rows = [], [], []
+            story_rows: list[tuple[str, str, str, float, float]] = []
+            first_seen_rows: list[tuple[str, float]] = []
             for item_id, p in enumerate(fresh, start=next_id):
                 it = p.item
                 item_rows.append(
@@ -297,8 +363,12 @@ class SQLiteStorage:
                         it.feed_name,
                         now_ts,
                         _matches_json(p.matches),
+                        p.story,
                     )
                 )
+                if p.story is not None:
+                    story_rows.append((p.story, it.title, it.url, now_ts, now_ts))
+                first_seen_rows += [(m.entity_id, now_ts) for m in p.matches]
                 key_rows += [(k, now_ts, item_id) for k in keys_by_item[id(it)]]
                 outbox_rows += [
                     (item_id, d.platform, d.channel_id, _matches_json(d.matches), now_ts, now_ts)
@@ -309,8 +379,17 @@ class SQLiteStorage:
             key_rows += [(k, now_ts, None) for keys in repeats for k in keys]
             await db.executemany(
                 "INSERT INTO items (id, feed_url, guid, url, title, summary, published, "
-                "feed_name, fetched_at, matches) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                "feed_name, fetched_at, matches, story) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 item_rows,
+            )
+            await db.executemany(
+                "INSERT INTO stories (key, title, url, first_seen, last_seen) VALUES (?,?,?,?,?) "
+                "ON CONFLICT (key) DO UPDATE SET last_seen = excluded.last_seen",
+                story_rows,
+            )
+            await db.executemany(
+                "INSERT OR IGNORE INTO entity_first_seen (entity_id, first_seen) VALUES (?,?)",
+                first_seen_rows,
             )
             await _remember(db, key_rows)
             cur = await db.executemany(
@@ -320,7 +399,9 @@ class SQLiteStorage:
             )
             alerts = max(cur.rowcount, 0)
             await _upsert_feed(db, state, added_items=len(fresh))
-        return IngestResult(len(fresh), len(items) - len(fresh), alerts)
+            if fresh:
+                await _record_new_items(db, state.feed_url, now_ts)
+        return IngestResult(len(fresh), len(items) - len(fresh), alerts, tuple(fresh))
 
     async def _seen_keys(self, keys: set[str], window_start: float) -> set[str]:
         """Which of these keys count as seen: all but title keys older than the window."""
@@ -339,27 +420,75 @@ class SQLiteStorage:
     # -- outbox ------------------------------------------------------------------
 
     async def next_alert(self, platform: str, channel_id: str) -> Alert | None:
-        sql = """
-            SELECT o.*, i.feed_url, i.guid, i.url, i.title, i.summary, i.published, i.feed_name
+        """The oldest undelivered alert not held by the flood cap, threaded if its story
+        already has a message in this channel."""
+        sql = f"""
+            SELECT {_ALERT_COLUMNS}, sp.message_id AS parent_message
             FROM outbox o JOIN items i ON i.id = o.item_id
+            LEFT JOIN story_posts sp
+                ON sp.story = i.story AND sp.platform = o.platform AND sp.channel_id = o.channel_id
             WHERE o.platform = ? AND o.channel_id = ? AND o.status = 'pending'
+                AND o.held_at IS NULL
             ORDER BY o.id LIMIT 1
         """
         async with self._db.execute(sql, (platform, channel_id)) as cur:
             row = await cur.fetchone()
-        return None if row is None else _alert(row)
+        if row is None:
+            return None
+        alert = _alert(row)
+        parent = row["reply_to"] or row["parent_message"]
+        if parent is None or alert.story is None:
+            return replace(alert, reply_to=parent)
+        earlier = await self._story_entities(alert.story, row["item_id"])
+        new = tuple(
+            dict.fromkeys(m.entity_name for m in alert.matches if m.entity_id not in earlier)
+        )
+        return replace(alert, reply_to=parent, new_entities=new)
+
+    async def _story_entities(self, story: str, before_item: int) -> set[str]:
+        sql = (
+            "SELECT DISTINCT json_extract(m.value, '$.entity_id') FROM items i, "
+            "json_each(i.matches) m WHERE i.story = ? AND i.id < ?"
+        )
+        async with self._db.execute(sql, (story, before_item)) as cur:
+            return {r[0] for r in await cur.fetchall()}
 
     async def alert_due_at(self, alert_id: int) -> datetime:
         ts = await self._scalar("SELECT next_attempt_at FROM outbox WHERE id = ?", (alert_id,))
         return _dt(ts) or datetime.now(UTC)
 
-    async def mark_sent(self, alert_id: int, message_id: str, now: datetime) -> None:
+    async def mark_sent(
+        self, alert_id: int, message_id: str, now: datetime, reply_to: str | None = None
+    ) -> None:
+        """Record a delivery. A top-level alert of a story becomes the story's parent in its
+        channel; a reply makes the story one source bigger there."""
         async with self._transaction() as db:
             await db.execute(
                 "UPDATE outbox SET status = 'sent', message_id = ?, sent_at = ?, "
-                "attempts = attempts + 1, last_error = NULL WHERE id = ?",
-                (message_id, now.timestamp(), alert_id),
+                "attempts = attempts + 1, last_error = NULL, reply_to = ?, top_level = ? "
+                "WHERE id = ?",
+                (message_id, now.timestamp(), reply_to, int(reply_to is None), alert_id),
             )
+            sql = (
+                "SELECT i.story, o.platform, o.channel_id FROM outbox o "
+                "JOIN items i ON i.id = o.item_id WHERE o.id = ?"
+            )
+            async with db.execute(sql, (alert_id,)) as cur:
+                row = await cur.fetchone()
+            if row is None or row[0] is None:
+                return
+            if reply_to is None:
+                await db.execute(
+                    "INSERT OR IGNORE INTO story_posts (story, platform, channel_id, outbox_id, "
+                    "message_id, last_update) VALUES (?,?,?,?,?,?)",
+                    (row[0], row[1], row[2], alert_id, message_id, now.timestamp()),
+                )
+            else:
+                await db.execute(
+                    "UPDATE story_posts SET sources = sources + 1, last_update = ? "
+                    "WHERE story = ? AND platform = ? AND channel_id = ?",
+                    (now.timestamp(), row[0], row[1], row[2]),
+                )
 
     async def mark_retry(
         self, alert_id: int, error: str, next_attempt_at: datetime, now: datetime
@@ -386,6 +515,208 @@ class SQLiteStorage:
         """Every outbox row, oldest first: for status output and tests."""
         async with self._db.execute("SELECT * FROM outbox ORDER BY id") as cur:
             return [dict(r) for r in await cur.fetchall()]
+
+    # -- flood control -----------------------------------------------------------
+
+    async def flood_window(self, platform: str, channel_id: str) -> tuple[datetime | None, int]:
+        """When the channel's current flood window started, and top-level posts since."""
+        start = _dt(
+            await self._scalar(
+                "SELECT flood_window_start FROM channels WHERE platform = ? AND channel_id = ?",
+                (platform, channel_id),
+            )
+        )
+        if start is None:
+            return None, 0
+        count = await self._scalar(
+            "SELECT count(*) FROM outbox WHERE platform = ? AND channel_id = ? "
+            "AND status = 'sent' AND top_level = 1 AND sent_at >= ?",
+            (platform, channel_id, start.timestamp()),
+        )
+        return start, int(count)
+
+    async def set_flood_window(
+        self, platform: str, channel_id: str, start: datetime | None
+    ) -> None:
+        async with self._transaction() as db:
+            await db.execute(
+                "INSERT INTO channels (platform, channel_id, flood_window_start) VALUES (?,?,?) "
+                "ON CONFLICT (platform, channel_id) DO UPDATE "
+                "SET flood_window_start = excluded.flood_window_start",
+                (platform, channel_id, _ts(start)),
+            )
+
+    async def hold_alert(self, alert_id: int, now: datetime) -> None:
+        async with self._transaction() as db:
+            await db.execute(
+                "UPDATE outbox SET held_at = ? WHERE id = ?", (now.timestamp(), alert_id)
+            )
+
+    async def held_count(self, platform: str, channel_id: str) -> int:
+        return int(
+            await self._scalar(
+                "SELECT count(*) FROM outbox WHERE platform = ? AND channel_id = ? "
+                "AND status = 'pending' AND held_at NOT NULL AND summary_id IS NULL",
+                (platform, channel_id),
+            )
+        )
+
+    async def create_summary(
+        self,
+        platform: str,
+        channel_id: str,
+        window_start: datetime,
+        window_end: datetime,
+        now: datetime,
+    ) -> int | None:
+        """Collect the channel's held alerts into one summary to deliver; None if none held."""
+        async with self._transaction() as db:
+            cur = await db.execute(
+                "INSERT INTO flood_summaries (platform, channel_id, window_start, window_end, "
+                "next_attempt_at, created_at) SELECT ?,?,?,?,?,? WHERE EXISTS (SELECT 1 FROM "
+                "outbox WHERE platform = ? AND channel_id = ? AND status = 'pending' "
+                "AND held_at NOT NULL AND summary_id IS NULL)",
+                (
+                    platform,
+                    channel_id,
+                    window_start.timestamp(),
+                    window_end.timestamp(),
+                    now.timestamp(),
+                    now.timestamp(),
+                    platform,
+                    channel_id,
+                ),
+            )
+            if not cur.rowcount:
+                return None
+            summary_id = cur.lastrowid
+            await db.execute(
+                "UPDATE outbox SET summary_id = ? WHERE platform = ? AND channel_id = ? "
+                "AND status = 'pending' AND held_at NOT NULL AND summary_id IS NULL",
+                (summary_id, platform, channel_id),
+            )
+            await db.execute(
+                "UPDATE channels SET flood_window_start = NULL WHERE platform = ? "
+                "AND channel_id = ?",
+                (platform, channel_id),
+            )
+        return summary_id
+
+    async def next_summary(
+        self, platform: str, channel_id: str
+    ) -> tuple[FloodSummary, int, datetime] | None:
+        """The oldest undelivered summary: (summary, attempts so far, when it is due)."""
+        sql = (
+            "SELECT * FROM flood_summaries WHERE platform = ? AND channel_id = ? "
+            "AND status = 'pending' ORDER BY id LIMIT 1"
+        )
+        async with self._db.execute(sql, (platform, channel_id)) as cur:
+            row = await cur.fetchone()
+        if row is None:
+            return None
+        sql = f"""
+            SELECT {_ALERT_COLUMNS} FROM outbox o JOIN items i ON i.id = o.item_id
+            WHERE o.summary_id = ? ORDER BY o.id
+        """
+        async with self._db.execute(sql, (row["id"],)) as cur:
+            alerts = tuple(_alert(r) for r in await cur.fetchall())
+        summary = FloodSummary(
+            id=row["id"],
+            platform=platform,
+            channel_id=channel_id,
+            alerts=alerts,
+            window_start=_dt(row["window_start"]) or datetime.now(UTC),
+            window_end=_dt(row["window_end"]) or datetime.now(UTC),
+        )
+        return summary, row["attempts"], _dt(row["next_attempt_at"]) or datetime.now(UTC)
+
+    async def mark_summary(
+        self,
+        summary_id: int,
+        status: str,
+        now: datetime,
+        *,
+        message_id: str | None = None,
+        error: str | None = None,
+        next_attempt_at: datetime | None = None,
+    ) -> None:
+        """Record a summary's delivery ("sent"), failure ("dead") or retry ("pending");
+        the alerts it lists share its fate."""
+        async with self._transaction() as db:
+            await db.execute(
+                "UPDATE flood_summaries SET status = ?, attempts = attempts + 1, "
+                "message_id = coalesce(?, message_id), last_error = ?, "
+                "next_attempt_at = coalesce(?, next_attempt_at), "
+                "sent_at = CASE WHEN ? = 'pending' THEN NULL ELSE ? END WHERE id = ?",
+                (
+                    status,
+                    message_id,
+                    error[:1000] if error else None,
+                    _ts(next_attempt_at),
+                    status,
+                    now.timestamp(),
+                    summary_id,
+                ),
+            )
+            if status != "pending":
+                await db.execute(
+                    "UPDATE outbox SET status = ?, message_id = ?, sent_at = ?, last_error = ? "
+                    "WHERE summary_id = ?",
+                    (status, message_id, now.timestamp(), error, summary_id),
+                )
+
+    # -- story threads -------------------------------------------------------------
+
+    async def stale_story_posts(self, platform: str, channel_id: str) -> list[StoryUpdate]:
+        """Story parents in a channel whose message shows fewer sources than there are."""
+        sql = f"""
+            SELECT {_ALERT_COLUMNS}, sp.message_id AS parent_message, sp.sources,
+                sp.last_update
+            FROM story_posts sp JOIN outbox o ON o.id = sp.outbox_id
+            JOIN items i ON i.id = o.item_id
+            WHERE sp.platform = ? AND sp.channel_id = ? AND sp.shown < sp.sources
+            ORDER BY sp.last_update
+        """
+        async with self._db.execute(sql, (platform, channel_id)) as cur:
+            rows = await cur.fetchall()
+        return [
+            StoryUpdate(
+                parent=_alert(r),
+                message_id=r["parent_message"],
+                sources=r["sources"],
+                last_update=_dt(r["last_update"]) or datetime.now(UTC),
+            )
+            for r in rows
+        ]
+
+    async def mark_story_shown(
+        self, story: str, platform: str, channel_id: str, shown: int
+    ) -> None:
+        async with self._transaction() as db:
+            await db.execute(
+                "UPDATE story_posts SET shown = max(shown, ?) WHERE story = ? AND platform = ? "
+                "AND channel_id = ?",
+                (shown, story, platform, channel_id),
+            )
+
+    async def story_members_since(self, since: datetime) -> list[StoryMember]:
+        """Items that belong to stories, fetched at or after `since`, oldest first:
+        for rebuilding the story index at start-up."""
+        sql = (
+            "SELECT feed_url, guid, url, title, summary, published, feed_name, fetched_at, "
+            "story, matches FROM items WHERE story NOT NULL AND fetched_at >= ? ORDER BY id"
+        )
+        async with self._db.execute(sql, (since.timestamp(),)) as cur:
+            rows = await cur.fetchall()
+        return [
+            StoryMember(
+                Item(r[0], r[1], r[2], r[3], r[4], _dt(r[5]), r[6]),
+                _dt(r[7]) or since,
+                r[8],
+                frozenset(m.entity_id for m in _matches_from(r[9])),
+            )
+            for r in rows
+        ]
 
     async def set_channel_broken(
         self,
@@ -504,6 +835,77 @@ class SQLiteStorage:
         async with self._db.execute("SELECT entity_id, until FROM mutes") as cur:
             return {r[0]: _dt(r[1]) for r in await cur.fetchall()}
 
+    # -- digests -----------------------------------------------------------------------
+
+    async def mentions_since(self, since: datetime) -> list[tuple[str, datetime]]:
+        """(entity id, fetched at) for every match of every item fetched since `since`."""
+        sql = (
+            "SELECT json_extract(m.value, '$.entity_id'), i.fetched_at FROM items i, "
+            "json_each(i.matches) m WHERE i.fetched_at >= ? AND i.matches != '[]'"
+        )
+        async with self._db.execute(sql, (since.timestamp(),)) as cur:
+            return [(r[0], _dt(r[1]) or since) for r in await cur.fetchall()]
+
+    async def stories_since(self, since: datetime) -> list[StoryRecord]:
+        """Stories with items fetched since `since`, with those items' feeds and entities."""
+        sql = (
+            "SELECT s.key, s.title, s.url, s.first_seen, i.feed_url, i.matches FROM items i "
+            "JOIN stories s ON s.key = i.story WHERE i.fetched_at >= ? ORDER BY i.id"
+        )
+        async with self._db.execute(sql, (since.timestamp(),)) as cur:
+            rows = await cur.fetchall()
+        grouped: dict[str, tuple[Any, set[str], list[int], set[str]]] = {}
+        for r in rows:
+            _, feeds, count, entities = grouped.setdefault(r[0], (r, set(), [0], set()))
+            feeds.add(r[4])
+            count[0] += 1
+            entities.update(m.entity_id for m in _matches_from(r[5]))
+        return [
+            StoryRecord(
+                key=key,
+                title=first[1],
+                url=first[2],
+                first_seen=_dt(first[3]) or since,
+                feeds=frozenset(feeds),
+                items=count[0],
+                entity_ids=frozenset(entities),
+            )
+            for key, (first, feeds, count, entities) in grouped.items()
+        ]
+
+    async def entity_first_seen(self) -> dict[str, datetime]:
+        async with self._db.execute("SELECT entity_id, first_seen FROM entity_first_seen") as cur:
+            return {r[0]: _dt(r[1]) or datetime.now(UTC) for r in await cur.fetchall()}
+
+    async def feed_activity(self) -> dict[str, tuple[datetime | None, float | None]]:
+        """Per feed URL: when it last had a new item, and its usual gap in seconds."""
+        async with self._db.execute("SELECT url, last_new_at, mean_gap FROM feeds") as cur:
+            return {r[0]: (_dt(r[1]), r[2]) for r in await cur.fetchall()}
+
+    async def digest_status(self, channel: str, day: date) -> str | None:
+        """ "sending", "sent", "skipped", or None for a day not begun."""
+        return await self._scalar(
+            "SELECT status FROM digests WHERE channel = ? AND day = ?", (channel, day.isoformat())
+        )
+
+    async def last_digest_day(self, channel: str) -> date | None:
+        """The latest day whose digest was sent or skipped in this channel."""
+        day = await self._scalar(
+            "SELECT max(day) FROM digests WHERE channel = ? AND status != 'sending'", (channel,)
+        )
+        return date.fromisoformat(day) if day else None
+
+    async def record_digest(
+        self, channel: str, day: date, status: str, now: datetime, message_id: str | None = None
+    ) -> None:
+        async with self._transaction() as db:
+            await db.execute(
+                "INSERT INTO digests (channel, day, status, message_id, at) VALUES (?,?,?,?,?) "
+                "ON CONFLICT (channel, day) DO UPDATE SET status = excluded.status, "
+                "message_id = excluded.message_id, at = excluded.at",
+                (channel, day.isoformat(), status, message_id, now.timestamp()),
+            )
+
     # -- housekeeping ------------------------------------------------------------------
 
     async def prune(self, now: datetime, retention_seconds: float) -> int:
@@ -518,6 +920,10 @@ class SQLiteStorage:
                 "DELETE FROM seen WHERE first_seen < ?",
                 "DELETE FROM outbox WHERE status != 'pending' AND created_at < ?",
                 "DELETE FROM items WHERE fetched_at < ? AND id NOT IN (SELECT item_id FROM outbox)",
+                "DELETE FROM flood_summaries WHERE status != 'pending' AND created_at < ?",
+                "DELETE FROM story_posts WHERE last_update < ?",
+                "DELETE FROM stories WHERE last_seen < ?",
+                "DELETE FROM digests WHERE at < ?",
             ):
                 cur = await db.execute(sql, (cutoff,))
                 removed += max(cur.rowcount, 0)
@@ -581,6 +987,20 @@ async def _upsert_feed(db: aiosqlite.Connection, s: FeedState, added_items: int 
     )
 
 
+async def _record_new_items(db: aiosqlite.Connection, feed_url: str, now_ts: float) -> None:
+    """Track how often a feed has news, so the digest can tell a silent feed from a quiet day.
+
+    The usual gap is a moving average (weight 0.3 on the newest gap) between
+    polls that brought new items; the first poll only sets the starting point.
+    """
+    await db.execute(
+        "UPDATE feeds SET mean_gap = CASE WHEN last_new_at IS NULL THEN mean_gap "
+        "WHEN mean_gap IS NULL THEN ? - last_new_at "
+        "ELSE 0.7 * mean_gap + 0.3 * (? - last_new_at) END, last_new_at = ? WHERE url = ?",
+        (now_ts, now_ts, now_ts, feed_url),
+    )
+
+
 def _feed_state(r: aiosqlite.Row) -> FeedState:
     return FeedState(
         feed_url=r["url"],
@@ -598,6 +1018,11 @@ def _feed_state(r: aiosqlite.Row) -> FeedState:
         disabled_reason=r["disabled_reason"],
         items_seen=r["items_seen"],
     )
+
+
+_ALERT_COLUMNS = (
+    "o.*, i.feed_url, i.guid, i.url, i.title, i.summary, i.published, i.feed_name, i.story"
+)
 
 
 def _alert(r: aiosqlite.Row) -> Alert:
@@ -619,4 +1044,5 @@ def _alert(r: aiosqlite.Row) -> Alert:
         created_at=_dt(r["created_at"]) or datetime.now(UTC),
         attempts=r["attempts"],
         reply_to=r["reply_to"],
+        story=r["story"],
     )
