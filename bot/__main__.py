@@ -1,4 +1,4 @@
-"""Command line: python -m bot {run,once,check,match,backtest}.
+"""Command line: python -m bot {run,once,check,match,backtest,digest,watchlists}.
 
 Only this module decides exit codes and prints errors for people: library
 code raises BotError subclasses with readable messages.
@@ -217,6 +217,52 @@ async def _watchlists_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _digest_targets(settings, wanted: str | None) -> list[str]:
+    """Channel keys the digest goes to: --channel (a key or a bare id), else [digest].channels."""
+    if wanted:
+        for c in settings.channels:
+            if wanted in (c.key, c.id):
+                return [c.key]
+        listed = ", ".join(c.key for c in settings.channels)
+        raise ConfigError(
+            "--channel", "", f"{wanted!r} is not one of the [[channels]]", f"use one of: {listed}"
+        )
+    return [d.key for d in settings.digest.channels]
+
+
+async def _digest(args: argparse.Namespace) -> int:
+    from bot.app import App
+    from zoneinfo import ZoneInfo
+
+    from bot.digest.text import render_text
+
+    settings = _settings(args)
+    targets = _digest_targets(settings, args.channel)
+    if not targets and not args.dry_run:
+        raise ConfigError(
+            str(settings.path),
+            "digest.channels",
+            "no channel gets the digest",
+            'add [digest] channels = ["console:stdout"], or pass --channel or --dry-run',
+        )
+    if args.dry_run:
+        async with App.open(settings, sinks={}) as app:
+            zone = app.digest.timezone_for(targets[0]) if targets else settings.bot.timezone
+            digest = await app.digest.build(app.clock(), zone)
+        print(render_text(digest))
+        if digest.chart_png:
+            day = digest.end.astimezone(ZoneInfo(digest.timezone)).date().isoformat()
+            path = Path(args.chart or f"digest-{day}.png")
+            path.write_bytes(digest.chart_png)
+            print(f"\nchart: {path} ({len(digest.chart_png):,} bytes)")
+        return 0
+    async with App.open(settings) as app:
+        for key in targets:
+            await app.digest_now(key)
+            log.info("posted the digest to %s", key)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bot", description="News-watch alert bot: feeds in, matched alerts out."
@@ -240,6 +286,10 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--term", required=True, help="the alias to try")
     b.add_argument("--entity", help="test it as an alias of this entity (uses its exclusions)")
     b.add_argument("--days", type=float, default=7.0, help="how far back to look (default 7)")
+    d = command("digest", "post the digest of the last 24 hours now (not counted as the daily one)")
+    d.add_argument("--channel", help="only this channel (platform:id or the id)")
+    d.add_argument("--dry-run", action="store_true", help="print it and write the chart instead")
+    d.add_argument("--chart", help="where --dry-run writes the chart (default digest-DATE.png)")
     w = command("watchlists", "watchlist tools")
     w.add_argument(
         "action", choices=["export"], help="export: write watchlists + chat terms as TOML"
@@ -260,6 +310,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _check(args)
         if args.command == "backtest":
             return asyncio.run(_backtest(args))
+        if args.command == "digest":
+            return asyncio.run(_digest(args))
         if args.command == "watchlists":
             return asyncio.run(_watchlists_export(args))
         return _match(args)

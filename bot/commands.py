@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from bot.backtest import backtest, format_result
 from bot.config import DURATION_HINT, format_duration, parse_duration
-from bot.errors import BotError, FetchError
+from bot.errors import BotError, DeliveryError, FetchError
 from bot.feeds.schedule import is_failing
 from bot.matching.lint import alias_keys, alias_warnings
 from bot.matching.normalize import scan
@@ -39,6 +39,7 @@ class Caller:
     user_id: str
     can_manage: bool
     name: str = ""
+    channel: str = ""  # "platform:id" of the channel the command was typed in
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,6 +322,25 @@ class Commands:
                 state = "ok"
             lines.append(f"{f.name}: {state} · last success {ok} · {s.items_seen} items seen")
         return Reply(f"Status of {len(lines)} feeds", lines)
+
+    async def digest_now(self, caller: Caller) -> Reply:
+        """Post the last 24 hours' digest in the channel the command was typed in."""
+        key = caller.channel
+        platform = key.partition(":")[0]
+        configured = [c.key for c in self.app.settings.channels if c.platform == platform]
+        if key not in {c.key for c in self.app.settings.channels}:
+            where = ", ".join(configured) or "none yet"
+            raise CommandError(
+                "This channel does not get the bot's messages, so the digest can't be posted "
+                f"here. Use it in one of the bot's channels ({where}), or add this one to "
+                "[[channels]] in bot.toml."
+            )
+        try:
+            digest = await self.app.digest_now(key)
+        except DeliveryError as e:
+            raise CommandError(f"Posting the digest failed: {e}. Try again in a minute.") from e
+        what = "nothing was mentioned" if digest.empty else f"{len(digest.counts)} entities"
+        return Reply(f"Posted the digest of the last 24 hours ({what}).")
 
 
 def _normal(url: str) -> str:

@@ -11,6 +11,7 @@ import logging
 import re
 import tomllib
 from dataclasses import dataclass
+from datetime import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -122,10 +123,30 @@ class ChannelSettings:
     entities: tuple[str, ...] = ()
     feeds: tuple[str, ...] = ()  # feed names or URLs
     severity: str = "low"  # minimum severity
+    # At most flood_cap top-level alerts per flood_window; more wait for one
+    # summary at the window's end. 0 turns the cap off; "high" is never held.
+    flood_cap: int = 10
+    flood_window: float = 600.0
 
     @property
     def key(self) -> str:
         return f"{self.platform}:{self.id}"
+
+
+@dataclass(frozen=True, slots=True)
+class DigestChannel:
+    """One channel that gets the daily digest, at its own local time of day."""
+
+    key: str  # "platform:id" of a [[channels]] entry
+    at: time
+    timezone: str
+
+
+@dataclass(frozen=True, slots=True)
+class DigestSettings:
+    channels: tuple[DigestChannel, ...] = ()
+    top_stories: int = 5
+    chart: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +171,9 @@ class BotSettings:
     parser_workers: int = 2
     delivery_attempts: int = 0  # 0 = retry forever (with capped backoff)
     log_level: str = "INFO"
+    story_window: float = 48 * 3600.0  # how far back a new item may continue a story
+    flood_cap: int = 10  # defaults for [[channels]] flood_cap / flood_window
+    flood_window: float = 600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +182,8 @@ class Settings:
     bot: BotSettings
     feeds: tuple[FeedSettings, ...]
     channels: tuple[ChannelSettings, ...]
-    raw_sections: dict[str, dict[str, Any]]  # [discord], [slack], [digest]: read by adapters
+    raw_sections: dict[str, dict[str, Any]]  # [discord], [slack]: read by their adapters
+    digest: DigestSettings = DigestSettings()
 
 
 _MISSING: Any = object()
@@ -294,24 +319,77 @@ def settings_from_dict(data: dict[str, Any], path: Path) -> Settings:
     bot = _bot_settings(_Table(path, "bot", bot_table), base)
     feeds = _feeds(path, top.get("feeds", list, [], "[[feeds]] tables", "[[feeds]]"), base, bot)
     channels = _channels(
-        path, top.get("channels", list, [], "[[channels]] tables", "[[channels]]"), base
+        path, top.get("channels", list, [], "[[channels]] tables", "[[channels]]"), base, bot
     )
     raw_sections = {
         name: top.get(name, dict, {}, f"a [{name}] table", f"a [{name}] section")
-        for name in ("discord", "slack", "digest")
+        for name in ("discord", "slack")
     }
+    digest_table = top.get("digest", dict, {}, "a [digest] table", "a [digest] section")
+    digest = _digest(_Table(path, "digest", digest_table), bot, channels, base)
     top.finish()
-    return Settings(path, bot, feeds, channels, raw_sections)
+    return Settings(path, bot, feeds, channels, raw_sections, digest)
 
 
-def _bot_settings(t: _Table, base: Path) -> BotSettings:
-    tz = t.string("timezone", "UTC")
+def _timezone(t: _Table, key: str, default: str) -> str:
+    tz = t.string(key, default)
     try:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
         raise t.error(
-            "timezone", f"unknown time zone {tz!r}", 'use an IANA name such as "Asia/Kolkata"'
+            key, f"unknown time zone {tz!r}", 'use an IANA name such as "Asia/Kolkata"'
         ) from None
+    return tz
+
+
+def _time_of_day(t: _Table, key: str, default: time) -> time:
+    value = t.get(key, str, None, "a time of day", '"08:00"')
+    if value is None:
+        return default
+    m = re.fullmatch(r"\s*(\d{1,2}):(\d{2})(?::(\d{2}))?\s*", value)
+    if not m or int(m.group(1)) > 23 or int(m.group(2)) > 59 or int(m.group(3) or 0) > 59:
+        raise t.error(key, f"{value!r} is not a time of day", 'write 24-hour time such as "08:00"')
+    return time(int(m.group(1)), int(m.group(2)), int(m.group(3) or 0))
+
+
+def _digest(
+    t: _Table, bot: BotSettings, channels: tuple[ChannelSettings, ...], base: Path
+) -> DigestSettings:
+    at = _time_of_day(t, "time", time(8, 0))
+    tz = _timezone(t, "timezone", bot.timezone)
+    top_stories = t.integer("top_stories", 5, minimum=1)
+    chart = t.get("chart", bool, True, "true or false", "true")
+    entries = t.get("channels", list, [], "a list of channel keys", '["discord:123..."]')
+    known = {c.key: c for c in channels}
+    digest_channels: list[DigestChannel] = []
+    for i, entry in enumerate(entries):
+        where = f"channels[{i}]"
+        if isinstance(entry, str):
+            entry = {"channel": entry}
+        one = _Table(Path(t.path), f"digest.{where}", entry)
+        key = one.string("channel").strip()
+        platform, _, channel_id = key.partition(":")
+        if platform == "jsonl" and channel_id:
+            key = f"jsonl:{_resolve(base, channel_id)}"
+        if key not in known:
+            listed = ", ".join(f'"{k}"' for k in known) or "none"
+            raise one.error(
+                "channel",
+                f"{key!r} is not one of the [[channels]]",
+                f'write "platform:id" of a configured channel (configured: {listed})',
+            )
+        if any(d.key == key for d in digest_channels):
+            raise one.error("channel", f"{key!r} is listed twice", "list each channel once")
+        digest_channels.append(
+            DigestChannel(key, _time_of_day(one, "time", at), _timezone(one, "timezone", tz))
+        )
+        one.finish()
+    t.finish()
+    return DigestSettings(tuple(digest_channels), top_stories, chart)
+
+
+def _bot_settings(t: _Table, base: Path) -> BotSettings:
+    tz = _timezone(t, "timezone", "UTC")
     settings = BotSettings(
         database=_resolve(base, t.string("database", "data/newswatch.sqlite3")),
         watchlists=_resolve(base, t.string("watchlists", "watchlists")),
@@ -333,6 +411,9 @@ def _bot_settings(t: _Table, base: Path) -> BotSettings:
         parser_workers=t.integer("parser_workers", 2, minimum=1),
         delivery_attempts=t.integer("delivery_attempts", 0, minimum=0),
         log_level=t.string("log_level", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
+        story_window=t.duration("story_window", 48 * 3600.0),
+        flood_cap=t.integer("flood_cap", 10, minimum=0),
+        flood_window=t.duration("flood_window", 600.0),
     )
     t.finish()
     if settings.retention < settings.dedup_window:
@@ -401,7 +482,9 @@ def _feeds(path: Path, tables: list[Any], base: Path, bot: BotSettings) -> tuple
     return tuple(feeds)
 
 
-def _channels(path: Path, tables: list[Any], base: Path) -> tuple[ChannelSettings, ...]:
+def _channels(
+    path: Path, tables: list[Any], base: Path, bot: BotSettings
+) -> tuple[ChannelSettings, ...]:
     channels: list[ChannelSettings] = []
     seen: dict[str, str] = {}
     for i, data in enumerate(tables):
@@ -431,6 +514,8 @@ def _channels(path: Path, tables: list[Any], base: Path) -> tuple[ChannelSetting
             entities=t.strings("entities"),
             feeds=t.strings("feeds"),
             severity=t.string("severity", "low", SEVERITIES),
+            flood_cap=t.integer("flood_cap", bot.flood_cap, minimum=0),
+            flood_window=t.duration("flood_window", bot.flood_window),
         )
         t.finish()
         if channel.key in seen:

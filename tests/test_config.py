@@ -149,7 +149,6 @@ def test_full_config_loads_with_paths_relative_to_the_config_file(tmp_path, monk
     assert settings.raw_sections == {
         "discord": {"token_env": "DISCORD_TOKEN"},
         "slack": {},
-        "digest": {},
     }
 
 

@@ -1,0 +1,160 @@
+"""Sending the daily digest: gather from storage, decide when, post once per channel per day.
+
+What a digest says is decided in bot/digest/content.py and when it is due in
+bot/digest/schedule.py, both pure; this module does the I/O around them.
+
+Exactly once: a day is recorded as "sending" before the post and "sent"
+after it. A crash in between leaves "sending", and the retry posts with the
+same idempotency key (channel and day), which the sinks use to find the
+first copy instead of posting a second. A day missed by more than
+`MAX_LATE` is recorded as "skipped" with a log line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from bot.chat.base import Sink
+from bot.config import ChannelSettings, DigestChannel, DigestSettings, FeedSettings
+from bot.digest.content import build_digest
+from bot.digest.model import Digest, DigestInput, FeedHealth
+from bot.digest.schedule import MAX_LATE, decide
+from bot.errors import DeliveryError
+from bot.models import Entity, FeedState
+from bot.storage.base import Storage
+
+log = logging.getLogger(__name__)
+
+RETRY_AFTER = 600.0  # a failed digest post is tried again after this many seconds
+HISTORY = timedelta(days=8)  # 7 chart days and the day before the first
+
+
+class DigestService:
+    def __init__(
+        self,
+        settings: DigestSettings,
+        channels: tuple[ChannelSettings, ...],
+        default_timezone: str,
+        storage: Storage,
+        sinks: Mapping[str, Sink],
+        clock: Callable[[], datetime],
+        entities: Callable[[], Iterable[Entity]],
+        feeds: Callable[[], Iterable[tuple[FeedSettings, FeedState | None]]],
+    ) -> None:
+        self.settings = settings
+        self.channels = {c.key: c for c in channels}
+        self.default_timezone = default_timezone
+        self.storage = storage
+        self.sinks = sinks
+        self.clock = clock
+        self.entities = entities
+        self.feeds = feeds
+        self._retry_at: dict[str, datetime] = {}
+
+    def timezone_for(self, channel_key: str) -> str:
+        for d in self.settings.channels:
+            if d.key == channel_key:
+                return d.timezone
+        return self.default_timezone
+
+    async def gather(self, now: datetime, timezone: str) -> DigestInput:
+        """Read what the last 24 hours (and the chart's 7 days) hold."""
+        activity = await self.storage.feed_activity()
+        health = []
+        for feed, state in self.feeds():
+            last_new_at, mean_gap = activity.get(feed.url, (None, None))
+            health.append(
+                FeedHealth(
+                    name=feed.name,
+                    url=feed.url,
+                    last_success_at=state.last_success_at if state else None,
+                    failing_since=state.failing_since if state else None,
+                    last_error=state.last_error if state else None,
+                    disabled_reason=state.disabled_reason if state else None,
+                    last_new_at=last_new_at,
+                    mean_gap=mean_gap,
+                )
+            )
+        return DigestInput(
+            now=now,
+            timezone=timezone,
+            entities={e.id: e for e in self.entities()},
+            mentions=await self.storage.mentions_since(now - HISTORY),
+            stories=await self.storage.stories_since(now - timedelta(days=1)),
+            first_seen=await self.storage.entity_first_seen(),
+            feeds=tuple(health),
+            top_stories=self.settings.top_stories,
+        )
+
+    async def build(self, now: datetime, timezone: str) -> Digest:
+        data = await self.gather(now, timezone)
+        return await asyncio.to_thread(build_digest, data, chart=self.settings.chart)
+
+    async def post(self, channel_key: str, digest: Digest, key: str) -> str:
+        channel = self.channels[channel_key]
+        return await self.sinks[channel.platform].post_digest(channel.id, digest, key)
+
+    async def tick(self) -> float:
+        """Send or skip what is due now; return seconds until something may be due."""
+        now = self.clock()
+        waits = [3600.0]
+        for d in self.settings.channels:
+            waits.append(await self._tick_channel(d, now))
+        return max(min(waits), 1.0)
+
+    async def _tick_channel(self, d: DigestChannel, now: datetime) -> float:
+        retry_at = self._retry_at.get(d.key)
+        if retry_at is not None and now < retry_at:
+            return (retry_at - now).total_seconds()
+        last_day = await self.storage.last_digest_day(d.key)
+        decision = decide(now, d.at, ZoneInfo(d.timezone), last_day, MAX_LATE)
+        if decision.action == "skip":
+            await self.storage.record_digest(d.key, decision.day, "skipped", now)
+            log.warning(
+                "%s: the digest for %s was due at %s, over %dh ago; skipping it "
+                "(the next one is due as usual)",
+                d.key,
+                decision.day,
+                decision.scheduled.astimezone(ZoneInfo(d.timezone)).strftime("%H:%M %Z"),
+                MAX_LATE.total_seconds() // 3600,
+            )
+        elif decision.action == "send":
+            # A late digest still covers the 24 hours before its scheduled time.
+            await self._send(d, decision.day, decision.scheduled, now)
+        return max((decision.next_check - now).total_seconds(), 0.0)
+
+    async def _send(self, d: DigestChannel, day: date, period_end: datetime, now: datetime) -> None:
+        status = await self.storage.digest_status(d.key, day)
+        if status == "sending":
+            log.info(
+                "%s: the digest for %s may have been posted; checking before a retry", d.key, day
+            )
+        await self.storage.record_digest(d.key, day, "sending", now)
+        try:
+            digest = await self.build(period_end, d.timezone)
+            message_id = await self.post(d.key, digest, f"{d.key}:{day.isoformat()}")
+        except DeliveryError as e:
+            self._retry_at[d.key] = now + timedelta(seconds=e.retry_after or RETRY_AFTER)
+            log.error("%s: posting the digest for %s failed: %s; trying again later", d.key, day, e)
+            return
+        self._retry_at.pop(d.key, None)
+        await self.storage.record_digest(d.key, day, "sent", self.clock(), message_id)
+        log.info("%s: posted the digest for %s", d.key, day)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Post digests when due until `stop` is set."""
+        if not self.settings.channels:
+            return
+        while not stop.is_set():
+            try:
+                wait = await self.tick()
+            except Exception:  # a digest bug must not stop the bot; try again later
+                log.exception("the daily digest failed unexpectedly")
+                wait = RETRY_AFTER
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), wait)

@@ -1,0 +1,208 @@
+"""The daily digest end to end on a seeded database: content, once a day, catch-up, retries."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.chat.jsonl import JsonlSink
+from bot.config import ChannelSettings, DigestChannel, DigestSettings, FeedSettings, FirstPoll
+from bot.digest.model import Digest
+from bot.digest.service import DigestService
+from bot.errors import DeliveryError
+from bot.models import Entity, FeedState
+from bot.storage.sqlite import SQLiteStorage, open_storage
+from tests.clock import Clock
+from tests.outbox_helpers import match, queue, records
+
+ENTITIES = [
+    Entity("iskp", "ISKP", "group"),
+    Entity("ttp", "TTP", "group"),
+    Entity("tajikistan", "Tajikistan", "region"),
+]
+FEED_A = "https://a.example/feed.xml"
+FEED_B = "https://b.example/feed.xml"
+
+
+class FlakySink(JsonlSink):
+    """The real JSONL sink; the first `failures` digest posts fail after being written."""
+
+    def __init__(self, failures: list[DeliveryError] | None = None) -> None:
+        super().__init__()
+        self.failures = failures or []
+        self.posted: list[tuple[str, Digest, str]] = []
+
+    async def post_digest(self, channel_id: str, digest: Digest, key: str) -> str:
+        self.posted.append((channel_id, digest, key))
+        message_id = await super().post_digest(channel_id, digest, key)
+        if self.failures:  # the post landed but the bot never heard back
+            raise self.failures.pop(0)
+        return message_id
+
+
+@pytest.fixture
+async def storage(tmp_path: Path):
+    async with open_storage(tmp_path / "bot.sqlite3") as s:
+        yield s
+
+
+def service(
+    storage: SQLiteStorage,
+    tmp_path: Path,
+    clock: Clock,
+    sink: JsonlSink,
+    at: time = time(8, 0),
+    tz: str = "Asia/Kolkata",
+    feeds: list[tuple[FeedSettings, FeedState | None]] | None = None,
+) -> DigestService:
+    ch = ChannelSettings("jsonl", str(tmp_path / "digest.jsonl"))
+    settings = DigestSettings((DigestChannel(ch.key, at, tz),), top_stories=3, chart=True)
+    return DigestService(
+        settings,
+        (ch,),
+        "UTC",
+        storage,
+        {"jsonl": sink},
+        clock,
+        lambda: ENTITIES,
+        lambda: feeds or [],
+    )
+
+
+def digests(tmp_path: Path) -> list[dict]:
+    return [r for r in records(tmp_path / "digest.jsonl") if "digest_key" in r]
+
+
+async def seed(storage: SQLiteStorage, tmp_path: Path, now: datetime) -> None:
+    """Two days of news: ISKP up, TTP down, Tajikistan new today, one story in two feeds."""
+    ch = ChannelSettings("jsonl", str(tmp_path / "alerts.jsonl"))
+    yesterday = now - timedelta(hours=30)
+    await queue(storage, ch, yesterday, ["ISKP old", "TTP old 1", "TTP old 2"])
+    await queue(storage, ch, yesterday, ["TTP b"], matches=(match("ttp", "TTP"),))
+    today = now - timedelta(hours=3)
+    await queue(storage, ch, today, ["ISKP attack in Kunduz"], story="kunduz", feed=FEED_A)
+    await queue(storage, ch, today, ["Kunduz attack toll rises"], story="kunduz", feed=FEED_B)
+    await queue(storage, ch, today, ["ISKP statement"], feed=FEED_B)
+    await queue(storage, ch, today, ["Tajik border"], matches=(match("tajikistan", "Tajikistan"),))
+
+
+async def test_the_digest_counts_compares_ranks_and_spots_new_entities(
+    storage: SQLiteStorage, tmp_path: Path
+) -> None:
+    clock = Clock()
+    await seed(storage, tmp_path, clock.now)
+    digest = await service(storage, tmp_path, clock, JsonlSink()).build(clock.now, "UTC")
+    counts = {c.entity_id: (c.mentions, c.previous) for c in digest.counts}
+    # "TTP old 1/2" carry the default ISKP match; "TTP b" is the one TTP mention.
+    assert counts == {"iskp": (3, 3), "ttp": (0, 1), "tajikistan": (1, 0)}
+    assert digest.top_stories[0].title == "ISKP attack in Kunduz"
+    assert digest.top_stories[0].sources == 2
+    assert [c.entity_id for c in digest.new_entities] == ["tajikistan"]
+    assert digest.chart_png is not None and digest.chart_png.startswith(b"\x89PNG")
+
+
+async def test_a_silent_and_a_failing_feed_show_as_blind_spots(
+    storage: SQLiteStorage, tmp_path: Path
+) -> None:
+    clock = Clock()
+    quiet = FeedSettings(FEED_A, FEED_A, "Quiet Wire", 300.0, FirstPoll())
+    broken = FeedSettings(FEED_B, FEED_B, "Broken Wire", 300.0, FirstPoll())
+    broken_state = FeedState(
+        FEED_B,
+        FEED_B,
+        failing_since=clock.now - timedelta(hours=6),
+        last_error="HTTP 503",
+        error_count=9,
+    )
+    # Quiet Wire had news every hour, then nothing for a day.
+    ch = ChannelSettings("jsonl", str(tmp_path / "alerts.jsonl"))
+    for hour in range(30, 23, -1):
+        when = clock.now - timedelta(hours=hour)
+        await queue(storage, ch, when, [f"item {hour}"], feed=FEED_A)
+    svc = service(
+        storage, tmp_path, clock, JsonlSink(), feeds=[(quiet, None), (broken, broken_state)]
+    )
+    digest = await svc.build(clock.now, "UTC")
+    problems = {p.name: p.problem for p in digest.feed_problems}
+    assert set(problems) == {"Quiet Wire", "Broken Wire"}
+    assert "silent" in problems["Quiet Wire"] and "503" in problems["Broken Wire"]
+
+
+async def test_sent_once_at_the_local_time_and_not_again_after_a_restart(
+    storage: SQLiteStorage, tmp_path: Path
+) -> None:
+    clock = Clock()  # 08:00 UTC = 13:30 in Kolkata
+    sink = JsonlSink()
+    svc = service(storage, tmp_path, clock, sink, at=time(14, 0))
+    wait = await svc.tick()
+    assert digests(tmp_path) == [] and wait == pytest.approx(1800)
+    clock.advance(wait)
+    await svc.tick()
+    await svc.tick()
+    (sent,) = digests(tmp_path)
+    assert sent["digest_key"] == f"jsonl:{tmp_path / 'digest.jsonl'}:2026-11-25"
+    clock.advance(3600)  # a restart an hour later: a new service, the same database
+    await service(storage, tmp_path, clock, JsonlSink(), at=time(14, 0)).tick()
+    assert len(digests(tmp_path)) == 1
+    clock.advance(23 * 3600)  # the next day
+    await svc.tick()
+    assert [d["digest_key"][-10:] for d in digests(tmp_path)] == ["2026-11-25", "2026-11-26"]
+
+
+async def test_a_missed_digest_is_sent_on_start_when_less_than_12h_late(
+    storage: SQLiteStorage, tmp_path: Path
+) -> None:
+    clock = Clock()
+    clock.now = datetime(2026, 11, 25, 2, 30 + 9, tzinfo=UTC)  # 08:09 in Kolkata
+    await service(storage, tmp_path, clock, JsonlSink(), at=time(8, 0)).tick()
+    assert len(digests(tmp_path)) == 1
+
+
+async def test_a_digest_more_than_12h_late_is_skipped_with_a_log_line(
+    storage: SQLiteStorage, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = Clock()
+    clock.now = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)  # 20:30 in Kolkata: 12h30 late
+    svc = service(storage, tmp_path, clock, JsonlSink(), at=time(8, 0))
+    with caplog.at_level(logging.WARNING):
+        await svc.tick()
+    assert digests(tmp_path) == []
+    assert "skipping it" in caplog.text and "2026-11-25" in caplog.text
+    assert (
+        await storage.digest_status(svc.settings.channels[0].key, date(2026, 11, 25)) == "skipped"
+    )
+    clock.now = datetime(2026, 11, 26, 2, 30, tzinfo=UTC)  # 08:00 the next day
+    await svc.tick()
+    assert len(digests(tmp_path)) == 1
+
+
+async def test_a_post_that_landed_but_failed_is_not_posted_twice(
+    storage: SQLiteStorage, tmp_path: Path
+) -> None:
+    clock = Clock()
+    clock.now = datetime(2026, 11, 25, 2, 30, tzinfo=UTC)
+    sink = FlakySink([DeliveryError("HTTP 502", retryable=True)])
+    svc = service(storage, tmp_path, clock, sink, at=time(8, 0))
+    await svc.tick()
+    key = svc.settings.channels[0].key
+    assert await storage.digest_status(key, date(2026, 11, 25)) == "sending"
+    await svc.tick()
+    assert len(sink.posted) == 1  # waiting before the retry
+    clock.advance(600)
+    await svc.tick()
+    assert len(sink.posted) == 2 and sink.posted[0][2] == sink.posted[1][2]  # same key
+    assert len(digests(tmp_path)) == 1
+    assert await storage.digest_status(key, date(2026, 11, 25)) == "sent"
+
+
+async def test_an_empty_day_still_posts_a_digest(storage: SQLiteStorage, tmp_path: Path) -> None:
+    clock = Clock()
+    clock.now = datetime(2026, 11, 25, 2, 30, tzinfo=UTC)
+    sink = FlakySink()
+    await service(storage, tmp_path, clock, sink, at=time(8, 0)).tick()
+    ((_, digest, _),) = sink.posted
+    assert digest.empty and digest.chart_png is None
+    assert len(digests(tmp_path)) == 1
