@@ -12,7 +12,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bot.chat.base import Sink
@@ -20,6 +20,8 @@ from bot.chat.console import ConsoleSink
 from bot.chat.jsonl import JsonlSink
 from bot.commands import Commands
 from bot.config import FeedSettings, FirstPoll, Settings
+from bot.digest.model import Digest
+from bot.digest.service import DigestService
 from bot.errors import ConfigError
 from bot.feeds import schedule
 from bot.feeds.fetch import Fetcher
@@ -30,6 +32,7 @@ from bot.models import FeedState
 from bot.outbox import Outbox
 from bot.poller import Poller, PollOutcome, new_state
 from bot.storage.sqlite import SQLiteStorage, open_storage
+from bot.story_tracker import StoryTracker
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +119,7 @@ class App:
         self._feed_tasks: dict[str, asyncio.Task[None]] = {}
         self.commands: Commands | None = None
         self._watchlist_snapshot: tuple[tuple[str, int, int], ...] = ()
+        self.stories = StoryTracker(settings.bot.story_window)
         self.poller = Poller(
             settings.bot,
             storage,
@@ -125,6 +129,7 @@ class App:
             lambda: self.matcher,
             clock,
             self.active_mutes,
+            self.stories,
         )
         self.outbox = Outbox(
             storage,
@@ -133,6 +138,16 @@ class App:
             clock,
             settings.bot.delivery_attempts,
             settings.raw_sections,
+        )
+        self.digest = DigestService(
+            settings.digest,
+            settings.channels,
+            settings.bot.timezone,
+            storage,
+            sinks,
+            clock,
+            lambda: self.matcher.entities,
+            lambda: [(f, self.states.get(f.url)) for f in self.feeds.values()],
         )
 
     @classmethod
@@ -175,6 +190,9 @@ class App:
                 log.warning("%s stays disabled: %s", feed.name, state.disabled_reason)
             self.states[feed.url] = state
         self.mutes = await self.storage.mutes()
+        now = self.clock()
+        since = now - timedelta(seconds=self.settings.bot.story_window)
+        self.stories.load(await self.storage.story_members_since(since), now)
         await self.outbox.load_broken()
 
     def chat_feed(self, url: str, name: str) -> FeedSettings:
@@ -278,6 +296,7 @@ class App:
             self._start_feed(feed, stop)
         housekeeping = asyncio.create_task(self._housekeeping(stop), name="housekeeping")
         watcher = asyncio.create_task(self._watch_watchlists(stop), name="watchlists")
+        digests = asyncio.create_task(self.digest.run(stop), name="digest")
         log.info(
             "running: %d feeds, %d channels; Ctrl-C to stop",
             len(self.feeds),
@@ -286,9 +305,9 @@ class App:
         await stop.wait()
         log.info("stopping: finishing in-flight deliveries")
         feed_tasks = list(self._feed_tasks.values())
-        for task in [*feed_tasks, housekeeping, watcher]:
+        for task in [*feed_tasks, housekeeping, watcher, digests]:
             task.cancel()
-        await asyncio.gather(*feed_tasks, housekeeping, watcher, return_exceptions=True)
+        await asyncio.gather(*feed_tasks, housekeeping, watcher, digests, return_exceptions=True)
         try:
             await asyncio.wait_for(delivery, SHUTDOWN_GRACE)
         except TimeoutError:
@@ -296,6 +315,17 @@ class App:
         pending = await self.storage.pending_count()
         if pending:
             log.info("%d alerts stay queued for the next start", pending)
+
+    async def digest_now(self, channel_key: str) -> Digest:
+        """Build the last 24 hours' digest for a channel and post it there now.
+
+        Asked for by a person (`/digest now`, `python -m bot digest`), so it
+        does not count as the day's scheduled digest.
+        """
+        now = self.clock()
+        digest = await self.digest.build(now, self.digest.timezone_for(channel_key))
+        await self.digest.post(channel_key, digest, f"now:{channel_key}:{now.isoformat()}")
+        return digest
 
     async def _feed_loop(self, feed: FeedSettings, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -312,6 +342,7 @@ class App:
 
     async def _housekeeping(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
+            self.stories.expire(self.clock())
             removed = await self.storage.prune(self.clock(), self.settings.bot.retention)
             if removed:
                 log.info("pruned %d old records", removed)

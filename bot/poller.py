@@ -13,14 +13,16 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from bot.config import BotSettings, ChannelSettings, FeedSettings
+from bot.dedup import guid_key
 from bot.errors import FetchError
 from bot.feeds import schedule
 from bot.feeds.fetch import Fetcher
 from bot.feeds.parse import ParserPool
 from bot.matching.matcher import Matcher
-from bot.models import FeedState, Item
+from bot.models import FeedState, Item, Match
 from bot.routing import first_poll_allows, route
 from bot.storage.base import IngestPlan, Storage
+from bot.story_tracker import StoryTracker
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +46,14 @@ def oldest_first(items: list[Item]) -> list[Item]:
     return sorted(reversed(items), key=lambda i: i.published or undated_last)
 
 
+#: Gives a new item its key and story (see bot/story_tracker.py).
+StoryAssigner = Callable[[Item, tuple[Match, ...], datetime], tuple[str, str | None]]
+
+
+def no_story(item: Item, matches: tuple[Match, ...], now: datetime) -> tuple[str, str | None]:
+    return guid_key(item), None
+
+
 def new_state(feed: FeedSettings) -> FeedState:
     return FeedState(feed_url=feed.url, fetch_url=feed.location)
 
@@ -57,11 +67,12 @@ def plan_items(
     matcher: Matcher,
     channels: tuple[ChannelSettings, ...],
     muted: frozenset[str] = frozenset(),
+    story: StoryAssigner = no_story,
 ) -> list[IngestPlan]:
-    """Match each new item and decide where it goes (pure).
+    """Match each new item, give it its story and decide where it goes.
 
-    Muted entities are still recorded on the item (digests count them) but
-    never make an alert.
+    Pure but for `story`, which may remember the item. Muted entities are
+    still recorded on the item (digests count them) but never make an alert.
     """
     plans = []
     for item in items:
@@ -69,7 +80,8 @@ def plan_items(
         alertable = not first_poll or first_poll_allows(feed.first_poll, item, now)
         audible = tuple(m for m in matches if m.entity_id not in muted)
         deliveries = route(item, audible, channels) if alertable else ()
-        plans.append(IngestPlan(item, matches, deliveries))
+        key, story_key = story(item, matches, now)
+        plans.append(IngestPlan(item, matches, deliveries, story_key, key))
     return plans
 
 
@@ -84,6 +96,7 @@ class Poller:
         matcher: Callable[[], Matcher],
         clock: Callable[[], datetime],
         muted: Callable[[datetime], frozenset[str]] = lambda now: frozenset(),
+        stories: StoryTracker | None = None,
     ) -> None:
         self.settings = settings
         self.storage = storage
@@ -93,6 +106,7 @@ class Poller:
         self.matcher = matcher  # called per poll: watch terms may change at run time
         self.muted = muted
         self.clock = clock
+        self.stories = stories
 
     async def poll(self, feed: FeedSettings, state: FeedState) -> tuple[FeedState, PollOutcome]:
         """Poll once; never raises for feed problems (they become state and a log line)."""
@@ -136,11 +150,11 @@ class Poller:
             matcher = self.matcher()
             channels = self.channels
             muted = self.muted(now)
-            ingest = await self.storage.ingest(
-                succeeded,
-                oldest_first(parsed.items),
-                now,
-                lambda fresh: plan_items(
+            planned: list[IngestPlan] = []
+            assign = self.stories.assign if self.stories else no_story
+
+            def plan(fresh: list[Item]) -> list[IngestPlan]:
+                plans = plan_items(
                     fresh,
                     feed=feed,
                     first_poll=first_poll,
@@ -148,9 +162,24 @@ class Poller:
                     matcher=matcher,
                     channels=channels,
                     muted=muted,
-                ),
-                dedup_window=self.settings.dedup_window,
-            )
+                    story=assign,
+                )
+                planned.extend(plans)
+                return plans
+
+            stored: tuple[IngestPlan, ...] = ()
+            try:
+                ingest = await self.storage.ingest(
+                    succeeded,
+                    oldest_first(parsed.items),
+                    now,
+                    plan,
+                    dedup_window=self.settings.dedup_window,
+                )
+                stored = ingest.stored
+            finally:  # repeats (and a failed write) must not stay in the story index
+                if self.stories:
+                    self.stories.settle(planned, stored)
             succeeded = replace(succeeded, items_seen=succeeded.items_seen + ingest.new_items)
             if first_poll and feed.first_poll.mode == "skip" and ingest.new_items:
                 log.info(

@@ -1,0 +1,62 @@
+"""Which story does a newly matched item belong to? The pipeline's side of bot/stories.py.
+
+The decision itself is pure (bot/stories.py); this keeps the recent story
+members in memory, rebuilt from the database at start-up so threading
+survives restarts, and gives each matched item its story key: an existing
+story's, or its own key when it starts a new story.
+
+An item is added to the index when it is planned, before it is stored, so two
+feeds polled at the same moment still find each other's items; if the item
+then turns out to be a repeat and is not stored, it is taken out again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from bot.dedup import guid_key
+from bot.models import Item, Match
+from bot.storage.base import IngestPlan, StoryMember
+from bot.stories import StoryIndex, StoryItem
+
+
+def story_item(key: str, item: Item, entity_ids: Iterable[str], seen_at: datetime) -> StoryItem:
+    return StoryItem.of(key, item.title, item.summary, item.published or seen_at, entity_ids)
+
+
+class StoryTracker:
+    def __init__(self, window: float) -> None:
+        self.window = timedelta(seconds=window)
+        self.index = StoryIndex(self.window)
+
+    def load(self, members: Iterable[StoryMember], now: datetime) -> None:
+        """Rebuild the index from stored story members (oldest first)."""
+        self.index = StoryIndex(self.window)
+        for m in members:
+            self.index.add(
+                story_item(guid_key(m.item), m.item, m.entity_ids, m.fetched_at), m.story
+            )
+        self.index.expire(now)
+
+    def assign(
+        self, item: Item, matches: tuple[Match, ...], now: datetime
+    ) -> tuple[str, str | None]:
+        """(the item's key, its story); items without matches belong to no story."""
+        key = guid_key(item)
+        if not matches:
+            return key, None
+        candidate = story_item(key, item, {m.entity_id for m in matches}, now)
+        story = self.index.find(candidate) or key
+        self.index.add(candidate, story)
+        return key, story
+
+    def settle(self, planned: Iterable[IngestPlan], stored: Iterable[IngestPlan]) -> None:
+        """Take out of the index the planned items that were not stored (repeats)."""
+        kept = {p.key for p in stored}
+        for p in planned:
+            if p.story is not None and p.key not in kept:
+                self.index.discard(p.key)
+
+    def expire(self, now: datetime) -> None:
+        self.index.expire(now)
