@@ -72,6 +72,12 @@ def service(
     )
 
 
+async def ran_before(storage: SQLiteStorage, tmp_path: Path, now: datetime) -> None:
+    """The bot has been running for days: an item it fetched three days ago."""
+    ch = ChannelSettings("jsonl", str(tmp_path / "alerts.jsonl"))
+    await queue(storage, ch, now - timedelta(days=3), ["an old item"])
+
+
 def digests(tmp_path: Path) -> list[dict]:
     return [r for r in records(tmp_path / "digest.jsonl") if "digest_key" in r]
 
@@ -157,6 +163,7 @@ async def test_a_missed_digest_is_sent_on_start_when_less_than_12h_late(
 ) -> None:
     clock = Clock()
     clock.now = datetime(2026, 11, 25, 2, 30 + 9, tzinfo=UTC)  # 08:09 in Kolkata
+    await ran_before(storage, tmp_path, clock.now)
     await service(storage, tmp_path, clock, JsonlSink(), at=time(8, 0)).tick()
     assert len(digests(tmp_path)) == 1
 
@@ -166,6 +173,7 @@ async def test_a_digest_more_than_12h_late_is_skipped_with_a_log_line(
 ) -> None:
     clock = Clock()
     clock.now = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)  # 20:30 in Kolkata: 12h30 late
+    await ran_before(storage, tmp_path, clock.now)
     svc = service(storage, tmp_path, clock, JsonlSink(), at=time(8, 0))
     with caplog.at_level(logging.WARNING):
         await svc.tick()
@@ -184,6 +192,7 @@ async def test_a_post_that_landed_but_failed_is_not_posted_twice(
 ) -> None:
     clock = Clock()
     clock.now = datetime(2026, 11, 25, 2, 30, tzinfo=UTC)
+    await ran_before(storage, tmp_path, clock.now)
     sink = FlakySink([DeliveryError("HTTP 502", retryable=True)])
     svc = service(storage, tmp_path, clock, sink, at=time(8, 0))
     await svc.tick()
@@ -201,8 +210,25 @@ async def test_a_post_that_landed_but_failed_is_not_posted_twice(
 async def test_an_empty_day_still_posts_a_digest(storage: SQLiteStorage, tmp_path: Path) -> None:
     clock = Clock()
     clock.now = datetime(2026, 11, 25, 2, 30, tzinfo=UTC)
+    await ran_before(storage, tmp_path, clock.now)
     sink = FlakySink()
     await service(storage, tmp_path, clock, sink, at=time(8, 0)).tick()
     ((_, digest, _),) = sink.posted
-    assert digest.empty and digest.chart_png is None
+    assert digest.empty  # sinks post it as one line
+    assert len(digests(tmp_path)) == 1
+
+
+async def test_a_new_installation_waits_for_the_next_scheduled_digest(
+    storage: SQLiteStorage, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Started for the first time after today's time: no empty digest at start-up."""
+    clock = Clock()
+    clock.now = datetime(2026, 11, 25, 4, 30, tzinfo=UTC)  # 10:00 in Kolkata, 2h "late"
+    svc = service(storage, tmp_path, clock, JsonlSink(), at=time(8, 0))
+    with caplog.at_level(logging.INFO):
+        await svc.tick()
+    assert digests(tmp_path) == []
+    assert "first daily digest will be posted at Thu 26 Nov 08:00 IST" in caplog.text
+    clock.now = datetime(2026, 11, 26, 2, 30, tzinfo=UTC)
+    await svc.tick()
     assert len(digests(tmp_path)) == 1

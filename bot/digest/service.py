@@ -123,10 +123,27 @@ class DigestService:
                 decision.scheduled.astimezone(ZoneInfo(d.timezone)).strftime("%H:%M %Z"),
                 MAX_LATE.total_seconds() // 3600,
             )
+        elif (
+            decision.action == "send"
+            and last_day is None
+            and not await self._ran_before(decision.scheduled)
+        ):
+            # A new installation was not "down" at the scheduled time: it did not exist.
+            # Its first digest is the next scheduled one, not an empty one at start-up.
+            await self.storage.record_digest(d.key, decision.day, "skipped", now)
+            log.info(
+                "%s: the first daily digest will be posted at %s",
+                d.key,
+                decision.next_check.astimezone(ZoneInfo(d.timezone)).strftime("%a %d %b %H:%M %Z"),
+            )
         elif decision.action == "send":
             # A late digest still covers the 24 hours before its scheduled time.
             await self._send(d, decision.day, decision.scheduled, now)
         return max((decision.next_check - now).total_seconds(), 0.0)
+
+    async def _ran_before(self, when: datetime) -> bool:
+        first = await self.storage.first_item_at()
+        return first is not None and first <= when
 
     async def _send(self, d: DigestChannel, day: date, period_end: datetime, now: datetime) -> None:
         status = await self.storage.digest_status(d.key, day)

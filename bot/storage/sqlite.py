@@ -873,6 +873,10 @@ class SQLiteStorage:
             for key, (first, feeds, count, entities) in grouped.items()
         ]
 
+    async def first_item_at(self) -> datetime | None:
+        """When the oldest stored item was fetched: the bot has been running since about then."""
+        return _dt(await self._scalar("SELECT min(fetched_at) FROM items"))
+
     async def entity_first_seen(self) -> dict[str, datetime]:
         async with self._db.execute("SELECT entity_id, first_seen FROM entity_first_seen") as cur:
             return {r[0]: _dt(r[1]) or datetime.now(UTC) for r in await cur.fetchall()}
