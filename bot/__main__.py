@@ -231,9 +231,9 @@ def _digest_targets(settings, wanted: str | None) -> list[str]:
 
 
 async def _digest(args: argparse.Namespace) -> int:
-    from bot.app import App
     from zoneinfo import ZoneInfo
 
+    from bot.app import App
     from bot.digest.text import render_text
 
     settings = _settings(args)

@@ -102,6 +102,7 @@ class Alert:
     # a story's thread, the names of entities no earlier item of the story had.
     story: str | None = None
     new_entities: tuple[str, ...] = ()
+    story_title: str = ""  # the story's first headline (names its Discord thread)
 
     @property
     def severity(self) -> str:

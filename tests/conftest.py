@@ -42,6 +42,7 @@ def chat_config(
     platform: str,
     channels: tuple[str, ...],
     section: dict[str, Any],
+    **bot: Any,
 ) -> Settings:
     """Settings for a chat platform's end-to-end tests: local feeds, one platform."""
     data = {
@@ -51,6 +52,7 @@ def chat_config(
             "timeout": "2s",
             "parser_workers": 1,
             "allow_private_feeds": True,
+            **bot,
         },
         "feeds": [{"interval": "5m", "first_poll": "all", **f} for f in feeds],
         "channels": [{"platform": platform, "id": c} for c in channels],

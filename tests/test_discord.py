@@ -7,6 +7,7 @@ OpenAPI spec by the fake (fake.errors must stay empty).
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ import pytest
 
 from bot.app import App
 from bot.errors import ConfigError
+from tests.clock import Clock
 from tests.conftest import chat_config
 from tests.discord_fixtures import checked_fake
 from tests.fakediscord import (
@@ -25,6 +27,15 @@ from tests.fakediscord import (
     FakeDiscord,
 )
 from tests.feedserver import FeedServer, item
+from tests.story_items import (
+    BORDER,
+    DOVAL,
+    DOVAL_MOSCOW,
+    DUSHANBE,
+    FLOODS,
+    KUNDUZ_A,
+    KUNDUZ_B,
+)
 
 ALERTS = str(ALERTS_CHANNEL_ID)
 OPS = str(OPS_CHANNEL_ID)
@@ -40,7 +51,12 @@ async def fake() -> AsyncIterator[FakeDiscord]:
 def discord_settings(tmp_path: Path, watchlist_dir: Path, fake: FakeDiscord, monkeypatch):
     monkeypatch.setenv("TEST_DISCORD_TOKEN", fake.token)
 
-    def make(feeds: list[dict[str, Any]], channels: list[str] = (ALERTS,), **discord: Any):
+    def make(
+        feeds: list[dict[str, Any]],
+        channels: list[str] = (ALERTS,),
+        bot: dict[str, Any] | None = None,
+        **discord: Any,
+    ):
         section = {
             "token_env": "TEST_DISCORD_TOKEN",
             "api_base": fake.api_base,
@@ -49,7 +65,9 @@ def discord_settings(tmp_path: Path, watchlist_dir: Path, fake: FakeDiscord, mon
             "ready_timeout": "10s",
             **discord,
         }
-        return chat_config(tmp_path, watchlist_dir, feeds, "discord", tuple(channels), section)
+        return chat_config(
+            tmp_path, watchlist_dir, feeds, "discord", tuple(channels), section, **(bot or {})
+        )
 
     return make
 
@@ -320,3 +338,49 @@ async def test_unreachable_discord_is_one_clear_error(discord_settings) -> None:
     with pytest.raises(PlatformUnreachable, match="cannot reach Discord"):
         async with App.open(settings):
             pass
+
+
+async def test_a_story_from_two_feeds_is_one_alert_a_reply_in_its_thread_and_an_edit(
+    fake: FakeDiscord, feed_server: FeedServer, discord_settings
+) -> None:
+    a = feed_server.feed("/a.xml", [KUNDUZ_A])
+    b = feed_server.feed("/b.xml", [DUSHANBE, KUNDUZ_B])
+    async with App.open(discord_settings([{"url": a}, {"url": b}])) as app:
+        await app.poll_feed(app.feeds[a])
+        await app.poll_feed(app.feeds[b])
+        await app.outbox.drain()
+    top = fake.messages_in(ALERTS_CHANNEL_ID)
+    assert [m["embeds"][0]["title"] for m in top] == [KUNDUZ_A["title"], DUSHANBE["title"]]
+    parent = top[0]
+    (reply,) = fake.messages_in(int(parent["id"]))  # the thread started from the parent
+    assert KUNDUZ_B["title"] in json.dumps(reply)
+    assert fake.threads[int(parent["id"])]["name"] == KUNDUZ_A["title"]
+    (edit,) = fake.edits
+    assert edit["message_id"] == int(parent["id"])
+    assert "2 sources" in json.dumps(edit["body"])
+    assert fake.errors == []
+
+
+async def test_a_burst_past_the_flood_cap_becomes_one_summary_when_the_window_ends(
+    fake: FakeDiscord, feed_server: FeedServer, discord_settings
+) -> None:
+    clock = Clock()
+    # Feeds list newest first; these share a date, so they alert bottom-up.
+    url = feed_server.feed("/a.xml", [FLOODS, DOVAL_MOSCOW, KUNDUZ_A, DOVAL, BORDER])
+    settings = discord_settings([{"url": url}], bot={"flood_cap": 2, "flood_window": "10m"})
+    async with App.open(settings, clock=clock) as app:
+        await app.run_once()
+        # Two alerts fill the window; the high-severity ISKP alert is never held.
+        posted = [m["embeds"][0]["title"] for m in fake.messages_in(ALERTS_CHANNEL_ID)]
+        assert sorted(posted) == sorted(i["title"] for i in (BORDER, DOVAL, KUNDUZ_A))
+        clock.advance(600)
+        await app.outbox.drain()
+        assert await app.storage.pending_count() == 0
+    summary = fake.messages_in(ALERTS_CHANNEL_ID)[-1]
+    text = json.dumps(summary["embeds"], ensure_ascii=False)
+    assert "2 more alerts" in text
+    for held in (FLOODS, DOVAL_MOSCOW):
+        assert held["title"] in text and held["link"] in text
+    last_post = fake.requests_to("POST", rf"/channels/{ALERTS}/messages")[-1]
+    assert last_post.json["allowed_mentions"] == {"parse": []}
+    assert fake.errors == []

@@ -19,6 +19,15 @@ from tests.clock import Clock
 from tests.conftest import chat_config
 from tests.fakeslack import FakeSlack, signed_request
 from tests.feedserver import FeedServer, item
+from tests.story_items import (
+    BORDER,
+    DOVAL,
+    DOVAL_MOSCOW,
+    DUSHANBE,
+    FLOODS,
+    KUNDUZ_A,
+    KUNDUZ_B,
+)
 
 NEWS, ALERTS, GONE = "C0123ABCD", "C0456EFGH", "C0999ZZZZ"
 
@@ -42,7 +51,12 @@ def slack_settings(tmp_path: Path, watchlist_dir: Path, fake: FakeSlack, monkeyp
     monkeypatch.setenv("T_SLACK_APP", fake.app_token)
     monkeypatch.setenv("T_SLACK_SECRET", fake.signing_secret)
 
-    def make(feeds: list[dict[str, Any]], channels=(NEWS,), **slack: Any):
+    def make(
+        feeds: list[dict[str, Any]],
+        channels=(NEWS,),
+        bot: dict[str, Any] | None = None,
+        **slack: Any,
+    ):
         section = {
             "bot_token_env": "T_SLACK_BOT",
             "app_token_env": "T_SLACK_APP",
@@ -50,7 +64,9 @@ def slack_settings(tmp_path: Path, watchlist_dir: Path, fake: FakeSlack, monkeyp
             "api_base": fake.api_base,
             **slack,
         }
-        return chat_config(tmp_path, watchlist_dir, feeds, "slack", tuple(channels), section)
+        return chat_config(
+            tmp_path, watchlist_dir, feeds, "slack", tuple(channels), section, **(bot or {})
+        )
 
     return make
 
@@ -287,3 +303,47 @@ async def test_unreachable_slack_is_one_clear_error(slack_settings, unused_port)
     with pytest.raises(PlatformUnreachable, match="cannot reach Slack"):
         async with App.open(settings):
             pass
+
+
+async def test_a_story_from_two_feeds_is_one_alert_a_reply_in_its_thread_and_an_update(
+    fake: FakeSlack, feed_server: FeedServer, slack_settings
+) -> None:
+    a = feed_server.feed("/a.xml", [KUNDUZ_A])
+    b = feed_server.feed("/b.xml", [DUSHANBE, KUNDUZ_B])
+    async with App.open(slack_settings([{"url": a}, {"url": b}])) as app:
+        await app.poll_feed(app.feeds[a])
+        await app.poll_feed(app.feeds[b])
+        await app.outbox.drain()
+    messages = fake.posted(NEWS)
+    top = [m for m in messages if m.get("thread_ts") in (None, m["ts"])]
+    replies = [m for m in messages if m.get("thread_ts") not in (None, m["ts"])]
+    assert [KUNDUZ_A["title"] in m["text"] for m in top] == [True, False]
+    (reply,) = replies
+    assert reply["thread_ts"] == top[0]["ts"] and KUNDUZ_B["title"] in reply["text"]
+    (update,) = fake.updates
+    assert update["ts"] == top[0]["ts"]
+    assert "2 sources" in json.dumps(update["blocks"])
+    assert fake.errors == []
+
+
+async def test_a_burst_past_the_flood_cap_becomes_one_summary_when_the_window_ends(
+    fake: FakeSlack, feed_server: FeedServer, slack_settings
+) -> None:
+    clock = Clock()
+    # Feeds list newest first; these share a date, so they alert bottom-up.
+    url = feed_server.feed("/a.xml", [FLOODS, DOVAL_MOSCOW, KUNDUZ_A, DOVAL, BORDER])
+    settings = slack_settings([{"url": url}], bot={"flood_cap": 2, "flood_window": "10m"})
+    async with App.open(settings, clock=clock) as app:
+        await app.run_once()
+        # Two alerts fill the window; the high-severity ISKP alert is never held.
+        assert len(fake.posted(NEWS)) == 3
+        clock.advance(600)
+        await app.outbox.drain()
+        assert await app.storage.pending_count() == 0
+    summary = fake.posted(NEWS)[-1]
+    text = json.dumps(summary["blocks"], ensure_ascii=False)
+    assert "2 more alerts" in summary["text"]
+    for held in (FLOODS, DOVAL_MOSCOW):
+        assert held["link"] in text
+    assert summary["metadata"]["event_type"] == "newswatch_summary"
+    assert fake.errors == []

@@ -7,32 +7,8 @@ from pathlib import Path
 
 from bot.app import App
 from tests.clock import Clock
-from tests.feedserver import FeedServer, item
-
-KUNDUZ_A = item(
-    "a1",
-    "Suicide bomber kills 12 at Kunduz mosque; ISKP claims attack",
-    "A suicide bomber struck a Shia mosque in Kunduz city during Friday prayers, killing "
-    "12 worshippers, police said. Islamic State Khorasan claimed responsibility.",
-)
-KUNDUZ_B = item(
-    "b1",
-    "ISKP claims Kunduz mosque bombing that killed 12",
-    "The Islamic State Khorasan Province said one of its fighters carried out the suicide "
-    "attack on the mosque in Kunduz that killed 12 people at Friday prayers.",
-)
-DUSHANBE = item(
-    "b2",
-    "Tajikistan arrests suspected ISKP recruiter in Dushanbe",
-    "Security services in Tajikistan detained a man accused of recruiting for ISKP online, "
-    "the interior ministry said.",
-)
-KUNDUZ_FOLLOW_UP = item(
-    "c1",
-    "Kunduz mosque attack death toll rises to 15",
-    "Three more worshippers wounded in the suicide bombing of a Kunduz mosque claimed by "
-    "ISKP died in hospital, raising the toll to 15, health officials said.",
-)
+from tests.feedserver import FeedServer
+from tests.story_items import DUSHANBE, KUNDUZ_A, KUNDUZ_B, KUNDUZ_FOLLOW_UP
 
 
 def records(tmp_path: Path) -> list[dict]:

@@ -423,10 +423,11 @@ class SQLiteStorage:
         """The oldest undelivered alert not held by the flood cap, threaded if its story
         already has a message in this channel."""
         sql = f"""
-            SELECT {_ALERT_COLUMNS}, sp.message_id AS parent_message
+            SELECT {_ALERT_COLUMNS}, sp.message_id AS parent_message, s.title AS story_title
             FROM outbox o JOIN items i ON i.id = o.item_id
             LEFT JOIN story_posts sp
                 ON sp.story = i.story AND sp.platform = o.platform AND sp.channel_id = o.channel_id
+            LEFT JOIN stories s ON s.key = i.story
             WHERE o.platform = ? AND o.channel_id = ? AND o.status = 'pending'
                 AND o.held_at IS NULL
             ORDER BY o.id LIMIT 1
@@ -437,6 +438,7 @@ class SQLiteStorage:
             return None
         alert = _alert(row)
         parent = row["reply_to"] or row["parent_message"]
+        alert = replace(alert, story_title=row["story_title"] or "")
         if parent is None or alert.story is None:
             return replace(alert, reply_to=parent)
         earlier = await self._story_entities(alert.story, row["item_id"])

@@ -231,8 +231,8 @@ def digest_embed(digest: Digest, image_url: str | None = None) -> discord.Embed:
 
 
 def thread_name(alert: Alert) -> str:
-    """A thread is named after the story: its first alert's title, plainly."""
-    name = " ".join(plain_text(alert.item.title).split()) or "Story"
+    """A thread is named after the story: its first headline, plainly."""
+    name = " ".join(plain_text(alert.story_title or alert.item.title).split()) or "Story"
     return cut(name, THREAD_NAME_MAX)
 
 
