@@ -64,6 +64,7 @@ class DeliveryStats:
 #: seconds, or wait until new alerts arrive (None).
 Next = float | None
 EDIT_RETRY = 60.0
+STALE_BATCH = 50  # story edits read per step (storage returns at most this many)
 
 
 class Outbox:
@@ -316,7 +317,8 @@ class Outbox:
         if after is not None and now < after:
             return (after - now).total_seconds()
         sink = self.sinks[channel.platform]
-        for update in await self.storage.stale_story_posts(channel.platform, channel.id):
+        updates = await self.storage.stale_story_posts(channel.platform, channel.id)
+        for update in updates:
             story = update.parent.story or ""
             try:
                 await sink.update_story(update)
@@ -338,7 +340,7 @@ class Outbox:
                 self.stats.edits += 1
             await self.storage.mark_story_shown(story, channel.platform, channel.id, update.sources)
         self._edit_after.pop(channel.key, None)
-        return None
+        return 0 if len(updates) >= STALE_BATCH else None  # more may be waiting
 
     # -- loops ---------------------------------------------------------------------
 

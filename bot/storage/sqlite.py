@@ -154,9 +154,11 @@ MIGRATIONS: list[str] = [
         last_update REAL NOT NULL,
         PRIMARY KEY (story, platform, channel_id)
     );
+    CREATE INDEX story_posts_stale ON story_posts(platform, channel_id) WHERE shown < sources;
     ALTER TABLE outbox ADD COLUMN top_level INTEGER;    -- 1: posted as a new message
     ALTER TABLE outbox ADD COLUMN held_at REAL;         -- held back by the flood cap
     ALTER TABLE outbox ADD COLUMN summary_id INTEGER;   -- the summary that lists it
+    CREATE INDEX outbox_top_level ON outbox(platform, channel_id, sent_at) WHERE top_level = 1;
     CREATE TABLE flood_summaries (
         id INTEGER PRIMARY KEY,
         platform TEXT NOT NULL,
@@ -532,7 +534,7 @@ class SQLiteStorage:
             return None, 0
         count = await self._scalar(
             "SELECT count(*) FROM outbox WHERE platform = ? AND channel_id = ? "
-            "AND status = 'sent' AND top_level = 1 AND sent_at >= ?",
+            "AND top_level = 1 AND sent_at >= ?",
             (platform, channel_id, start.timestamp()),
         )
         return start, int(count)
@@ -677,7 +679,7 @@ class SQLiteStorage:
             FROM story_posts sp JOIN outbox o ON o.id = sp.outbox_id
             JOIN items i ON i.id = o.item_id
             WHERE sp.platform = ? AND sp.channel_id = ? AND sp.shown < sp.sources
-            ORDER BY sp.last_update
+            ORDER BY sp.last_update LIMIT 50  -- the outbox's STALE_BATCH
         """
         async with self._db.execute(sql, (platform, channel_id)) as cur:
             rows = await cur.fetchall()
