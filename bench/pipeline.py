@@ -412,7 +412,8 @@ def make_settings(tmp: Path, server: FeedServer, args: argparse.Namespace) -> Se
             {"url": server.feed_url(n), "name": f"Bench feed {n}", "first_poll": "all"}
             for n in range(args.feeds)
         ],
-        "channels": [{"platform": "jsonl", "id": str(tmp / "alerts.jsonl")}],
+        # No flood cap: this measures throughput, and every alert must be delivered.
+        "channels": [{"platform": "jsonl", "id": str(tmp / "alerts.jsonl"), "flood_cap": 0}],
     }
     return settings_from_dict(data, tmp / "bot.toml")
 

@@ -87,6 +87,11 @@ class Outbox:
         self._wake = {c.key: asyncio.Event() for c in channels}
         self._broken: set[str] = set()
         self._edit_after: dict[str, datetime] = {}
+        # Per channel, kept in memory (one worker owns a channel): its flood window
+        # (start, top-level posts), and whether it is known to hold nothing back.
+        self._windows: dict[str, tuple[datetime | None, int]] = {}
+        self._flood_quiet: set[str] = set()
+        self._failures: dict[str, int] = {}
 
     def notify(self) -> None:
         """New alerts were queued: wake every channel worker."""
@@ -216,6 +221,7 @@ class Outbox:
             return True
         delay = retry_delay(attempts, error.retry_after)
         await mark_retry(str(error), now + timedelta(seconds=delay), now)
+        self._failures[key] = self._failures.get(key, 0) + 1
         self.stats.retried += 1
         log.warning(
             "%s to %s failed (attempt %d): %s; retrying in %.0fs",
@@ -238,31 +244,49 @@ class Outbox:
         if channel.key in self._broken:
             return None
         now = self.clock()
-        pending = await self._summary_due(channel, now)
-        if pending is not None:
-            summary, attempts, due = pending
-            if due > now:
-                return (due - now).total_seconds()
-            await self.send_summary(summary, attempts)
-            return 0
+        if channel.key not in self._flood_quiet:
+            pending = await self._summary_due(channel, now)
+            if pending is not None:
+                summary, attempts, due = pending
+                if due > now:
+                    return (due - now).total_seconds()
+                await self.send_summary(summary, attempts)
+                return 0
+            if not await self.storage.held_count(channel.platform, channel.id):
+                self._flood_quiet.add(channel.key)  # until an alert is held
         alert = await self.storage.next_alert(channel.platform, channel.id)
         if alert is not None:
             due = await self.storage.alert_due_at(alert.id)
             if due <= now:
-                if alert.reply_to is None and not await self._admit(channel, alert, now):
+                top_level = alert.reply_to is None
+                if top_level and not await self._admit(channel, alert, now):
                     return 0
+                sent = self.stats.sent
                 await self.send_one(alert)
+                if top_level and self.stats.sent > sent and channel.key in self._windows:
+                    start, posted = self._windows[channel.key]
+                    self._windows[channel.key] = (start, posted + 1)
                 return 0
         wait = await self._edit_stories(channel, now)
         if alert is not None:
             wait = _sooner(wait, (due - now).total_seconds())
-        return _sooner(wait, await self._until_window_end(channel, now))
+        if channel.key not in self._flood_quiet:
+            wait = _sooner(wait, await self._until_window_end(channel, now))
+        return wait
+
+    async def _window(self, channel: ChannelSettings) -> tuple[datetime | None, int]:
+        """The channel's flood window: read from storage once, then kept here."""
+        if channel.key not in self._windows:
+            self._windows[channel.key] = await self.storage.flood_window(
+                channel.platform, channel.id
+            )
+        return self._windows[channel.key]
 
     async def _admit(self, channel: ChannelSettings, alert: Alert, now: datetime) -> bool:
         """Apply the flood cap to a top-level alert; hold it if the window is full."""
         if channel.flood_cap <= 0:
             return True
-        start, posted = await self.storage.flood_window(channel.platform, channel.id)
+        start, posted = await self._window(channel)
         decision = admit(
             now,
             start,
@@ -273,9 +297,11 @@ class Outbox:
         )
         if decision.window_start != start:
             await self.storage.set_flood_window(channel.platform, channel.id, decision.window_start)
+            self._windows[channel.key] = (decision.window_start, 0)
         if decision.send:
             return True
         await self.storage.hold_alert(alert.id, now)
+        self._flood_quiet.discard(channel.key)
         self.stats.held += 1
         end = window_end(decision.window_start, channel.flood_window)
         first = await self.storage.held_count(channel.platform, channel.id) == 1
@@ -296,18 +322,19 @@ class Outbox:
         pending = await self.storage.next_summary(channel.platform, channel.id)
         if pending is not None:
             return pending
-        start, _ = await self.storage.flood_window(channel.platform, channel.id)
+        start, _ = await self._window(channel)
         end = window_end(start, channel.flood_window)
         if start is None or end is None or end > now:
             return None
         if await self.storage.create_summary(channel.platform, channel.id, start, end, now):
+            self._windows[channel.key] = (None, 0)  # the next alert opens a new window
             return await self.storage.next_summary(channel.platform, channel.id)
         return None
 
     async def _until_window_end(self, channel: ChannelSettings, now: datetime) -> Next:
         if not await self.storage.held_count(channel.platform, channel.id):
             return None
-        start, _ = await self.storage.flood_window(channel.platform, channel.id)
+        start, _ = await self._window(channel)
         end = window_end(start, channel.flood_window)
         return None if end is None else max((end - now).total_seconds(), 0.0)
 
@@ -349,13 +376,10 @@ class Outbox:
         await asyncio.gather(*(self._drain_channel(c) for c in self.channels))
 
     async def _drain_channel(self, channel: ChannelSettings) -> None:
-        while True:
-            before = await self.storage.next_alert(channel.platform, channel.id)
-            if await self.step(channel) != 0:
-                return
-            after = await self.storage.next_alert(channel.platform, channel.id)
-            if before and after and after.id == before.id and after.attempts > before.attempts:
-                return  # it failed in this drain: the next run retries it
+        failures = self._failures.get(channel.key, 0)
+        while await self.step(channel) == 0:
+            if self._failures.get(channel.key, 0) != failures:
+                return  # something failed in this drain: the next run retries it
 
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until `stop` is set; an in-flight send always completes."""
