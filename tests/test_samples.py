@@ -37,6 +37,7 @@ def run_samples(tmp_path: Path) -> list[dict]:
 def test_sample_feeds_alert_what_an_analyst_expects(tmp_path: Path) -> None:
     alerts = run_samples(tmp_path)
     by_title = {a["title"]: set(a["entities"]) for a in alerts}
+    by_alert = {a["title"]: a for a in alerts}
     expected = {
         "Islamic State Khurasan claims deadly bombing at Kabul market": {"iskp", "kabul"},
         "Tehreek-e-Taliban fighters storm police post in Khyber Pakhtunkhwa": {
@@ -58,6 +59,10 @@ def test_sample_feeds_alert_what_an_analyst_expects(tmp_path: Path) -> None:
     munir = [a for a in alerts if a["title"].startswith("Army chief Asim Munir")]
     assert len(munir) == 1
     assert any("Таджикистан" in a["title"] for a in alerts)
+    # A follow-up under a new headline in another feed joins the story as a reply.
+    claim = by_alert["Islamic State Khurasan claims deadly bombing at Kabul market"]
+    toll = by_alert["Death toll from Kabul market bombing rises to 12"]
+    assert claim["reply_to"] is None and toll["reply_to"] == f"jsonl-{claim['alert_id']}"
 
 
 def test_second_run_repeats_nothing(tmp_path: Path) -> None:
