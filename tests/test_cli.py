@@ -59,3 +59,47 @@ def test_config_without_channels_is_refused(tmp_path: Path) -> None:
     done = bot("check", "--config", str(tmp_path / "bot.toml"))
     assert done.returncode == 2
     assert "channels" in done.stderr and 'platform = "console"' in done.stderr
+
+
+def _sample_config(tmp_path: Path, digest: str = "") -> Path:
+    """One bundled sample feed, a JSON-lines channel, and a [digest] section."""
+    sample = ROOT / "examples" / "feeds" / "regional-security.rss"
+    (tmp_path / "bot.toml").write_text(
+        f'[bot]\ndatabase = "db.sqlite3"\nwatchlists = "{ROOT / "watchlists"}"\n'
+        f'[[feeds]]\nurl = "{sample}"\nfirst_poll = "all"\n'
+        '[[channels]]\nplatform = "jsonl"\nid = "alerts.jsonl"\nflood_cap = 0\n' + digest
+    )
+    return tmp_path / "bot.toml"
+
+
+def test_digest_dry_run_prints_it_and_writes_the_chart(tmp_path: Path) -> None:
+    config = _sample_config(tmp_path)
+    assert bot("once", "--config", str(config)).returncode == 0
+    chart = tmp_path / "chart.png"
+    done = bot("digest", "--dry-run", "--config", str(config), "--chart", str(chart))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("Daily digest · ")
+    assert "Islamic State Khorasan Province" in done.stdout and "Top stories" in done.stdout
+    assert f"chart: {chart}" in done.stdout
+    assert chart.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    assert "digest_key" not in (tmp_path / "alerts.jsonl").read_text()  # nothing posted
+
+
+def test_digest_posts_to_the_digest_channels(tmp_path: Path) -> None:
+    config = _sample_config(tmp_path, '[digest]\nchannels = ["jsonl:alerts.jsonl"]\n')
+    assert bot("once", "--config", str(config)).returncode == 0
+    done = bot("digest", "--config", str(config))
+    assert done.returncode == 0, done.stderr
+    records = (tmp_path / "alerts.jsonl").read_text().splitlines()
+    assert sum('"digest_key"' in r for r in records) == 1
+
+
+def test_digest_without_a_channel_says_what_to_do(tmp_path: Path) -> None:
+    config = _sample_config(tmp_path)
+    done = bot("digest", "--config", str(config))
+    assert done.returncode == 2
+    assert "digest.channels: no channel gets the digest" in done.stderr
+    assert "--dry-run" in done.stderr
+    done = bot("digest", "--config", str(config), "--channel", "C0NOPE")
+    assert done.returncode == 2
+    assert "--channel" in done.stderr and "'C0NOPE' is not one of the [[channels]]" in done.stderr

@@ -454,6 +454,71 @@ ERROR_CASES = [
         "is missing",
         'add id = "..."',
     ),
+    (
+        "flood-cap-negative",
+        '[[channels]]\nplatform = "console"\nflood_cap = -1\n',
+        "channels[0].flood_cap",
+        "must be at least 0",
+        None,
+    ),
+    (
+        "flood-window-not-a-duration",
+        '[bot]\nflood_window = "ten minutes"\n',
+        "bot.flood_window",
+        "is not a duration",
+        '"30s"',
+    ),
+    (
+        "digest-time-not-a-time",
+        '[digest]\ntime = "8am"\n',
+        "digest.time",
+        "'8am' is not a time of day",
+        '"08:00"',
+    ),
+    (
+        "digest-time-out-of-range",
+        '[digest]\ntime = "24:30"\n',
+        "digest.time",
+        "is not a time of day",
+        "24-hour",
+    ),
+    (
+        "digest-unknown-timezone",
+        '[digest]\ntimezone = "Mars/Olympus"\n',
+        "digest.timezone",
+        "unknown time zone 'Mars/Olympus'",
+        "IANA",
+    ),
+    (
+        "digest-channel-not-configured",
+        '[[channels]]\nplatform = "console"\n[digest]\nchannels = ["slack:C0123ABCD"]\n',
+        "digest.channels[0].channel",
+        "'slack:C0123ABCD' is not one of the [[channels]]",
+        '"console:stdout"',
+    ),
+    (
+        "digest-channel-twice",
+        '[[channels]]\nplatform = "console"\n[digest]\nchannels = ["console:stdout", '
+        '"console:stdout"]\n',
+        "digest.channels[1].channel",
+        "is listed twice",
+        "list each channel once",
+    ),
+    (
+        "digest-channel-override-bad-zone",
+        '[[channels]]\nplatform = "console"\n[digest]\nchannels = [{ channel = '
+        '"console:stdout", timezone = "Europe/Nowhere" }]\n',
+        "digest.channels[0].timezone",
+        "unknown time zone",
+        "IANA",
+    ),
+    (
+        "digest-unknown-key",
+        "[digest]\ntop_storys = 3\n",
+        "digest.top_storys",
+        "unknown key",
+        "top_stories",
+    ),
 ]
 
 
@@ -601,3 +666,55 @@ def test_parse_duration_raises_only_value_error(text):
         return
     assert isinstance(seconds, float)
     assert seconds >= 0
+
+
+def test_digest_channels_with_their_own_time_and_zone(tmp_path):
+    path = write(
+        tmp_path,
+        """
+        [bot]
+        timezone = "Asia/Kolkata"
+        [[channels]]
+        platform = "console"
+        [[channels]]
+        platform = "jsonl"
+        id = "out/alerts.jsonl"
+        [digest]
+        time = "7:30"
+        top_stories = 3
+        channels = [
+            "console:stdout",
+            { channel = "jsonl:out/alerts.jsonl", time = "09:00", timezone = "Europe/Berlin" },
+        ]
+        """,
+    )
+    digest = load_config(path).digest
+    console, jsonl = digest.channels
+    assert (console.key, console.at.isoformat(), console.timezone) == (
+        "console:stdout",
+        "07:30:00",
+        "Asia/Kolkata",
+    )
+    assert jsonl.key == f"jsonl:{tmp_path.resolve() / 'out' / 'alerts.jsonl'}"
+    assert (jsonl.at.isoformat(), jsonl.timezone) == ("09:00:00", "Europe/Berlin")
+    assert digest.top_stories == 3 and digest.chart
+
+
+def test_flood_cap_defaults_from_bot_and_overrides_per_channel(tmp_path):
+    path = write(
+        tmp_path,
+        """
+        [bot]
+        flood_cap = 5
+        flood_window = "15m"
+        [[channels]]
+        platform = "console"
+        [[channels]]
+        platform = "jsonl"
+        id = "a.jsonl"
+        flood_cap = 0
+        """,
+    )
+    console, jsonl = load_config(path).channels
+    assert (console.flood_cap, console.flood_window) == (5, 900.0)
+    assert (jsonl.flood_cap, jsonl.flood_window) == (0, 900.0)
