@@ -339,7 +339,10 @@ class Commands:
             digest = await self.app.digest_now(key)
         except DeliveryError as e:
             raise CommandError(f"Posting the digest failed: {e}. Try again in a minute.") from e
-        what = "nothing was mentioned" if digest.empty else f"{len(digest.counts)} entities"
+        n = sum(1 for c in digest.counts if c.mentions)
+        what = (
+            "nothing was mentioned" if digest.empty else f"{n} {'entity' if n == 1 else 'entities'}"
+        )
         return Reply(f"Posted the digest of the last 24 hours ({what}).")
 
 

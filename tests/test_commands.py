@@ -48,7 +48,7 @@ def alerts(tmp_path: Path) -> list[dict]:
 
 
 def alerted(tmp_path: Path) -> list[tuple[str, list[str]]]:
-    return [(a["title"], a["entities"]) for a in alerts(tmp_path)]
+    return [(a["title"], a["entities"]) for a in alerts(tmp_path) if "alert_id" in a]
 
 
 def entity(app: App, entity_id: str):
@@ -884,3 +884,21 @@ async def test_export_writes_chat_terms_as_toml(tmp_path: Path, watchlist_dir: P
     assert f'name = "{NEW_TERM}"' in printed.stdout
     assert '"Ansarullah \\"JA\\""' in printed.stdout
     assert not (tmp_path / "export2").exists()
+
+
+async def test_digest_now_posts_in_the_channel_it_was_typed_in(
+    feed_server: FeedServer, make_settings, tmp_path: Path
+) -> None:
+    url = feed_server.feed("/a.xml", [item(1, "ISKP claims attack on Kunduz mosque")])
+    settings = make_settings([{"url": url}])
+    channel = settings.channels[0]
+    async with opened(settings, Clock()) as (app, commands):
+        await app.run_once()
+        here = Caller("u-viewer", can_manage=False, channel=channel.key)
+        reply = await commands.digest_now(here)
+        assert reply.title == "Posted the digest of the last 24 hours (1 entity)."
+        elsewhere = Caller("u-viewer", can_manage=False, channel="jsonl:/elsewhere.jsonl")
+        with pytest.raises(CommandError, match="does not get the bot's messages"):
+            await commands.digest_now(elsewhere)
+    (digest,) = [r for r in alerts(tmp_path) if "digest_key" in r]
+    assert [c["entity_id"] for c in digest["digest"]["counts"]] == ["iskp"]
