@@ -123,8 +123,9 @@ class StoryUpdate:
 
     parent: Alert  # the alert as first posted (its item and matches)
     message_id: str  # the platform's id of the parent message
-    sources: int  # items of the story delivered in this channel, parent included
+    sources: int  # distinct feeds among the story's items delivered in this channel
     last_update: datetime  # when the newest of them was delivered
+    revision: int = 0  # items delivered in the channel; an edit showing them marks it shown
 
 
 @dataclass(frozen=True, slots=True)

@@ -365,7 +365,9 @@ class Outbox:
                 )
             else:
                 self.stats.edits += 1
-            await self.storage.mark_story_shown(story, channel.platform, channel.id, update.sources)
+            await self.storage.mark_story_shown(
+                story, channel.platform, channel.id, update.revision
+            )
         self._edit_after.pop(channel.key, None)
         return 0 if len(updates) >= STALE_BATCH else None  # more may be waiting
 

@@ -55,13 +55,15 @@ async def test_the_parent_is_edited_once_after_a_burst_of_replies(
     storage: SQLiteStorage, tmp_path: Path
 ) -> None:
     clock, sink, ch = Clock(), RecordingJsonlSink(), channel(tmp_path)
-    await queue(storage, ch, clock.now, ["a", "b", "c", "d"], story="first")
+    await queue(storage, ch, clock.now, ["a", "b", "c"], story="s1")
+    await queue(storage, ch, clock.now, ["d"], story="s1", feed="https://other.example/rss")
     box = Outbox(storage, {"jsonl": sink}, (ch,), clock)
     await box.drain()
     (update,) = sink.updates  # the edit waits for a quiet moment: one edit, not three
-    assert update.sources == 4 and update.parent.item.title == "a"
+    # Four reports from two feeds: two sources.
+    assert (update.sources, update.revision) == (2, 4) and update.parent.item.title == "a"
     assert update.message_id == f"jsonl-{sink.delivered[0].id}"
-    assert records(tmp_path / "alerts.jsonl")[-1]["sources"] == 4
+    assert records(tmp_path / "alerts.jsonl")[-1]["sources"] == 2
     await box.drain()
     assert len(sink.updates) == 1  # already shown: no second edit
 
@@ -77,7 +79,7 @@ async def test_threading_survives_a_restart(tmp_path: Path) -> None:
         await Outbox(storage, {"jsonl": sink}, (ch,), clock).drain()
     (reply,) = sink.delivered
     assert reply.reply_to is not None
-    assert sink.updates[0].sources == 2
+    assert sink.updates[0].revision == 2
 
 
 async def test_each_channel_has_its_own_thread(storage: SQLiteStorage, tmp_path: Path) -> None:

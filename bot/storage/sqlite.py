@@ -672,10 +672,19 @@ class SQLiteStorage:
     # -- story threads -------------------------------------------------------------
 
     async def stale_story_posts(self, platform: str, channel_id: str) -> list[StoryUpdate]:
-        """Story parents in a channel whose message shows fewer sources than there are."""
+        """Story parents in a channel whose message is behind the story's growth there.
+
+        `sources` counts distinct feeds among the story's items delivered in the
+        channel: three updates from one paper are one source, not three.
+        """
         sql = f"""
-            SELECT {_ALERT_COLUMNS}, sp.message_id AS parent_message, sp.sources,
-                sp.last_update
+            SELECT {_ALERT_COLUMNS}, sp.message_id AS parent_message, sp.sources AS revision,
+                sp.last_update, (
+                    SELECT count(DISTINCT mi.feed_url) FROM outbox mo
+                    JOIN items mi ON mi.id = mo.item_id
+                    WHERE mi.story = sp.story AND mo.platform = sp.platform
+                        AND mo.channel_id = sp.channel_id AND mo.status = 'sent'
+                ) AS feeds
             FROM story_posts sp JOIN outbox o ON o.id = sp.outbox_id
             JOIN items i ON i.id = o.item_id
             WHERE sp.platform = ? AND sp.channel_id = ? AND sp.shown < sp.sources
@@ -687,8 +696,9 @@ class SQLiteStorage:
             StoryUpdate(
                 parent=_alert(r),
                 message_id=r["parent_message"],
-                sources=r["sources"],
+                sources=max(r["feeds"], 1),
                 last_update=_dt(r["last_update"]) or datetime.now(UTC),
+                revision=r["revision"],
             )
             for r in rows
         ]
