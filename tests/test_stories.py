@@ -8,20 +8,30 @@ with every miss, for the held-out set too).
 from __future__ import annotations
 
 import json
+import math
 from datetime import UTC, datetime, timedelta
 from itertools import combinations
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from bot.stories import (
+    _BRIEFING,
+    _BRIEFING_WORDS,
+    _CONTEXT,
+    _CONTEXT_WORDS,
+    _PRIOR_COMMON,
     DEFAULT_WINDOW,
     NUMBER_WORDS,
+    Evidence,
     Rarity,
     StoryIndex,
     StoryItem,
+    _Comparison,
+    _may_match,
+    _other_places,
     compare,
     number_value,
     profile,
@@ -304,3 +314,120 @@ def test_grouping_the_labelled_set_meets_the_targets() -> None:
         index.add(item, story_of[item.key])
     precision, recall = pairwise(items, truth, story_of)
     assert precision >= 0.97 and recall >= 0.90, (precision, recall)
+
+
+# --- `find` is fast without deciding differently ----------------------------
+#
+# `StoryIndex.match` rules most candidates out by a ceiling on their score
+# before working out the costly evidence, and the reading takes shortcuts past
+# slow patterns. These tests hold them to the plain definitions.
+
+
+def match_by_comparing_all(index: StoryIndex, item: StoryItem) -> tuple[str, str, float] | None:
+    """What `match` decides, the slow way: every candidate compared in full, the oldest
+    story first, a later one only with a higher score."""
+    best = None
+    for member in sorted(index.candidates(item), key=index._age):
+        score = compare(item, member, index.rarity).score
+        if score >= index.threshold and (best is None or score > best[2]):
+            best = (index.story_of(member.key) or "", member.key, score)
+    return best
+
+
+@pytest.mark.parametrize("threshold", [-1.0, 0.75, 2.5])
+@pytest.mark.parametrize("stretch", [1, 6], ids=["as-written", "over-days"])
+def test_find_decides_as_comparing_every_candidate_would(threshold: float, stretch: int) -> None:
+    items = []
+    for path in (DATA / "items.jsonl", DATA / "heldout.jsonl"):
+        for item in load(path)[0]:
+            assert item.when
+            when = T0 + (item.when - T0) * stretch  # over days, the window leaves some out
+            items.append(StoryItem.of(item.key, item.title, item.summary, when, item.entities))
+    items.sort(key=lambda i: (i.when, i.key))
+    index = StoryIndex(threshold=threshold)
+    for k, item in enumerate(items):
+        hit = index.match(item)
+        found = (hit.story, hit.member.key, hit.evidence.score) if hit else None
+        assert found == match_by_comparing_all(index, item), item.key
+        if hit:
+            assert hit.evidence == compare(item, hit.member, index.rarity)
+        index.add(item, hit.story if hit else item.key)
+        if k % 9 == 4:
+            index.discard(items[k - 3].key)  # members come and go
+
+
+def test_ceilings_are_never_below_the_score() -> None:
+    items, _ = load(DATA / "items.jsonl")
+    rarity = Rarity(items)
+    for a in items[::3]:
+        comparison = _Comparison(a, rarity)
+        for ceiling, b in comparison.ceilings(items):
+            values = comparison.values(b)
+            if values is None:
+                continue
+            score = Evidence(values).score
+            assert ceiling >= score - 1e-9, (a.key, b.key)
+            assert comparison.closer_ceiling(b, ceiling, math.inf) >= score - 1e-9
+            assert comparison.words_ceiling(b) >= values["words"] - 1e-9
+            assert comparison.values(b, cutoff=score) == values  # never ruled out at its score
+
+
+def test_other_places_is_the_rule_as_written() -> None:
+    """`_other_places` leaves out the watched-place arithmetic; it decides as the rule does."""
+
+    def as_written(a: StoryItem, b: StoryItem) -> bool:
+        watched = a.entity_terms & b.entity_terms
+        where_a = {t for t in a.profile.places if t not in _PRIOR_COMMON and t not in watched}
+        where_b = {t for t in b.profile.places if t not in _PRIOR_COMMON and t not in watched}
+        mentions_a = a.profile.said | a.entity_terms
+        mentions_b = b.profile.said | b.entity_terms
+        differ = not (where_a & where_b) and bool(where_a - mentions_b and where_b - mentions_a)
+        if differ or "statement" not in a.profile.families | b.profile.families:
+            return differ
+        who_a = {t for t in a.profile.title_names if t not in _PRIOR_COMMON and t not in watched}
+        who_b = {t for t in b.profile.title_names if t not in _PRIOR_COMMON and t not in watched}
+        return bool(who_a - mentions_b and who_b - mentions_a)
+
+    items = load(DATA / "items.jsonl")[0] + load(DATA / "heldout.jsonl")[0] + DAY
+    for a, b in combinations(items, 2):
+        assert _other_places(a, b) == as_written(a, b), (a.key, b.key)
+        assert _other_places(b, a) == as_written(b, a), (b.key, a.key)
+
+
+# Pieces of text the patterns match, in other cases and scripts, and noise.
+_PATTERN_TEXT = st.lists(
+    st.sampled_from(
+        [
+            "told the media",
+            "Told The Media",
+            "briefed journalists",
+            "press conference",
+            "NEWS CONFERENCE",
+            "briefing",
+            "telling reporters",
+            ", hours after",
+            " a day before",
+            ", in a separate",
+            " the second blast that day",
+            " its second attack",
+            ", without linking",
+            "preſs conference",
+            "ＢRIEFING",
+            "İ",
+            ".",
+            ";",
+        ]
+    )
+    | st.text(max_size=8),
+    max_size=12,
+).map(" ".join)
+
+
+@given(_PATTERN_TEXT)
+@example("they told reporterſ")  # ſ is s to the pattern, and lower() keeps it ſ
+@example("hours later, in a ſeparate attack")
+@example("the army said, without linking the two")
+def test_the_quick_look_before_a_pattern_never_misses_a_match(text: str) -> None:
+    for pattern, words in ((_BRIEFING, _BRIEFING_WORDS), (_CONTEXT, _CONTEXT_WORDS)):
+        if pattern.search(text):
+            assert _may_match(text, words), (pattern.pattern, text)
