@@ -314,7 +314,11 @@ class App:
             log.warning("deliveries still running after %gs; they stay queued", SHUTDOWN_GRACE)
         pending = await self.storage.pending_count()
         if pending:
-            log.info("%d alerts stay queued for the next start", pending)
+            held = sum(
+                [await self.storage.held_count(c.platform, c.id) for c in self.settings.channels]
+            )
+            because = f" ({held} held by a flood cap for its summary)" if held else ""
+            log.info("%d alerts stay queued for the next start%s", pending, because)
 
     async def digest_now(self, channel_key: str) -> Digest:
         """Build the last 24 hours' digest for a channel and post it there now.
