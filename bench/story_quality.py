@@ -8,12 +8,14 @@ rarity counted over the whole set), and the grouping the bot actually makes
 or starts its own; rarity counted over the items seen so far), judged on the
 same pairs. Targets (issue 6, on the main set): precision >= 0.97, recall >=
 0.90. The held-out set was written before the rules were tuned and never
-tuned on: its figures say how well the rules carry over.
+tuned on: its figures say how well the rules carry over. The blind set was written
+later, before the rules were changed for the held-out failures, and is never tuned on
+(`both` runs all three sets).
 
 Then two speed lines: `find` against an index of 20,000 synthetic members (and `add`),
 and reading an item (`StoryItem.of`) on the labelled and the synthetic items.
 
-    python bench/story_quality.py [--set main|heldout|both] [--threshold 0.75]
+    python bench/story_quality.py [--set main|heldout|blind|both] [--threshold 0.75]
                                   [--sweep] [--explain] [--members 20000] [--no-speed]
 """
 
@@ -45,7 +47,11 @@ from bot.stories import (  # noqa: E402
 )
 
 DATA = ROOT / "tests" / "data" / "stories"
-SETS = {"main": DATA / "items.jsonl", "heldout": DATA / "heldout.jsonl"}
+SETS = {
+    "main": DATA / "items.jsonl",
+    "heldout": DATA / "heldout.jsonl",
+    "blind": DATA / "blind.jsonl",
+}
 TARGET_PRECISION = 0.97
 TARGET_RECALL = 0.90
 
@@ -227,14 +233,14 @@ def reading_ms(items: list[StoryItem], rounds: int = 5) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--set", choices=["main", "heldout", "both"], default="both")
+    parser.add_argument("--set", choices=["main", "heldout", "blind", "both"], default="both")
     parser.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD)
     parser.add_argument("--sweep", action="store_true", help="try thresholds -1 to 2")
     parser.add_argument("--explain", action="store_true", help="why each pair went wrong")
     parser.add_argument("--members", type=int, default=20_000, help="index size for speed")
     parser.add_argument("--no-speed", action="store_true")
     args = parser.parse_args()
-    names = ["main", "heldout"] if args.set == "both" else [args.set]
+    names = list(SETS) if args.set == "both" else [args.set]
     thresholds = [t / 4 for t in range(-4, 9)] if args.sweep else [args.threshold]
     for name in names:
         for t in thresholds:
