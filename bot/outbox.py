@@ -270,7 +270,7 @@ class Outbox:
         wait = await self._edit_stories(channel, now)
         if alert is not None:
             wait = _sooner(wait, (due - now).total_seconds())
-        if channel.key not in self._flood_quiet:
+        if channel.key not in self._flood_quiet:  # alerts are held: wake for their summary
             wait = _sooner(wait, await self._until_window_end(channel, now))
         return wait
 
@@ -301,10 +301,11 @@ class Outbox:
         if decision.send:
             return True
         await self.storage.hold_alert(alert.id, now)
+        # step() has just checked: a quiet channel held nothing back until now.
+        first = channel.key in self._flood_quiet
         self._flood_quiet.discard(channel.key)
         self.stats.held += 1
         end = window_end(decision.window_start, channel.flood_window)
-        first = await self.storage.held_count(channel.platform, channel.id) == 1
         log.log(
             logging.INFO if first else logging.DEBUG,
             "%s: %d alerts in %s reached the flood cap; holding the rest for one summary at %s",
@@ -332,8 +333,7 @@ class Outbox:
         return None
 
     async def _until_window_end(self, channel: ChannelSettings, now: datetime) -> Next:
-        if not await self.storage.held_count(channel.platform, channel.id):
-            return None
+        """Seconds until the held alerts' summary is due (called only when some are held)."""
         start, _ = await self._window(channel)
         end = window_end(start, channel.flood_window)
         return None if end is None else max((end - now).total_seconds(), 0.0)
