@@ -13,7 +13,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from bot.config import BotSettings, ChannelSettings, FeedSettings
-from bot.dedup import guid_key
 from bot.errors import FetchError
 from bot.feeds import schedule
 from bot.feeds.fetch import Fetcher
@@ -46,12 +45,12 @@ def oldest_first(items: list[Item]) -> list[Item]:
     return sorted(reversed(items), key=lambda i: i.published or undated_last)
 
 
-#: Gives a new item its key and story (see bot/story_tracker.py).
-StoryAssigner = Callable[[Item, tuple[Match, ...], datetime], tuple[str, str | None]]
+#: Gives a new item its story (see bot/story_tracker.py).
+StoryAssigner = Callable[[Item, tuple[Match, ...], datetime], str | None]
 
 
-def no_story(item: Item, matches: tuple[Match, ...], now: datetime) -> tuple[str, str | None]:
-    return guid_key(item), None
+def no_story(item: Item, matches: tuple[Match, ...], now: datetime) -> str | None:
+    return None
 
 
 def new_state(feed: FeedSettings) -> FeedState:
@@ -80,8 +79,7 @@ def plan_items(
         alertable = not first_poll or first_poll_allows(feed.first_poll, item, now)
         audible = tuple(m for m in matches if m.entity_id not in muted)
         deliveries = route(item, audible, channels) if alertable else ()
-        key, story_key = story(item, matches, now)
-        plans.append(IngestPlan(item, matches, deliveries, story_key, key))
+        plans.append(IngestPlan(item, matches, deliveries, story(item, matches, now)))
     return plans
 
 

@@ -39,24 +39,22 @@ class StoryTracker:
             )
         self.index.expire(now)
 
-    def assign(
-        self, item: Item, matches: tuple[Match, ...], now: datetime
-    ) -> tuple[str, str | None]:
-        """(the item's key, its story); items without matches belong to no story."""
-        key = guid_key(item)
+    def assign(self, item: Item, matches: tuple[Match, ...], now: datetime) -> str | None:
+        """The item's story (its own key for a new one); items without matches have none."""
         if not matches:
-            return key, None
+            return None
+        key = guid_key(item)
         candidate = story_item(key, item, {m.entity_id for m in matches}, now)
         story = self.index.find(candidate) or key
         self.index.add(candidate, story)
-        return key, story
+        return story
 
     def settle(self, planned: Iterable[IngestPlan], stored: Iterable[IngestPlan]) -> None:
         """Take out of the index the planned items that were not stored (repeats)."""
-        kept = {p.key for p in stored}
+        kept = {guid_key(p.item) for p in stored if p.story is not None}
         for p in planned:
-            if p.story is not None and p.key not in kept:
-                self.index.discard(p.key)
+            if p.story is not None and (key := guid_key(p.item)) not in kept:
+                self.index.discard(key)
 
     def expire(self, now: datetime) -> None:
         self.index.expire(now)

@@ -46,7 +46,7 @@ async def queue(
     for it, key in zip(items, keys, strict=True):
         ms = matches or (match(),)
         own = keys[0] if story == "first" else (story or key)
-        plans.append(IngestPlan(it, ms, (Delivery(channel.platform, channel.id, ms),), own, key))
+        plans.append(IngestPlan(it, ms, (Delivery(channel.platform, channel.id, ms),), own))
     state = FeedState(feed, feed)
     await storage.ingest(state, items, now, lambda fresh: [p for p in plans if p.item in fresh])
     return keys

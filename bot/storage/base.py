@@ -34,7 +34,6 @@ class IngestPlan:
     matches: tuple[Match, ...] = ()
     deliveries: tuple[Delivery, ...] = ()
     story: str | None = None  # the story it continues (or starts: then its own key)
-    key: str = ""  # the item's own key (its first dedup key), for the story index
 
 
 @dataclass(frozen=True, slots=True)
