@@ -529,7 +529,7 @@ class Matcher:
     def _consonant_fuzzy(self, f: _Field, bare: str, i: int, j: int) -> list[Match]:
         """Vowel-less script with one consonant off (नरेंद्र → "nrmdr" for Narendra)."""
         found = []
-        candidates = set()
+        candidates: set[int] = set()
         for key in {bare} | _deletions(bare):
             candidates.update(self._consonant_variants.get(key, ()))
         for a in sorted(candidates):

@@ -348,7 +348,8 @@ class SQLiteStorage:
             seen = await self._seen_keys({k for _, keys in candidates for k in keys}, window_start)
             fresh = [p for p in plans if not seen.intersection(keys_by_item[id(p.item)])]
             next_id = int(await self._scalar("SELECT coalesce(max(id), 0) + 1 FROM items"))
-            item_rows, key_rows, outbox_rows = [], [], []
+            item_rows, outbox_rows = [], []
+            key_rows: list[tuple[str, float, int | None]] = []
             story_rows: list[tuple[str, str, str, float, float]] = []
             first_seen_rows: list[tuple[str, float]] = []
             for item_id, p in enumerate(fresh, start=next_id):

@@ -193,7 +193,9 @@ def summary_embeds(summary: FloodSummary) -> list[discord.Embed]:
     lines = [held_alert_line(a, MARKUP) for a in summary.alerts]
     texts = pack_lines(lines, DESCRIPTION_MAX, chunks=EMBEDS_MAX, total=TOTAL_MAX - len(title))
     severity = max((a.severity for a in summary.alerts), key=severity_rank, default="low")
-    embeds = [discord.Embed(description=t, colour=_colour(severity)) for t in texts or [None]]
+    colour = _colour(severity)
+    embeds = [discord.Embed(description=t, colour=colour) for t in texts]
+    embeds = embeds or [discord.Embed(colour=colour)]
     embeds[0].title = title
     embeds[0].timestamp = summary.window_end
     return embeds
@@ -237,4 +239,5 @@ def thread_name(alert: Alert) -> str:
 
 
 def embed_payload(alert: Alert) -> dict[str, Any]:
-    return alert_embed(alert).to_dict()  # for tests and logs
+    payload: dict[str, Any] = alert_embed(alert).to_dict()  # type: ignore[assignment]
+    return payload  # for tests and logs

@@ -194,11 +194,14 @@ class SlackSink:
     async def start(self) -> None:
         s = self.settings
         token = _env(self.config_path, "bot_token_env", s.bot_token_env, "xoxb-… bot token")
-        kwargs = {"base_url": s.api_base} if s.api_base else {}
         # No retry inside slack_sdk: its default re-sends a post after a dropped
         # connection (a duplicate if Slack had stored it). The outbox retries,
         # checking the channel's history first.
-        self.client = AsyncWebClient(token=token, retry_handlers=[], **kwargs)
+        self.client = (
+            AsyncWebClient(token=token, retry_handlers=[], base_url=s.api_base)
+            if s.api_base
+            else AsyncWebClient(token=token, retry_handlers=[])
+        )
         try:
             await self.client.auth_test()
         except (aiohttp.ClientError, OSError, TimeoutError) as e:
