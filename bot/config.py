@@ -8,6 +8,7 @@ Secrets never live in the file: it only names environment variables.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import tomllib
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.errors import ConfigError
+from bot.errors import ConfigError, raise_collected
 from bot.models import SEVERITIES
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,11 @@ DURATION_HINT = 'write a duration such as "30s", "5m", "1h" or "2d"'
 
 
 def is_http_url(url: str) -> bool:
-    return urlsplit(url).scheme.lower() in ("http", "https")
+    try:
+        scheme = urlsplit(url).scheme
+    except ValueError:  # e.g. an unclosed IPv6 bracket: still tell web from local
+        scheme = url.partition(":")[0]
+    return scheme.lower() in ("http", "https")
 
 
 def parse_duration(text: str) -> float:
@@ -186,25 +191,72 @@ class Settings:
     digest: DigestSettings = DigestSettings()
 
 
+@dataclass(frozen=True, slots=True)
+class RequiredSecret:
+    """An environment variable a chat adapter needs before it can start.
+
+    Adapters declare these so `check` (and `run`, before opening anything)
+    can name an unset variable without connecting anywhere. `prefix` is how
+    the token begins ("xapp-"); a wrong one is an error when `prefix_required`
+    (the platform accepts nothing else there), otherwise a warning.
+    """
+
+    key: str  # the config key naming the variable, e.g. "slack.app_token_env"
+    env: str  # the variable's name
+    placeholder: str  # for the fix: export NAME=<placeholder>
+    prefix: str = ""
+    prefix_required: bool = False
+
+
 _MISSING: Any = object()
+
+DAY = 86400.0
+#: Upper limits. A value past these is a typo (a missing unit, an extra digit),
+#: and a huge one would overflow date arithmetic deep inside a loop hours later.
+MAX_DURATION = 3650 * DAY
+MAX_INTERVAL = 30 * DAY
+MAX_RESPONSE_BYTES = 1000**3
+#: Parser workers are processes, each with its own memory cap: past 16 they cost
+#: memory without adding speed on any machine this bot is meant for. A fixed
+#: bound (not one derived from this machine's CPUs) keeps a config valid on
+#: every host it is checked on; more workers than CPUs is only a warning.
+MAX_PARSER_WORKERS = 16
 
 
 class _Table:
-    """Reads one TOML table, turning every wrong key or type into a ConfigError."""
+    """Reads one TOML table, turning every wrong key or type into a ConfigError.
 
-    def __init__(self, path: Path, where: str, data: Any) -> None:
+    A problem with a key that has a default is recorded in `problems` and the
+    default is used, so one pass finds every problem in the file; a missing
+    required key raises, and the caller drops the whole entry (a feed, a channel).
+    """
+
+    def __init__(
+        self, path: Path, where: str, data: Any, problems: list[ConfigError] | None = None
+    ) -> None:
         self.path = str(path)
         self.where = where
         if not isinstance(data, dict):
             raise ConfigError(self.path, where, f"expected a table, found {_describe(data)}")
         self.data = data
         self.used: set[str] = set()
+        self.problems: list[ConfigError] = [] if problems is None else problems
 
     def _key(self, key: str) -> str:
         return f"{self.where}.{key}" if self.where else key
 
     def error(self, key: str, problem: str, fix: str = "") -> ConfigError:
         return ConfigError(self.path, self._key(key), problem, fix)
+
+    def report(self, error: ConfigError) -> None:
+        self.problems.append(error)
+
+    def _fallback(self, error: ConfigError, default: Any) -> Any:
+        """Record `error` and go on with `default`; raise it if there is no default."""
+        if default is _MISSING:
+            raise error
+        self.report(error)
+        return default
 
     def get(
         self, key: str, kind: type | tuple[type, ...], default: Any, what: str, example: str
@@ -217,68 +269,104 @@ class _Table:
             return default
         value = self.data[key]
         if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
-            raise self.error(
+            error = self.error(
                 key, f"expected {what}, found {_describe(value)}", f"write {key} = {example}"
             )
+            return self._fallback(error, default)
         return value
 
     def string(self, key: str, default: Any = _MISSING, choices: tuple[str, ...] = ()) -> Any:
         example = f'"{choices[0]}"' if choices else '"..."'
         value = self.get(key, str, default, "a string", example)
         if choices and value is not default and value not in choices:
-            raise self.error(key, f"unknown value {value!r}", f"use one of {', '.join(choices)}")
+            error = self.error(key, f"unknown value {value!r}", f"use one of {', '.join(choices)}")
+            return self._fallback(error, default)
         return value
 
-    def integer(self, key: str, default: int, minimum: int = 0) -> int:
-        value = self.get(key, int, default, "a whole number", str(max(default, minimum)))
+    def integer(self, key: str, default: int, minimum: int = 0, maximum: int | None = None) -> int:
+        value: int = self.get(key, int, default, "a whole number", str(max(default, minimum)))
         if value < minimum:
-            raise self.error(key, f"must be at least {minimum}, found {value}")
+            self.report(self.error(key, f"must be at least {minimum}, found {value}"))
+            return default
+        if maximum is not None and value > maximum:
+            self.report(self.error(key, f"must be at most {maximum}, found {value}"))
+            return default
         return value
 
     def number(self, key: str, default: float, lo: float, hi: float) -> float:
         value = float(self.get(key, (int, float), default, "a number", f"{default:g}"))
         if not lo <= value <= hi:
-            raise self.error(key, f"must be between {lo:g} and {hi:g}, found {value:g}")
+            self.report(self.error(key, f"must be between {lo:g} and {hi:g}, found {value:g}"))
+            return default
         return value
 
-    def duration(self, key: str, default: float) -> float:
+    def duration(self, key: str, default: float, maximum: float = MAX_DURATION) -> float:
         value = self.get(key, str, None, "a duration string", '"5m" (or "30s", "1h", "2d")')
         if value is None:
             return default
         try:
             seconds = parse_duration(value)
         except ValueError:
-            raise self.error(key, f"{value!r} is not a duration", DURATION_HINT) from None
+            self.report(self.error(key, f"{value!r} is not a duration", DURATION_HINT))
+            return default
         if seconds <= 0:
-            raise self.error(key, "must be longer than zero", DURATION_HINT)
+            self.report(self.error(key, "must be longer than zero", DURATION_HINT))
+            return default
+        if seconds > maximum:
+            limit = format_duration(maximum)
+            self.report(
+                self.error(
+                    key,
+                    f"{value!r} is longer than the limit of {limit}",
+                    f'write at most "{limit}"',
+                )
+            )
+            return default
         return seconds
 
-    def size(self, key: str, default: int) -> int:
+    def size(self, key: str, default: int, maximum: int = MAX_RESPONSE_BYTES) -> int:
         self.used.add(key)
         if key not in self.data:
             return default
+        value = self.data[key]
         try:
-            return parse_size(self.data[key])
-        except (ValueError, TypeError):
-            raise self.error(
-                key,
-                f"{self.data[key]!r} is not a size",
-                'write a byte count or a size such as "512KB" or "10MB"',
-            ) from None
+            size = parse_size(value)
+        except (ValueError, TypeError, OverflowError):
+            self.report(
+                self.error(
+                    key,
+                    f"{value!r} is not a size",
+                    'write a byte count or a size such as "512KB" or "10MB"',
+                )
+            )
+            return default
+        if size > maximum:
+            self.report(
+                self.error(
+                    key,
+                    f"{value!r} is larger than the limit of {maximum:,} bytes",
+                    'write at most "1GB"',
+                )
+            )
+            return default
+        return size
 
     def strings(self, key: str) -> tuple[str, ...]:
         value = self.get(key, list, [], "a list of strings", '["...", "..."]')
+        good: list[str] = []
         for i, v in enumerate(value):
             if not isinstance(v, str) or not v.strip():
-                raise self.error(f"{key}[{i}]", f"expected a non-empty string, found {v!r}")
-        return tuple(v.strip() for v in value)
+                self.report(self.error(f"{key}[{i}]", f"expected a non-empty string, found {v!r}"))
+            else:
+                good.append(v.strip())
+        return tuple(good)
 
     def finish(self) -> None:
         """Reject keys nobody read: typos must not be silently ignored."""
         for key in self.data:
             if key not in self.used:
                 known = ", ".join(sorted(self.used))
-                raise self.error(key, "unknown key", f"remove it or use one of: {known}")
+                self.report(self.error(key, "unknown key", f"remove it or use one of: {known}"))
 
 
 def _describe(value: Any) -> str:
@@ -292,43 +380,92 @@ def _resolve(base: Path, value: str) -> Path:
     return p if p.is_absolute() else (base / p).resolve()
 
 
-def load_config(path: str | Path) -> Settings:
-    """Read and validate bot.toml; raise ConfigError naming file, key and fix."""
-    path = Path(path)
+def read_toml(
+    path: Path, what_fix: str = "pass --config PATH or create bot.toml"
+) -> dict[str, Any]:
+    """Read a TOML file for people: a UTF-8 byte-order mark (Windows editors add
+    one) is accepted, and every failure is a ConfigError naming the file."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise ConfigError(
-            str(path), "", "file not found", "pass --config PATH or create bot.toml"
-        ) from None
+        raise ConfigError(str(path), "", "file not found", what_fix) from None
+    except IsADirectoryError:
+        raise ConfigError(str(path), "", "is a folder, not a file", what_fix) from None
     except OSError as e:
         raise ConfigError(str(path), "", f"cannot read the file ({e.strerror})") from None
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
+        text = raw.decode("utf-8-sig")  # -sig: drop a leading byte-order mark
     except UnicodeDecodeError:
         raise ConfigError(str(path), "", "is not UTF-8 text", "save it as UTF-8") from None
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(str(path), "", f"invalid TOML: {e}", "fix the syntax there") from None
-    return settings_from_dict(data, path)
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigReport:
+    """Settings read as far as they go, with every problem found on the way.
+
+    Keys with a problem hold their defaults and broken [[feeds]]/[[channels]]
+    entries are left out, so `check` can go on to validate what depends on
+    the config (watchlists, chat platforms) and report everything in one pass.
+    """
+
+    settings: Settings
+    problems: tuple[ConfigError, ...]
+    all_feeds_read: bool  # no [[feeds]] entry was left out
+    all_channels_read: bool  # no [[channels]] entry was left out, so indexes match the file
+
+    def has_problem(self, key: str) -> bool:
+        return any(p.where == key for p in self.problems)
+
+
+def read_config(path: str | Path) -> ConfigReport:
+    """Read bot.toml and validate it, collecting problems; raise only when the
+    file cannot be read as TOML at all."""
+    path = Path(path)
+    return config_report(read_toml(path), path)
+
+
+def load_config(path: str | Path) -> Settings:
+    """Read and validate bot.toml; raise ConfigError naming file, key and fix
+    (ConfigErrors, one line each, when there is more than one problem)."""
+    report = read_config(path)
+    raise_collected(list(report.problems))
+    return report.settings
 
 
 def settings_from_dict(data: dict[str, Any], path: Path) -> Settings:
+    report = config_report(data, path)
+    raise_collected(list(report.problems))
+    return report.settings
+
+
+def config_report(data: dict[str, Any], path: Path) -> ConfigReport:
+    problems: list[ConfigError] = []
     base = path.resolve().parent
-    top = _Table(path, "", data)
+    top = _Table(path, "", data, problems)
     bot_table = top.get("bot", dict, {}, "a [bot] table", "a [bot] section")
-    bot = _bot_settings(_Table(path, "bot", bot_table), base)
-    feeds = _feeds(path, top.get("feeds", list, [], "[[feeds]] tables", "[[feeds]]"), base, bot)
-    channels = _channels(
-        path, top.get("channels", list, [], "[[channels]] tables", "[[channels]]"), base, bot
-    )
+    bot = _bot_settings(_Table(path, "bot", bot_table, problems), base)
+    feed_tables = top.get("feeds", list, [], "[[feeds]] tables", "[[feeds]]")
+    feeds = _feeds(top, feed_tables, base, bot)
+    channel_tables = top.get("channels", list, [], "[[channels]] tables", "[[channels]]")
+    channels = _channels(top, channel_tables, base, bot)
+    all_channels_read = len(channels) == len(channel_tables)
     raw_sections = {
         name: top.get(name, dict, {}, f"a [{name}] table", f"a [{name}] section")
         for name in ("discord", "slack")
     }
     digest_table = top.get("digest", dict, {}, "a [digest] table", "a [digest] section")
-    digest = _digest(_Table(path, "digest", digest_table), bot, channels, base)
+    digest = _digest(
+        _Table(path, "digest", digest_table, problems), bot, channels, all_channels_read, base
+    )
     top.finish()
-    return Settings(path, bot, feeds, channels, raw_sections, digest)
+    settings = Settings(path, bot, feeds, channels, raw_sections, digest)
+    return ConfigReport(
+        settings, tuple(problems), len(feeds) == len(feed_tables), all_channels_read
+    )
 
 
 def _timezone(t: _Table, key: str, default: str) -> str:
@@ -336,9 +473,10 @@ def _timezone(t: _Table, key: str, default: str) -> str:
     try:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
-        raise t.error(
-            key, f"unknown time zone {tz!r}", 'use an IANA name such as "Asia/Kolkata"'
-        ) from None
+        t.report(
+            t.error(key, f"unknown time zone {tz!r}", 'use an IANA name such as "Asia/Kolkata"')
+        )
+        return "UTC"
     return tz
 
 
@@ -348,12 +486,19 @@ def _time_of_day(t: _Table, key: str, default: time) -> time:
         return default
     m = re.fullmatch(r"\s*(\d{1,2}):(\d{2})(?::(\d{2}))?\s*", value)
     if not m or int(m.group(1)) > 23 or int(m.group(2)) > 59 or int(m.group(3) or 0) > 59:
-        raise t.error(key, f"{value!r} is not a time of day", 'write 24-hour time such as "08:00"')
+        t.report(
+            t.error(key, f"{value!r} is not a time of day", 'write 24-hour time such as "08:00"')
+        )
+        return default
     return time(int(m.group(1)), int(m.group(2)), int(m.group(3) or 0))
 
 
 def _digest(
-    t: _Table, bot: BotSettings, channels: tuple[ChannelSettings, ...], base: Path
+    t: _Table,
+    bot: BotSettings,
+    channels: tuple[ChannelSettings, ...],
+    all_channels_read: bool,
+    base: Path,
 ) -> DigestSettings:
     at = _time_of_day(t, "time", time(8, 0))
     tz = _timezone(t, "timezone", bot.timezone)
@@ -366,23 +511,30 @@ def _digest(
         where = f"channels[{i}]"
         if isinstance(entry, str):
             entry = {"channel": entry}
-        one = _Table(Path(t.path), f"digest.{where}", entry)
-        key = one.string("channel").strip()
+        try:
+            one = _Table(Path(t.path), f"digest.{where}", entry, t.problems)
+            key = one.string("channel").strip()
+        except ConfigError as e:
+            t.report(e)
+            continue
         platform, _, channel_id = key.partition(":")
         if platform == "jsonl" and channel_id:
             key = f"jsonl:{_resolve(base, channel_id)}"
-        if key not in known:
+        if key not in known and all_channels_read:
             listed = ", ".join(f'"{k}"' for k in known) or "none"
-            raise one.error(
-                "channel",
-                f"{key!r} is not one of the [[channels]]",
-                f'write "platform:id" of a configured channel (configured: {listed})',
+            one.report(
+                one.error(
+                    "channel",
+                    f"{key!r} is not one of the [[channels]]",
+                    f'write "platform:id" of a configured channel (configured: {listed})',
+                )
             )
-        if any(d.key == key for d in digest_channels):
-            raise one.error("channel", f"{key!r} is listed twice", "list each channel once")
-        digest_channels.append(
-            DigestChannel(key, _time_of_day(one, "time", at), _timezone(one, "timezone", tz))
-        )
+        elif any(d.key == key for d in digest_channels):
+            one.report(one.error("channel", f"{key!r} is listed twice", "list each channel once"))
+        else:
+            digest_channels.append(
+                DigestChannel(key, _time_of_day(one, "time", at), _timezone(one, "timezone", tz))
+            )
         one.finish()
     t.finish()
     return DigestSettings(tuple(digest_channels), top_stories, chart)
@@ -393,31 +545,42 @@ def _bot_settings(t: _Table, base: Path) -> BotSettings:
     settings = BotSettings(
         database=_resolve(base, t.string("database", "data/newswatch.sqlite3")),
         watchlists=_resolve(base, t.string("watchlists", "watchlists")),
-        interval=t.duration("interval", 300.0),
+        interval=t.duration("interval", 300.0, MAX_INTERVAL),
         timezone=tz,
         user_agent=t.string("user_agent", DEFAULT_USER_AGENT),
         max_concurrency=t.integer("max_concurrency", 50, minimum=1),
         per_host_concurrency=t.integer("per_host_concurrency", 2, minimum=1),
-        connect_timeout=t.duration("connect_timeout", 10.0),
-        timeout=t.duration("timeout", 30.0),
+        connect_timeout=t.duration("connect_timeout", 10.0, 600.0),
+        timeout=t.duration("timeout", 30.0, 3600.0),
         max_response_bytes=t.size("max_response_bytes", 10 * 1024 * 1024),
-        max_backoff=t.duration("max_backoff", 6 * 3600.0),
-        failing_after=t.duration("failing_after", 24 * 3600.0),
+        max_backoff=t.duration("max_backoff", 6 * 3600.0, 30 * DAY),
+        failing_after=t.duration("failing_after", 24 * 3600.0, 365 * DAY),
         match_threshold=t.number("match_threshold", 90.0, 50.0, 100.0),
-        watchlist_check=t.duration("watchlist_check", 10.0),
+        watchlist_check=t.duration("watchlist_check", 10.0, DAY),
         allow_private_feeds=t.get("allow_private_feeds", bool, False, "true or false", "false"),
-        dedup_window=t.duration("dedup_window", 48 * 3600.0),
-        retention=t.duration("retention", 90 * 86400.0),
-        parser_workers=t.integer("parser_workers", 2, minimum=1),
+        dedup_window=t.duration("dedup_window", 48 * 3600.0, 365 * DAY),
+        retention=t.duration("retention", 90 * 86400.0, 3650 * DAY),
+        parser_workers=t.integer("parser_workers", 2, minimum=1, maximum=MAX_PARSER_WORKERS),
         delivery_attempts=t.integer("delivery_attempts", 0, minimum=0),
         log_level=t.string("log_level", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
-        story_window=t.duration("story_window", 48 * 3600.0),
+        story_window=t.duration("story_window", 48 * 3600.0, 30 * DAY),
         flood_cap=t.integer("flood_cap", 10, minimum=0),
-        flood_window=t.duration("flood_window", 600.0),
+        flood_window=t.duration("flood_window", 600.0, DAY),
     )
     t.finish()
     if settings.retention < settings.dedup_window:
-        raise t.error("retention", "is shorter than bot.dedup_window", "make it at least as long")
+        t.report(
+            t.error("retention", "is shorter than bot.dedup_window", "make it at least as long")
+        )
+    cpus = os.cpu_count() or 1
+    if settings.parser_workers > cpus:
+        log.warning(
+            "%s: bot.parser_workers = %d is more than this machine's %d CPUs; "
+            "the extra workers only cost memory",
+            t.path,
+            settings.parser_workers,
+            cpus,
+        )
     return settings
 
 
@@ -427,47 +590,101 @@ def _first_poll(t: _Table) -> FirstPoll:
         return FirstPoll(value)
     try:
         age = parse_duration(value)
-        if age <= 0:
-            raise ValueError(value)
-        return FirstPoll("newer", age)
     except ValueError:
-        raise t.error(
+        age = 0.0
+    if 0 < age <= MAX_DURATION:
+        return FirstPoll("newer", age)
+    t.report(
+        t.error(
             "first_poll",
             f"unknown value {value!r}",
             'use "skip" (mark existing items seen), "all" (alert them all) '
             'or an age such as "24h" (alert items newer than that)',
-        ) from None
+        )
+    )
+    return FirstPoll()
 
 
-def _feeds(path: Path, tables: list[Any], base: Path, bot: BotSettings) -> tuple[FeedSettings, ...]:
+def http_url_problem(url: str) -> tuple[str, str] | None:
+    """What is wrong with an http(s) feed URL, as (problem, fix); None if nothing.
+
+    urllib raises on some malformed URLs (an unclosed IPv6 bracket, a port
+    out of range) only when a part is read, so every part is read here once.
+    """
+    if any(c.isspace() for c in url):
+        return f"{url!r} contains a space", "remove it or write it as %20"
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError as e:
+        return (
+            f"{url!r} is not a valid URL ({e})",
+            "write https://host/path; an IPv6 address goes in brackets: https://[::1]/feed",
+        )
+    if not host:
+        return f"{url!r} has no host name", "write https://host/path"
+    try:
+        port = parts.port
+    except ValueError:
+        port = 0
+    if port == 0:
+        return f"{url!r} has no valid port", "use a port from 1 to 65535, or none"
+    return None
+
+
+def _feed_location(t: _Table, url: str, base: Path) -> str | None:
+    """Where to fetch `url` from; None (with the problem reported) if it is unusable."""
+    try:
+        scheme = urlsplit(url).scheme.lower()
+    except ValueError:
+        scheme = url.partition(":")[0].lower()
+    if scheme in ("http", "https"):
+        problem = http_url_problem(url)
+        if problem:
+            t.report(t.error("url", *problem))
+            return None
+        return url
+    if scheme and len(scheme) > 1 and scheme != "file":
+        t.report(
+            t.error("url", f"unsupported scheme {scheme!r}", "use http(s):// or a local file path")
+        )
+        return None
+    local = _resolve(base, url.removeprefix("file://"))
+    if not local.is_file():
+        fix = "check the path"
+        first = url.split("/", 1)[0]
+        if "." in first and not first.startswith(".") and not (base / first).exists():
+            fix += f"; for a web feed write https://{url}"
+        t.report(t.error("url", f"local feed file {str(local)!r} does not exist", fix))
+        return None
+    return str(local)
+
+
+def _feeds(
+    top: _Table, tables: list[Any], base: Path, bot: BotSettings
+) -> tuple[FeedSettings, ...]:
+    path = Path(top.path)
     feeds: list[FeedSettings] = []
     seen: dict[str, str] = {}
     for i, data in enumerate(tables):
-        t = _Table(path, f"feeds[{i}]", data)
-        url = t.string("url").strip()
-        scheme = urlsplit(url).scheme.lower()
-        if scheme in ("http", "https"):
-            if not urlsplit(url).hostname:
-                raise t.error("url", f"{url!r} has no host name", "write https://host/path")
-            location = url
-        elif scheme and len(scheme) > 1 and scheme != "file":
-            raise t.error(
-                "url", f"unsupported scheme {scheme!r}", "use http(s):// or a local file path"
-            )
-        else:
-            local = _resolve(base, url.removeprefix("file://"))
-            if not local.is_file():
-                raise t.error(
-                    "url", f"local feed file {str(local)!r} does not exist", "check the path"
-                )
-            location = str(local)
-        interval = t.duration("interval", bot.interval)
+        try:
+            t = _Table(path, f"feeds[{i}]", data, top.problems)
+            url = t.string("url").strip()
+        except ConfigError as e:
+            top.report(e)
+            continue
+        location = _feed_location(t, url, base)
+        interval = t.duration("interval", bot.interval, MAX_INTERVAL)
         name = t.string("name", "") or url
-        feed = FeedSettings(url, location, name, interval, _first_poll(t))
+        first_poll = _first_poll(t)
         t.finish()
+        if location is None:
+            continue
+        feed = FeedSettings(url, location, name, interval, first_poll)
         key = location.lower() if not feed.is_local else location
         if key in seen:
-            raise t.error("url", f"duplicate of {seen[key]}", "list each feed once")
+            t.report(t.error("url", f"duplicate of {seen[key]}", "list each feed once"))
+            continue
         seen[key] = f"feeds[{i}]"
         if interval < 60:
             log.warning(
@@ -482,31 +699,46 @@ def _feeds(path: Path, tables: list[Any], base: Path, bot: BotSettings) -> tuple
     return tuple(feeds)
 
 
-def _channels(
-    path: Path, tables: list[Any], base: Path, bot: BotSettings
-) -> tuple[ChannelSettings, ...]:
-    channels: list[ChannelSettings] = []
-    seen: dict[str, str] = {}
-    for i, data in enumerate(tables):
-        t = _Table(path, f"channels[{i}]", data)
-        platform = t.string("platform", _MISSING, KNOWN_PLATFORMS)
-        channel_id = t.string("id", "stdout" if platform == "console" else _MISSING).strip()
-        if not channel_id:
-            raise t.error("id", "is empty", "write the channel id (a file path for jsonl)")
-        if platform == "jsonl":
-            channel_id = str(_resolve(base, channel_id))
-        if platform == "slack" and not re.fullmatch(r"[CGD][A-Z0-9]{6,}", channel_id):
-            raise t.error(
+def _channel_id(t: _Table, platform: str, base: Path) -> str:
+    """The channel's id, in the form its platform uses; raises when there is none."""
+    channel_id: str = t.string("id", "stdout" if platform == "console" else _MISSING).strip()
+    if not channel_id:
+        raise t.error("id", "is empty", "write the channel id (a file path for jsonl)")
+    if platform == "jsonl":
+        channel_id = str(_resolve(base, channel_id))
+    if platform == "slack" and not re.fullmatch(r"[CGD][A-Z0-9]{6,}", channel_id):
+        t.report(
+            t.error(
                 "id",
                 f"{channel_id!r} is not a Slack channel id",
                 'write the id like "C0123ABCD" (channel details → bottom of the About tab)',
             )
-        if platform == "discord" and not (channel_id.isdigit() and 15 <= len(channel_id) <= 21):
-            raise t.error(
+        )
+    if platform == "discord" and not (channel_id.isdigit() and 15 <= len(channel_id) <= 21):
+        t.report(
+            t.error(
                 "id",
                 f"{channel_id!r} is not a Discord channel id",
                 "copy it with Developer Mode on: right-click the channel → Copy Channel ID",
             )
+        )
+    return channel_id
+
+
+def _channels(
+    top: _Table, tables: list[Any], base: Path, bot: BotSettings
+) -> tuple[ChannelSettings, ...]:
+    path = Path(top.path)
+    channels: list[ChannelSettings] = []
+    seen: dict[str, str] = {}
+    for i, data in enumerate(tables):
+        try:
+            t = _Table(path, f"channels[{i}]", data, top.problems)
+            platform = t.string("platform", _MISSING, KNOWN_PLATFORMS)
+            channel_id = _channel_id(t, platform, base)
+        except ConfigError as e:
+            top.report(e)
+            continue
         channel = ChannelSettings(
             platform=platform,
             id=channel_id,
@@ -515,11 +747,12 @@ def _channels(
             feeds=t.strings("feeds"),
             severity=t.string("severity", "low", SEVERITIES),
             flood_cap=t.integer("flood_cap", bot.flood_cap, minimum=0),
-            flood_window=t.duration("flood_window", bot.flood_window),
+            flood_window=t.duration("flood_window", bot.flood_window, DAY),
         )
         t.finish()
         if channel.key in seen:
-            raise t.error("id", f"duplicate of {seen[channel.key]}", "list each channel once")
+            t.report(t.error("id", f"duplicate of {seen[channel.key]}", "list each channel once"))
+            continue
         seen[channel.key] = f"channels[{i}]"
         channels.append(channel)
     return tuple(channels)
