@@ -290,3 +290,16 @@ def test_the_readme_config_examples_pass_check(tmp_path: Path) -> None:
         path = config(tmp_path, block)
         done = bot("check", "--config", str(path), **DUMMY_TOKENS)
         assert done.returncode == 0, f"{block}\n{done.stderr}"
+
+
+def test_doubtful_but_workable_setups_are_warnings_not_errors(tmp_path: Path) -> None:
+    path = config(
+        tmp_path,
+        '[[channels]]\nplatform = "slack"\nid = "C0123ABCD"\n[discord]\ntoken_env = "DT"\n',
+    )
+    user_token = "xoxp-user-SECRETVALUE"
+    done = bot("check", "--config", str(path), SLACK_BOT_TOKEN=user_token, SLACK_APP_TOKEN="xapp-1")
+    assert done.returncode == 0, done.stderr
+    assert '[discord] is configured but no [[channels]] has platform = "discord"' in done.stderr
+    assert "SLACK_BOT_TOKEN holds xoxp-…, not a xoxb-… token" in done.stderr
+    assert "SECRETVALUE" not in done.stderr + done.stdout
