@@ -52,7 +52,9 @@ def _preflight(args: argparse.Namespace, platforms: bool = True):
 
     if args.verbose:
         _setup_logging("DEBUG")
-    checked = preflight(args.config, platforms=platforms)
+    # Only `check` reports an unusable database: the others meet it in storage,
+    # which says what to do about it.
+    checked = preflight(args.config, platforms=platforms, database=args.command == "check")
     _setup_logging("DEBUG" if args.verbose else checked.settings.bot.log_level)
     return checked
 

@@ -23,7 +23,7 @@ from bot.config import RequiredSecret, Settings, read_config
 from bot.errors import ConfigError, StorageError, raise_collected
 from bot.matching.watchlists import load_watchlists
 from bot.models import Entity
-from bot.storage.readonly import ChatState, read_chat_state
+from bot.storage.readonly import ChatState, DatabaseBusy, read_chat_state
 
 log = logging.getLogger(__name__)
 
@@ -45,12 +45,18 @@ class Preflight:
 
 
 def preflight(
-    config: str | Path, *, platforms: bool = True, environ: Mapping[str, str] | None = None
+    config: str | Path,
+    *,
+    platforms: bool = True,
+    database: bool = True,
+    environ: Mapping[str, str] | None = None,
 ) -> Preflight:
     """Validate everything that can fail before the first poll; raise every problem.
 
     `platforms=False` skips the chat platforms' sections and secrets, for
-    commands that post nothing (`digest --dry-run`).
+    commands that post nothing (`digest --dry-run`). `database=False` leaves
+    an unusable database for the storage layer to report when it opens it
+    (`run` does, with its own advice); `check` reports it here.
     """
     report = read_config(config)
     settings = report.settings
@@ -68,16 +74,18 @@ def preflight(
     if platforms:
         for secret in platform_secrets(settings, problems):
             problems.extend(secret_problems(settings.path, secret, env))
-    chat = ChatState()
+    chat = None
     if not report.has_problem("bot.database"):
-        chat = _collect(problems, lambda: _chat_state(settings)) or chat
+        chat = _chat_state(settings, problems if database else None)
     entities = None
     if not report.has_problem("bot.watchlists"):
+        terms, removed = (chat.terms, chat.removed) if chat else ((), ())
         entities = _collect(
-            problems, lambda: load_watchlists(settings.bot.watchlists, chat.terms, chat.removed)
+            problems, lambda: load_watchlists(settings.bot.watchlists, terms, removed)
         )
-    # A filter's key names its entry's index in the file: only when none was left out.
-    if report.all_channels_read:
+    # A filter's key names its entry's index in the file: only when none was left
+    # out. Without the chat additions a chat-made name would look unknown.
+    if report.all_channels_read and chat is not None:
         if report.all_feeds_read:
             problems.extend(feed_filter_problems(settings, chat.feeds))
         if entities is not None:
@@ -95,16 +103,23 @@ def _collect(problems: list[ConfigError], step: Callable[[], T]) -> T | None:
         return None
 
 
-def _chat_state(settings: Settings) -> ChatState:
+def _chat_state(settings: Settings, problems: list[ConfigError] | None) -> ChatState | None:
+    """What chat added, or None (with the reason reported) if it cannot be read."""
     try:
         return read_chat_state(settings.bot.database)
+    except DatabaseBusy as e:
+        log.warning("%s; terms and feeds added from chat are not checked", e)
     except StorageError as e:
-        raise ConfigError(
-            str(settings.path),
-            "bot.database",
-            f"cannot be used: {e}",
-            "point bot.database at this bot's database, or at a new file",
-        ) from None
+        if problems is not None:
+            problems.append(
+                ConfigError(
+                    str(settings.path),
+                    "bot.database",
+                    f"cannot be used: {e}",
+                    "point bot.database at this bot's database, or at a new file",
+                )
+            )
+    return None
 
 
 def platform_secrets(settings: Settings, problems: list[ConfigError]) -> list[RequiredSecret]:

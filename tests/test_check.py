@@ -303,3 +303,34 @@ def test_doubtful_but_workable_setups_are_warnings_not_errors(tmp_path: Path) ->
     assert '[discord] is configured but no [[channels]] has platform = "discord"' in done.stderr
     assert "SLACK_BOT_TOKEN holds xoxp-…, not a xoxb-… token" in done.stderr
     assert "SECRETVALUE" not in done.stderr + done.stdout
+
+
+def test_a_garbage_database_is_reported_by_check_and_left_to_storage_by_run(
+    tmp_path: Path,
+) -> None:
+    path = config(tmp_path, "[[channels]]\nplatform = 'console'\n")
+    (tmp_path / "db").mkdir()
+    (tmp_path / "db" / "bot.sqlite3").write_bytes(b"this is not a database at all" * 100)
+    checked = bot("check", "--config", str(path))
+    assert checked.returncode == 2
+    (line,) = error_lines(checked)
+    assert "bot.database: cannot be used: " in line and "not a usable SQLite database" in line
+    ran = bot("once", "--config", str(path))
+    assert ran.returncode != 0
+    assert "bot.database: cannot be used" not in ran.stderr  # storage says it its own way
+    assert "Traceback" not in ran.stderr
+
+
+def test_a_database_locked_by_a_running_bot_is_only_a_warning(tmp_path: Path) -> None:
+    path = config(tmp_path, "[[channels]]\nplatform = 'console'\n")
+    (tmp_path / "db").mkdir()
+    holder = sqlite3.connect(tmp_path / "db" / "bot.sqlite3", isolation_level=None)
+    try:
+        holder.execute("PRAGMA locking_mode = EXCLUSIVE")
+        holder.execute("BEGIN EXCLUSIVE")
+        holder.execute("CREATE TABLE held (x)")
+        done = bot("check", "--config", str(path))
+    finally:
+        holder.close()
+    assert done.returncode == 0, done.stderr
+    assert "the database is busy (is the bot running?)" in done.stderr

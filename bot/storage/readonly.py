@@ -16,6 +16,13 @@ from bot.errors import StorageError
 from bot.matching.watchlists import ChatTerm
 from bot.storage.sqlite import APPLICATION_ID, MIGRATIONS
 
+#: How long to wait for a running bot's write to finish before giving up.
+BUSY_TIMEOUT = 0.5
+
+
+class DatabaseBusy(StorageError):
+    """A running bot holds a lock on the database right now: not a problem."""
+
 
 @dataclass(frozen=True, slots=True)
 class ChatState:
@@ -36,7 +43,7 @@ def read_chat_state(path: Path) -> ChatState:
         return ChatState()
     try:
         with contextlib.closing(
-            sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+            sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT)
         ) as db:
             app_id = db.execute("PRAGMA application_id").fetchone()[0]
             version = db.execute("PRAGMA user_version").fetchone()[0]
@@ -55,6 +62,10 @@ def read_chat_state(path: Path) -> ChatState:
             terms = rows("watch_terms", "SELECT entity_id, term, kind FROM watch_terms ORDER BY id")
             removed = rows("removed_terms", "SELECT entity_id, term FROM removed_terms")
             feeds = rows("added_feeds", "SELECT url, name FROM added_feeds ORDER BY added_at")
+    except sqlite3.OperationalError as e:
+        if "locked" in str(e) or "busy" in str(e):
+            raise DatabaseBusy(f"{path}: the database is busy (is the bot running?)") from e
+        raise StorageError(f"{path}: not a usable SQLite database ({e})") from e
     except sqlite3.Error as e:
         raise StorageError(f"{path}: not a usable SQLite database ({e})") from e
     return ChatState(
