@@ -138,3 +138,34 @@ def test_a_byte_order_mark_is_accepted(tmp_path):
     path = write(tmp_path, '[bot]\ninterval = "7m"\n', encoding="utf-8-sig")
     assert path.read_bytes().startswith(b"\xef\xbb\xbf")
     assert load_config(path).bot.interval == 420.0
+
+
+@pytest.mark.parametrize(
+    ("section", "key"),
+    [
+        ('[slack]\napi_base = "https://[::1/api/"\n', "slack.api_base"),
+        ('[slack]\napi_base = "https://slack.example:99999/api/"\n', "slack.api_base"),
+        ('[discord]\napi_base = "http://[::1/api/v10"\n', "discord.api_base"),
+        ('[discord]\ngateway_url = "wss://gw.example:70000/"\n', "discord.gateway_url"),
+    ],
+)
+def test_malformed_platform_urls_are_refused_by_check_not_a_traceback(tmp_path, section, key):
+    """The platform sections are read by `check` as by `run` (bot/preflight.py)."""
+    from bot.preflight import preflight
+
+    (tmp_path / "wl").mkdir()
+    (tmp_path / "wl" / "a.toml").write_text(
+        '[[entity]]\nid = "a"\nname = "Alpha"\nkind = "group"\n'
+    )
+    platform = section.split("]")[0][1:]
+    channel = "C0123ABCD" if platform == "slack" else "456789012345678901"
+    path = write(
+        tmp_path,
+        f'[bot]\nwatchlists = "wl"\n[[channels]]\nplatform = "{platform}"\nid = "{channel}"\n'
+        + section,
+    )
+    tokens = {"DISCORD_TOKEN": "x", "SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1"}
+    with pytest.raises(ConfigError) as info:
+        preflight(path, environ=tokens)
+    assert info.value.where == key
+    assert "is not a URL" in info.value.problem

@@ -39,7 +39,7 @@ from bot.chat.slack.render import (
     summary_blocks,
     summary_text,
 )
-from bot.config import RequiredSecret
+from bot.config import RequiredSecret, http_url_problem
 from bot.digest.model import Digest
 from bot.errors import ConfigError, DeliveryError, PlatformUnreachable
 from bot.models import Alert, FloodSummary, StoryUpdate
@@ -142,7 +142,11 @@ def slack_settings(raw: dict[str, Any], path: Path) -> SlackSettings:
         )
     api_base = raw.get("api_base")
     if api_base is not None:
-        if not isinstance(api_base, str) or not api_base.startswith(("http://", "https://")):
+        if (
+            not isinstance(api_base, str)
+            or not api_base.startswith(("http://", "https://"))
+            or http_url_problem(api_base)
+        ):
             raise ConfigError(p, "slack.api_base", f"{api_base!r} is not a URL")
         api_base = api_base.rstrip("/") + "/"  # slack_sdk joins method names onto it
     port = raw.get("port", 3000)
