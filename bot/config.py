@@ -337,7 +337,7 @@ def _bot_settings(t: Table, base: Path) -> BotSettings:
             t.error("retention", "is shorter than bot.dedup_window", "make it at least as long")
         )
     cpus = os.cpu_count() or 1
-    if settings.parser_workers > cpus:
+    if "parser_workers" in t.data and settings.parser_workers > cpus:  # not for the default
         log.warning(
             "%s: bot.parser_workers = %d is more than this machine's %d CPUs; "
             "the extra workers only cost memory",

@@ -7,6 +7,7 @@ refused by load_config with one line each, all of them at once.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -169,3 +170,16 @@ def test_malformed_platform_urls_are_refused_by_check_not_a_traceback(tmp_path, 
         preflight(path, environ=tokens)
     assert info.value.where == key
     assert "is not a URL" in info.value.problem
+
+
+def test_more_parser_workers_than_cpus_is_a_warning_only_when_written(tmp_path, caplog):
+    import os
+
+    if (os.cpu_count() or 1) >= MAX_PARSER_WORKERS:
+        pytest.skip("this machine has as many CPUs as the bound allows workers")
+    many = (os.cpu_count() or 1) + 1
+    with caplog.at_level(logging.WARNING, logger="bot.config"):
+        load_config(write(tmp_path, f"[bot]\nparser_workers = {many}\n"))
+        load_config(write(tmp_path, ""))  # the default never warns
+    (warning,) = [r.getMessage() for r in caplog.records]
+    assert f"bot.parser_workers = {many} is more than this machine's" in warning
