@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from bot.errors import BotError, ConfigError
+from bot.errors import BotError, ConfigError, ConfigErrors
 
 log = logging.getLogger("bot")
 
@@ -35,6 +35,7 @@ def _setup_logging(level: str) -> None:
 
 
 def _settings(args: argparse.Namespace):
+    """The config alone, for commands that read the database but post nothing."""
     from bot.app import check_sinks_configured
     from bot.config import load_config
 
@@ -44,10 +45,24 @@ def _settings(args: argparse.Namespace):
     return settings
 
 
+def _preflight(args: argparse.Namespace, platforms: bool = True):
+    """Everything `check` validates, for the commands that start the bot: what
+    `check` passes, they start with (bot/preflight.py)."""
+    from bot.preflight import preflight
+
+    if args.verbose:
+        _setup_logging("DEBUG")
+    # Only `check` reports an unusable database: the others meet it in storage,
+    # which says what to do about it.
+    checked = preflight(args.config, platforms=platforms, database=args.command == "check")
+    _setup_logging("DEBUG" if args.verbose else checked.settings.bot.log_level)
+    return checked
+
+
 async def _run(args: argparse.Namespace) -> int:
     from bot.app import App
 
-    settings = _settings(args)
+    settings = _preflight(args).settings
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -61,7 +76,7 @@ async def _run(args: argparse.Namespace) -> int:
 async def _once(args: argparse.Namespace) -> int:
     from bot.app import App
 
-    settings = _settings(args)
+    settings = _preflight(args).settings
     async with App.open(settings) as app:
         report = await app.run_once()
         pending = await app.storage.pending_count()
@@ -77,12 +92,8 @@ async def _once(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from bot.app import make_sinks
-    from bot.matching.watchlists import load_watchlists
-
-    settings = _settings(args)
-    make_sinks(settings)  # validates the platform sections ([discord]) without connecting
-    entities = load_watchlists(settings.bot.watchlists)
+    checked = _preflight(args)
+    settings, entities = checked.settings, checked.entities
     aliases = sum(len(e.all_aliases) for e in entities)
     print(
         f"{args.config}: OK — {len(settings.feeds)} feeds, {len(settings.channels)} channels, "
@@ -236,7 +247,7 @@ async def _digest(args: argparse.Namespace) -> int:
     from bot.app import App
     from bot.digest.text import render_text
 
-    settings = _settings(args)
+    settings = _preflight(args, platforms=not args.dry_run).settings
     targets = _digest_targets(settings, args.channel)
     if not targets and not args.dry_run:
         raise ConfigError(
@@ -315,6 +326,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "watchlists":
             return asyncio.run(_watchlists_export(args))
         return _match(args)
+    except ConfigErrors as e:
+        for line in str(e).splitlines():
+            print(f"error: {line}", file=sys.stderr)
+        print(
+            f"{len(e.errors)} problems: fix them all, then run the command again", file=sys.stderr
+        )
+        return 2
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

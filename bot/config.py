@@ -8,8 +8,8 @@ Secrets never live in the file: it only names environment variables.
 from __future__ import annotations
 
 import logging
+import os
 import re
-import tomllib
 from dataclasses import dataclass
 from datetime import time
 from pathlib import Path
@@ -17,7 +17,16 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.errors import ConfigError
+# Durations, sizes and URLs are read by bot/config_values.py; the names other
+# modules use are re-exported here ("X as X"), so they import from bot.config.
+from bot.config_values import DAY, MAX_DURATION, MISSING, Table, read_toml
+from bot.config_values import DURATION_HINT as DURATION_HINT
+from bot.config_values import format_duration as format_duration
+from bot.config_values import http_url_problem as http_url_problem
+from bot.config_values import is_http_url as is_http_url
+from bot.config_values import parse_duration as parse_duration
+from bot.config_values import parse_size as parse_size
+from bot.errors import ConfigError, raise_collected
 from bot.models import SEVERITIES
 
 log = logging.getLogger(__name__)
@@ -25,67 +34,7 @@ log = logging.getLogger(__name__)
 #: Chat platforms a [[channels]] entry may name. Adapters add themselves here.
 KNOWN_PLATFORMS: tuple[str, ...] = ("console", "jsonl", "discord", "slack")
 
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
-_DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib)?\s*$", re.IGNORECASE)
-_SIZE_UNITS = {
-    "b": 1,
-    "kb": 1000,
-    "kib": 1024,
-    "mb": 1000**2,
-    "mib": 1024**2,
-    "gb": 1000**3,
-    "gib": 1024**3,
-}
 DEFAULT_USER_AGENT = "newswatch-bot/0.1 (+https://github.com/newswatch-bot/newswatch-bot)"
-DURATION_HINT = 'write a duration such as "30s", "5m", "1h" or "2d"'
-
-
-def is_http_url(url: str) -> bool:
-    return urlsplit(url).scheme.lower() in ("http", "https")
-
-
-def parse_duration(text: str) -> float:
-    """Parse "30s", "5m", "1h30m", "2d" into seconds; ValueError otherwise."""
-    s = text.strip().lower().replace(" ", "")
-    if not s:
-        raise ValueError("empty duration")
-    pos = 0
-    total = 0.0
-    for m in _DURATION_PART.finditer(s):
-        if m.start() != pos:
-            break
-        total += float(m.group(1)) * _DURATION_UNITS[m.group(2)]
-        pos = m.end()
-    if pos != len(s):
-        raise ValueError(f"not a duration: {text!r}")
-    return total
-
-
-def format_duration(seconds: float) -> str:
-    """The inverse of parse_duration, for log lines and status output."""
-    seconds = round(seconds)
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size and seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
-
-
-def parse_size(value: int | str) -> int:
-    """Parse 10485760, "10MB" or "512KiB" into bytes; ValueError otherwise."""
-    if isinstance(value, bool):
-        raise ValueError("not a size")
-    if isinstance(value, int):
-        if value <= 0:
-            raise ValueError("size must be positive")
-        return value
-    m = _SIZE.match(value)
-    if not m:
-        raise ValueError(f"not a size: {value!r}")
-    n = int(float(m.group(1)) * _SIZE_UNITS[(m.group(2) or "b").lower()])
-    if n <= 0:
-        raise ValueError("size must be positive")
-    return n
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,105 +135,31 @@ class Settings:
     digest: DigestSettings = DigestSettings()
 
 
-_MISSING: Any = object()
+@dataclass(frozen=True, slots=True)
+class RequiredSecret:
+    """An environment variable a chat adapter needs before it can start.
+
+    Adapters declare these so `check` (and `run`, before opening anything)
+    can name an unset variable without connecting anywhere. `prefix` is how
+    the token begins ("xapp-"); a wrong one is an error when `prefix_required`
+    (the platform accepts nothing else there), otherwise a warning.
+    """
+
+    key: str  # the config key naming the variable, e.g. "slack.app_token_env"
+    env: str  # the variable's name
+    placeholder: str  # for the fix: export NAME=<placeholder>
+    prefix: str = ""
+    prefix_required: bool = False
 
 
-class _Table:
-    """Reads one TOML table, turning every wrong key or type into a ConfigError."""
-
-    def __init__(self, path: Path, where: str, data: Any) -> None:
-        self.path = str(path)
-        self.where = where
-        if not isinstance(data, dict):
-            raise ConfigError(self.path, where, f"expected a table, found {_describe(data)}")
-        self.data = data
-        self.used: set[str] = set()
-
-    def _key(self, key: str) -> str:
-        return f"{self.where}.{key}" if self.where else key
-
-    def error(self, key: str, problem: str, fix: str = "") -> ConfigError:
-        return ConfigError(self.path, self._key(key), problem, fix)
-
-    def get(
-        self, key: str, kind: type | tuple[type, ...], default: Any, what: str, example: str
-    ) -> Any:
-        """The value of `key` if it has the right type; `example` shows what to write."""
-        self.used.add(key)
-        if key not in self.data:
-            if default is _MISSING:
-                raise self.error(key, "is missing", f"add {key} = {example}")
-            return default
-        value = self.data[key]
-        if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
-            raise self.error(
-                key, f"expected {what}, found {_describe(value)}", f"write {key} = {example}"
-            )
-        return value
-
-    def string(self, key: str, default: Any = _MISSING, choices: tuple[str, ...] = ()) -> Any:
-        example = f'"{choices[0]}"' if choices else '"..."'
-        value = self.get(key, str, default, "a string", example)
-        if choices and value is not default and value not in choices:
-            raise self.error(key, f"unknown value {value!r}", f"use one of {', '.join(choices)}")
-        return value
-
-    def integer(self, key: str, default: int, minimum: int = 0) -> int:
-        value = self.get(key, int, default, "a whole number", str(max(default, minimum)))
-        if value < minimum:
-            raise self.error(key, f"must be at least {minimum}, found {value}")
-        return value
-
-    def number(self, key: str, default: float, lo: float, hi: float) -> float:
-        value = float(self.get(key, (int, float), default, "a number", f"{default:g}"))
-        if not lo <= value <= hi:
-            raise self.error(key, f"must be between {lo:g} and {hi:g}, found {value:g}")
-        return value
-
-    def duration(self, key: str, default: float) -> float:
-        value = self.get(key, str, None, "a duration string", '"5m" (or "30s", "1h", "2d")')
-        if value is None:
-            return default
-        try:
-            seconds = parse_duration(value)
-        except ValueError:
-            raise self.error(key, f"{value!r} is not a duration", DURATION_HINT) from None
-        if seconds <= 0:
-            raise self.error(key, "must be longer than zero", DURATION_HINT)
-        return seconds
-
-    def size(self, key: str, default: int) -> int:
-        self.used.add(key)
-        if key not in self.data:
-            return default
-        try:
-            return parse_size(self.data[key])
-        except (ValueError, TypeError):
-            raise self.error(
-                key,
-                f"{self.data[key]!r} is not a size",
-                'write a byte count or a size such as "512KB" or "10MB"',
-            ) from None
-
-    def strings(self, key: str) -> tuple[str, ...]:
-        value = self.get(key, list, [], "a list of strings", '["...", "..."]')
-        for i, v in enumerate(value):
-            if not isinstance(v, str) or not v.strip():
-                raise self.error(f"{key}[{i}]", f"expected a non-empty string, found {v!r}")
-        return tuple(v.strip() for v in value)
-
-    def finish(self) -> None:
-        """Reject keys nobody read: typos must not be silently ignored."""
-        for key in self.data:
-            if key not in self.used:
-                known = ", ".join(sorted(self.used))
-                raise self.error(key, "unknown key", f"remove it or use one of: {known}")
-
-
-def _describe(value: Any) -> str:
-    names = {str: "a string", int: "a number", float: "a number", bool: "true/false"}
-    names |= {list: "a list", dict: "a table"}
-    return f"{names.get(type(value), type(value).__name__)} ({value!r})"[:120]
+#: Upper limits (with MAX_DURATION, MAX_RESPONSE_BYTES): a value past these is a
+#: typo, and a huge one would overflow date arithmetic hours later in a loop.
+MAX_INTERVAL = 30 * DAY
+#: Parser workers are processes, each with its own memory cap: past 16 they cost
+#: memory without adding speed on any machine this bot is meant for. A fixed
+#: bound (not one derived from this machine's CPUs) keeps a config valid on
+#: every host it is checked on; more workers than CPUs is only a warning.
+MAX_PARSER_WORKERS = 16
 
 
 def _resolve(base: Path, value: str) -> Path:
@@ -292,68 +167,102 @@ def _resolve(base: Path, value: str) -> Path:
     return p if p.is_absolute() else (base / p).resolve()
 
 
-def load_config(path: str | Path) -> Settings:
-    """Read and validate bot.toml; raise ConfigError naming file, key and fix."""
+@dataclass(frozen=True, slots=True)
+class ConfigReport:
+    """Settings read as far as they go, with every problem found on the way.
+
+    Keys with a problem hold their defaults and broken [[feeds]]/[[channels]]
+    entries are left out, so `check` can go on to validate what depends on
+    the config (watchlists, chat platforms) and report everything in one pass.
+    """
+
+    settings: Settings
+    problems: tuple[ConfigError, ...]
+    all_feeds_read: bool  # no [[feeds]] entry was left out
+    all_channels_read: bool  # no [[channels]] entry was left out, so indexes match the file
+
+    def has_problem(self, key: str) -> bool:
+        return any(p.where == key for p in self.problems)
+
+
+def read_config(path: str | Path) -> ConfigReport:
+    """Read bot.toml and validate it, collecting problems; raise only when the
+    file cannot be read as TOML at all."""
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(
-            str(path), "", "file not found", "pass --config PATH or create bot.toml"
-        ) from None
-    except OSError as e:
-        raise ConfigError(str(path), "", f"cannot read the file ({e.strerror})") from None
-    try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise ConfigError(str(path), "", "is not UTF-8 text", "save it as UTF-8") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(str(path), "", f"invalid TOML: {e}", "fix the syntax there") from None
-    return settings_from_dict(data, path)
+    return config_report(read_toml(path), path)
+
+
+def load_config(path: str | Path) -> Settings:
+    """Read and validate bot.toml; raise ConfigError naming file, key and fix
+    (ConfigErrors, one line each, when there is more than one problem)."""
+    report = read_config(path)
+    raise_collected(list(report.problems))
+    return report.settings
 
 
 def settings_from_dict(data: dict[str, Any], path: Path) -> Settings:
+    report = config_report(data, path)
+    raise_collected(list(report.problems))
+    return report.settings
+
+
+def config_report(data: dict[str, Any], path: Path) -> ConfigReport:
+    problems: list[ConfigError] = []
     base = path.resolve().parent
-    top = _Table(path, "", data)
+    top = Table(path, "", data, problems)
     bot_table = top.get("bot", dict, {}, "a [bot] table", "a [bot] section")
-    bot = _bot_settings(_Table(path, "bot", bot_table), base)
-    feeds = _feeds(path, top.get("feeds", list, [], "[[feeds]] tables", "[[feeds]]"), base, bot)
-    channels = _channels(
-        path, top.get("channels", list, [], "[[channels]] tables", "[[channels]]"), base, bot
-    )
+    bot = _bot_settings(Table(path, "bot", bot_table, problems), base)
+    feed_tables = top.get("feeds", list, [], "[[feeds]] tables", "[[feeds]]")
+    feeds = _feeds(top, feed_tables, base, bot)
+    channel_tables = top.get("channels", list, [], "[[channels]] tables", "[[channels]]")
+    channels = _channels(top, channel_tables, base, bot)
+    all_channels_read = len(channels) == len(channel_tables)
     raw_sections = {
         name: top.get(name, dict, {}, f"a [{name}] table", f"a [{name}] section")
         for name in ("discord", "slack")
     }
     digest_table = top.get("digest", dict, {}, "a [digest] table", "a [digest] section")
-    digest = _digest(_Table(path, "digest", digest_table), bot, channels, base)
+    digest = _digest(
+        Table(path, "digest", digest_table, problems), bot, channels, all_channels_read, base
+    )
     top.finish()
-    return Settings(path, bot, feeds, channels, raw_sections, digest)
+    settings = Settings(path, bot, feeds, channels, raw_sections, digest)
+    return ConfigReport(
+        settings, tuple(problems), len(feeds) == len(feed_tables), all_channels_read
+    )
 
 
-def _timezone(t: _Table, key: str, default: str) -> str:
+def _timezone(t: Table, key: str, default: str) -> str:
     tz = t.string(key, default)
     try:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
-        raise t.error(
-            key, f"unknown time zone {tz!r}", 'use an IANA name such as "Asia/Kolkata"'
-        ) from None
+        t.report(
+            t.error(key, f"unknown time zone {tz!r}", 'use an IANA name such as "Asia/Kolkata"')
+        )
+        return "UTC"
     return tz
 
 
-def _time_of_day(t: _Table, key: str, default: time) -> time:
+def _time_of_day(t: Table, key: str, default: time) -> time:
     value = t.get(key, str, None, "a time of day", '"08:00"')
     if value is None:
         return default
     m = re.fullmatch(r"\s*(\d{1,2}):(\d{2})(?::(\d{2}))?\s*", value)
     if not m or int(m.group(1)) > 23 or int(m.group(2)) > 59 or int(m.group(3) or 0) > 59:
-        raise t.error(key, f"{value!r} is not a time of day", 'write 24-hour time such as "08:00"')
+        t.report(
+            t.error(key, f"{value!r} is not a time of day", 'write 24-hour time such as "08:00"')
+        )
+        return default
     return time(int(m.group(1)), int(m.group(2)), int(m.group(3) or 0))
 
 
 def _digest(
-    t: _Table, bot: BotSettings, channels: tuple[ChannelSettings, ...], base: Path
+    t: Table,
+    bot: BotSettings,
+    channels: tuple[ChannelSettings, ...],
+    all_channels_read: bool,
+    base: Path,
 ) -> DigestSettings:
     at = _time_of_day(t, "time", time(8, 0))
     tz = _timezone(t, "timezone", bot.timezone)
@@ -366,108 +275,151 @@ def _digest(
         where = f"channels[{i}]"
         if isinstance(entry, str):
             entry = {"channel": entry}
-        one = _Table(Path(t.path), f"digest.{where}", entry)
-        key = one.string("channel").strip()
+        try:
+            one = Table(Path(t.path), f"digest.{where}", entry, t.problems)
+            key = one.string("channel").strip()
+        except ConfigError as e:
+            t.report(e)
+            continue
         platform, _, channel_id = key.partition(":")
         if platform == "jsonl" and channel_id:
             key = f"jsonl:{_resolve(base, channel_id)}"
-        if key not in known:
+        if key not in known and all_channels_read:
             listed = ", ".join(f'"{k}"' for k in known) or "none"
-            raise one.error(
-                "channel",
-                f"{key!r} is not one of the [[channels]]",
-                f'write "platform:id" of a configured channel (configured: {listed})',
+            one.report(
+                one.error(
+                    "channel",
+                    f"{key!r} is not one of the [[channels]]",
+                    f'write "platform:id" of a configured channel (configured: {listed})',
+                )
             )
-        if any(d.key == key for d in digest_channels):
-            raise one.error("channel", f"{key!r} is listed twice", "list each channel once")
-        digest_channels.append(
-            DigestChannel(key, _time_of_day(one, "time", at), _timezone(one, "timezone", tz))
-        )
+        elif any(d.key == key for d in digest_channels):
+            one.report(one.error("channel", f"{key!r} is listed twice", "list each channel once"))
+        else:
+            digest_channels.append(
+                DigestChannel(key, _time_of_day(one, "time", at), _timezone(one, "timezone", tz))
+            )
         one.finish()
     t.finish()
     return DigestSettings(tuple(digest_channels), top_stories, chart)
 
 
-def _bot_settings(t: _Table, base: Path) -> BotSettings:
+def _bot_settings(t: Table, base: Path) -> BotSettings:
     tz = _timezone(t, "timezone", "UTC")
     settings = BotSettings(
         database=_resolve(base, t.string("database", "data/newswatch.sqlite3")),
         watchlists=_resolve(base, t.string("watchlists", "watchlists")),
-        interval=t.duration("interval", 300.0),
+        interval=t.duration("interval", 300.0, MAX_INTERVAL),
         timezone=tz,
         user_agent=t.string("user_agent", DEFAULT_USER_AGENT),
         max_concurrency=t.integer("max_concurrency", 50, minimum=1),
         per_host_concurrency=t.integer("per_host_concurrency", 2, minimum=1),
-        connect_timeout=t.duration("connect_timeout", 10.0),
-        timeout=t.duration("timeout", 30.0),
+        connect_timeout=t.duration("connect_timeout", 10.0, 600.0),
+        timeout=t.duration("timeout", 30.0, 3600.0),
         max_response_bytes=t.size("max_response_bytes", 10 * 1024 * 1024),
-        max_backoff=t.duration("max_backoff", 6 * 3600.0),
-        failing_after=t.duration("failing_after", 24 * 3600.0),
+        max_backoff=t.duration("max_backoff", 6 * 3600.0, 30 * DAY),
+        failing_after=t.duration("failing_after", 24 * 3600.0, 365 * DAY),
         match_threshold=t.number("match_threshold", 90.0, 50.0, 100.0),
-        watchlist_check=t.duration("watchlist_check", 10.0),
+        watchlist_check=t.duration("watchlist_check", 10.0, DAY),
         allow_private_feeds=t.get("allow_private_feeds", bool, False, "true or false", "false"),
-        dedup_window=t.duration("dedup_window", 48 * 3600.0),
-        retention=t.duration("retention", 90 * 86400.0),
-        parser_workers=t.integer("parser_workers", 2, minimum=1),
+        dedup_window=t.duration("dedup_window", 48 * 3600.0, 365 * DAY),
+        retention=t.duration("retention", 90 * 86400.0, 3650 * DAY),
+        parser_workers=t.integer("parser_workers", 2, minimum=1, maximum=MAX_PARSER_WORKERS),
         delivery_attempts=t.integer("delivery_attempts", 0, minimum=0),
         log_level=t.string("log_level", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
-        story_window=t.duration("story_window", 48 * 3600.0),
+        story_window=t.duration("story_window", 48 * 3600.0, 30 * DAY),
         flood_cap=t.integer("flood_cap", 10, minimum=0),
-        flood_window=t.duration("flood_window", 600.0),
+        flood_window=t.duration("flood_window", 600.0, DAY),
     )
     t.finish()
     if settings.retention < settings.dedup_window:
-        raise t.error("retention", "is shorter than bot.dedup_window", "make it at least as long")
+        t.report(
+            t.error("retention", "is shorter than bot.dedup_window", "make it at least as long")
+        )
+    cpus = os.cpu_count() or 1
+    if "parser_workers" in t.data and settings.parser_workers > cpus:  # not for the default
+        log.warning(
+            "%s: bot.parser_workers = %d is more than this machine's %d CPUs; "
+            "the extra workers only cost memory",
+            t.path,
+            settings.parser_workers,
+            cpus,
+        )
     return settings
 
 
-def _first_poll(t: _Table) -> FirstPoll:
+def _first_poll(t: Table) -> FirstPoll:
     value = t.string("first_poll", "skip")
     if value in ("skip", "all"):
         return FirstPoll(value)
     try:
         age = parse_duration(value)
-        if age <= 0:
-            raise ValueError(value)
-        return FirstPoll("newer", age)
     except ValueError:
-        raise t.error(
+        age = 0.0
+    if 0 < age <= MAX_DURATION:
+        return FirstPoll("newer", age)
+    t.report(
+        t.error(
             "first_poll",
             f"unknown value {value!r}",
             'use "skip" (mark existing items seen), "all" (alert them all) '
             'or an age such as "24h" (alert items newer than that)',
-        ) from None
+        )
+    )
+    return FirstPoll()
 
 
-def _feeds(path: Path, tables: list[Any], base: Path, bot: BotSettings) -> tuple[FeedSettings, ...]:
+def _feed_location(t: Table, url: str, base: Path) -> str | None:
+    """Where to fetch `url` from; None (with the problem reported) if it is unusable."""
+    try:
+        scheme = urlsplit(url).scheme.lower()
+    except ValueError:
+        scheme = url.partition(":")[0].lower()
+    if scheme in ("http", "https"):
+        problem = http_url_problem(url)
+        if problem:
+            t.report(t.error("url", *problem))
+            return None
+        return url
+    if scheme and len(scheme) > 1 and scheme != "file":
+        t.report(
+            t.error("url", f"unsupported scheme {scheme!r}", "use http(s):// or a local file path")
+        )
+        return None
+    local = _resolve(base, url.removeprefix("file://"))
+    if not local.is_file():
+        fix = "check the path"
+        first = url.split("/", 1)[0]
+        if "." in first and not first.startswith(".") and not (base / first).exists():
+            fix += f"; for a web feed write https://{url}"
+        t.report(t.error("url", f"local feed file {str(local)!r} does not exist", fix))
+        return None
+    return str(local)
+
+
+def _feeds(top: Table, tables: list[Any], base: Path, bot: BotSettings) -> tuple[FeedSettings, ...]:
+    path = Path(top.path)
     feeds: list[FeedSettings] = []
     seen: dict[str, str] = {}
     for i, data in enumerate(tables):
-        t = _Table(path, f"feeds[{i}]", data)
-        url = t.string("url").strip()
-        scheme = urlsplit(url).scheme.lower()
-        if scheme in ("http", "https"):
-            if not urlsplit(url).hostname:
-                raise t.error("url", f"{url!r} has no host name", "write https://host/path")
-            location = url
-        elif scheme and len(scheme) > 1 and scheme != "file":
-            raise t.error(
-                "url", f"unsupported scheme {scheme!r}", "use http(s):// or a local file path"
-            )
-        else:
-            local = _resolve(base, url.removeprefix("file://"))
-            if not local.is_file():
-                raise t.error(
-                    "url", f"local feed file {str(local)!r} does not exist", "check the path"
-                )
-            location = str(local)
-        interval = t.duration("interval", bot.interval)
+        try:
+            t = Table(path, f"feeds[{i}]", data, top.problems)
+            url = t.string("url").strip()
+        except ConfigError as e:
+            top.report(e)
+            continue
+        location = _feed_location(t, url, base)
+        interval = t.duration("interval", bot.interval, MAX_INTERVAL)
         name = t.string("name", "") or url
-        feed = FeedSettings(url, location, name, interval, _first_poll(t))
+        first_poll = _first_poll(t)
         t.finish()
+        if location is None:
+            continue
+        feed = FeedSettings(url, location, name, interval, first_poll)
         key = location.lower() if not feed.is_local else location
         if key in seen:
-            raise t.error("url", f"duplicate of {seen[key]}", "list each feed once")
+            t.report(t.error("url", f"duplicate of {seen[key]}", "list each feed once"))
+            continue
         seen[key] = f"feeds[{i}]"
         if interval < 60:
             log.warning(
@@ -482,31 +434,46 @@ def _feeds(path: Path, tables: list[Any], base: Path, bot: BotSettings) -> tuple
     return tuple(feeds)
 
 
-def _channels(
-    path: Path, tables: list[Any], base: Path, bot: BotSettings
-) -> tuple[ChannelSettings, ...]:
-    channels: list[ChannelSettings] = []
-    seen: dict[str, str] = {}
-    for i, data in enumerate(tables):
-        t = _Table(path, f"channels[{i}]", data)
-        platform = t.string("platform", _MISSING, KNOWN_PLATFORMS)
-        channel_id = t.string("id", "stdout" if platform == "console" else _MISSING).strip()
-        if not channel_id:
-            raise t.error("id", "is empty", "write the channel id (a file path for jsonl)")
-        if platform == "jsonl":
-            channel_id = str(_resolve(base, channel_id))
-        if platform == "slack" and not re.fullmatch(r"[CGD][A-Z0-9]{6,}", channel_id):
-            raise t.error(
+def _channel_id(t: Table, platform: str, base: Path) -> str:
+    """The channel's id, in the form its platform uses; raises when there is none."""
+    channel_id: str = t.string("id", "stdout" if platform == "console" else MISSING).strip()
+    if not channel_id:
+        raise t.error("id", "is empty", "write the channel id (a file path for jsonl)")
+    if platform == "jsonl":
+        channel_id = str(_resolve(base, channel_id))
+    if platform == "slack" and not re.fullmatch(r"[CGD][A-Z0-9]{6,}", channel_id):
+        t.report(
+            t.error(
                 "id",
                 f"{channel_id!r} is not a Slack channel id",
                 'write the id like "C0123ABCD" (channel details → bottom of the About tab)',
             )
-        if platform == "discord" and not (channel_id.isdigit() and 15 <= len(channel_id) <= 21):
-            raise t.error(
+        )
+    if platform == "discord" and not (channel_id.isdigit() and 15 <= len(channel_id) <= 21):
+        t.report(
+            t.error(
                 "id",
                 f"{channel_id!r} is not a Discord channel id",
                 "copy it with Developer Mode on: right-click the channel → Copy Channel ID",
             )
+        )
+    return channel_id
+
+
+def _channels(
+    top: Table, tables: list[Any], base: Path, bot: BotSettings
+) -> tuple[ChannelSettings, ...]:
+    path = Path(top.path)
+    channels: list[ChannelSettings] = []
+    seen: dict[str, str] = {}
+    for i, data in enumerate(tables):
+        try:
+            t = Table(path, f"channels[{i}]", data, top.problems)
+            platform = t.string("platform", MISSING, KNOWN_PLATFORMS)
+            channel_id = _channel_id(t, platform, base)
+        except ConfigError as e:
+            top.report(e)
+            continue
         channel = ChannelSettings(
             platform=platform,
             id=channel_id,
@@ -515,11 +482,12 @@ def _channels(
             feeds=t.strings("feeds"),
             severity=t.string("severity", "low", SEVERITIES),
             flood_cap=t.integer("flood_cap", bot.flood_cap, minimum=0),
-            flood_window=t.duration("flood_window", bot.flood_window),
+            flood_window=t.duration("flood_window", bot.flood_window, DAY),
         )
         t.finish()
         if channel.key in seen:
-            raise t.error("id", f"duplicate of {seen[channel.key]}", "list each channel once")
+            t.report(t.error("id", f"duplicate of {seen[channel.key]}", "list each channel once"))
+            continue
         seen[channel.key] = f"channels[{i}]"
         channels.append(channel)
     return tuple(channels)

@@ -31,6 +31,39 @@ class ConfigError(BotError):
         super().__init__(text)
 
 
+class ConfigErrors(ConfigError):
+    """Several problems found in one pass, so a user fixes them all at once.
+
+    A subclass of ConfigError so every caller that handles one problem handles
+    many; `str()` is one line per problem, each in ConfigError's format, and
+    the first problem's fields are this error's own.
+    """
+
+    def __init__(self, errors: list[ConfigError]) -> None:
+        if not errors:
+            raise ValueError("ConfigErrors needs at least one error")
+        self.errors = errors
+        first = errors[0]
+        super().__init__(first.path, first.where, first.problem, first.fix)
+        self.args = ("\n".join(str(e) for e in errors),)
+
+
+def raise_collected(errors: list[ConfigError]) -> None:
+    """Raise what was collected: one error as itself (its message unchanged), several
+    as ConfigErrors in the order found, each problem once."""
+    unique: list[ConfigError] = []
+    seen: set[str] = set()
+    for error in errors:
+        for one in error.errors if isinstance(error, ConfigErrors) else [error]:
+            if str(one) not in seen:
+                seen.add(str(one))
+                unique.append(one)
+    if len(unique) == 1:
+        raise unique[0]
+    if unique:
+        raise ConfigErrors(unique)
+
+
 class StorageError(BotError):
     """The database is unusable (not ours, newer schema, corrupt)."""
 

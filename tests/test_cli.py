@@ -38,7 +38,10 @@ def test_check_reports_a_broken_watchlist_in_one_line(tmp_path: Path) -> None:
 
 
 def test_run_refuses_a_broken_config_before_doing_anything(tmp_path: Path) -> None:
-    (tmp_path / "bot.toml").write_text('[bot]\ninterval = "5 minutes"\n')
+    (tmp_path / "bot.toml").write_text(
+        f'[bot]\ninterval = "5 minutes"\nwatchlists = "{ROOT / "watchlists"}"\n'
+        '[[channels]]\nplatform = "console"\n'
+    )
     done = bot("run", "--config", str(tmp_path / "bot.toml"))
     assert done.returncode == 2
     assert done.stderr.strip() == (

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from bot.errors import ConfigError
+from bot.errors import ConfigError, raise_collected
 from bot.matching.lint import alias_keys, alias_warnings
 from bot.matching.normalize import tokenize
 from bot.models import SEVERITIES, Entity
@@ -41,13 +41,18 @@ def load_watchlists(
     removed: Iterable[tuple[str, str]] = (),
 ) -> list[Entity]:
     """Every *.toml file in `directory`, in name order, plus terms added from chat,
-    less the file aliases removed from chat ((entity id, alias) pairs)."""
+    less the file aliases removed from chat ((entity id, alias) pairs).
+
+    Problems are collected across files and entities (one per entity) and
+    raised together, so an analyst fixes a batch of edits in one go.
+    """
     if not directory.is_dir():
         raise ConfigError(
             str(directory), "", "watchlist directory not found", "set bot.watchlists to a folder"
         )
-    files = sorted(directory.glob("*.toml"))
-    if not files:
+    problems: list[ConfigError] = []
+    files = watchlist_files(directory, problems)
+    if not files and not problems:
         raise ConfigError(
             str(directory),
             "",
@@ -57,16 +62,20 @@ def load_watchlists(
     entities: list[Entity] = []
     where: dict[str, str] = {}
     for path in files:
-        for entity, line in _load_file(path):
+        for entity, line in _load_file(path, problems):
             if entity.id in where:
-                raise ConfigError(
-                    str(path),
-                    f"line {line}",
-                    f"entity id {entity.id!r} is already used in {where[entity.id]}",
-                    "give each entity a unique id",
+                problems.append(
+                    ConfigError(
+                        str(path),
+                        f"line {line}",
+                        f"entity id {entity.id!r} is already used in {where[entity.id]}",
+                        "give each entity a unique id",
+                    )
                 )
+                continue
             where[entity.id] = f"{path.name} line {line}"
             entities.append(entity)
+    raise_collected(problems)
     if not entities:
         raise ConfigError(
             str(directory), "", "the watchlist files define no entity", "add [[entity]] tables"
@@ -79,6 +88,51 @@ def load_watchlists(
             for e in entities
         ]
     return merge_chat_terms(entities, extra_terms)
+
+
+def watchlist_files(directory: Path, problems: list[ConfigError]) -> list[Path]:
+    """The *.toml files directly in `directory`, in name order.
+
+    Hidden files are skipped; subfolders (an `archive/` kept beside the
+    lists) are skipped with a log line; a `*.toml` that is a folder or a link
+    to nothing is a problem, reported with the fix: the user meant it loaded.
+    """
+    files: list[Path] = []
+    for path in sorted(directory.iterdir()):
+        if path.name.startswith("."):
+            continue  # hidden: editors' lock and backup files (Emacs' .#name.toml links)
+        if path.is_dir():
+            if path.suffix == ".toml":
+                problems.append(
+                    ConfigError(
+                        str(path),
+                        "",
+                        "is a folder, not a watchlist file",
+                        "rename it so its name does not end in .toml, or move it out",
+                    )
+                )
+            else:
+                log.info(
+                    "%s: skipping the subfolder %s/ (only *.toml files directly in %s are loaded)",
+                    directory,
+                    path.name,
+                    directory,
+                )
+            continue
+        if path.suffix != ".toml":
+            continue
+        if path.is_symlink() and not path.exists():
+            problems.append(
+                ConfigError(
+                    str(path),
+                    "",
+                    f"is a link to {str(path.readlink())!r}, which does not exist",
+                    "point the link at an existing file or remove it",
+                )
+            )
+            continue
+        files.append(path)
+    return files
 
 
 def _check_terms(directory: Path, entities: list[Entity]) -> None:
@@ -129,31 +183,53 @@ def merge_chat_terms(entities: list[Entity], terms: Iterable[ChatTerm]) -> list[
     return [by_id[i] for i in order]
 
 
-def _load_file(path: Path) -> list[tuple[Entity, int]]:
+def _read(path: Path) -> str:
+    """The file's text; a UTF-8 byte-order mark (Windows editors add one) is dropped."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError:
         raise ConfigError(str(path), "", "is not UTF-8 text", "save it as UTF-8") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(str(path), "", f"invalid TOML: {e}", "fix the syntax there") from None
-    extra = sorted(set(data) - {"entity"})
-    if extra:
+    except PermissionError:
         raise ConfigError(
             str(path),
-            f"key {extra[0]!r}",
-            "unknown top-level key",
-            "a watchlist holds only [[entity]] tables",
-        )
-    tables = data.get("entity", [])
-    if not isinstance(tables, list):
-        raise ConfigError(str(path), "entity", "must be [[entity]] tables, not [entity]")
+            "",
+            "cannot read the file (permission denied)",
+            "let the bot's user read it, e.g. chmod a+r on the file",
+        ) from None
+    except OSError as e:
+        raise ConfigError(str(path), "", f"cannot read the file ({e.strerror})") from None
+
+
+def _load_file(path: Path, problems: list[ConfigError]) -> list[tuple[Entity, int]]:
+    """The file's valid entities with their lines; every problem goes to `problems`."""
+    try:
+        text = _read(path)
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(str(path), "", f"invalid TOML: {e}", "fix the syntax there") from None
+        extra = sorted(set(data) - {"entity"})
+        if extra:
+            raise ConfigError(
+                str(path),
+                f"key {extra[0]!r}",
+                "unknown top-level key",
+                "a watchlist holds only [[entity]] tables",
+            )
+        tables = data.get("entity", [])
+        if not isinstance(tables, list):
+            raise ConfigError(str(path), "entity", "must be [[entity]] tables, not [entity]")
+    except ConfigError as e:
+        problems.append(e)
+        return []
     lines = [text.count("\n", 0, m.start()) + 1 for m in _ENTITY_HEADER.finditer(text)]
     out = []
     for i, table in enumerate(tables):
         line = lines[i] if i < len(lines) else 0
-        out.append((_entity(path, line, i, table), line))
+        try:
+            out.append((_entity(path, line, i, table), line))
+        except ConfigError as e:
+            problems.append(e)
     return out
 
 

@@ -35,7 +35,7 @@ from bot.chat.discord.render import (
     summary_embeds,
     thread_name,
 )
-from bot.config import DURATION_HINT, parse_duration
+from bot.config import DURATION_HINT, RequiredSecret, parse_duration
 from bot.digest.model import Digest
 from bot.errors import ConfigError, DeliveryError, PlatformUnreachable
 from bot.models import Alert, FloodSummary, StoryUpdate
@@ -108,10 +108,7 @@ def discord_settings(raw: dict[str, Any], path: Path) -> DiscordSettings:
     urls = {}
     for key in ("api_base", "gateway_url"):
         value = raw.get(key)
-        if value is not None and (
-            not isinstance(value, str)
-            or yarl.URL(value).scheme not in ("http", "https", "ws", "wss")
-        ):
+        if value is not None and not _is_web_url(value):
             raise ConfigError(str(path), f"discord.{key}", f"{value!r} is not a URL")
         urls[key] = value.rstrip("/") if isinstance(value, str) else None
 
@@ -141,6 +138,22 @@ def discord_settings(raw: dict[str, Any], path: Path) -> DiscordSettings:
         ready_timeout=duration("ready_timeout", "60s"),
         guild_ready_timeout=duration("guild_ready_timeout", "2s"),
     )
+
+
+def _is_web_url(value: object) -> bool:
+    """An http(s)/ws(s) URL with a host; yarl raises on some malformed ones."""
+    if not isinstance(value, str):
+        return False
+    try:
+        url = yarl.URL(value)
+        return url.scheme in ("http", "https", "ws", "wss") and bool(url.host) and url.port != 0
+    except ValueError:
+        return False
+
+
+def discord_secrets(settings: DiscordSettings) -> tuple[RequiredSecret, ...]:
+    """What must be in the environment before the sink starts (checked by `check`)."""
+    return (RequiredSecret("discord.token_env", settings.token_env, "your bot token"),)
 
 
 def _nonce(key: str) -> str:

@@ -39,6 +39,7 @@ from bot.chat.slack.render import (
     summary_blocks,
     summary_text,
 )
+from bot.config import RequiredSecret, http_url_problem
 from bot.digest.model import Digest
 from bot.errors import ConfigError, DeliveryError, PlatformUnreachable
 from bot.models import Alert, FloodSummary, StoryUpdate
@@ -141,12 +142,18 @@ def slack_settings(raw: dict[str, Any], path: Path) -> SlackSettings:
         )
     api_base = raw.get("api_base")
     if api_base is not None:
-        if not isinstance(api_base, str) or not api_base.startswith(("http://", "https://")):
+        if (
+            not isinstance(api_base, str)
+            or not api_base.startswith(("http://", "https://"))
+            or http_url_problem(api_base)
+        ):
             raise ConfigError(p, "slack.api_base", f"{api_base!r} is not a URL")
         api_base = api_base.rstrip("/") + "/"  # slack_sdk joins method names onto it
     port = raw.get("port", 3000)
-    if not isinstance(port, int) or not 1 <= port <= 65535:
-        raise ConfigError(p, "slack.port", f"{port!r} is not a port number")
+    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        raise ConfigError(
+            p, "slack.port", f"{port!r} is not a port number", "use a port from 1 to 65535"
+        )
     return SlackSettings(
         mode=mode,
         managers=tuple(managers),
@@ -157,6 +164,31 @@ def slack_settings(raw: dict[str, Any], path: Path) -> SlackSettings:
         port=port,
         **envs,
     )
+
+
+def slack_secrets(settings: SlackSettings) -> tuple[RequiredSecret, ...]:
+    """What must be in the environment before the sink starts (checked by `check`).
+
+    Socket Mode connects only with an app-level token (xapp-), so another
+    kind there is an error; a bot token other than xoxb- is only warned
+    about, since Slack itself is the judge (auth.test at start).
+    """
+    bot = RequiredSecret(
+        "slack.bot_token_env", settings.bot_token_env, "xoxb-… bot token", prefix="xoxb-"
+    )
+    if settings.mode == "socket":
+        app = RequiredSecret(
+            "slack.app_token_env",
+            settings.app_token_env,
+            "xapp-… app-level token",
+            prefix="xapp-",
+            prefix_required=True,
+        )
+    else:
+        app = RequiredSecret(
+            "slack.signing_secret_env", settings.signing_secret_env, "signing secret"
+        )
+    return (bot, app)
 
 
 def _env(path: Path, key: str, name: str, what: str) -> str:
