@@ -29,6 +29,9 @@ MAX_TERM = 100
 PAGE_SIZE = 15  # a page of entities fits in one 2,000-character chat message
 MAX_BACKTEST_DAYS = 90
 
+# A timed mute longer than this is a typo (and "99999999999d" overflows a date).
+MAX_MUTE = 365 * 86400
+
 
 class CommandError(BotError):
     """A command the bot refuses, with the reason for the person who typed it."""
@@ -232,6 +235,10 @@ class Commands:
                 raise CommandError(f"`{duration}` is not a duration: {DURATION_HINT}.") from None
             if seconds <= 0:
                 raise CommandError(f"The duration must be positive: {DURATION_HINT}.")
+            if seconds > MAX_MUTE:
+                raise CommandError(
+                    f"`{duration}` is longer than a year: give no duration to mute until unmuted."
+                )
             until = self.now + timedelta(seconds=seconds)
         await self.app.storage.set_mute(entity_id, until, caller.user_id, self.now)
         self.app.mutes = await self.app.storage.mutes()

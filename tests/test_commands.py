@@ -568,6 +568,9 @@ async def test_mute_refuses_unknown_entities_and_bad_durations(make_settings) ->
                 await commands.watch_mute(MANAGER, "iskp", bad)
         with pytest.raises(CommandError, match="must be positive"):
             await commands.watch_mute(MANAGER, "iskp", "0m")
+        for huge in ("366d", "99999999999d"):
+            with pytest.raises(CommandError, match="longer than a year"):
+                await commands.watch_mute(MANAGER, "iskp", huge)
         assert await app.storage.mutes() == {}
 
 
