@@ -29,6 +29,7 @@ KABUL_TOLL = "Casualties <5 in Kabul, >10 injured"
 MENTIONS = "ISKP statement <!channel> <!here> @everyone <@U0BOT> **bold** _x_ `code`"
 DOUBLE_ESCAPED = "Blast &lt;5 km&gt; from Herat"  # HTML text: decoded once, to "<5 km>"
 HIDDEN_ONLY = "Market reopens in the capital"
+LINKS = "Kabul update <https://evil.example|click here> <#C0123ABCD> <#123456789012345678>"
 
 
 def hostile_items() -> list[dict[str, str]]:
@@ -42,6 +43,7 @@ def hostile_items() -> list[dict[str, str]]:
             "<p>Shops open.</p><script>var t = 'Kabul ISKP';</script><!-- Herat -->"
             "<style>.Kandahar{}</style>",
         ),
+        item(5, LINKS),
     ]
 
 
@@ -167,3 +169,63 @@ def test_match_filter_reads_plain_text_unless_told_the_fields_are_html() -> None
     assert second["title"] == "Kabul" and second["summary"] == "x"
     assert [m["entity"] for m in second["matches"]] == ["kabul"]
     assert first["title"] == KABUL_TOLL
+
+
+async def test_watch_test_replies_quote_feed_titles_inertly_on_slack(
+    slack: FakeSlack, feed_server: FeedServer, tmp_path: Path, monkeypatch
+) -> None:
+    """`/watch test` quotes stored titles: a masked link or `<!channel>` in one stays text."""
+    from tests.test_slack import command
+
+    monkeypatch.setenv("T_SLACK_BOT", slack.bot_token)
+    monkeypatch.setenv("T_SLACK_APP", slack.app_token)
+    url = feed_server.feed("/hostile.xml", hostile_items())
+    section = {"bot_token_env": "T_SLACK_BOT", "app_token_env": "T_SLACK_APP"}
+    settings = chat_config(
+        tmp_path,
+        WATCHLISTS,
+        [{"url": url, "name": "Wire"}],
+        "slack",
+        ("C0123ABCD",),
+        {**section, "api_base": slack.api_base},
+    )
+    async with App.open(settings) as app:
+        await app.run_once()
+        await slack.wait_for_socket()
+        kabul = await command(slack, "test Kabul 7", "U0OTHER")
+        iskp = await command(slack, "test ISKP 7", "U0OTHER")
+    assert "would have matched" in kabul
+    assert "&lt;https://evil.example|click here&gt; &lt;#C0123ABCD&gt;" in kabul
+    assert "Casualties &lt;5 in Kabul, &gt;10 injured" in kabul
+    assert "&lt;!channel&gt; &lt;!here&gt; @everyone &lt;@U0BOT&gt;" in iskp
+    for reply in (kabul, iskp):
+        assert "<http" not in reply and "<#" not in reply and "<!" not in reply
+        assert "<@" not in reply
+
+
+async def test_watch_test_replies_quote_feed_titles_inertly_on_discord(
+    discord: FakeDiscord, feed_server: FeedServer, tmp_path: Path, monkeypatch
+) -> None:
+    from tests.fakediscord import GUILD_ID
+    from tests.test_discord import run_command
+
+    monkeypatch.setenv("TEST_DISCORD_TOKEN", discord.token)
+    url = feed_server.feed("/hostile.xml", hostile_items())
+    section = {
+        "token_env": "TEST_DISCORD_TOKEN",
+        "api_base": discord.api_base,
+        "gateway_url": discord.gateway_url,
+        "guild_ready_timeout": "0.1s",
+        "ready_timeout": "10s",
+        "guild_ids": [str(GUILD_ID)],
+    }
+    channel = str(ALERTS_CHANNEL_ID)
+    settings = chat_config(
+        tmp_path, WATCHLISTS, [{"url": url, "name": "Wire"}], "discord", (channel,), section
+    )
+    async with App.open(settings) as app:
+        await app.run_once()
+        reply = await run_command(discord, "watch test", {"term": "Kabul", "days": 7}, 0)
+    assert "would have matched" in reply
+    assert "\\<#123456789012345678>" in reply and "Casualties \\<5 in Kabul" in reply
+    assert "<#" not in reply.replace("\\<#", "")
