@@ -18,6 +18,7 @@ from bot.chat.jsonl import alert_record
 from bot.chat.slack.render import alert_blocks
 from bot.config import FirstPoll
 from bot.feeds.dates import settle_date
+from bot.feeds.parse import parse_feed_bytes
 from bot.models import Alert, Item, Match
 from bot.routing import first_poll_allows
 from bot.storage.sqlite import open_storage
@@ -102,6 +103,31 @@ def test_any_parsed_date_never_raises_anywhere_in_the_pipeline(dates: list[datet
         alert_blocks(alert)
         alert_embed(alert)
     tracker.expire(FETCHED)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.integers(0, 10001),
+    st.integers(1, 12),
+    st.integers(1, 28),
+    st.integers(-14, 14),
+    st.sampled_from(["pubDate", "dc:date"]),
+)
+def test_any_date_a_feed_writes_parses_and_settles(
+    year: int, month: int, day: int, offset: int, element: str
+) -> None:
+    """From the feed's text: never raises, and lands in [1990, fetch + 1 day] or undated."""
+    when = f"{year:04d}-{month:02d}-{day:02d}T12:00:00{offset:+03d}:00"
+    body = (
+        '<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"><channel><title>T</title>'
+        f"<item><title>Kabul</title><link>https://e.org/1</link><{element}>{when}</{element}>"
+        "</item></channel></rss>"
+    ).encode()
+    (parsed,) = parse_feed_bytes(body, "u", "n").items
+    it = settle_date(parsed, FETCHED)
+    if it.published is not None:
+        assert datetime(1990, 1, 1, tzinfo=UTC) <= it.published <= FETCHED + timedelta(days=1)
+        assert bool(it.date_note) == (it.published == FETCHED)
 
 
 @settings(max_examples=150, deadline=None)
