@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -131,6 +132,14 @@ def test_a_date_beyond_the_calendar_is_noted_not_dropped(date: str, note: str) -
     it = parse_feed_bytes(body, "u", "n").items[0]
     assert it.date_note.startswith(note)
     assert (it.published is None) == (date != "2026-11-24T12:00:00Z")
+
+
+def test_an_impossible_published_date_gives_way_to_a_possible_updated_one() -> None:
+    body = b"""<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>T</title>
+<entry><id>1</id><title>x</title><published>0000-01-01T00:00:00Z</published>
+<updated>2026-11-24T12:00:00Z</updated></entry></feed>"""
+    (it,) = parse_feed_bytes(body, "u", "n").items
+    assert it.published == datetime(2026, 11, 24, 12, tzinfo=UTC) and it.date_note == ""
 
 
 def test_not_a_feed_is_a_parse_error() -> None:

@@ -51,16 +51,17 @@ def _time(entry: Any) -> tuple[datetime | None, str]:
     something impossible), so the note says so and the poller puts it at the
     fetch time (bot/feeds/dates.py), like every other impossible date.
     """
+    note = ""
     for key in ("published", "updated", "created"):
         value = entry.get(f"{key}_parsed")
         if value:
             try:
                 return datetime.fromtimestamp(calendar.timegm(value), UTC), ""
-            except (OverflowError, ValueError, TypeError):
+            except (OverflowError, ValueError, TypeError):  # try the next date the entry has
                 raw = entry.get(key)
                 text = raw.strip()[:80] if isinstance(raw, str) else str(tuple(value)[:6])
-                return None, f"date {text!r} is impossible (beyond the calendar)"
-    return None, ""
+                note = note or f"date {text!r} is impossible (beyond the calendar)"
+    return None, note
 
 
 def _text(value: Any, limit: int, content_type: str | None) -> str:
