@@ -199,8 +199,9 @@ MIGRATIONS: list[str] = [
     """
     SELECT 1;
     """,
-    # 6: an item whose feed date was impossible remembers it (bot/feeds/dates.py)
+    # 6: an item whose feed date was impossible remembers it (bot/feeds/dates.py), and
     # items stored before with such dates are put at their fetch time the same way.
+    # (No ";" inside a migration's SQL, even in strings: _statements splits on it.)
     """
     ALTER TABLE items ADD COLUMN date_note TEXT NOT NULL DEFAULT '';
     UPDATE items SET
