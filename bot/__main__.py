@@ -122,8 +122,16 @@ def match_stream(
     stdout: TextIO,
     stderr: TextIO,
     explain: bool = False,
+    html: bool = False,
 ) -> int:
-    """The matcher as a filter: JSON lines in, one JSON line of matches out per input."""
+    """The matcher as a filter: JSON lines in, one JSON line of matches out per input.
+
+    Fields are plain text, as the bot stores an item, so offsets index into
+    exactly what was sent and "<5" is text. With `html` they are HTML (a feed's
+    description) and converted as at parse time; the converted text is then
+    echoed in the output, since the offsets index into it.
+    """
+    from bot.feeds.html_text import html_to_text
     from bot.matching.matcher import Matcher
     from bot.matching.watchlists import load_watchlists
 
@@ -139,6 +147,8 @@ def match_stream(
             title, summary = record.get("title") or "", record.get("summary") or ""
             if not isinstance(title, str) or not isinstance(summary, str):
                 raise ValueError('"title" and "summary" must be strings')
+            if html:
+                title, summary = html_to_text(title), html_to_text(summary)
         except ValueError as e:
             print(f"line {number}: skipped, not a JSON item ({e})", file=stderr)
             status = 1
@@ -147,10 +157,10 @@ def match_stream(
         if explain:
             stdout.write(explain_table(record.get("id"), title, matches) + "\n")
             continue
-        out = {
-            "id": record.get("id"),
-            "matches": [m.to_json() for m in matches],
-        }
+        out: dict[str, object] = {"id": record.get("id")}
+        if html:
+            out |= {"title": title, "summary": summary}
+        out["matches"] = [m.to_json() for m in matches]
         stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
         stdout.flush()
     return status
@@ -168,7 +178,9 @@ def _match(args: argparse.Namespace) -> int:
         threshold = args.threshold if args.threshold is not None else bot.match_threshold
     if not 50 <= threshold <= 100:
         raise ConfigError("--threshold", "", f"{threshold:g} is out of range", "use 50 to 100")
-    return match_stream(directory, threshold, sys.stdin, sys.stdout, sys.stderr, args.explain)
+    return match_stream(
+        directory, threshold, sys.stdin, sys.stdout, sys.stderr, args.explain, args.html
+    )
 
 
 async def _backtest(args: argparse.Namespace) -> int:
@@ -293,6 +305,9 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--watchlists", help="watchlist directory (default: the config's)")
     m.add_argument("--threshold", type=float, help="fuzzy threshold 50-100 (default 90)")
     m.add_argument("--explain", action="store_true", help="a readable table instead of JSON")
+    m.add_argument(
+        "--html", action="store_true", help="title and summary are HTML: convert them to text first"
+    )
     b = command("backtest", "test a candidate watch term on the items stored in the database")
     b.add_argument("--term", required=True, help="the alias to try")
     b.add_argument("--entity", help="test it as an alias of this entity (uses its exclusions)")

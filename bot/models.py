@@ -37,7 +37,12 @@ class Entity:
 
 @dataclass(frozen=True, slots=True)
 class Item:
-    """One entry of a feed after parsing: text is plain (HTML stripped)."""
+    """One entry of a feed after parsing.
+
+    Title and summary are plain text: what a reader of the item sees (HTML
+    fields converted by bot/feeds/html_text.py, plain-text fields as written),
+    so nothing downstream strips markup again.
+    """
 
     feed_url: str  # the feed's configured URL: its stable identity
     guid: str
@@ -46,6 +51,10 @@ class Item:
     summary: str = ""
     published: datetime | None = None
     feed_name: str = ""
+    # Set when `published` is not the feed's own date because that was
+    # impossible (before 1990, far in the future, beyond the calendar): says
+    # what the feed said and that the fetch time stands in (bot/feeds/dates.py).
+    date_note: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from bot.config import BotSettings, ChannelSettings, FeedSettings
 from bot.errors import FetchError
 from bot.feeds import schedule
+from bot.feeds.dates import settle_date
 from bot.feeds.fetch import Fetcher
 from bot.feeds.parse import ParserPool
 from bot.matching.matcher import Matcher
@@ -167,9 +168,12 @@ class Poller:
 
             stored: tuple[IngestPlan, ...] = ()
             try:
+                # Impossible dates become the fetch time here, once, before any
+                # rule does arithmetic with them (bot/feeds/dates.py).
+                items = [settle_date(i, now) for i in parsed.items]
                 ingest = await self.storage.ingest(
                     succeeded,
-                    oldest_first(parsed.items),
+                    oldest_first(items),
                     now,
                     plan,
                     dedup_window=self.settings.dedup_window,

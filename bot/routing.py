@@ -35,11 +35,17 @@ def route(
 
 
 def first_poll_allows(policy: FirstPoll, item: Item, now: datetime) -> bool:
-    """On a feed's first successful read, may this already-present item alert?"""
+    """On a feed's first successful read, may this already-present item alert?
+
+    Under an age window only items dated within it count as new: not undated
+    ones, not ones dated after the fetch (a future date proves nothing about
+    age), and not ones whose impossible date was replaced by the fetch time
+    (`date_note`), which would otherwise look brand new.
+    """
     if policy.mode == "all":
         return True
     if policy.mode == "newer":
-        return item.published is not None and item.published >= now - timedelta(
-            seconds=policy.max_age
-        )
+        if item.published is None or item.date_note:
+            return False
+        return now - timedelta(seconds=policy.max_age) <= item.published <= now
     return False

@@ -66,7 +66,7 @@ from itertools import groupby
 from operator import itemgetter
 
 from bot.matching.common import COMMON_WORDS
-from bot.matching.normalize import scan, skeleton, strip_html
+from bot.matching.normalize import scan, skeleton
 
 DEFAULT_WINDOW = timedelta(hours=48)
 DEFAULT_THRESHOLD = 0.75
@@ -447,8 +447,11 @@ def _split_context(summary: str) -> tuple[str, str]:
 
 
 def profile(title: str, summary: str) -> Profile:
-    """Read an item's headline and summary once (see the module docstring, step 1)."""
-    title, summary = strip_html(title), strip_html(summary)
+    """Read an item's headline and summary once (see the module docstring, step 1).
+
+    Both are plain text already (bot/feeds/html_text.py ran at parse time):
+    stripping "tags" again would eat literal text such as "<5 dead".
+    """
     summary = _DATELINE.sub("", summary)
     context, body = _split_context(summary)
     names: set[str] = set()
@@ -1031,11 +1034,13 @@ class StoryIndex:
 
         The earliest time in `_by_time` is at most the earliest member's (it may
         still hold members discarded since), `_latest` at least the latest one's.
+        Compared by differences, which always fit in a timedelta: `when - window`
+        would overflow for a date near year 1 (or 9999 plus the window).
         """
         if not when or not self._by_time:
             return True  # undated: close to everything; or no member is dated
         assert self._latest is not None
-        return when - self.window <= self._by_time[0][0] and self._latest <= when + self.window
+        return when - self._by_time[0][0] <= self.window and self._latest - when <= self.window
 
     def match(self, item: StoryItem) -> StoryHit | None:
         """The story the item continues, with the best member and the evidence; None if new.

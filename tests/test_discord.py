@@ -94,7 +94,7 @@ async def test_alert_is_an_embed_that_mentions_nobody(
     assert post["enforce_nonce"] is True and post["nonce"]
     (embed,) = post["embeds"]
     assert embed["url"] == "https://example.org/news/1"
-    # "<@&…>" went with the HTML tags; "@everyone" is broken by a zero-width space.
+    # "<@&…>" is kept as escaped text, never a mention; "@everyone" gets a zero-width space.
     assert "@everyone" not in embed["title"] and "<@&" not in embed["title"]
     assert "\\*\\*claims\\*\\*" in embed["title"]
     assert "**ISKP**" in embed["description"]  # the matched words, in bold

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.matching.matcher import Matcher, is_strict
-from bot.matching.normalize import fold, strip_html, tokenize
+from bot.matching.normalize import fold, tokenize
 from bot.matching.watchlists import load_watchlists
 from bot.models import Entity, Item
 
@@ -68,13 +68,6 @@ def test_fold():
     assert fold("Душанбе") == "dushanbe"
     assert fold("Jama'at") == "jamaat"
     assert fold("") == ""
-
-
-def test_strip_html():
-    assert strip_html("<p>Blast in <b>Kabul</b></p><p>Three&nbsp;dead &amp; more</p>") == (
-        "Blast in Kabul Three\xa0dead & more".replace("\xa0", " ")
-    )
-    assert strip_html("line<br/>break") == "line break"
 
 
 @pytest.mark.parametrize(

@@ -177,7 +177,7 @@ def test_first_poll_skip_and_all(published):
 @pytest.mark.parametrize(
     ("age", "allowed"),
     [
-        (timedelta(hours=-1), True),  # dated in the future
+        (timedelta(hours=-1), False),  # dated after the fetch: says nothing about its age
         (timedelta(0), True),
         (timedelta(hours=23, minutes=59), True),
         (timedelta(hours=24), True),  # boundary: newer-or-equal

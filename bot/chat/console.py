@@ -44,6 +44,8 @@ def format_alert(alert: Alert) -> str:
         f"    {plain_text(item.url)}",
         f"    {plain_text(source_of(item))} · {when}",
     ]
+    if item.date_note:  # the feed's date was impossible: say what stands in for it
+        lines.append(f"    note: {plain_text(item.date_note)}")
     summary_spans = spans_in(alert.matches, "summary")
     if summary_spans:
         text, spans = excerpt(item.summary, summary_spans, SUMMARY_WIDTH)

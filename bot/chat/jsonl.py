@@ -36,6 +36,7 @@ def alert_record(alert: Alert) -> dict[str, Any]:
         "feed": source_of(item),
         "feed_url": item.feed_url,
         "published": item.published.isoformat() if item.published else None,
+        "date_note": item.date_note or None,  # why `published` is the fetch time, if it is
         "summary": item.summary,
         "severity": alert.severity,
         "entities": list(alert.entity_ids),

@@ -22,13 +22,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.errors import ParseError
-from bot.matching.normalize import strip_html
+from bot.feeds.html_text import field_text
 from bot.models import Item
 
 log = logging.getLogger(__name__)
 
 MAX_TITLE = 500
 MAX_SUMMARY = 4000
+# Markup read per character of text kept: enough for tags, styles and scripts
+# around the words, while a giant field still costs bounded work.
+MARKUP_PER_CHAR = 50
 WORKER_MEMORY_BYTES = 1536 * 1024 * 1024
 CLOSE_GRACE = 2.0  # seconds a worker gets to finish when the bot stops
 
@@ -40,21 +43,56 @@ class ParsedFeed:
     warning: str | None = None  # feedparser's bozo note for a feed it could still read
 
 
-def _time(entry: Any) -> datetime | None:
-    for key in ("published_parsed", "updated_parsed", "created_parsed"):
-        value = entry.get(key)
+def _time(entry: Any) -> tuple[datetime | None, str]:
+    """The entry's date, and a note when it gave one no calendar can hold.
+
+    feedparser turns "0000-01-01" or "9999-12-31T23:59-14:00" into a year 0 or
+    10000 that `datetime` refuses; such an item is not undated (the feed said
+    something impossible), so the note says so and the poller puts it at the
+    fetch time (bot/feeds/dates.py), like every other impossible date.
+    """
+    note = ""
+    for key in ("published", "updated", "created"):
+        value = entry.get(f"{key}_parsed")
         if value:
             try:
-                return datetime.fromtimestamp(calendar.timegm(value), UTC)
-            except (OverflowError, ValueError, TypeError):
-                continue
-    return None
+                return datetime.fromtimestamp(calendar.timegm(value), UTC), ""
+            except (OverflowError, ValueError, TypeError):  # try the next date the entry has
+                raw = entry.get(key)
+                text = raw.strip()[:80] if isinstance(raw, str) else str(tuple(value)[:6])
+                note = note or f"date {text!r} is impossible (beyond the calendar)"
+    return None, note
 
 
-def _text(value: Any, limit: int) -> str:
+def _text(value: Any, limit: int, content_type: str | None) -> str:
+    """A feed field as plain text of at most `limit` characters (see bot/feeds/html_text.py)."""
     if not isinstance(value, str):
         return ""
-    return strip_html(value[: limit * 4])[:limit]
+    return field_text(value[: limit * MARKUP_PER_CHAR], content_type)[:limit]
+
+
+def _detail_type(entry: Any, key: str) -> str | None:
+    """The content type feedparser read for a field ("text/plain", "text/html", …)."""
+    detail = entry.get(f"{key}_detail")
+    kind = detail.get("type") if isinstance(detail, dict) else None
+    return kind if isinstance(kind, str) else None
+
+
+def _summary(entry: Any) -> tuple[Any, str | None]:
+    """The entry's summary, else its first content, with the content type of the one taken.
+
+    feedparser copies an entry's content into `summary` when there is no
+    summary, without a `summary_detail`: the content's own type then applies.
+    """
+    summary = entry.get("summary")
+    kind = _detail_type(entry, "summary")
+    if summary and kind:
+        return summary, kind
+    contents = entry.get("content") or []
+    if contents and isinstance(contents[0], dict):
+        first = contents[0]
+        return first.get("value", ""), first.get("type")
+    return summary, kind
 
 
 def parse_feed_bytes(body: bytes, feed_url: str, feed_name: str, base_url: str = "") -> ParsedFeed:
@@ -67,6 +105,8 @@ def parse_feed_bytes(body: bytes, feed_url: str, feed_name: str, base_url: str =
 
     headers = {"content-location": base_url} if base_url else {}
     try:
+        # feedparser's sanitiser stays off: html_text drops scripts, styles and
+        # comments itself (the sanitiser keeps comments), in one pass.
         parsed = feedparser.parse(body, response_headers=headers, sanitize_html=False)
     except Exception as e:  # feedparser should not raise, but this is hostile input
         raise ParseError(feed_url, f"parser failed: {type(e).__name__}: {e}") from None
@@ -81,11 +121,9 @@ def parse_feed_bytes(body: bytes, feed_url: str, feed_name: str, base_url: str =
         raise ParseError(feed_url, "not an RSS/Atom feed (no channel or feed element)")
     items: list[Item] = []
     for entry in entries:
-        title = _text(entry.get("title"), MAX_TITLE)
-        summary = entry.get("summary")
-        if not summary and entry.get("content"):
-            summary = entry["content"][0].get("value", "")
-        summary_text = _text(summary, MAX_SUMMARY)
+        title = _text(entry.get("title"), MAX_TITLE, _detail_type(entry, "title"))
+        summary, summary_type = _summary(entry)
+        summary_text = _text(summary, MAX_SUMMARY, summary_type)
         link = entry.get("link") or ""
         link = link.strip() if isinstance(link, str) else ""
         guid = entry.get("id") or link
@@ -93,6 +131,7 @@ def parse_feed_bytes(body: bytes, feed_url: str, feed_name: str, base_url: str =
             guid = "sha1:" + hashlib.sha1(f"{title}\n{summary_text}".encode()).hexdigest()
         if not title and not summary_text:
             continue
+        published, date_note = _time(entry)
         items.append(
             Item(
                 feed_url=feed_url,
@@ -100,11 +139,13 @@ def parse_feed_bytes(body: bytes, feed_url: str, feed_name: str, base_url: str =
                 url=link[:2000],
                 title=title,
                 summary=summary_text,
-                published=_time(entry),
+                published=published,
                 feed_name=feed_name,
+                date_note=date_note,
             )
         )
-    feed_title = _text(parsed.get("feed", {}).get("title"), MAX_TITLE)
+    feed = parsed.get("feed", {})
+    feed_title = _text(feed.get("title"), MAX_TITLE, _detail_type(feed, "title"))
     return ParsedFeed(feed_title, items, warning)
 
 

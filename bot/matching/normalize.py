@@ -8,7 +8,6 @@ for acronyms such as "HuM") and a *folded* form (also lower-cased).
 
 from __future__ import annotations
 
-import html
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -43,9 +42,6 @@ _WORD = re.compile(rf"{_LETTERS}(?:['’‘ʼ`]{_LETTERS})*|&")
 _APOSTROPHES = re.compile(r"['’‘ʼ`]")
 _POSSESSIVE = re.compile(r"['’‘ʼ`]s$", re.IGNORECASE)
 _ASCII_WORD = re.compile(r"[A-Za-z0-9]+")
-_TAG = re.compile(r"<[^>]*>")
-_BLOCK_TAG = re.compile(r"<\s*(?:br|/p|p|/div|div|li|/li|h[1-6]|/h[1-6])\b[^>]*>", re.IGNORECASE)
-_SPACE = re.compile(r"\s+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,15 +73,6 @@ class Tokens:
         self.starts.append(start)
         self.ends.append(end)
         self.foreign.append(foreign)
-
-
-def strip_html(text: str) -> str:
-    """Turn feed HTML into plain text: tags dropped, entities decoded, spaces collapsed."""
-    if "<" in text:
-        text = _BLOCK_TAG.sub(" ", text)
-        text = _TAG.sub("", text)
-    text = html.unescape(text)
-    return _SPACE.sub(" ", text).strip()
 
 
 def _ascii(word: str) -> str:

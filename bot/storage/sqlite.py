@@ -194,6 +194,25 @@ MIGRATIONS: list[str] = [
     ALTER TABLE feeds ADD COLUMN last_new_at REAL;
     ALTER TABLE feeds ADD COLUMN mean_gap REAL;
     """,
+    # 5: PLACEHOLDER, taken by the h-delivery branch: the lead replaces this
+    # entry with that branch's migration 5 when merging (a no-op until then).
+    """
+    SELECT 1;
+    """,
+    # 6: an item whose feed date was impossible remembers it (bot/feeds/dates.py), and
+    # items stored before with such dates are put at their fetch time the same way.
+    # (No ";" inside a migration's SQL, even in strings: _statements splits on it.)
+    """
+    ALTER TABLE items ADD COLUMN date_note TEXT NOT NULL DEFAULT '';
+    UPDATE items SET
+        date_note = 'date ' || strftime('%Y-%m-%d %H:%M', published, 'unixepoch')
+            || '+00:00 is impossible ('
+            || CASE WHEN published < 631152000 THEN 'before 1990'
+                    ELSE 'more than a day after the fetch' END
+            || ')' || char(59) || ' using the fetch time',
+        published = fetched_at
+        WHERE published < 631152000 OR published > fetched_at + 86400;
+    """,
 ]
 
 
@@ -367,6 +386,7 @@ class SQLiteStorage:
                         now_ts,
                         _matches_json(p.matches),
                         p.story,
+                        it.date_note,
                     )
                 )
                 if p.story is not None:
@@ -382,7 +402,8 @@ class SQLiteStorage:
             key_rows += [(k, now_ts, None) for keys in repeats for k in keys]
             await db.executemany(
                 "INSERT INTO items (id, feed_url, guid, url, title, summary, published, "
-                "feed_name, fetched_at, matches, story) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                "feed_name, fetched_at, matches, story, date_note) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 item_rows,
             )
             await db.executemany(
@@ -719,13 +740,14 @@ class SQLiteStorage:
         for rebuilding the story index at start-up."""
         sql = (
             "SELECT feed_url, guid, url, title, summary, published, feed_name, fetched_at, "
-            "story, matches FROM items WHERE story NOT NULL AND fetched_at >= ? ORDER BY id"
+            "story, matches, date_note FROM items WHERE story NOT NULL AND fetched_at >= ? "
+            "ORDER BY id"
         )
         async with self._db.execute(sql, (since.timestamp(),)) as cur:
             rows = await cur.fetchall()
         return [
             StoryMember(
-                Item(r[0], r[1], r[2], r[3], r[4], _dt(r[5]), r[6]),
+                Item(r[0], r[1], r[2], r[3], r[4], _dt(r[5]), r[6], r[10]),
                 _dt(r[7]) or since,
                 r[8],
                 frozenset(m.entity_id for m in _matches_from(r[9])),
@@ -764,12 +786,12 @@ class SQLiteStorage:
 
     async def items_since(self, since: datetime) -> list[Item]:
         sql = (
-            "SELECT feed_url, guid, url, title, summary, published, feed_name FROM items "
-            "WHERE fetched_at >= ? ORDER BY fetched_at DESC, id DESC"
+            "SELECT feed_url, guid, url, title, summary, published, feed_name, date_note "
+            "FROM items WHERE fetched_at >= ? ORDER BY fetched_at DESC, id DESC"
         )
         async with self._db.execute(sql, (since.timestamp(),)) as cur:
             rows = await cur.fetchall()
-        return [Item(r[0], r[1], r[2], r[3], r[4], _dt(r[5]), r[6]) for r in rows]
+        return [Item(r[0], r[1], r[2], r[3], r[4], _dt(r[5]), r[6], r[7]) for r in rows]
 
     # -- chat terms ------------------------------------------------------------------
 
@@ -1040,7 +1062,8 @@ def _feed_state(r: aiosqlite.Row) -> FeedState:
 
 
 _ALERT_COLUMNS = (
-    "o.*, i.feed_url, i.guid, i.url, i.title, i.summary, i.published, i.feed_name, i.story"
+    "o.*, i.feed_url, i.guid, i.url, i.title, i.summary, i.published, i.feed_name, i.story, "
+    "i.date_note"
 )
 
 
@@ -1053,6 +1076,7 @@ def _alert(r: aiosqlite.Row) -> Alert:
         summary=r["summary"],
         published=_dt(r["published"]),
         feed_name=r["feed_name"],
+        date_note=r["date_note"],
     )
     return Alert(
         id=r["id"],

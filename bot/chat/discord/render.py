@@ -139,7 +139,10 @@ def alert_embed(alert: Alert, lead: str | None = None) -> discord.Embed:
         )
     embed.add_field(name="Source", value=cut(escape(item.feed_name or item.feed_url), 200))
     if item.published:
-        embed.add_field(name="Published", value=long_time(item.published))
+        published = long_time(item.published)
+        if item.date_note:
+            published += "\n" + cut(escape(item.date_note), 300)
+        embed.add_field(name="Published", value=published)
         embed.timestamp = item.published
     explanation = "; ".join(f"{m.alias} → {m.text} ({m.how}, {m.score:g})" for m in alert.matches)
     embed.set_footer(text=cut(plain_text(explanation), FOOTER_MAX))

@@ -42,7 +42,8 @@ def caller_of(interaction: discord.Interaction, settings: DiscordSettings) -> Ca
 
 
 def render(reply: Reply) -> str:
-    text = discord.utils.escape_mentions(reply.text)
+    # Replies quote feed titles (`/watch test`): `<#…>`, `<t:…>` and `<@…>` stay text.
+    text = discord.utils.escape_mentions(reply.text).replace("<", "\\<")
     return cut(text, MESSAGE_MAX)
 
 

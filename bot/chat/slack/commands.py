@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from bot.chat.slack.parse import USAGE, UsageError, parse
-from bot.chat.slack.render import cut
+from bot.chat.slack.render import cut, escape
 from bot.commands import Caller, CommandError
 
 if TYPE_CHECKING:
@@ -19,8 +19,9 @@ REPLY_MAX = 3000
 
 
 def _text(text: str) -> str:
-    # Command replies may quote what the user typed: keep mentions inert.
-    return cut(text.replace("<!", "&lt;!").replace("<@", "&lt;@"), REPLY_MAX)
+    # Command replies quote what the user typed and feed titles (`/watch test`):
+    # Slack's three escapes make every `<!channel>`, `<@U…>` and `<url|label>` text.
+    return cut(escape(text), REPLY_MAX)
 
 
 async def handle(sink: SlackSink, group: str, command: dict, ack: Any, respond: Any) -> None:

@@ -115,6 +115,8 @@ def alert_blocks(alert: Alert) -> list[dict[str, Any]]:
     head_and_body = cut(f"{head}\n{body}".strip(), SECTION_MAX)
     entities = ", ".join(f"*{escape(m.entity_name)}* ({escape(m.kind)})" for m in alert.matches)
     when = long_time(item.published) if item.published else "undated"
+    if item.date_note:
+        when += f" ({escape(item.date_note)})"
     source = f"{escape(source_of(item))} · {when}"
     explanation = "; ".join(
         f"{escape(m.alias)} → {escape(m.text)} ({m.how}, {m.score:g})" for m in alert.matches
