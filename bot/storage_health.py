@@ -127,7 +127,9 @@ class StorageHealth:
 
 
 def _describe(error: BaseException) -> str:
-    return str(error) or type(error).__name__
+    text = str(error) or type(error).__name__
+    code = getattr(error, "sqlite_errorname", None)  # e.g. SQLITE_IOERR_WRITE
+    return f"{text} ({code})" if code else text
 
 
 def _advice(error: BaseException) -> str:
@@ -141,4 +143,4 @@ def _advice(error: BaseException) -> str:
         return "another program holds the database locked: close it"
     if "malformed" in text or "not a database" in text:
         return "the database is damaged: stop the bot and restore a backup"
-    return "check the disk and the database file"
+    return "check that the disk has room and works, and that the database file is intact"
