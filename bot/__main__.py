@@ -9,9 +9,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import io
 import json
 import logging
 import signal
+import sqlite3
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -165,6 +167,12 @@ def match_stream(
         if not line.strip():
             continue
         try:
+            line.encode("utf-8")  # stdin is read with surrogateescape: bad bytes show here
+        except UnicodeEncodeError:
+            print(f"line {number}: skipped, not UTF-8 text — save the input as UTF-8", file=stderr)
+            status = 1
+            continue
+        try:
             record = json.loads(line)
             if not isinstance(record, dict):
                 raise ValueError("expected a JSON object")
@@ -173,6 +181,14 @@ def match_stream(
                 raise ValueError('"title" and "summary" must be strings')
         except ValueError as e:
             print(f"line {number}: skipped, not a JSON item ({e})", file=stderr)
+            status = 1
+            continue
+        except RecursionError:  # json's decoder recurses once per nesting level
+            print(
+                f"line {number}: skipped, nested too deeply to read — "
+                "give one flat JSON object per line",
+                file=stderr,
+            )
             status = 1
             continue
         matches = matcher.match_text(title, summary)
@@ -200,7 +216,9 @@ def _match(args: argparse.Namespace) -> int:
         threshold = args.threshold if args.threshold is not None else bot.match_threshold
     if not 50 <= threshold <= 100:
         raise ConfigError("--threshold", "", f"{threshold:g} is out of range", "use 50 to 100")
-    return match_stream(directory, threshold, sys.stdin, sys.stdout, sys.stderr, args.explain)
+    # A stray non-UTF-8 byte must cost its line, not end the stream with a traceback.
+    stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="surrogateescape")
+    return match_stream(directory, threshold, stdin, sys.stdout, sys.stderr, args.explain)
 
 
 async def _backtest(args: argparse.Namespace) -> int:
@@ -341,6 +359,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _database_named_in(args: argparse.Namespace) -> str:
+    """The database file the config names, for an error message (the config loaded before)."""
+    from bot.config import load_config
+
+    try:
+        return str(load_config(args.config).bot.database)
+    except BotError:
+        return "the database"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _setup_logging("INFO")
@@ -363,6 +391,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except BotError as e:
         print(f"error: {e}", file=sys.stderr)
+        return 1
+    except sqlite3.Error as e:  # a damaged database met after it was opened
+        print(
+            f"error: {_database_named_in(args)}: cannot read the database ({e}) — restore it "
+            "from a backup, or move it aside to start with a fresh database",
+            file=sys.stderr,
+        )
         return 1
     except KeyboardInterrupt:  # Ctrl-C before the signal handlers were installed
         return 130

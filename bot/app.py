@@ -175,8 +175,8 @@ class App:
                 if isinstance(e, StorageError):
                     raise
                 raise StorageError(
-                    f"{settings.bot.database}: cannot read the database ({e}) — if it is "
-                    "damaged, restore a backup or move it aside to start with a fresh one"
+                    f"{settings.bot.database}: cannot read the database ({e}) — restore it "
+                    "from a backup, or move it aside to start with a fresh database"
                 ) from e
             app.commands = Commands(app)
             for sink in sinks.values():
