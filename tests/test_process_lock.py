@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import multiprocessing
+import os
 import signal
 import sqlite3
 import subprocess
@@ -150,3 +151,19 @@ def wait_until_sent(database: Path, count: int) -> None:
             return
         time.sleep(0.01)
     raise AssertionError(f"{database}: {count} alerts never recorded as sent")
+
+
+def test_the_lock_file_names_its_holder_and_junk_in_it_is_harmless(tmp_path: Path) -> None:
+    from bot.storage.runlock import LockHolder, RunLock, read_holder, try_lock
+
+    database = tmp_path / "sub" / "db.sqlite3"
+    lock = try_lock(database, "run")
+    assert isinstance(lock, RunLock)
+    holder = read_holder(tmp_path / "sub" / "db.sqlite3.lock")
+    assert holder.pid == os.getpid() and holder.command == "run"
+    assert holder.describe().startswith(f"`python -m bot run`, pid {os.getpid()} on ")
+    lock.release()
+    assert read_holder(tmp_path / "sub" / "db.sqlite3.lock") == LockHolder()  # emptied
+    (tmp_path / "junk.lock").write_text("[1, 2")
+    assert read_holder(tmp_path / "junk.lock").describe() == "another process"
+    assert isinstance(try_lock(":memory:", "run"), RunLock)  # nothing to share

@@ -17,7 +17,7 @@ import psutil
 from tests.botproc import BotProcess
 from tests.test_process_lock import wait_until_sent, write_config, write_feed
 
-OUTAGE = 3.0  # seconds the disk stays "full": the window in which log lines are counted
+OUTAGE = 2.0  # seconds the disk stays "full": the window in which log lines are counted
 
 
 def set_file_size_limit(pid: int, limit: int) -> None:

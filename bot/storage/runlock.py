@@ -115,6 +115,7 @@ def try_lock(database: Path | str, command: str) -> RunLock | LockHolder:
         "started": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
         "command": command,
     }
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, json.dumps(record).encode(), 0)
+    with contextlib.suppress(OSError):  # a full disk costs the holder's name, not the lock
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(record).encode(), 0)
     return RunLock(fd, path)
