@@ -392,10 +392,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BotError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
-    except sqlite3.Error as e:  # a damaged database met after it was opened
+    except sqlite3.Error as e:  # met after the database was opened (damaged pages, locked)
+        from bot.storage_health import describe_storage_error, storage_advice
+
         print(
-            f"error: {_database_named_in(args)}: cannot read the database ({e}) — restore it "
-            "from a backup, or move it aside to start with a fresh database",
+            f"error: {_database_named_in(args)}: cannot use the database "
+            f"({describe_storage_error(e)}) — {storage_advice(e)}",
             file=sys.stderr,
         )
         return 1

@@ -32,7 +32,13 @@ from bot.models import FeedState
 from bot.outbox import Outbox
 from bot.poller import Poller, PollOutcome, new_state
 from bot.storage.sqlite import SQLiteStorage, open_storage
-from bot.storage_health import STORAGE_FAILURES, Backoff, StorageHealth
+from bot.storage_health import (
+    STORAGE_FAILURES,
+    Backoff,
+    StorageHealth,
+    describe_storage_error,
+    storage_advice,
+)
 from bot.story_tracker import StoryTracker
 
 log = logging.getLogger(__name__)
@@ -175,8 +181,8 @@ class App:
                 if isinstance(e, StorageError):
                     raise
                 raise StorageError(
-                    f"{settings.bot.database}: cannot read the database ({e}) — restore it "
-                    "from a backup, or move it aside to start with a fresh database"
+                    f"{settings.bot.database}: cannot use the database "
+                    f"({describe_storage_error(e)}) — {storage_advice(e)}"
                 ) from e
             app.commands = Commands(app)
             for sink in sinks.values():
@@ -334,11 +340,15 @@ class App:
             await asyncio.wait_for(delivery, SHUTDOWN_GRACE)
         except TimeoutError:
             log.warning("deliveries still running after %gs; they stay queued", SHUTDOWN_GRACE)
-        pending = await self.storage.pending_count()
-        if pending:
+        try:
+            pending = await self.storage.pending_count()
             held = sum(
                 [await self.storage.held_count(c.platform, c.id) for c in self.settings.channels]
             )
+        except STORAGE_FAILURES as e:  # a failing disk must not turn a clean stop into an error
+            log.warning("stopped; queued alerts not counted: %s", describe_storage_error(e))
+            return
+        if pending:
             because = f" ({held} held by a flood cap for its summary)" if held else ""
             log.info("%d alerts stay queued for the next start%s", pending, because)
 

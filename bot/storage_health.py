@@ -30,6 +30,7 @@ BACKOFF_BASE = 1.0
 BACKOFF_CAP = 60.0
 REMINDER_EVERY = 60.0  # seconds between "still failing" lines
 LINES_PER_MINUTE = 4  # at most this many storage lines a minute, however it flaps
+DAMAGED_FIX = "restore it from a backup, or move it aside to start with a fresh database"
 
 
 @dataclass(slots=True)
@@ -73,7 +74,7 @@ class StorageHealth:
         """A loop's storage access failed; log if storage just started failing, or remind."""
         now = self.clock()
         first = not self.failing
-        self.failing[where] = _describe(error)
+        self.failing[where] = describe_storage_error(error)
         self.failures += 1
         if first:
             self.failing_since = now
@@ -82,7 +83,7 @@ class StorageHealth:
                 logging.ERROR,
                 f"storage failing: {self.database}: {self.failing[where]} (while {where}); "
                 "retrying with backoff, fetched items and queued alerts are kept — "
-                f"{_advice(error)}",
+                f"{storage_advice(error)}",
             )
         elif now - self.last_told >= self.reminder_every:
             self._tell(
@@ -90,7 +91,7 @@ class StorageHealth:
                 logging.ERROR,
                 f"storage still failing after {now - (self.failing_since or now):.0f}s "
                 f"({self.failures} failed attempts, {len(self.failing)} loops waiting): "
-                f"{self.database}: {self.failing[where]} — {_advice(error)}",
+                f"{self.database}: {self.failing[where]} — {storage_advice(error)}",
             )
 
     def ok(self, where: str) -> None:
@@ -126,13 +127,14 @@ class StorageHealth:
         log.log(level, "%s", message)
 
 
-def _describe(error: BaseException) -> str:
+def describe_storage_error(error: BaseException) -> str:
+    """SQLite's message with its error code, e.g. "disk I/O error [SQLITE_IOERR_WRITE]"."""
     text = str(error) or type(error).__name__
     code = getattr(error, "sqlite_errorname", None)  # e.g. SQLITE_IOERR_WRITE
-    return f"{text} ({code})" if code else text
+    return f"{text} [{code}]" if code else text
 
 
-def _advice(error: BaseException) -> str:
+def storage_advice(error: BaseException) -> str:
     """What a person can do about it, from SQLite's message."""
     text = str(error).lower()
     if "full" in text:
@@ -142,5 +144,5 @@ def _advice(error: BaseException) -> str:
     if "locked" in text or "busy" in text:
         return "another program holds the database locked: close it"
     if "malformed" in text or "not a database" in text:
-        return "the database is damaged: stop the bot and restore a backup"
+        return DAMAGED_FIX
     return "check that the disk has room and works, and that the database file is intact"

@@ -47,7 +47,7 @@ def test_a_full_disk_costs_a_few_log_lines_and_nothing_is_lost(tmp_path: Path) -
     assert "Traceback" not in bot.stderr
     assert len(storage_lines) == 2, storage_lines  # failing once, working again once
     assert "storage failing: " in storage_lines[0]
-    assert "disk I/O error (SQLITE_IOERR_WRITE)" in storage_lines[0]  # EFBIG, as on a full disk
+    assert "disk I/O error [SQLITE_IOERR_WRITE]" in storage_lines[0]  # EFBIG, as on a full disk
     assert "check that the disk has room" in storage_lines[0]
     assert bot.stdout.count("claims attack") == 1
     assert bot.stdout.count("border closed") == 1

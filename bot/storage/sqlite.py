@@ -26,6 +26,7 @@ from bot.errors import StorageError
 from bot.matching.watchlists import ChatTerm
 from bot.models import Alert, FeedState, FloodSummary, Item, Match, StoryUpdate
 from bot.storage.base import IngestResult, Planner, StoryMember
+from bot.storage_health import describe_storage_error, storage_advice
 
 APPLICATION_ID = 0x4E575442  # "NWTB": marks the file as this bot's database
 
@@ -271,8 +272,8 @@ class SQLiteStorage:
                 await self._db.execute("COMMIT")
         except sqlite3.DatabaseError as e:
             raise StorageError(
-                f"{self._path}: not a usable SQLite database ({e}) — restore it from a backup, "
-                "or move it aside to start with a fresh database"
+                f"{self._path}: not a usable SQLite database ({describe_storage_error(e)}) — "
+                f"{storage_advice(e)}"
             ) from e
         if version < len(MIGRATIONS):
             try:
