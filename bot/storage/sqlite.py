@@ -280,8 +280,8 @@ class SQLiteStorage:
                 await self._migrate()
             except sqlite3.DatabaseError as e:
                 raise StorageError(
-                    f"{self._path}: cannot update the database's schema ({e}) — "
-                    "check that the file and its folder are writable and the disk has room"
+                    f"{self._path}: cannot update the database's schema "
+                    f"({describe_storage_error(e)}) — {storage_advice(e)}"
                 ) from e
 
     async def _check_ours(self) -> int:
