@@ -9,15 +9,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import io
 import json
 import logging
 import signal
+import sqlite3
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from bot.errors import BotError, ConfigError, ConfigErrors
+from bot.errors import AlreadyRunning, BotError, ConfigError, ConfigErrors, StorageError
+
+if TYPE_CHECKING:
+    from bot.storage.runlock import LockHolder, RunLock
 
 log = logging.getLogger("bot")
 
@@ -61,25 +66,65 @@ def _preflight(args: argparse.Namespace, platforms: bool = True):
 
 async def _run(args: argparse.Namespace) -> int:
     from bot.app import App
+    from bot.storage.runlock import RunLock
 
     settings = _preflight(args).settings
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):  # not on this platform
-            loop.add_signal_handler(sig, stop.set)
-    async with App.open(settings) as app:
-        await app.run_forever(stop)
+    lock = _lock_database(settings.bot.database, "run")
+    if not isinstance(lock, RunLock):
+        raise AlreadyRunning(
+            f"{settings.bot.database} is in use by {lock.describe()}; stop that one first "
+            "(or give this one another bot.database): two bots on one database post every "
+            "alert twice"
+        )
+    with lock:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):  # not on this platform
+                loop.add_signal_handler(sig, stop.set)
+        async with App.open(settings) as app:
+            await app.run_forever(stop)
     return 0
+
+
+def _lock_database(database: Path, command: str) -> RunLock | LockHolder:
+    """Take the database's deliverer lock (bot/storage/runlock.py), or learn who has it."""
+    from bot.storage.runlock import try_lock
+
+    try:
+        return try_lock(database, command)
+    except OSError as e:
+        raise StorageError(
+            f"{database}.lock: cannot create the lock file beside the database ({e.strerror}) — "
+            "make its folder writable for the bot's user"
+        ) from e
 
 
 async def _once(args: argparse.Namespace) -> int:
     from bot.app import App
+    from bot.storage.runlock import RunLock
 
     settings = _preflight(args).settings
-    async with App.open(settings) as app:
-        report = await app.run_once()
-        pending = await app.storage.pending_count()
+    lock = _lock_database(settings.bot.database, "once")
+    if not isinstance(lock, RunLock):
+        # A running bot delivers from the same outbox: a second deliverer would
+        # post every alert twice, so this one only polls and queues.
+        async with App.open(settings, sinks={}) as app:
+            report = await app.run_once(deliver=False)
+        log.info(
+            "cycle done: %d feeds polled, %d with errors, %d alerts queued; not delivering "
+            "them here: %s is in use by %s, which delivers them",
+            len(report.outcomes),
+            report.errors,
+            report.alerts,
+            settings.bot.database,
+            lock.describe(),
+        )
+        return 0
+    with lock:
+        async with App.open(settings) as app:
+            report = await app.run_once()
+            pending = await app.storage.pending_count()
     log.info(
         "cycle done: %d feeds polled, %d with errors, %d alerts queued, %d delivered, %d waiting",
         len(report.outcomes),
@@ -141,6 +186,12 @@ def match_stream(
         if not line.strip():
             continue
         try:
+            line.encode("utf-8")  # stdin is read with surrogateescape: bad bytes show here
+        except UnicodeEncodeError:
+            print(f"line {number}: skipped, not UTF-8 text — save the input as UTF-8", file=stderr)
+            status = 1
+            continue
+        try:
             record = json.loads(line)
             if not isinstance(record, dict):
                 raise ValueError("expected a JSON object")
@@ -151,6 +202,14 @@ def match_stream(
                 title, summary = html_to_text(title), html_to_text(summary)
         except ValueError as e:
             print(f"line {number}: skipped, not a JSON item ({e})", file=stderr)
+            status = 1
+            continue
+        except RecursionError:  # json's decoder recurses once per nesting level
+            print(
+                f"line {number}: skipped, nested too deeply to read — "
+                "give one flat JSON object per line",
+                file=stderr,
+            )
             status = 1
             continue
         matches = matcher.match_text(title, summary)
@@ -178,8 +237,10 @@ def _match(args: argparse.Namespace) -> int:
         threshold = args.threshold if args.threshold is not None else bot.match_threshold
     if not 50 <= threshold <= 100:
         raise ConfigError("--threshold", "", f"{threshold:g} is out of range", "use 50 to 100")
+    # A stray non-UTF-8 byte must cost its line, not end the stream with a traceback.
+    stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="surrogateescape")
     return match_stream(
-        directory, threshold, sys.stdin, sys.stdout, sys.stderr, args.explain, args.html
+        directory, threshold, stdin, sys.stdout, sys.stderr, args.explain, args.html
     )
 
 
@@ -324,6 +385,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _database_named_in(args: argparse.Namespace) -> str:
+    """The database file the config names, for an error message (the config loaded before)."""
+    from bot.config import load_config
+
+    try:
+        return str(load_config(args.config).bot.database)
+    except BotError:
+        return "the database"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _setup_logging("INFO")
@@ -353,6 +424,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except BotError as e:
         print(f"error: {e}", file=sys.stderr)
+        return 1
+    except sqlite3.Error as e:  # met after the database was opened (damaged pages, locked)
+        from bot.storage_health import describe_storage_error, storage_advice
+
+        print(
+            f"error: {_database_named_in(args)}: cannot use the database "
+            f"({describe_storage_error(e)}) — {storage_advice(e)}",
+            file=sys.stderr,
+        )
         return 1
     except KeyboardInterrupt:  # Ctrl-C before the signal handlers were installed
         return 130

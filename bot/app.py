@@ -22,7 +22,7 @@ from bot.commands import Commands
 from bot.config import FeedSettings, FirstPoll, Settings
 from bot.digest.model import Digest
 from bot.digest.service import DigestService
-from bot.errors import ConfigError
+from bot.errors import ConfigError, StorageError
 from bot.feeds import schedule
 from bot.feeds.fetch import Fetcher
 from bot.feeds.parse import ParserPool
@@ -32,6 +32,13 @@ from bot.models import FeedState
 from bot.outbox import Outbox
 from bot.poller import Poller, PollOutcome, new_state
 from bot.storage.sqlite import SQLiteStorage, open_storage
+from bot.storage_health import (
+    STORAGE_FAILURES,
+    Backoff,
+    StorageHealth,
+    describe_storage_error,
+    storage_advice,
+)
 from bot.story_tracker import StoryTracker
 
 log = logging.getLogger(__name__)
@@ -120,6 +127,7 @@ class App:
         self.commands: Commands | None = None
         self._watchlist_snapshot: tuple[tuple[str, int, int], ...] = ()
         self.stories = StoryTracker(settings.bot.story_window)
+        self.health = StorageHealth(str(settings.bot.database))
         self.poller = Poller(
             settings.bot,
             storage,
@@ -167,7 +175,15 @@ class App:
             )
             sinks = sinks if sinks is not None else make_sinks(settings)
             app = cls(settings, storage, fetcher, parsers, sinks, clock)
-            await app.load()
+            try:
+                await app.load()
+            except STORAGE_FAILURES as e:
+                if isinstance(e, StorageError):
+                    raise
+                raise StorageError(
+                    f"{settings.bot.database}: cannot use the database "
+                    f"({describe_storage_error(e)}) — {storage_advice(e)}"
+                ) from e
             app.commands = Commands(app)
             for sink in sinks.values():
                 bind = getattr(sink, "bind_commands", None)
@@ -257,27 +273,38 @@ class App:
         """Reload if a watchlist file changed since the last load; True if reloaded."""
         if watchlist_snapshot(self.settings.bot.watchlists) == self._watchlist_snapshot:
             return False
+        where = "reloading the watchlists"
         try:
             await self.reload_watchlists()
         except ConfigError as e:
             self._watchlist_snapshot = watchlist_snapshot(self.settings.bot.watchlists)
             log.error("watchlists changed but cannot be used, keeping the old ones: %s", e)
             return False
+        except STORAGE_FAILURES as e:  # chat terms unreadable: try again at the next check
+            self.health.failed(where, e)
+            return False
+        self.health.ok(where)
         return True
 
     async def poll_feed(self, feed: FeedSettings) -> PollOutcome:
+        where = f"polling {feed.name}"
         try:
             state, outcome = await self.poller.poll(feed, self.states[feed.url])
+        except STORAGE_FAILURES as e:  # the feed keeps its state: its items are read again
+            self.health.failed(where, e)
+            return PollOutcome(feed.url, "error", error=f"storage: {e}")
         except Exception as e:  # a bug must cost one poll of one feed, never the poller
             log.exception("polling %s failed unexpectedly", feed.name)
             return PollOutcome(feed.url, "error", error=f"{type(e).__name__}: {e}")
+        self.health.ok(where)
         self.states[feed.url] = state
         if outcome.alerts:
             self.outbox.notify()
         return outcome
 
-    async def run_once(self) -> CycleReport:
-        """Poll every enabled feed once, then deliver what was queued."""
+    async def run_once(self, deliver: bool = True) -> CycleReport:
+        """Poll every enabled feed once, then deliver what was queued (unless told not to:
+        a running bot owns delivery from this database)."""
         outcomes = await asyncio.gather(
             *(
                 self.poll_feed(f)
@@ -285,18 +312,19 @@ class App:
                 if not self.states[f.url].disabled_reason
             )
         )
-        await self.outbox.drain()
+        if deliver:
+            await self.outbox.drain()
         return CycleReport(list(outcomes))
 
     async def run_forever(self, stop: asyncio.Event) -> None:
         """Poll each feed on its schedule and deliver continuously until `stop` is set."""
         self._stop = stop
-        delivery = asyncio.create_task(self.outbox.run(stop), name="outbox")
+        delivery = asyncio.create_task(self.outbox.run(stop, self.health), name="outbox")
         for feed in list(self.feeds.values()):
             self._start_feed(feed, stop)
         housekeeping = asyncio.create_task(self._housekeeping(stop), name="housekeeping")
         watcher = asyncio.create_task(self._watch_watchlists(stop), name="watchlists")
-        digests = asyncio.create_task(self.digest.run(stop), name="digest")
+        digests = asyncio.create_task(self.digest.run(stop, self.health), name="digest")
         log.info(
             "running: %d feeds, %d channels; Ctrl-C to stop",
             len(self.feeds),
@@ -312,11 +340,15 @@ class App:
             await asyncio.wait_for(delivery, SHUTDOWN_GRACE)
         except TimeoutError:
             log.warning("deliveries still running after %gs; they stay queued", SHUTDOWN_GRACE)
-        pending = await self.storage.pending_count()
-        if pending:
+        try:
+            pending = await self.storage.pending_count()
             held = sum(
                 [await self.storage.held_count(c.platform, c.id) for c in self.settings.channels]
             )
+        except STORAGE_FAILURES as e:  # a failing disk must not turn a clean stop into an error
+            log.warning("stopped; queued alerts not counted: %s", describe_storage_error(e))
+            return
+        if pending:
             because = f" ({held} held by a flood cap for its summary)" if held else ""
             log.info("%d alerts stay queued for the next start%s", pending, because)
 
@@ -332,6 +364,7 @@ class App:
         return digest
 
     async def _feed_loop(self, feed: FeedSettings, stop: asyncio.Event) -> None:
+        backoff = Backoff()
         while not stop.is_set():
             state = self.states[feed.url]
             if state.disabled_reason:
@@ -343,11 +376,26 @@ class App:
                 await wait_for_stop(stop, wait)
                 continue
             await self.poll_feed(feed)
+            if self.states.get(feed.url) is state:
+                # The poll could not record anything (storage failing, or a bug): the
+                # feed is still due, so wait rather than poll again at once.
+                await wait_for_stop(stop, backoff.next_delay())
+            else:
+                backoff.reset()
 
     async def _housekeeping(self, stop: asyncio.Event) -> None:
+        where = "pruning old records"
+        backoff = Backoff()
         while not stop.is_set():
             self.stories.expire(self.clock())
-            removed = await self.storage.prune(self.clock(), self.settings.bot.retention)
+            try:
+                removed = await self.storage.prune(self.clock(), self.settings.bot.retention)
+            except STORAGE_FAILURES as e:
+                self.health.failed(where, e)
+                await wait_for_stop(stop, backoff.next_delay())
+                continue
+            self.health.ok(where)
+            backoff.reset()
             if removed:
                 log.info("pruned %d old records", removed)
             await wait_for_stop(stop, PRUNE_EVERY)

@@ -68,6 +68,18 @@ class StorageError(BotError):
     """The database is unusable (not ours, newer schema, corrupt)."""
 
 
+class StorageUnavailable(StorageError):
+    """A write failed for a reason that may pass: disk full, read-only, locked.
+
+    Loops that meet it back off and try again (bot/storage_health.py) with
+    everything they fetched or queued kept, instead of failing for good.
+    """
+
+
+class AlreadyRunning(BotError):
+    """Another `python -m bot run` holds the database: a second one would double every alert."""
+
+
 class FetchError(BotError):
     """A feed could not be fetched or parsed this time.
 

@@ -29,6 +29,7 @@ from bot.errors import DeliveryError
 from bot.flood import admit, window_end
 from bot.models import Alert, FloodSummary
 from bot.storage.base import Storage
+from bot.storage_health import STORAGE_FAILURES, Backoff, StorageHealth
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,7 @@ class DeliveryStats:
 Next = float | None
 EDIT_RETRY = 60.0
 STALE_BATCH = 50  # story edits read per step (storage returns at most this many)
+IDLE_RECHECK = 5.0  # an idle channel looks for alerts queued by another process this often
 
 
 class Outbox:
@@ -383,19 +385,42 @@ class Outbox:
             if self._failures.get(channel.key, 0) != failures:
                 return  # something failed in this drain: the next run retries it
 
-    async def run(self, stop: asyncio.Event) -> None:
+    async def run(self, stop: asyncio.Event, health: StorageHealth | None = None) -> None:
         """Deliver until `stop` is set; an in-flight send always completes."""
-        await asyncio.gather(*(self._worker(c, stop) for c in self.channels))
+        health = health or StorageHealth("the database")
+        await asyncio.gather(*(self._worker(c, stop, health) for c in self.channels))
 
-    async def _worker(self, channel: ChannelSettings, stop: asyncio.Event) -> None:
+    async def _worker(
+        self, channel: ChannelSettings, stop: asyncio.Event, health: StorageHealth
+    ) -> None:
+        """One channel's loop; storage failures and bugs cost a backoff, never the channel."""
         wake = self._wake[channel.key]
+        where = f"delivering to {channel.key}"
+        backoff = Backoff()
+        never = asyncio.Event()
         while not stop.is_set():
             if channel.key in self._broken:
                 return
             wake.clear()
-            wait = await self.step(channel)
+            try:
+                wait = await self.step(channel)
+            except STORAGE_FAILURES as e:  # queued alerts stay queued: try again later
+                health.failed(where, e)
+                await _wait_any(stop, never, backoff.next_delay())
+                continue
+            except Exception:
+                delay = backoff.next_delay()
+                log.exception("%s failed unexpectedly; trying again in %gs", where, delay)
+                await _wait_any(stop, never, delay)
+                continue
+            health.ok(where)
+            backoff.reset()
             if wait != 0:
-                await _wait_any(stop, wake, wait)
+                # Another process (`once` beside this bot) may queue alerts without
+                # waking us: look again after IDLE_RECHECK at the latest.
+                await _wait_any(
+                    stop, wake, IDLE_RECHECK if wait is None else min(wait, IDLE_RECHECK)
+                )
 
 
 def _sooner(a: Next, b: Next) -> Next:

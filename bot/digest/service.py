@@ -27,6 +27,7 @@ from bot.digest.schedule import MAX_LATE, decide
 from bot.errors import DeliveryError
 from bot.models import Entity, FeedState
 from bot.storage.base import Storage
+from bot.storage_health import STORAGE_FAILURES, Backoff, StorageHealth
 
 log = logging.getLogger(__name__)
 
@@ -163,13 +164,20 @@ class DigestService:
         await self.storage.record_digest(d.key, day, "sent", self.clock(), message_id)
         log.info("%s: posted the digest for %s", d.key, day)
 
-    async def run(self, stop: asyncio.Event) -> None:
+    async def run(self, stop: asyncio.Event, health: StorageHealth | None = None) -> None:
         """Post digests when due until `stop` is set."""
         if not self.settings.channels:
             return
+        health = health or StorageHealth("the database")
+        backoff = Backoff()
         while not stop.is_set():
             try:
                 wait = await self.tick()
+                health.ok("posting digests")
+                backoff.reset()
+            except STORAGE_FAILURES as e:  # the day stays due: it is posted when storage works
+                health.failed("posting digests", e)
+                wait = backoff.next_delay()
             except Exception:  # a digest bug must not stop the bot; try again later
                 log.exception("the daily digest failed unexpectedly")
                 wait = RETRY_AFTER

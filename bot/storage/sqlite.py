@@ -8,6 +8,7 @@ or whose version is newer than this code knows, is refused rather than touched.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
@@ -25,6 +26,7 @@ from bot.errors import StorageError
 from bot.matching.watchlists import ChatTerm
 from bot.models import Alert, FeedState, FloodSummary, Item, Match, StoryUpdate
 from bot.storage.base import IngestResult, Planner, StoryMember
+from bot.storage_health import describe_storage_error, storage_advice
 
 APPLICATION_ID = 0x4E575442  # "NWTB": marks the file as this bot's database
 
@@ -281,10 +283,30 @@ class SQLiteStorage:
             await self._db.execute("PRAGMA journal_mode = WAL")
             await self._db.execute("PRAGMA synchronous = NORMAL")
             await self._db.execute("PRAGMA foreign_keys = ON")
-            app_id = await self._scalar("PRAGMA application_id")
-            version = await self._scalar("PRAGMA user_version")
+            # One read transaction: a consistent view even while another process migrates.
+            await self._db.execute("BEGIN")
+            try:
+                version = await self._check_ours()
+            finally:
+                await self._db.execute("COMMIT")
         except sqlite3.DatabaseError as e:
-            raise StorageError(f"{self._path}: not a usable SQLite database ({e})") from e
+            raise StorageError(
+                f"{self._path}: not a usable SQLite database ({describe_storage_error(e)}) — "
+                f"{storage_advice(e)}"
+            ) from e
+        if version < len(MIGRATIONS):
+            try:
+                await self._migrate()
+            except sqlite3.DatabaseError as e:
+                raise StorageError(
+                    f"{self._path}: cannot update the database's schema "
+                    f"({describe_storage_error(e)}) — {storage_advice(e)}"
+                ) from e
+
+    async def _check_ours(self) -> int:
+        """The schema version, after refusing a file that is not ours or is too new."""
+        app_id = await self._scalar("PRAGMA application_id")
+        version = int(await self._scalar("PRAGMA user_version"))
         if version == 0 and app_id == 0:
             tables = await self._scalar("SELECT count(*) FROM sqlite_master")
             if tables:
@@ -302,8 +324,18 @@ class SQLiteStorage:
                 f"{self._path}: the database has schema version {version}, newer than this "
                 f"bot knows ({len(MIGRATIONS)}); upgrade the bot or use another file"
             )
-        for number in range(version + 1, len(MIGRATIONS) + 1):
-            async with self._transaction():
+        return version
+
+    async def _migrate(self) -> None:
+        """Apply the missing migrations in one transaction, safe against a concurrent starter.
+
+        Two processes starting at once on a fresh file both read version 0; the
+        version is read again inside the write transaction, so the second one
+        finds the first one's work done instead of failing on `CREATE TABLE`.
+        """
+        async with self._transaction():
+            version = await self._check_ours()
+            for number in range(version + 1, len(MIGRATIONS) + 1):
                 for statement in _statements(MIGRATIONS[number - 1]):
                     await self._db.execute(statement)
                 await self._db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
@@ -320,11 +352,14 @@ class SQLiteStorage:
             await self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
-            except BaseException:
-                await asyncio.shield(self._db.execute("ROLLBACK"))
-                raise
-            else:
                 await asyncio.shield(self._db.execute("COMMIT"))
+            except BaseException:
+                # A failed COMMIT (disk full, busy) leaves the transaction open, and a
+                # failed statement may have ended it already: roll back whatever is left,
+                # so the next BEGIN works once storage does, and keep the first error.
+                with contextlib.suppress(sqlite3.Error):
+                    await asyncio.shield(self._db.execute("ROLLBACK"))
+                raise
 
     # -- feeds -------------------------------------------------------------------
 
