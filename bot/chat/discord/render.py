@@ -141,7 +141,9 @@ def alert_embed(alert: Alert, lead: str | None = None) -> discord.Embed:
     if item.published:
         embed.add_field(name="Published", value=long_time(item.published))
         embed.timestamp = item.published
-    explanation = "; ".join(f"{m.alias} → {m.text} ({m.how}, {m.score:g})" for m in alert.matches)
+    explanation = "; ".join(
+        f"{m.alias} → {m.text} ({m.how}, {m.score:g}){m.ambiguity_note()}" for m in alert.matches
+    )
     embed.set_footer(text=cut(plain_text(explanation), FOOTER_MAX))
     return fit(embed)
 
