@@ -185,6 +185,8 @@ FAMILIES = Matcher(
         group("kp", "Khyber Pakhtunkhwa", kind="region"),
         group("khost", "Khost", kind="region"),
         person("karim", "Karim Khalili"),
+        person("tq", "Tawkurani Qureshi"),
+        person("rahim", "Abdul Rahim Wardak"),
     ]
 )
 
@@ -229,6 +231,7 @@ def test_spelling_family_is_found(text, entity_id):
         ("islam karim", "karimov"),  # a surname variant must be capitalised
         ("Pakistan and Punjab bank", "bop"),
         ("Pashtun Movement", "ptm"),
+        ("Tawkarina Qureshi", "tq"),  # three vowels and the last one differ: another name
     ],
 )
 def test_spelling_family_precision(text, entity_id):

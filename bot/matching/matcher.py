@@ -125,6 +125,7 @@ MIN_FUZZY_CONSONANTS = 7  # ...and this long to allow one consonant edit
 MIN_VOWEL_CLASS_CONSONANTS = (4, 6)
 MIN_VOWEL_CLASS_WORD = 7  # letters of a one-word name: Khost is not Khust
 _VOWELS_RE = re.compile(r"[aeiou]")
+_SH_BEFORE_CONSONANT = re.compile(r"sh(?=[^aeiou])")
 _CACHE_LIMIT = 200_000
 
 
@@ -658,7 +659,9 @@ class Matcher:
                         following = cache[skel[j]] = vowel_class(skel[j])
                     form = _join(form, following)
                 for a in self._vowel_forms.get(form, ()):
-                    found.append(self._make(self._aliases[a], f, i, j + 1, 0))
+                    alias = self._aliases[a]
+                    if alias.size == j - i + 1 and _vowels_close(skel[i : j + 1], alias.skel):
+                        found.append(self._make(alias, f, i, j + 1, 0))
         return found
 
     def _literal_at(self, f: _Field) -> list[Match]:
@@ -922,6 +925,25 @@ def _same_start(a: str, b: str) -> bool:
 def _better(a: Match, b: Match) -> bool:
     """Prefer the higher score, then the title, then the earlier mention."""
     return (a.score, a.field == "title", -a.start) > (b.score, b.field == "title", -b.start)
+
+
+MAX_VOWEL_CHANGES = 2  # per word: Muhammad/Mohammed has two, Tawkurani/Tawkarina three
+
+
+def _vowels_close(words: list[str], alias_words: tuple[str, ...]) -> bool:
+    """Words of one vowel class that differ in few vowels, never in their last letter.
+
+    A name's final vowel often marks another name or gender (Rahim/Rahima,
+    Tawkurani/Tawkarina), so it must agree; elsewhere a word may differ in
+    two vowels at most.
+    """
+    for word, alias in zip(words, alias_words, strict=True):
+        a, b = _SH_BEFORE_CONSONANT.sub("h", word), _SH_BEFORE_CONSONANT.sub("h", alias)
+        if len(a) != len(b) or (a[-1:] != b[-1:] and a[-1:] in _VOWELS):
+            return False
+        if sum(x != y for x, y in zip(a, b, strict=True)) > MAX_VOWEL_CHANGES:
+            return False
+    return True
 
 
 def _literal_pattern(alias: str) -> re.Pattern[str]:
