@@ -30,7 +30,7 @@ import re
 from bisect import bisect_left
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import reduce
 
 from rapidfuzz.distance import OSA
@@ -48,8 +48,10 @@ from bot.matching.normalize import (
     stems,
     surname_stem,
     vowel_class,
+    vowels_close,
 )
-from bot.matching.risk import RISKY_WORDS, dropped_symbols, risk_reasons
+from bot.matching.resolve import best_per_entity, better
+from bot.matching.risk import RISKY_WORDS, dropped_symbols, literal_pattern, risk_reasons
 from bot.models import Entity, Item, Match
 
 PERSON = "person"
@@ -125,7 +127,6 @@ MIN_FUZZY_CONSONANTS = 7  # ...and this long to allow one consonant edit
 MIN_VOWEL_CLASS_CONSONANTS = (4, 6)
 MIN_VOWEL_CLASS_WORD = 7  # letters of a one-word name: Khost is not Khust
 _VOWELS_RE = re.compile(r"[aeiou]")
-_SH_BEFORE_CONSONANT = re.compile(r"sh(?=[^aeiou])")
 _CACHE_LIMIT = 200_000
 
 
@@ -331,7 +332,7 @@ class Matcher:
         if risky:
             self._risky.add((entity.id, text))
         if risky and dropped_symbols(text):
-            self._literal.append((index, _literal_pattern(text)))
+            self._literal.append((index, literal_pattern(text)))
             return
         if entity.kind == PERSON and 2 <= alias.size <= 3:
             self._reversed[skel[-1]].append(index)
@@ -480,7 +481,7 @@ class Matcher:
                 if m.entity_id in self._context and not self._context_met(m.entity_id, fields)
             }
             mentions = [m for m in mentions if m.entity_id not in missing]
-        return sorted(_best_per_entity(mentions), key=lambda m: self._order[m.entity_id])
+        return sorted(best_per_entity(mentions), key=lambda m: self._order[m.entity_id])
 
     def _context_met(self, entity_id: str, fields: list[_Field]) -> bool:
         """Does the item hold one of the entity's context terms (as skeletons, in order)?"""
@@ -660,7 +661,7 @@ class Matcher:
                     form = _join(form, following)
                 for a in self._vowel_forms.get(form, ()):
                     alias = self._aliases[a]
-                    if alias.size == j - i + 1 and _vowels_close(skel[i : j + 1], alias.skel):
+                    if alias.size == j - i + 1 and vowels_close(skel[i : j + 1], alias.skel):
                         found.append(self._make(alias, f, i, j + 1, 0))
         return found
 
@@ -775,7 +776,7 @@ class Matcher:
                     m = self._verify(alias, f, start, end, gap)
                     if m is not None:
                         current = best.get(m.entity_id)
-                        if current is None or _better(m, current):
+                        if current is None or better(m, current):
                             best[m.entity_id] = m
         return list(best.values())
 
@@ -920,66 +921,6 @@ def _distinctive(skel: str) -> bool:
 def _same_start(a: str, b: str) -> bool:
     """Two spellings of one name word start alike (or both with a vowel: Usman/Osman)."""
     return not a or not b or a[0] == b[0] or (a[0] in _VOWELS and b[0] in _VOWELS)
-
-
-def _better(a: Match, b: Match) -> bool:
-    """Prefer the higher score, then the title, then the earlier mention."""
-    return (a.score, a.field == "title", -a.start) > (b.score, b.field == "title", -b.start)
-
-
-MAX_VOWEL_CHANGES = 2  # per word: Muhammad/Mohammed has two, Tawkurani/Tawkarina three
-
-
-def _vowels_close(words: list[str], alias_words: tuple[str, ...]) -> bool:
-    """Words of one vowel class that differ in few vowels, never in their last letter.
-
-    A name's final vowel often marks another name or gender (Rahim/Rahima,
-    Tawkurani/Tawkarina), so it must agree; elsewhere a word may differ in
-    two vowels at most.
-    """
-    for word, alias in zip(words, alias_words, strict=True):
-        a, b = _SH_BEFORE_CONSONANT.sub("h", word), _SH_BEFORE_CONSONANT.sub("h", alias)
-        if len(a) != len(b) or (a[-1:] != b[-1:] and a[-1:] in _VOWELS):
-            return False
-        if sum(x != y for x, y in zip(a, b, strict=True)) > MAX_VOWEL_CHANGES:
-            return False
-    return True
-
-
-def _literal_pattern(alias: str) -> re.Pattern[str]:
-    """The alias as written, case-exact; no letter, digit or one of its own symbols
-    may touch it, so "C++" matches "C++," but not "C", "c++" or "C+++"."""
-    symbols = re.escape(dropped_symbols(alias))
-    words = [re.escape(w) for w in alias.split()]
-    return re.compile(rf"(?<![\w{symbols}])" + r"\s+".join(words) + rf"(?![\w{symbols}])")
-
-
-def _best_per_entity(mentions: list[Match]) -> list[Match]:
-    """One match per entity, marked ambiguous when other entities own the same words.
-
-    An entity named anywhere by words of its own is not ambiguous; otherwise
-    its best mention lists the other entities found on exactly that text.
-    """
-    owners: dict[tuple[str, int, int], list[str]] = defaultdict(list)
-    for m in mentions:
-        key = (m.field, m.start, m.end)
-        if m.entity_id not in owners[key]:
-            owners[key].append(m.entity_id)
-    best: dict[str, Match] = {}
-    for m in mentions:
-        others = tuple(e for e in owners[(m.field, m.start, m.end)] if e != m.entity_id)
-        candidate = replace(m, candidates=others) if others else m
-        current = best.get(m.entity_id)
-        if current is None or _preferred(candidate, current):
-            best[m.entity_id] = candidate
-    return list(best.values())
-
-
-def _preferred(a: Match, b: Match) -> bool:
-    """An unambiguous mention beats an ambiguous one; then the usual order."""
-    if a.ambiguous != b.ambiguous:
-        return not a.ambiguous
-    return _better(a, b)
 
 
 def _outermost(mentions: list[Match], text: str) -> list[Match]:

@@ -301,3 +301,23 @@ def surname_stem(skel: str) -> str:
         if skel.endswith(suffix) and len(skel) - len(suffix) >= MIN_SURNAME_STEM:
             return skel[: -len(suffix)]
     return skel
+
+
+_VOWEL_LETTERS = frozenset("aeiou")
+MAX_VOWEL_CHANGES = 2  # per word: Muhammad/Mohammed has two, Tawkurani/Tawkarina three
+
+
+def vowels_close(words: list[str], alias_words: tuple[str, ...]) -> bool:
+    """Words of one vowel class that differ in few vowels, never in their last letter.
+
+    A name's final vowel often marks another name or gender (Rahim/Rahima,
+    Tawkurani/Tawkarina), so it must agree; elsewhere a word may differ in
+    two vowels at most.
+    """
+    for word, alias in zip(words, alias_words, strict=True):
+        a, b = _SH_BEFORE_CONSONANT.sub("h", word), _SH_BEFORE_CONSONANT.sub("h", alias)
+        if len(a) != len(b) or (a[-1:] != b[-1:] and a[-1:] in _VOWEL_LETTERS):
+            return False
+        if sum(x != y for x, y in zip(a, b, strict=True)) > MAX_VOWEL_CHANGES:
+            return False
+    return True

@@ -69,3 +69,11 @@ def risk_reasons(alias: str) -> list[str]:
     elif tokens.folded and all(w.isdigit() for w in tokens.folded):
         reasons.append("only digits: would match any item with that number")
     return reasons
+
+
+def literal_pattern(alias: str) -> re.Pattern[str]:
+    """The alias as written, case-exact; no letter, digit or one of its own symbols
+    may touch it, so "C++" matches "C++," but not "C", "c++" or "C+++"."""
+    symbols = re.escape(dropped_symbols(alias))
+    words = [re.escape(w) for w in alias.split()]
+    return re.compile(rf"(?<![\w{symbols}])" + r"\s+".join(words) + rf"(?![\w{symbols}])")
