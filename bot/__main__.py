@@ -137,8 +137,12 @@ async def _once(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
+    from bot.matching.watchlists import term_warnings
+
     checked = _preflight(args)
     settings, entities = checked.settings, checked.entities
+    for warning in term_warnings(settings.bot.watchlists, entities):
+        print(f"warning: {warning}")
     aliases = sum(len(e.all_aliases) for e in entities)
     print(
         f"{args.config}: OK — {len(settings.feeds)} feeds, {len(settings.channels)} channels, "
@@ -155,7 +159,7 @@ def explain_table(record_id: object, title: str, matches: list) -> str:  # list[
     for m in matches:
         lines.append(
             f"    {m.entity_id:<24} {m.kind:<8} {m.how:<14} {m.score:>5g}  "
-            f'"{m.alias}" ~ "{m.text}" in {m.field}[{m.start}:{m.end}]'
+            f'"{m.alias}" ~ "{m.text}" in {m.field}[{m.start}:{m.end}]{m.ambiguity_note()}'
         )
     return "\n".join(lines)
 

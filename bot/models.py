@@ -28,6 +28,12 @@ class Entity:
     exclude: tuple[str, ...] = ()
     severity: str = "medium"
     source: str = ""  # file (or "chat") it came from, for error messages
+    # Terms one of which must appear in the item for the entity to match: how
+    # two people who share a name are told apart (bot/matching/README in README.md).
+    context: tuple[str, ...] = ()
+    # Risky aliases (two letters, a common word, symbols) the analyst wants
+    # matched by the ordinary rules instead of case-exact and as written.
+    loose: tuple[str, ...] = ()
 
     @property
     def all_aliases(self) -> tuple[str, ...]:
@@ -75,9 +81,30 @@ class Match:
     # punctuation folding; variant: same transliteration skeleton (Tehreek =
     # Tehrik); transliterated: from another script; fuzzy: within edit distance.
     how: str = "exact"
+    # Other entities the same words also name (a shared alias): the analyst
+    # decides which one the item is about. Empty when the match is unambiguous.
+    candidates: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        # Rows loaded back from JSON carry a list; keep the dataclass hashable.
+        if not isinstance(self.candidates, tuple):
+            object.__setattr__(self, "candidates", tuple(self.candidates))
+
+    @property
+    def ambiguous(self) -> bool:
+        return bool(self.candidates)
+
+    def ambiguity_note(self) -> str:
+        """ " — ambiguous, also: a, b" for a shared alias, else ""; shown in every alert."""
+        if not self.candidates:
+            return ""
+        return f" — ambiguous, also: {', '.join(self.candidates)}"
 
     def to_json(self) -> dict[str, object]:
         """The public JSON form (match filter output, JSONL alerts)."""
+        extra: dict[str, object] = {}
+        if self.candidates:
+            extra = {"ambiguous": True, "candidates": list(self.candidates)}
         return {
             "entity": self.entity_id,
             "kind": self.kind,
@@ -88,11 +115,15 @@ class Match:
             "start": self.start,
             "end": self.end,
             "how": self.how,
+            **extra,
         }
 
     def explain(self) -> str:
         how = self.how if self.score >= 100 else f"{self.how} {self.score:g}"
-        return f'{self.entity_id}: alias "{self.alias}" ~ "{self.text}" ({how}, {self.field})'
+        return (
+            f'{self.entity_id}: alias "{self.alias}" ~ "{self.text}" ({how}, {self.field})'
+            + self.ambiguity_note()
+        )
 
 
 @dataclass(frozen=True, slots=True)

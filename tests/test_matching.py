@@ -195,7 +195,9 @@ def test_two_letter_differences_do_not_match():
     m = Matcher([entity("x", "Tehrik-e-Taliban")])
     assert ids(m, "Tehreek-e-Taliban") == ["x"]  # one letter: fuzzy
     m = Matcher([entity("x", "Muhammad")])
-    assert ids(m, "Mohammed") == []  # two letters apart: list them explicitly
+    assert ids(m, "Mahmood") == []  # another name, several letters apart
+    # Two vowels apart is a transliteration family of its own (see test_match_families).
+    assert ids(m, "Mohammed") == ["x"]
 
 
 @pytest.mark.parametrize(

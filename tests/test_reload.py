@@ -97,17 +97,18 @@ async def test_broken_edit_keeps_the_old_matcher(
 async def test_invalid_watchlist_keeps_the_old_matcher(
     make_settings, watchlist_dir: Path, caplog
 ) -> None:
-    # Valid TOML, invalid watchlist: an alias that belongs to another entity.
+    # Valid TOML, invalid watchlist: an exclusion equal to the entity's own name.
     async with App.open(make_settings([])) as app:
         old = app.matcher
         append(
             watchlist_dir / "test.toml",
-            '\n[[entity]]\nid = "tj"\nname = "Tadzhikistan"\nkind = "region"\n',
+            '\n[[entity]]\nid = "tj"\nname = "Tadzhikistan"\nkind = "region"\n'
+            'exclude = ["Tadzhikistan"]\n',
         )
         with caplog.at_level(logging.ERROR, logger="bot.app"):
             assert await app.refresh_watchlists() is False
         assert app.matcher is old
-        assert any("also listed for 'tajikistan'" in r.getMessage() for r in caplog.records)
+        assert any("equals its alias 'Tadzhikistan'" in r.getMessage() for r in caplog.records)
 
 
 async def test_new_entity_alerts_after_refresh(

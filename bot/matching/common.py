@@ -45,3 +45,18 @@ COMMON_WORDS = frozenset(
     whole whose why will with within without women work world would year years yet you
     """.split()
 )
+
+# Given names that are also everyday words, in English or in the languages the
+# watchlists cover (Arabic, Persian, Turkic, Russian as written in English copy):
+# "said", "will", "mark", "hope", "rose", "grace", "bill", "sami" (Finnish/Sami),
+# "sunny", "amir" (commander), "iman" (faith), "nur"/"noor" (light). Picked by
+# hand from names seen in watchlists; a lower-case one in prose is never the name.
+NAME_WORDS = frozenset(
+    """
+    said will mark hope rose grace bill sami sunny faith joy may june april august
+    rich frank earnest ernest victor hunter summer dawn sky amber ruby pearl iris
+    lily daisy ivy holly penny crystal destiny patience prudence honor honour
+    guy jack pat rob sue art dean drew gene ray miles chase wade lance grant
+    glen don sonny rusty amir emir iman nur noor aman amal salam sultan
+    """.split()
+)

@@ -27,6 +27,7 @@ Only windows anchored on a hit are scored.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -39,13 +40,21 @@ from bot.matching.normalize import (
     CONNECTOR_WORDS,
     CONSONANTAL,
     LINK_WORDS,
+    MIN_SURNAME_STEM,
     Tokens,
     consonants,
     scan,
     skeleton,
     stems,
+    surname_stem,
+    vowel_class,
+    vowels_close,
 )
+from bot.matching.resolve import best_per_entity, better
+from bot.matching.risk import RISKY_WORDS, dropped_symbols, literal_pattern, risk_reasons
 from bot.models import Entity, Item, Match
+
+PERSON = "person"
 
 # Words too common in names to locate a candidate by: they never anchor a
 # fuzzy window (exact matching still uses them).
@@ -112,6 +121,12 @@ ANCHORS_PER_ALIAS = 2
 MAX_INSERTED = 2  # capitalised words allowed inside a multi-word name
 MIN_CONSONANTS = 4  # an alias's consonants must be this distinctive to match vowel-less script
 MIN_FUZZY_CONSONANTS = 7  # ...and this long to allow one consonant edit
+# Consonants a name needs before its vowels may differ (Usama bin Laden = Osama
+# bin Laden; Pashtun = Pukhtun), for one word and for a longer name: Karim is
+# not Karam, nor Doval Duval.
+MIN_VOWEL_CLASS_CONSONANTS = (4, 6)
+MIN_VOWEL_CLASS_WORD = 7  # letters of a one-word name: Khost is not Khust
+_VOWELS_RE = re.compile(r"[aeiou]")
 _CACHE_LIMIT = 200_000
 
 
@@ -207,6 +222,7 @@ class _Alias:
     signature: tuple[str, ...]
     allowed: int  # edits a fuzzy variant may have; 0 = exact (skeleton) only
     size: int  # number of words
+    risky: bool = False  # see risk.py: matched case-exact, and not inside shouting capitals
 
 
 @dataclass(slots=True)
@@ -248,6 +264,25 @@ class Matcher:
         self._skeletons: dict[str, str] = {}  # word -> skeleton, a plain dict: hot path
         self._excludes: dict[str, list[tuple[str, tuple[str, ...]]]] = defaultdict(list)
         self._order = {e.id: i for i, e in enumerate(self.entities)}
+        # Risky aliases with symbols word matching would drop (C++): the raw text, as written.
+        self._literal: list[tuple[int, re.Pattern[str]]] = []
+        # Person aliases by the skeleton of their family name, for "Ahmadi, Said".
+        self._reversed: dict[str, list[int]] = defaultdict(list)
+        # Person aliases by their family name without its Russian-era ending (Karimov).
+        self._surnames: dict[str, list[int]] = defaultdict(list)
+        # Names by their vowel-class form (Usama = Osama), and those forms' first words.
+        self._vowel_forms: dict[str, list[int]] = defaultdict(list)
+        self._vowel_starts: set[str] = set()
+        self._vowel_cache: dict[str, str] = {}
+        # Names with connecting words (al, of the, va) that texts may leave out.
+        self._dropped: dict[str, list[int]] = defaultdict(list)
+        self._risky: set[tuple[str, str]] = set()  # (entity id, alias)
+        # Terms that must appear in an item for the entity to match (namesakes).
+        self._context: dict[str, list[tuple[str, ...]]] = {
+            e.id: [tuple(skeleton(w) for w in scan(c).folded) for c in e.context]
+            for e in self.entities
+            if e.context
+        }
         for entity in self.entities:
             for phrase in entity.exclude:
                 words = tuple(scan(phrase).folded)
@@ -273,7 +308,10 @@ class Matcher:
         toks = scan(text)
         if not len(toks):
             return
-        strict = is_strict(text)
+        risky = text not in entity.loose and bool(risk_reasons(text))
+        if risky and entity.kind == PERSON and all(w in RISKY_WORDS for w in toks.folded):
+            return  # a given name that is an ordinary word is no evidence of the person
+        strict = risky or is_strict(text)
         skel = tuple(skeleton(w) for w in toks.folded)
         joined = _join_all(skel)
         alias = _Alias(
@@ -287,14 +325,27 @@ class Matcher:
             signature=_signature(toks.folded),
             allowed=0 if strict else allowed_edits(len(joined), self.threshold),
             size=len(toks),
+            risky=risky,
         )
         index = len(self._aliases)
         self._aliases.append(alias)
+        if risky:
+            self._risky.add((entity.id, text))
+        if risky and dropped_symbols(text):
+            self._literal.append((index, literal_pattern(text)))
+            return
+        if entity.kind == PERSON and 2 <= alias.size <= 3:
+            self._reversed[skel[-1]].append(index)
+        if not strict:
+            self._add_variant_forms(index, alias)
         if strict:
             self._strict[alias.cased[0]].append(index)
             self._strict_joined["".join(alias.cased)].append(index)
             return
-        self._noconn[_without_connectors(alias.folded, skel)].append((index, alias.size))
+        noconn = _without_connectors(alias.folded, skel)
+        self._noconn[noconn].append((index, alias.size))
+        if noconn != joined:
+            self._dropped[noconn].append(index)
         self._joined[joined].append(index)
         forms = [joined]
         shortened = _without_trailing_generic(alias.folded, skel)
@@ -318,6 +369,21 @@ class Matcher:
                 self._consonant_variants[key].append(index)
         # Room for connecting words (al, ud, in the) the alias writes joined or leaves out.
         self._max_words = max(self._max_words, alias.size + 3)
+
+    def _add_variant_forms(self, index: int, alias: _Alias) -> None:
+        """Index the spelling families the exact forms miss (see `_variants`)."""
+        if alias.entity.kind == PERSON and alias.size >= 2:
+            stem = surname_stem(alias.skel[-1])
+            if len(stem) >= MIN_SURNAME_STEM:
+                self._surnames[stem].append(index)
+        form = _join_all(vowel_class(w) for w in alias.skel)
+        consonants_left = len(_VOWELS_RE.sub("", form))
+        long_enough = alias.size > 1 or len(alias.folded[0]) >= MIN_VOWEL_CLASS_WORD
+        wanted = MIN_VOWEL_CLASS_CONSONANTS[alias.size > 1]
+        if self.threshold < 100 and long_enough and consonants_left >= wanted:
+            self._vowel_forms[form].append(index)
+            self._vowel_starts.add(vowel_class(alias.skel[0]))
+            self._max_words = max(self._max_words, alias.size)
 
     def _build_anchors(self) -> None:
         """Index fuzzy aliases by their rarest distinctive words and those words' deletions."""
@@ -404,14 +470,29 @@ class Matcher:
                     skel[k] = skeleton(DIRECTION_ABBREVIATIONS[toks.cased[k]])
             fields.append(_Field(name, text, toks, skel))
         vetoed = self._vetoed(fields)
-        best: dict[str, Match] = {}
+        mentions: list[Match] = []
         for f in fields:
-            mentions = [m for m in self._mentions(f) if m.entity_id not in vetoed]
-            for m in _outermost(mentions, f.text):
-                current = best.get(m.entity_id)
-                if current is None or _better(m, current):
-                    best[m.entity_id] = m
-        return sorted(best.values(), key=lambda m: self._order[m.entity_id])
+            found = [m for m in self._mentions(f) if m.entity_id not in vetoed]
+            mentions.extend(_outermost(found, f.text))
+        if self._context:
+            missing = {
+                m.entity_id
+                for m in mentions
+                if m.entity_id in self._context and not self._context_met(m.entity_id, fields)
+            }
+            mentions = [m for m in mentions if m.entity_id not in missing]
+        return sorted(best_per_entity(mentions), key=lambda m: self._order[m.entity_id])
+
+    def _context_met(self, entity_id: str, fields: list[_Field]) -> bool:
+        """Does the item hold one of the entity's context terms (as skeletons, in order)?"""
+        for phrase in self._context[entity_id]:
+            size = len(phrase)
+            for f in fields:
+                skel = f.skel
+                for i, w in enumerate(skel):
+                    if w == phrase[0] and tuple(skel[i : i + size]) == phrase:
+                        return True
+        return False
 
     def _vetoed(self, fields: list[_Field]) -> set[str]:
         """Entities one of whose exclude phrases the item contains."""
@@ -469,10 +550,143 @@ class Matcher:
                     for a, words in self._noconn.get(bare, ()):
                         if words >= 3 or not linked:
                             found.append(self._make(self._aliases[a], f, i, j + 1, 0))
+                elif j > i:  # the text leaves out the connecting words the alias has
+                    for a in self._dropped.get(bare, ()):
+                        found.append(self._make(self._aliases[a], f, i, j + 1, 0))
         if any(toks.foreign):
             found.extend(self._foreign(f))
+        if self._reversed:
+            found.extend(self._reversed_names(f))
+        if self._surnames or self._vowel_forms:
+            found.extend(self._variants(f))
+        if self._literal:
+            found.extend(self._literal_at(f))
+        found = [m for m in found if self._plausible(m, f)]
         if self._anchors:
-            found.extend(self._fuzzy(f, {m.entity_id for m in found}))
+            found.extend(
+                m for m in self._fuzzy(f, {m.entity_id for m in found}) if self._plausible(m, f)
+            )
+        return found
+
+    def _plausible(self, m: Match, f: _Field) -> bool:
+        """Rules about the words around a match, whatever way it was found.
+
+        A person's name never begins or ends with an ordinary word written in
+        lower case ("Karimi said Ahmadi" is not Said Ahmadi); a risky
+        all-capitals alias (IS, AQ) does not count inside a shouting headline
+        ("WHAT IS NEXT").
+        """
+        toks = f.tokens
+        first = bisect_left(toks.starts, m.start)
+        last = max(first, bisect_left(toks.ends, m.end))
+        if first >= len(toks) or last >= len(toks):
+            return True
+        if m.kind == PERSON:
+            for k in {first, last}:
+                word = toks.cased[k]
+                if word[:1].islower() and toks.folded[k] in RISKY_WORDS and not toks.foreign[k]:
+                    return False
+        if m.alias.isupper() and m.text.isupper() and self._is_risky(m):
+            neighbours = [toks.cased[k] for k in (first - 1, last + 1) if 0 <= k < len(toks)]
+            if neighbours and all(w.isupper() and len(w) > 1 for w in neighbours):
+                return False
+        return True
+
+    def _is_risky(self, m: Match) -> bool:
+        return (m.entity_id, m.alias) in self._risky
+
+    def _reversed_names(self, f: _Field) -> list[Match]:
+        """A person's name written family name first, after a comma: "Ahmadi, Said"."""
+        toks, skel, text = f.tokens, f.skel, f.text
+        n, found = len(toks), []
+        for k in range(n - 1):
+            if (
+                skel[k] not in self._reversed
+                or text[toks.ends[k] : toks.starts[k + 1]].strip() != ","
+            ):
+                continue
+            for a in self._reversed[skel[k]]:
+                alias = self._aliases[a]
+                given = alias.size - 1
+                end = k + 1 + given
+                if end > n or tuple(skel[k + 1 : end]) != alias.skel[:-1]:
+                    continue
+                if all(toks.cased[x][:1].isupper() for x in range(k, end)):
+                    found.append(self._make(alias, f, k, end, 0))
+        return found
+
+    def _variants(self, f: _Field) -> list[Match]:
+        """Spelling families of names, tried only from capitalised words.
+
+        * A person's family name with or without its Russian-era ending
+          (Islam Karim = Islam Karimov, Emomali Rahmonov = Emomali Rahmon),
+          the given names exactly; never for a one-word alias, so Ali is not Aliyev.
+        * A name whose vowels (and Pashto sh/kh) differ: Osama bin Laden,
+          Mohammed Yunus, Pukhtun, when the name has consonants enough.
+        """
+        toks, skel = f.tokens, f.skel
+        cased, n = toks.cased, len(toks)
+        found: list[Match] = []
+        cache = self._vowel_cache
+        if len(cache) > _CACHE_LIMIT:
+            cache.clear()
+        for i in range(n):
+            if not cased[i][:1].isupper() or toks.foreign[i]:
+                continue
+            word = skel[i]
+            for a in self._surnames.get(surname_stem(word), ()):
+                alias = self._aliases[a]
+                start = i - alias.size + 1
+                if (
+                    word != alias.skel[-1]
+                    and start >= 0
+                    and tuple(skel[start:i]) == alias.skel[:-1]
+                ):
+                    found.append(self._make(alias, f, start, i + 1, 0))
+            if not self._vowel_forms:
+                continue
+            vowels = cache.get(word)
+            if vowels is None:
+                vowels = cache[word] = vowel_class(word)
+            if vowels not in self._vowel_starts:
+                continue
+            form = vowels
+            for j in range(i, min(n, i + self._max_words)):
+                if j > i:
+                    if toks.foreign[j]:
+                        break
+                    following = cache.get(skel[j])
+                    if following is None:
+                        following = cache[skel[j]] = vowel_class(skel[j])
+                    form = _join(form, following)
+                for a in self._vowel_forms.get(form, ()):
+                    alias = self._aliases[a]
+                    if alias.size == j - i + 1 and vowels_close(skel[i : j + 1], alias.skel):
+                        found.append(self._make(alias, f, i, j + 1, 0))
+        return found
+
+    def _literal_at(self, f: _Field) -> list[Match]:
+        """Risky aliases with symbols (C++): the text exactly as written, word-bounded."""
+        found = []
+        for a, pattern in self._literal:
+            alias = self._aliases[a]
+            e = alias.entity
+            for hit in pattern.finditer(f.text):
+                found.append(
+                    Match(
+                        e.id,
+                        e.name,
+                        e.kind,
+                        e.severity,
+                        alias.text,
+                        hit.group(),
+                        100.0,
+                        f.name,
+                        hit.start(),
+                        hit.end(),
+                        "exact",
+                    )
+                )
         return found
 
     def _strict_at(self, f: _Field, i: int) -> list[Match]:
@@ -562,7 +776,7 @@ class Matcher:
                     m = self._verify(alias, f, start, end, gap)
                     if m is not None:
                         current = best.get(m.entity_id)
-                        if current is None or _better(m, current):
+                        if current is None or better(m, current):
                             best[m.entity_id] = m
         return list(best.values())
 
@@ -707,11 +921,6 @@ def _distinctive(skel: str) -> bool:
 def _same_start(a: str, b: str) -> bool:
     """Two spellings of one name word start alike (or both with a vowel: Usman/Osman)."""
     return not a or not b or a[0] == b[0] or (a[0] in _VOWELS and b[0] in _VOWELS)
-
-
-def _better(a: Match, b: Match) -> bool:
-    """Prefer the higher score, then the title, then the earlier mention."""
-    return (a.score, a.field == "title", -a.start) > (b.score, b.field == "title", -b.start)
 
 
 def _outermost(mentions: list[Match], text: str) -> list[Match]:

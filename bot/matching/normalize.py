@@ -185,8 +185,10 @@ _CONNECTORS = {"i": "e", "e": "e"}
 # Hizb al-Tahrir; Lashkar-e-Taiba. Names are also compared with them left out.
 CONNECTOR_WORDS = frozenset("e i al el ul ut ud ur us un ad an ar as ash at az".split())
 # "in the" and "of" come and go too, but only inside longer names: Islamic State
-# (in the) Sahel; never between a first name and a surname.
-LINK_WORDS = frozenset("in the of".split())
+# (in the) Sahel; never between a first name and a surname. So do the words for
+# "and" of the languages names come from: Kohgiluyeh va (wa, -o-, и, &) Boyer-Ahmad.
+AND_WORDS = frozenset("and wa va o".split())
+LINK_WORDS = frozenset("in the of".split()) | AND_WORDS
 
 
 @lru_cache(maxsize=200_000)
@@ -249,3 +251,60 @@ def consonants(folded: str) -> str:
     folded = folded.replace("q", "k").replace("sh", "s").replace("z", "j")
     bare = _NOT_CONSONANT.sub("", folded)
     return _DOUBLED.sub(r"\1", bare)
+
+
+_SH_BEFORE_CONSONANT = re.compile(r"sh(?=[^aeiou])")
+_VOWEL = re.compile(r"[aeiou]")
+
+
+@lru_cache(maxsize=200_000)
+def vowel_class(skel: str) -> str:
+    """A skeleton with every vowel written "a", and "sh" before a consonant as "h".
+
+    Transliteration of Arabic, Persian and Pashto names varies most in the
+    vowels and in the Pashto sh/kh: Usama/Osama, Muhammad/Mohammed/Mukhammad,
+    Pashtun/Pakhtun/Pukhtun all share one form ("asama", "mahamad", "pahtan").
+    Too coarse for short names (Karim/Karam): the matcher uses it only for
+    capitalised words of names with enough consonants. A vowel added or
+    dropped (Haibatullah) is left to the fuzzy rule and its threshold.
+    """
+    return _VOWEL.sub("a", _SH_BEFORE_CONSONANT.sub("h", skel))
+
+
+# Russian-era surname endings, longest first: Karimov/Karimova/Karim,
+# Rahmonov/Rahmonzoda/Rahmon, Aliyev/Aliyeva.
+_SURNAME_SUFFIXES = ("zoda", "zade", "zada", "ova", "eva", "ov", "ev")
+MIN_SURNAME_STEM = 4
+
+
+@lru_cache(maxsize=100_000)
+def surname_stem(skel: str) -> str:
+    """A surname skeleton without its Russian-era ending, if what is left is long enough.
+
+    "karimov" → "karim", "rahmonzoda" → "rahmon", but "aliev" (Aliyev) keeps
+    its ending: "ali" is too short to stand for a family name of its own.
+    """
+    for suffix in _SURNAME_SUFFIXES:
+        if skel.endswith(suffix) and len(skel) - len(suffix) >= MIN_SURNAME_STEM:
+            return skel[: -len(suffix)]
+    return skel
+
+
+_VOWEL_LETTERS = frozenset("aeiou")
+MAX_VOWEL_CHANGES = 2  # per word: Muhammad/Mohammed has two, Tawkurani/Tawkarina three
+
+
+def vowels_close(words: list[str], alias_words: tuple[str, ...]) -> bool:
+    """Words of one vowel class that differ in few vowels, never in their last letter.
+
+    A name's final vowel often marks another name or gender (Rahim/Rahima,
+    Tawkurani/Tawkarina), so it must agree; elsewhere a word may differ in
+    two vowels at most.
+    """
+    for word, alias in zip(words, alias_words, strict=True):
+        a, b = _SH_BEFORE_CONSONANT.sub("h", word), _SH_BEFORE_CONSONANT.sub("h", alias)
+        if len(a) != len(b) or (a[-1:] != b[-1:] and a[-1:] in _VOWEL_LETTERS):
+            return False
+        if sum(x != y for x, y in zip(a, b, strict=True)) > MAX_VOWEL_CHANGES:
+            return False
+    return True

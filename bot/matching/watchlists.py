@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 ENTITY_ID = re.compile(r"^[a-z0-9_-]+$")
 _ENTITY_HEADER = re.compile(r"^[ \t]*\[\[[ \t]*entity[ \t]*\]\]", re.MULTILINE)
-_ENTITY_KEYS = ("id", "name", "kind", "aliases", "exclude", "severity")
+_ENTITY_KEYS = ("id", "name", "kind", "aliases", "exclude", "severity", "context", "loose")
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,27 +136,31 @@ def watchlist_files(directory: Path, problems: list[ConfigError]) -> list[Path]:
 
 
 def _check_terms(directory: Path, entities: list[Entity]) -> None:
-    """Refuse aliases that collide; warn about aliases that would match almost anything."""
-    owner: dict[str, tuple[Entity, str]] = {}
+    """Refuse an exclusion that equals an alias; warn about shared and risky aliases.
+
+    A shared alias is not an error: big person lists hold namesakes and
+    spellings that normalise alike, and refusing the whole watchlist over one
+    pair helps nobody. The matcher alerts for every owner, marked ambiguous.
+    """
+    collisions = alias_collisions(entities)
+    if collisions:
+        log.warning(
+            "%s: %d alias%s shared by several entities (items naming them alert for each, "
+            "marked ambiguous; add context = [...] to tell namesakes apart): %s",
+            directory,
+            len(collisions),
+            "es" * (len(collisions) != 1),
+            "; ".join(collisions),
+        )
     for e in entities:
         path, _, line = e.source.rpartition(":")
         where = f"line {line} (entity {e.id!r})"
+        for alias, reason in risky_aliases(e):
+            log.warning("%s: %s: alias %r is risky: %s", directory / path, where, alias, reason)
         keys: dict[str, str] = {}
         for alias in e.all_aliases:
             for key in alias_keys(alias):
                 keys[key] = alias
-                other = owner.get(key)
-                if other is not None and other[0].id != e.id:
-                    raise ConfigError(
-                        str(directory / path),
-                        where,
-                        f"alias {alias!r} is also listed for {other[0].id!r} "
-                        f"({other[0].source}) as {other[1]!r}",
-                        "list each term under one entity only",
-                    )
-                owner[key] = (e, alias)
-            for reason in alias_warnings(alias):
-                log.warning("%s: %s: alias %r is risky: %s", directory / path, where, alias, reason)
         for phrase in e.exclude:
             same = [keys[k] for k in sorted(alias_keys(phrase)) if k in keys]
             if same:
@@ -167,6 +171,55 @@ def _check_terms(directory: Path, entities: list[Entity]) -> None:
                     "so the entity could never match",
                     "remove one of them",
                 )
+
+
+def alias_collisions(entities: Iterable[Entity]) -> list[str]:
+    """Every alias two entities share after normalisation, one line per pair, in file order.
+
+    "'Said Karimi' (a.toml:3, entity 'said_karimi_tj') = 'Saeed Karimi' (b.toml:9,
+    entity 'said_karimi_af')".
+    """
+    owners: dict[str, list[tuple[Entity, str]]] = {}
+    for e in entities:
+        for alias in e.all_aliases:
+            for key in alias_keys(alias):
+                owners.setdefault(key, []).append((e, alias))
+    out: dict[tuple[str, str, str, str], str] = {}
+    for listed in owners.values():
+        for k, (first, first_alias) in enumerate(listed):
+            for second, second_alias in listed[k + 1 :]:
+                if first.id == second.id:
+                    continue
+                pair = (first.id, first_alias, second.id, second_alias)
+                out.setdefault(
+                    pair,
+                    f"{first_alias!r} ({first.source}, entity {first.id!r}) = "
+                    f"{second_alias!r} ({second.source}, entity {second.id!r})",
+                )
+    return list(out.values())
+
+
+def risky_aliases(entity: Entity) -> list[tuple[str, str]]:
+    """(alias, reason) for each alias of the entity that would match far too much,
+    unless the entity lists it under `loose` (the analyst accepted it)."""
+    return [
+        (alias, reason)
+        for alias in entity.all_aliases
+        if alias not in entity.loose
+        for reason in alias_warnings(alias)
+    ]
+
+
+def term_warnings(directory: Path, entities: Iterable[Entity]) -> list[str]:
+    """Every warning about the watchlist terms, for `check` to print in full."""
+    entities = list(entities)
+    out = [f"alias shared by several entities: {c}" for c in alias_collisions(entities)]
+    for e in entities:
+        for alias, reason in risky_aliases(e):
+            out.append(
+                f"{directory / e.source}: entity {e.id!r}: alias {alias!r} is risky: {reason}"
+            )
+    return out
 
 
 def merge_chat_terms(entities: list[Entity], terms: Iterable[ChatTerm]) -> list[Entity]:
@@ -277,12 +330,24 @@ def _entity(path: Path, line: int, index: int, t: dict[str, Any]) -> Entity:
     severity = text("severity", required=False, default="medium")
     if severity not in SEVERITIES:
         raise fail("severity", f"unknown severity {severity!r}", "use low, medium or high")
+    aliases = phrases("aliases")
+    loose = phrases("loose")
+    listed = (name, *aliases)
+    for j, alias in enumerate(loose):
+        if alias not in listed:
+            raise fail(
+                f"loose[{j}]",
+                f"{alias!r} is not one of this entity's aliases",
+                "list it in aliases (or as the name) too, written the same way",
+            )
     return Entity(
         id=entity_id,
         name=name,
         kind=text("kind"),
-        aliases=phrases("aliases"),
+        aliases=aliases,
         exclude=phrases("exclude"),
         severity=severity,
         source=f"{path.name}:{line}",
+        context=phrases("context"),
+        loose=loose,
     )

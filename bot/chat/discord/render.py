@@ -144,7 +144,9 @@ def alert_embed(alert: Alert, lead: str | None = None) -> discord.Embed:
             published += "\n" + cut(escape(item.date_note), 300)
         embed.add_field(name="Published", value=published)
         embed.timestamp = item.published
-    explanation = "; ".join(f"{m.alias} → {m.text} ({m.how}, {m.score:g})" for m in alert.matches)
+    explanation = "; ".join(
+        f"{m.alias} → {m.text} ({m.how}, {m.score:g}){m.ambiguity_note()}" for m in alert.matches
+    )
     embed.set_footer(text=cut(plain_text(explanation), FOOTER_MAX))
     return fit(embed)
 

@@ -119,7 +119,8 @@ def alert_blocks(alert: Alert) -> list[dict[str, Any]]:
         when += f" ({escape(item.date_note)})"
     source = f"{escape(source_of(item))} · {when}"
     explanation = "; ".join(
-        f"{escape(m.alias)} → {escape(m.text)} ({m.how}, {m.score:g})" for m in alert.matches
+        f"{escape(m.alias)} → {escape(m.text)} ({m.how}, {m.score:g}){escape(m.ambiguity_note())}"
+        for m in alert.matches
     )
     return [section(head_and_body), context(entities, source, explanation)]
 
