@@ -97,6 +97,9 @@ class Alert:
     matches: tuple[Match, ...]
     created_at: datetime
     attempts: int = 0
+    # An earlier try was recorded as leaving for the platform (the row was
+    # claimed before its request): it may have arrived, so look before posting.
+    claimed: bool = False
     reply_to: str | None = None  # platform message id of the thread parent, if any
     # The story this item belongs to (see bot/stories.py), and, for a reply in
     # a story's thread, the names of entities no earlier item of the story had.

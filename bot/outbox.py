@@ -135,6 +135,9 @@ class Outbox:
     async def send_one(self, alert: Alert) -> bool:
         """Try one alert once; True if it left the outbox (sent or dead)."""
         sink = self.sinks[alert.platform]
+        # Durably before the request: if the process dies after the platform stored
+        # the message but before mark_sent, the next try knows to look first.
+        await self.storage.claim_alert(alert.id, self.clock())
         try:
             message_id = await sink.deliver(alert)
         except Exception as e:

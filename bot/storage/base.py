@@ -96,6 +96,10 @@ class Storage(Protocol):
 
     async def alert_due_at(self, alert_id: int) -> datetime: ...
 
+    async def claim_alert(self, alert_id: int, now: datetime) -> None:
+        """Commit that a try is about to leave, before the request (see Alert.claimed)."""
+        ...
+
     async def mark_sent(
         self, alert_id: int, message_id: str, now: datetime, reply_to: str | None = None
     ) -> None:

@@ -194,6 +194,12 @@ MIGRATIONS: list[str] = [
     ALTER TABLE feeds ADD COLUMN last_new_at REAL;
     ALTER TABLE feeds ADD COLUMN mean_gap REAL;
     """,
+    # 5: delivery hardening. A row is claimed (committed) before its request
+    # leaves, so after a crash the sink knows an earlier try may have reached the
+    # platform and looks before posting again.
+    """
+    ALTER TABLE outbox ADD COLUMN claimed_at REAL;
+    """,
 ]
 
 
@@ -461,6 +467,17 @@ class SQLiteStorage:
     async def alert_due_at(self, alert_id: int) -> datetime:
         ts = await self._scalar("SELECT next_attempt_at FROM outbox WHERE id = ?", (alert_id,))
         return _dt(ts) or datetime.now(UTC)
+
+    async def claim_alert(self, alert_id: int, now: datetime) -> None:
+        """Record, committed, that a try of this alert is about to leave for the platform.
+
+        Called before the request: a crash between the platform storing the
+        message and mark_sent leaves this mark, and the next try looks first.
+        """
+        async with self._transaction() as db:
+            await db.execute(
+                "UPDATE outbox SET claimed_at = ? WHERE id = ?", (now.timestamp(), alert_id)
+            )
 
     async def mark_sent(
         self, alert_id: int, message_id: str, now: datetime, reply_to: str | None = None
@@ -1062,6 +1079,7 @@ def _alert(r: aiosqlite.Row) -> Alert:
         matches=_matches_from(r["matches"]),
         created_at=_dt(r["created_at"]) or datetime.now(UTC),
         attempts=r["attempts"],
+        claimed=r["claimed_at"] is not None,
         reply_to=r["reply_to"],
         story=r["story"],
     )
