@@ -148,7 +148,9 @@ class App:
             clock,
             lambda: self.matcher.entities,
             lambda: [(f, self.states.get(f.url)) for f in self.feeds.values()],
+            on_queued=self.outbox.notify,
         )
+        self.outbox.build_digest = self.digest.build  # queued digests are built when sent
 
     @classmethod
     @asynccontextmanager

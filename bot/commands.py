@@ -321,7 +321,14 @@ class Commands:
             else:
                 state = "ok"
             lines.append(f"{f.name}: {state} · last success {ok} · {s.items_seen} items seen")
-        return Reply(f"Status of {len(lines)} feeds", lines)
+        title = f"Status of {len(lines)} feeds"
+        # Deliveries given up on in the last day, and channels that refuse the bot:
+        # shown here so a permanent failure is seen, not only logged.
+        problems = await self.app.storage.delivery_problems(now - timedelta(days=1))
+        if problems:
+            lines.append("Delivery problems:")
+            lines.extend(f"{p.channel}: {p.line()} ({_ago(now, p.at)})" for p in problems)
+        return Reply(title, lines)
 
     async def digest_now(self, caller: Caller) -> Reply:
         """Post the last 24 hours' digest in the channel the command was typed in."""

@@ -194,3 +194,17 @@ class FetchResult:
     last_modified: str | None = None
     final_url: str | None = None  # set when a permanent redirect moved the feed
     headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryProblem:
+    """Something the bot could not deliver for good (a broken channel, a digest or alerts
+    given up on): reported in `/feeds status` and the next digest, not only in the log."""
+
+    channel: str  # "platform:id"
+    what: str  # "digest for 2026-11-25 not posted", "3 alerts not posted", ...
+    error: str  # the platform's answer
+    at: datetime
+
+    def line(self) -> str:
+        return f"{self.what}: {self.error}" if self.error else self.what
