@@ -40,6 +40,9 @@ class Caller:
     can_manage: bool
     name: str = ""
     channel: str = ""  # "platform:id" of the channel the command was typed in
+    # The platform's id of this request (Slack's trigger_id): the same when the
+    # platform delivers the request again, so a repeat can be told from a new one.
+    request_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -343,7 +346,7 @@ class Commands:
                 "[[channels]] in bot.toml."
             )
         try:
-            digest = await self.app.digest_now(key)
+            digest = await self.app.digest_now(key, caller.request_id)
         except DeliveryError as e:
             raise CommandError(f"Posting the digest failed: {e}. Try again in a minute.") from e
         n = sum(1 for c in digest.counts if c.mentions)
