@@ -1,4 +1,5 @@
-"""A SIGKILL mid-delivery posts nothing twice: real `python -m bot` processes, fake Slack.
+"""A SIGKILL mid-delivery posts nothing twice: real `python -m bot` processes, fake Slack
+and fake Discord.
 
 The fake stores the message and then holds the HTTP response; the test kills
 the bot while the request is pending (Slack has the message, the bot never
@@ -19,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.discord_fixtures import checked_fake
+from tests.fakediscord import ALERTS_CHANNEL_ID, FakeDiscord
 from tests.fakeslack import FakeSlack
 from tests.feedserver import FeedServer, item
 from tests.story_items import BORDER, DOVAL_MOSCOW, FLOODS, KUNDUZ_A, KUNDUZ_B
@@ -34,7 +37,14 @@ async def fake() -> AsyncIterator[FakeSlack]:
         yield fake
 
 
-def write_config(tmp_path: Path, fake: FakeSlack, feeds: list[str], extra_bot: str = "") -> Path:
+def write_config(
+    tmp_path: Path,
+    fake: FakeSlack | None,
+    feeds: list[str],
+    extra_bot: str = "",
+    chat: str = "",
+) -> Path:
+    """bot.toml for local feeds and one channel: Slack's (`fake`) unless `chat` is given."""
     (tmp_path / "wl").mkdir(exist_ok=True)
     (tmp_path / "wl" / "w.toml").write_text((ROOT / "tests/data/watchlists/test.toml").read_text())
     feed_tables = "".join(
@@ -45,18 +55,28 @@ def write_config(tmp_path: Path, fake: FakeSlack, feeds: list[str], extra_bot: s
         '[bot]\ndatabase = "db.sqlite3"\nwatchlists = "wl"\nparser_workers = 1\n'
         f'allow_private_feeds = true\ntimeout = "5s"\n{extra_bot}\n'
         f"{feed_tables}"
-        f'[[channels]]\nplatform = "slack"\nid = "{NEWS}"\n'
-        '[slack]\nbot_token_env = "T_SLACK_BOT"\napp_token_env = "T_SLACK_APP"\n'
-        f'api_base = "{fake.api_base}"\n'
+        + (
+            chat
+            if fake is None
+            else f'[[channels]]\nplatform = "slack"\nid = "{NEWS}"\n'
+            '[slack]\nbot_token_env = "T_SLACK_BOT"\napp_token_env = "T_SLACK_APP"\n'
+            f'api_base = "{fake.api_base}"\n'
+        )
     )
     return config
 
 
-async def start_bot(config: Path, fake: FakeSlack, command: str) -> asyncio.subprocess.Process:
+async def start_bot(
+    config: Path, fake: FakeSlack | FakeDiscord, command: str
+) -> asyncio.subprocess.Process:
     """The bot in a session of its own, so a kill can take its parser workers too (as a
     container stop does); its stderr goes to a file a stray worker cannot hold open."""
     env = {k: v for k, v in os.environ.items() if k.lower() not in ("http_proxy", "https_proxy")}
-    env.update(T_SLACK_BOT=fake.bot_token, T_SLACK_APP=fake.app_token, PYTHONUNBUFFERED="1")
+    if isinstance(fake, FakeSlack):
+        env.update(T_SLACK_BOT=fake.bot_token, T_SLACK_APP=fake.app_token)
+    else:
+        env.update(T_DISCORD_TOKEN=fake.token)
+    env["PYTHONUNBUFFERED"] = "1"
     return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -72,7 +92,9 @@ async def start_bot(config: Path, fake: FakeSlack, command: str) -> asyncio.subp
     )
 
 
-async def kill_while_stalled(config: Path, fake: FakeSlack, command: str = "once") -> None:
+async def kill_while_stalled(
+    config: Path, fake: FakeSlack | FakeDiscord, command: str = "once"
+) -> None:
     """Run the bot until the fake holds a stored post's response, then SIGKILL it."""
     stalled = len(fake.stalled)
     proc = await start_bot(config, fake, command)
@@ -87,7 +109,7 @@ async def kill_while_stalled(config: Path, fake: FakeSlack, command: str = "once
         await exited
 
 
-async def run_once(config: Path, fake: FakeSlack) -> str:
+async def run_once(config: Path, fake: FakeSlack | FakeDiscord) -> str:
     log = config.parent / "once.log"
     log.unlink(missing_ok=True)
     proc = await start_bot(config, fake, "once")
@@ -155,3 +177,24 @@ async def test_summary_killed_while_slack_answers_is_posted_once(
     assert len(messages) == 2 and len(summaries) == 1
     assert {status for status, _ in outbox(config)} == {"sent"}
     assert fake.errors == []
+
+
+async def test_discord_alert_killed_while_discord_answers_is_posted_once(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """Discord needs no look-up: the retry carries the same nonce (enforce_nonce)."""
+    url = feed_server.feed("/a.xml", [item(1, "ISKP claims attack")])
+    async with checked_fake() as fake:
+        chat = (
+            f'[[channels]]\nplatform = "discord"\nid = "{ALERTS_CHANNEL_ID}"\n'
+            '[discord]\ntoken_env = "T_DISCORD_TOKEN"\n'
+            f'api_base = "{fake.api_base}"\ngateway_url = "{fake.gateway_url}"\n'
+            'guild_ready_timeout = "0.1s"\n'
+        )
+        config = write_config(tmp_path, None, [url], chat=chat)
+        fake.fail_next("POST", r"/channels/\d+/messages", 200, after_store=True, stall=True)
+        await kill_while_stalled(config, fake)
+        await run_once(config, fake)
+        (message,) = fake.messages_in(ALERTS_CHANNEL_ID)
+        assert outbox(config) == [("sent", str(message["id"]))]
+        assert fake.nonce_hits == 1  # the restart's post was answered with the first one
