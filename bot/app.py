@@ -148,7 +148,7 @@ class App:
             clock,
             lambda: self.matcher.entities,
             lambda: [(f, self.states.get(f.url)) for f in self.feeds.values()],
-            on_queued=self.outbox.notify,
+            on_queued=self.outbox.digest_queued,
         )
         self.outbox.build_digest = self.digest.build  # queued digests are built when sent
 

@@ -98,6 +98,9 @@ class Outbox:
         # (start, top-level posts), and whether it is known to hold nothing back.
         self._windows: dict[str, tuple[datetime | None, int]] = {}
         self._flood_quiet: set[str] = set()
+        # Channels known to have no queued digest: not asked again per alert until
+        # digest_queued() says one was queued (digests are daily, alerts many).
+        self._no_digest: set[str] = set()
         self._failures: dict[str, int] = {}
         self._edit_failures: dict[str, int] = {}  # consecutive failed story edits
 
@@ -105,6 +108,11 @@ class Outbox:
         """New alerts were queued: wake every channel worker."""
         for event in self._wake.values():
             event.set()
+
+    def digest_queued(self) -> None:
+        """A digest was queued (bot/digest/service.py): look for it, and wake the workers."""
+        self._no_digest.clear()
+        self.notify()
 
     async def load_broken(self) -> None:
         """Keep channels broken that broke under the same configuration; retry the others.
@@ -301,7 +309,7 @@ class Outbox:
             if not await self.storage.held_count(channel.platform, channel.id):
                 self._flood_quiet.add(channel.key)  # until an alert is held
         alert = await self.storage.next_alert(channel.platform, channel.id)
-        job = await self.storage.next_digest_job(channel.key) if self.build_digest else None
+        job = await self._next_digest_job(channel)
         due: datetime | None = None
         if job is not None and (alert is None or _queued_before(job, alert)):
             # A queued digest takes its turn among the channel's alerts, in order.
@@ -327,6 +335,14 @@ class Outbox:
         if channel.key not in self._flood_quiet:  # alerts are held: wake for their summary
             wait = _sooner(wait, await self._until_window_end(channel, now))
         return wait
+
+    async def _next_digest_job(self, channel: ChannelSettings) -> DigestJob | None:
+        if self.build_digest is None or channel.key in self._no_digest:
+            return None
+        job = await self.storage.next_digest_job(channel.key)
+        if job is None:
+            self._no_digest.add(channel.key)
+        return job
 
     async def _window(self, channel: ChannelSettings) -> tuple[datetime | None, int]:
         """The channel's flood window: read from storage once, then kept here."""

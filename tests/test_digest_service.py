@@ -73,12 +73,23 @@ def service(
     )
 
 
+OUTBOXES: dict[DigestService, Outbox] = {}
+
+
 async def tick(svc: DigestService) -> float:
-    """A scheduler tick, then the channel's outbox worker delivers what it queued."""
+    """A scheduler tick, then the channel's outbox worker delivers what it queued.
+
+    Each service gets one outbox, wired as in bot/app.py; a new service (a
+    restart) gets a new one.
+    """
+    outbox = OUTBOXES.get(svc)
+    if outbox is None:
+        channels = tuple(svc.channels.values())
+        outbox = Outbox(svc.storage, svc.sinks, channels, svc.clock, build_digest=svc.build)
+        svc.on_queued = outbox.digest_queued
+        await outbox.load_broken()
+        OUTBOXES[svc] = outbox
     wait = await svc.tick()
-    channels = tuple(svc.channels.values())
-    outbox = Outbox(svc.storage, svc.sinks, channels, svc.clock, build_digest=svc.build)
-    await outbox.load_broken()  # as at start: a channel broken under this configuration stays
     await outbox.drain()
     return wait
 
