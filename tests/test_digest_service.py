@@ -8,8 +8,16 @@ from pathlib import Path
 
 import pytest
 
+from bot.app import App
 from bot.chat.jsonl import JsonlSink
-from bot.config import ChannelSettings, DigestChannel, DigestSettings, FeedSettings, FirstPoll
+from bot.config import (
+    ChannelSettings,
+    DigestChannel,
+    DigestSettings,
+    FeedSettings,
+    FirstPoll,
+    settings_from_dict,
+)
 from bot.digest.model import Digest
 from bot.digest.service import DigestService
 from bot.errors import DeliveryError
@@ -17,6 +25,7 @@ from bot.models import Entity, FeedState
 from bot.outbox import Outbox, retry_delay
 from bot.storage.sqlite import SQLiteStorage, open_storage
 from tests.clock import Clock
+from tests.feedserver import FeedServer, item
 from tests.outbox_helpers import match, queue, records
 
 ENTITIES = [
@@ -331,3 +340,30 @@ async def test_a_queued_digest_goes_out_in_turn_with_the_channel_alerts(
     await tick(svc)
     order = [r.get("title", "digest") for r in records(tmp_path / "digest.jsonl")]
     assert order == ["ISKP before", "digest", "ISKP after"]
+
+
+async def test_the_app_queues_the_scheduled_digest_and_its_outbox_posts_it(
+    tmp_path: Path, watchlist_dir: Path, feed_server: FeedServer
+) -> None:
+    """The wiring in bot/app.py: scheduler → queue → the channel's outbox worker."""
+    url = feed_server.feed("/a.xml", [item(1, "ISKP claims attack")])
+    alerts = tmp_path / "alerts.jsonl"
+    settings = settings_from_dict(
+        {
+            "bot": {"database": str(tmp_path / "db.sqlite3"), "watchlists": str(watchlist_dir)},
+            "feeds": [{"url": url, "first_poll": "all"}],
+            "channels": [{"platform": "jsonl", "id": str(alerts), "flood_cap": 0}],
+            "digest": {"time": "09:00", "channels": [f"jsonl:{alerts}"], "chart": False},
+        },
+        tmp_path / "bot.toml",
+    )
+    clock = Clock()  # 08:00 UTC
+    async with App.open(settings, clock=clock) as app:
+        await app.run_once()  # the bot runs before the digest's time
+        clock.advance(3600)
+        await app.digest.tick()
+        assert await app.storage.digest_status(f"jsonl:{alerts}", clock.now.date()) == "queued"
+        await app.outbox.drain()
+        assert await app.storage.digest_status(f"jsonl:{alerts}", clock.now.date()) == "sent"
+    kinds = ["digest" if "digest_key" in r else "alert" for r in records(alerts)]
+    assert kinds == ["alert", "digest"]
