@@ -156,7 +156,9 @@ class App:
             clock,
             lambda: self.matcher.entities,
             lambda: [(f, self.states.get(f.url)) for f in self.feeds.values()],
+            on_queued=self.outbox.digest_queued,
         )
+        self.outbox.build_digest = self.digest.build  # queued digests are built when sent
 
     @classmethod
     @asynccontextmanager
@@ -352,15 +354,18 @@ class App:
             because = f" ({held} held by a flood cap for its summary)" if held else ""
             log.info("%d alerts stay queued for the next start%s", pending, because)
 
-    async def digest_now(self, channel_key: str) -> Digest:
+    async def digest_now(self, channel_key: str, request_id: str = "") -> Digest:
         """Build the last 24 hours' digest for a channel and post it there now.
 
         Asked for by a person (`/digest now`, `python -m bot digest`), so it
-        does not count as the day's scheduled digest.
+        does not count as the day's scheduled digest. A request the platform
+        delivers again (same `request_id`) has the same idempotency key, so the
+        sink finds the first copy instead of posting a second.
         """
         now = self.clock()
         digest = await self.digest.build(now, self.digest.timezone_for(channel_key))
-        await self.digest.post(channel_key, digest, f"now:{channel_key}:{now.isoformat()}")
+        key = f"now:{channel_key}:{request_id or now.isoformat()}"
+        await self.digest.post(channel_key, digest, key)
         return digest
 
     async def _feed_loop(self, feed: FeedSettings, stop: asyncio.Event) -> None:

@@ -43,6 +43,9 @@ class Caller:
     can_manage: bool
     name: str = ""
     channel: str = ""  # "platform:id" of the channel the command was typed in
+    # The platform's id of this request (Slack's trigger_id): the same when the
+    # platform delivers the request again, so a repeat can be told from a new one.
+    request_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -328,7 +331,14 @@ class Commands:
             else:
                 state = "ok"
             lines.append(f"{f.name}: {state} · last success {ok} · {s.items_seen} items seen")
-        return Reply(f"Status of {len(lines)} feeds", lines)
+        title = f"Status of {len(lines)} feeds"
+        # Deliveries given up on in the last day, and channels that refuse the bot:
+        # shown here so a permanent failure is seen, not only logged.
+        problems = await self.app.storage.delivery_problems(now - timedelta(days=1))
+        if problems:
+            lines.append("Delivery problems:")
+            lines.extend(f"{p.channel}: {p.line()} ({_ago(now, p.at)})" for p in problems)
+        return Reply(title, lines)
 
     async def digest_now(self, caller: Caller) -> Reply:
         """Post the last 24 hours' digest in the channel the command was typed in."""
@@ -343,7 +353,7 @@ class Commands:
                 "[[channels]] in bot.toml."
             )
         try:
-            digest = await self.app.digest_now(key)
+            digest = await self.app.digest_now(key, caller.request_id)
         except DeliveryError as e:
             raise CommandError(f"Posting the digest failed: {e}. Try again in a minute.") from e
         n = sum(1 for c in digest.counts if c.mentions)

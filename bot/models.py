@@ -137,6 +137,9 @@ class Alert:
     matches: tuple[Match, ...]
     created_at: datetime
     attempts: int = 0
+    # An earlier try was recorded as leaving for the platform (the row was
+    # claimed before its request): it may have arrived, so look before posting.
+    claimed: bool = False
     reply_to: str | None = None  # platform message id of the thread parent, if any
     # The story this item belongs to (see bot/stories.py), and, for a reply in
     # a story's thread, the names of entities no earlier item of the story had.
@@ -231,3 +234,17 @@ class FetchResult:
     last_modified: str | None = None
     final_url: str | None = None  # set when a permanent redirect moved the feed
     headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryProblem:
+    """Something the bot could not deliver for good (a broken channel, a digest or alerts
+    given up on): reported in `/feeds status` and the next digest, not only in the log."""
+
+    channel: str  # "platform:id"
+    what: str  # "digest for 2026-11-25 not posted", "3 alerts not posted", ...
+    error: str  # the platform's answer
+    at: datetime
+
+    def line(self) -> str:
+        return f"{self.what}: {self.error}" if self.error else self.what

@@ -25,6 +25,7 @@ from typing import Any
 
 from bot.chat.base import Sink
 from bot.config import ChannelSettings, format_duration
+from bot.digest.model import Digest, DigestJob
 from bot.errors import DeliveryError
 from bot.flood import admit, window_end
 from bot.models import Alert, FloodSummary
@@ -59,12 +60,15 @@ class DeliveryStats:
     held: int = 0
     summaries: int = 0
     edits: int = 0
+    digests: int = 0
 
+
+#: Builds the digest covering the 24 hours before a time, in a time zone.
+BuildDigest = Callable[[datetime, str], Awaitable[Digest]]
 
 #: What a channel worker does after one step: go on at once (0), wait some
 #: seconds, or wait until new alerts arrive (None).
 Next = float | None
-EDIT_RETRY = 60.0
 STALE_BATCH = 50  # story edits read per step (storage returns at most this many)
 IDLE_RECHECK = 5.0  # an idle channel looks for alerts queued by another process this often
 
@@ -78,6 +82,7 @@ class Outbox:
         clock: Callable[[], datetime],
         max_attempts: int = 0,
         platform_settings: Mapping[str, Mapping[str, Any]] | None = None,
+        build_digest: BuildDigest | None = None,
     ) -> None:
         self.storage = storage
         self.sinks = sinks
@@ -85,6 +90,8 @@ class Outbox:
         self.clock = clock
         self.max_attempts = max_attempts
         self.platform_settings = platform_settings or {}
+        # Builds a queued digest's content when it is delivered (bot/digest/service.py).
+        self.build_digest = build_digest
         self.stats = DeliveryStats()
         self._wake = {c.key: asyncio.Event() for c in channels}
         self._broken: set[str] = set()
@@ -93,12 +100,21 @@ class Outbox:
         # (start, top-level posts), and whether it is known to hold nothing back.
         self._windows: dict[str, tuple[datetime | None, int]] = {}
         self._flood_quiet: set[str] = set()
+        # Channels known to have no queued digest: not asked again per alert until
+        # digest_queued() says one was queued (digests are daily, alerts many).
+        self._no_digest: set[str] = set()
         self._failures: dict[str, int] = {}
+        self._edit_failures: dict[str, int] = {}  # consecutive failed story edits
 
     def notify(self) -> None:
         """New alerts were queued: wake every channel worker."""
         for event in self._wake.values():
             event.set()
+
+    def digest_queued(self) -> None:
+        """A digest was queued (bot/digest/service.py): look for it, and wake the workers."""
+        self._no_digest.clear()
+        self.notify()
 
     async def load_broken(self) -> None:
         """Keep channels broken that broke under the same configuration; retry the others.
@@ -137,6 +153,9 @@ class Outbox:
     async def send_one(self, alert: Alert) -> bool:
         """Try one alert once; True if it left the outbox (sent or dead)."""
         sink = self.sinks[alert.platform]
+        # Durably before the request: if the process dies after the platform stored
+        # the message but before mark_sent, the next try knows to look first.
+        await self.storage.claim_alert(alert.id, self.clock())
         try:
             message_id = await sink.deliver(alert)
         except Exception as e:
@@ -178,6 +197,40 @@ class Outbox:
             summary.channel_id,
             len(summary.alerts),
         )
+        return True
+
+    async def send_digest(self, channel: ChannelSettings, job: DigestJob) -> bool:
+        """Try one queued daily digest once; True if it left the outbox (sent or dead).
+
+        The same policy as an alert: claimed before the request, retried with
+        backoff, a permanent refusal marks the channel broken (the digest stays
+        queued with its alerts), a rejected one is set aside and reported.
+        """
+        assert self.build_digest is not None
+        sink = self.sinks[channel.platform]
+        await self.storage.claim_digest(job.channel, job.day, self.clock())
+        try:
+            digest = await self.build_digest(job.period_end, job.timezone or "UTC")
+            message_id = await sink.post_digest(channel.id, digest, job.key)
+        except Exception as e:
+            return await self._failed(
+                channel.platform,
+                channel.id,
+                f"the digest for {job.day}",
+                job.attempts,
+                _delivery_error(e, channel.platform),
+                lambda error, now: self.storage.mark_digest(
+                    job.channel, job.day, "dead", now, error=error
+                ),
+                lambda error, at, now: self.storage.mark_digest(
+                    job.channel, job.day, "queued", now, error=error, next_attempt_at=at
+                ),
+            )
+        await self.storage.mark_digest(
+            job.channel, job.day, "sent", self.clock(), message_id=message_id
+        )
+        self.stats.digests += 1
+        log.info("%s: posted the digest for %s", channel.key, job.day)
         return True
 
     async def _failed(
@@ -241,7 +294,8 @@ class Outbox:
         """Do the next piece of work for a channel (pure sequencing over storage).
 
         Order: a due flood summary, then the oldest alert (held back if the cap
-        is reached), then, with nothing due, story edits.
+        is reached) or queued digest, whichever was queued first, then, with
+        nothing due, story edits.
         """
         if channel.key in self._broken:
             return None
@@ -249,15 +303,23 @@ class Outbox:
         if channel.key not in self._flood_quiet:
             pending = await self._summary_due(channel, now)
             if pending is not None:
-                summary, attempts, due = pending
-                if due > now:
-                    return (due - now).total_seconds()
+                summary, attempts, summary_due = pending
+                if summary_due > now:
+                    return (summary_due - now).total_seconds()
                 await self.send_summary(summary, attempts)
                 return 0
             if not await self.storage.held_count(channel.platform, channel.id):
                 self._flood_quiet.add(channel.key)  # until an alert is held
         alert = await self.storage.next_alert(channel.platform, channel.id)
-        if alert is not None:
+        job = await self._next_digest_job(channel)
+        due: datetime | None = None
+        if job is not None and (alert is None or _queued_before(job, alert)):
+            # A queued digest takes its turn among the channel's alerts, in order.
+            due = job.due_at or now
+            if due <= now:
+                await self.send_digest(channel, job)
+                return 0
+        elif alert is not None:
             due = await self.storage.alert_due_at(alert.id)
             if due <= now:
                 top_level = alert.reply_to is None
@@ -270,11 +332,19 @@ class Outbox:
                     self._windows[channel.key] = (start, posted + 1)
                 return 0
         wait = await self._edit_stories(channel, now)
-        if alert is not None:
+        if due is not None:
             wait = _sooner(wait, (due - now).total_seconds())
         if channel.key not in self._flood_quiet:  # alerts are held: wake for their summary
             wait = _sooner(wait, await self._until_window_end(channel, now))
         return wait
+
+    async def _next_digest_job(self, channel: ChannelSettings) -> DigestJob | None:
+        if self.build_digest is None or channel.key in self._no_digest:
+            return None
+        job = await self.storage.next_digest_job(channel.key)
+        if job is None:
+            self._no_digest.add(channel.key)
+        return job
 
     async def _window(self, channel: ChannelSettings) -> tuple[datetime | None, int]:
         """The channel's flood window: read from storage once, then kept here."""
@@ -354,11 +424,19 @@ class Outbox:
             except Exception as e:
                 error = _delivery_error(e, channel.platform)
                 if error.retryable:
-                    self._edit_after[channel.key] = now + timedelta(
-                        seconds=error.retry_after or EDIT_RETRY
+                    # The alerts' backoff: an edit failing again and again waits longer.
+                    failures = self._edit_failures.get(channel.key, 0) + 1
+                    self._edit_failures[channel.key] = failures
+                    delay = retry_delay(failures, error.retry_after)
+                    self._edit_after[channel.key] = now + timedelta(seconds=delay)
+                    log.warning(
+                        "%s: editing a story's message failed (attempt %d): %s; retrying in %.0fs",
+                        channel.key,
+                        failures,
+                        error,
+                        delay,
                     )
-                    log.warning("%s: editing a story's message failed: %s", channel.key, error)
-                    return (self._edit_after[channel.key] - now).total_seconds()
+                    return delay
                 log.warning(
                     "%s: cannot edit the message of story %r (%s); leaving it as it is",
                     channel.key,
@@ -367,6 +445,7 @@ class Outbox:
                 )
             else:
                 self.stats.edits += 1
+            self._edit_failures.pop(channel.key, None)
             await self.storage.mark_story_shown(
                 story, channel.platform, channel.id, update.revision
             )
@@ -421,6 +500,10 @@ class Outbox:
                 await _wait_any(
                     stop, wake, IDLE_RECHECK if wait is None else min(wait, IDLE_RECHECK)
                 )
+
+
+def _queued_before(job: DigestJob, alert: Alert) -> bool:
+    return job.created_at is None or job.created_at <= alert.created_at
 
 
 def _sooner(a: Next, b: Next) -> Next:

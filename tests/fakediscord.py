@@ -493,6 +493,7 @@ class _Failure:
     times: int
     after_store: bool
     drop: bool = False
+    stall: bool = False
 
 
 @dataclass
@@ -693,6 +694,9 @@ class FakeDiscord:
         self._session_seqs: dict[str, int] = {}
         self._changed = asyncio.Event()
         self._failures: list[_Failure] = []
+        #: paths whose response is being held (fail_next(stall=True)), in order
+        self.stalled: list[str] = []
+        self._release_stalled = asyncio.Event()
         self._nonces: dict[tuple[int, str], tuple[int, float]] = {}
         self._interactions: dict[int, _Interaction] = {}
         self._interactions_by_token: dict[str, _Interaction] = {}
@@ -850,6 +854,7 @@ class FakeDiscord:
         self._port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
     async def stop(self) -> None:
+        self._release_stalled.set()
         for session in list(self._sessions):
             with contextlib.suppress(Exception):
                 await session.ws.close(code=1001)
@@ -954,6 +959,7 @@ class FakeDiscord:
         times: int = 1,
         after_store: bool = False,
         drop: bool = False,
+        stall: bool = False,
     ) -> None:
         """Answer the next ``times`` matching requests with ``status``.
 
@@ -966,6 +972,8 @@ class FakeDiscord:
         ``drop=True`` closes the connection instead of answering (``status`` is then
         ignored): with ``after_store`` the ambiguous failure of a dropped connection
         after Discord stored the message. discord.py does not retry it itself.
+        ``stall=True`` (with ``after_store``) holds the response until the fake stops,
+        so a test can kill the client while its request is pending.
         """
         if body is None:
             if status == 429:
@@ -990,6 +998,7 @@ class FakeDiscord:
                 times=times,
                 after_store=after_store,
                 drop=drop,
+                stall=stall,
             )
         )
 
@@ -1698,6 +1707,11 @@ class FakeDiscord:
                 return self._failure_response(failure, path)
             raise
         if failure is not None:
+            if failure.stall:
+                self.stalled.append(path)
+                self._notify()
+                await self._release_stalled.wait()  # set by stop()
+                raise asyncio.CancelledError  # nothing written: the client never hears back
             if failure.drop:
                 return self._drop(request, record)
             record.injected = True

@@ -75,6 +75,8 @@ class _Failure:
     retry_after: int | float | None
     drop_after_store: bool
     remaining: int
+    stall_after_store: bool = False
+    when: Callable[[dict[str, Any]], Any] | None = None
 
 
 def _as_bool(value: Any, default: bool | None = None) -> bool | None:
@@ -143,6 +145,9 @@ class FakeSlack:
         self.socket_messages: list[dict[str, Any]] = []
 
         self._failures: dict[str, list[_Failure]] = {}
+        #: methods whose response is being held (stall_after_store), in order
+        self.stalled: list[str] = []
+        self._release_stalled = asyncio.Event()
         self._ts_counter = itertools.count(100)
         self._tickets: set[str] = set()
         self._response_urls: dict[str, int] = {}  # id -> uses
@@ -168,6 +173,7 @@ class FakeSlack:
         return self
 
     async def stop(self) -> None:
+        self._release_stalled.set()
         for ws in list(self.sockets):
             await ws.close()
         for fut in self._ack_waiters.values():
@@ -200,6 +206,8 @@ class FakeSlack:
         error: str | None = None,
         retry_after: int | float | None = None,
         drop_after_store: bool = False,
+        stall_after_store: bool = False,
+        when: Callable[[dict[str, Any]], Any] | None = None,
         times: int = 1,
     ) -> None:
         """Make the next ``times`` calls of ``method`` fail.
@@ -209,6 +217,11 @@ class FakeSlack:
         * ``error="..."``: ``{"ok": false, "error": ...}`` with ``status``.
         * ``drop_after_store=True``: do the work (store the message), then close
           the TCP connection without answering.
+        * ``stall_after_store=True``: do the work, then hold the response until
+          the fake stops (the client waits, as when Slack is slow to answer):
+          a test can kill the client while its request is pending.
+        * ``when=predicate``: only calls whose parameters satisfy it fail (for
+          example ``lambda p: p.get("thread_ts")`` for thread replies only).
         """
         if retry_after is not None and status == 200:
             status = 429
@@ -218,10 +231,13 @@ class FakeSlack:
             retry_after = 1
         if status >= 500 and error is None:
             error = "internal_error"
-        if not drop_after_store and status == 200 and error is None:
-            raise ValueError("fail_next needs status, error, retry_after or drop_after_store")
+        after_store = drop_after_store or stall_after_store
+        if not after_store and status == 200 and error is None:
+            raise ValueError(
+                "fail_next needs status, error, retry_after, drop_after_store or stall_after_store"
+            )
         self._failures.setdefault(method, []).append(
-            _Failure(status, error, retry_after, drop_after_store, times)
+            _Failure(status, error, retry_after, drop_after_store, times, stall_after_store, when)
         )
 
     def add_channel(self, channel_id: str, name: str, *, joined: bool = True) -> None:
@@ -320,8 +336,11 @@ class FakeSlack:
         )
         self._notify()
 
-        failure = self._take_failure(method)
-        if failure is not None and not failure.drop_after_store:
+        failure = self._take_failure(method, params)
+        after_store = failure is not None and (
+            failure.drop_after_store or failure.stall_after_store
+        )
+        if failure is not None and not after_store:
             headers = {}
             if failure.retry_after is not None:
                 headers["Retry-After"] = str(failure.retry_after)
@@ -337,6 +356,11 @@ class FakeSlack:
             result = self._check_token(method, token) or handler(self, params)
         self._notify()
 
+        if failure is not None and failure.stall_after_store:
+            self.stalled.append(method)
+            self._notify()
+            await self._release_stalled.wait()  # set by stop()
+            raise asyncio.CancelledError  # nothing written: the client never hears back
         if failure is not None and failure.drop_after_store:
             # Ambiguous failure: the work is done, the client never hears back.
             transport = request.transport
@@ -345,11 +369,13 @@ class FakeSlack:
             raise asyncio.CancelledError  # aiohttp: handler abandoned, nothing written
         return web.json_response(result)
 
-    def _take_failure(self, method: str) -> _Failure | None:
+    def _take_failure(self, method: str, params: dict[str, Any]) -> _Failure | None:
         queue = self._failures.get(method)
         if not queue:
             return None
         failure = queue[0]
+        if failure.when is not None and not failure.when(params):
+            return None
         failure.remaining -= 1
         if failure.remaining <= 0:
             queue.pop(0)
@@ -675,7 +701,7 @@ class FakeSlack:
     async def _upload(self, request: web.Request) -> web.StreamResponse:
         """The pre-signed upload URL: takes the bytes as the body (or a multipart part)."""
         file_id = request.match_info["file_id"]
-        failure = self._take_failure("upload")
+        failure = self._take_failure("upload", {})
         if failure is not None and not failure.drop_after_store:
             return web.Response(status=failure.status, text=failure.error or "error")
         if request.content_type == "multipart/form-data":

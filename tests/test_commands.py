@@ -804,6 +804,23 @@ async def test_feeds_list_and_status(feed_server: FeedServer, make_settings) -> 
         assert broken_line.startswith("Broken wire: FAILING · 2 errors, retry ")
 
 
+async def test_feeds_status_reports_deliveries_given_up_on(make_settings) -> None:
+    clock = Clock()
+    async with opened(make_settings([]), clock) as (app, commands):
+        assert (await commands.feeds_status(VIEWER)).lines == []
+        channel = app.settings.channels[0]
+        await app.storage.set_channel_broken(
+            channel.platform, channel.id, "Slack channel C1: channel_not_found", clock.now
+        )
+        clock.advance(180)
+        status = await commands.feeds_status(VIEWER)
+    assert status.lines == [
+        "Delivery problems:",
+        f"{channel.key}: channel refused, alerts queued: Slack channel C1: channel_not_found "
+        "(3m ago)",
+    ]
+
+
 # -- autocomplete -----------------------------------------------------------------------
 
 

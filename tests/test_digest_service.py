@@ -8,14 +8,24 @@ from pathlib import Path
 
 import pytest
 
+from bot.app import App
 from bot.chat.jsonl import JsonlSink
-from bot.config import ChannelSettings, DigestChannel, DigestSettings, FeedSettings, FirstPoll
+from bot.config import (
+    ChannelSettings,
+    DigestChannel,
+    DigestSettings,
+    FeedSettings,
+    FirstPoll,
+    settings_from_dict,
+)
 from bot.digest.model import Digest
 from bot.digest.service import DigestService
 from bot.errors import DeliveryError
 from bot.models import Entity, FeedState
+from bot.outbox import Outbox, retry_delay
 from bot.storage.sqlite import SQLiteStorage, open_storage
 from tests.clock import Clock
+from tests.feedserver import FeedServer, item
 from tests.outbox_helpers import match, queue, records
 
 ENTITIES = [
@@ -70,6 +80,27 @@ def service(
         lambda: ENTITIES,
         lambda: feeds or [],
     )
+
+
+OUTBOXES: dict[DigestService, Outbox] = {}
+
+
+async def tick(svc: DigestService) -> float:
+    """A scheduler tick, then the channel's outbox worker delivers what it queued.
+
+    Each service gets one outbox, wired as in bot/app.py; a new service (a
+    restart) gets a new one.
+    """
+    outbox = OUTBOXES.get(svc)
+    if outbox is None:
+        channels = tuple(svc.channels.values())
+        outbox = Outbox(svc.storage, svc.sinks, channels, svc.clock, build_digest=svc.build)
+        svc.on_queued = outbox.digest_queued
+        await outbox.load_broken()
+        OUTBOXES[svc] = outbox
+    wait = await svc.tick()
+    await outbox.drain()
+    return wait
 
 
 async def ran_before(storage: SQLiteStorage, tmp_path: Path, now: datetime) -> None:
@@ -143,18 +174,18 @@ async def test_sent_once_at_the_local_time_and_not_again_after_a_restart(
     clock = Clock()  # 08:00 UTC = 13:30 in Kolkata
     sink = JsonlSink()
     svc = service(storage, tmp_path, clock, sink, at=time(14, 0))
-    wait = await svc.tick()
+    wait = await tick(svc)
     assert digests(tmp_path) == [] and wait == pytest.approx(1800)
     clock.advance(wait)
-    await svc.tick()
-    await svc.tick()
+    await tick(svc)
+    await tick(svc)
     (sent,) = digests(tmp_path)
     assert sent["digest_key"] == f"jsonl:{tmp_path / 'digest.jsonl'}:2026-11-25"
     clock.advance(3600)  # a restart an hour later: a new service, the same database
-    await service(storage, tmp_path, clock, JsonlSink(), at=time(14, 0)).tick()
+    await tick(service(storage, tmp_path, clock, JsonlSink(), at=time(14, 0)))
     assert len(digests(tmp_path)) == 1
     clock.advance(23 * 3600)  # the next day
-    await svc.tick()
+    await tick(svc)
     assert [d["digest_key"][-10:] for d in digests(tmp_path)] == ["2026-11-25", "2026-11-26"]
 
 
@@ -164,7 +195,7 @@ async def test_a_missed_digest_is_sent_on_start_when_less_than_12h_late(
     clock = Clock()
     clock.now = datetime(2026, 11, 25, 2, 30 + 9, tzinfo=UTC)  # 08:09 in Kolkata
     await ran_before(storage, tmp_path, clock.now)
-    await service(storage, tmp_path, clock, JsonlSink(), at=time(8, 0)).tick()
+    await tick(service(storage, tmp_path, clock, JsonlSink(), at=time(8, 0)))
     assert len(digests(tmp_path)) == 1
 
 
@@ -176,14 +207,14 @@ async def test_a_digest_more_than_12h_late_is_skipped_with_a_log_line(
     await ran_before(storage, tmp_path, clock.now)
     svc = service(storage, tmp_path, clock, JsonlSink(), at=time(8, 0))
     with caplog.at_level(logging.WARNING):
-        await svc.tick()
+        await tick(svc)
     assert digests(tmp_path) == []
     assert "skipping it" in caplog.text and "2026-11-25" in caplog.text
     assert (
         await storage.digest_status(svc.settings.channels[0].key, date(2026, 11, 25)) == "skipped"
     )
     clock.now = datetime(2026, 11, 26, 2, 30, tzinfo=UTC)  # 08:00 the next day
-    await svc.tick()
+    await tick(svc)
     assert len(digests(tmp_path)) == 1
 
 
@@ -195,13 +226,13 @@ async def test_a_post_that_landed_but_failed_is_not_posted_twice(
     await ran_before(storage, tmp_path, clock.now)
     sink = FlakySink([DeliveryError("HTTP 502", retryable=True)])
     svc = service(storage, tmp_path, clock, sink, at=time(8, 0))
-    await svc.tick()
+    await tick(svc)
     key = svc.settings.channels[0].key
-    assert await storage.digest_status(key, date(2026, 11, 25)) == "sending"
-    await svc.tick()
+    assert await storage.digest_status(key, date(2026, 11, 25)) == "queued"
+    await tick(svc)
     assert len(sink.posted) == 1  # waiting before the retry
-    clock.advance(600)
-    await svc.tick()
+    clock.advance(retry_delay(1))  # the outbox's backoff, as for an alert
+    await tick(svc)
     assert len(sink.posted) == 2 and sink.posted[0][2] == sink.posted[1][2]  # same key
     assert len(digests(tmp_path)) == 1
     assert await storage.digest_status(key, date(2026, 11, 25)) == "sent"
@@ -212,7 +243,7 @@ async def test_an_empty_day_still_posts_a_digest(storage: SQLiteStorage, tmp_pat
     clock.now = datetime(2026, 11, 25, 2, 30, tzinfo=UTC)
     await ran_before(storage, tmp_path, clock.now)
     sink = FlakySink()
-    await service(storage, tmp_path, clock, sink, at=time(8, 0)).tick()
+    await tick(service(storage, tmp_path, clock, sink, at=time(8, 0)))
     ((_, digest, _),) = sink.posted
     assert digest.empty  # sinks post it as one line
     assert len(digests(tmp_path)) == 1
@@ -226,9 +257,113 @@ async def test_a_new_installation_waits_for_the_next_scheduled_digest(
     clock.now = datetime(2026, 11, 25, 4, 30, tzinfo=UTC)  # 10:00 in Kolkata, 2h "late"
     svc = service(storage, tmp_path, clock, JsonlSink(), at=time(8, 0))
     with caplog.at_level(logging.INFO):
-        await svc.tick()
+        await tick(svc)
     assert digests(tmp_path) == []
     assert "first daily digest will be posted at Thu 26 Nov 08:00 IST" in caplog.text
     clock.now = datetime(2026, 11, 26, 2, 30, tzinfo=UTC)
-    await svc.tick()
+    await tick(svc)
     assert len(digests(tmp_path)) == 1
+
+
+class RefusingSink(JsonlSink):
+    """The real JSONL sink, whose digest posts are refused with the given errors first."""
+
+    def __init__(self, *refusals: DeliveryError) -> None:
+        super().__init__()
+        self.refusals = list(refusals)
+        self.tries = 0
+
+    async def post_digest(self, channel_id: str, digest: Digest, key: str) -> str:
+        self.tries += 1
+        if self.refusals:
+            raise self.refusals.pop(0)
+        return await super().post_digest(channel_id, digest, key)
+
+
+async def test_a_permanent_refusal_stops_retrying_and_is_reported(
+    storage: SQLiteStorage, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = Clock()
+    clock.now = datetime(2026, 11, 25, 2, 30, tzinfo=UTC)
+    await ran_before(storage, tmp_path, clock.now)
+    gone = DeliveryError("Slack channel C1: channel_not_found", retryable=False)
+    sink = RefusingSink(gone, gone, gone, gone)
+    svc = service(storage, tmp_path, clock, sink, at=time(8, 0))
+    with caplog.at_level(logging.ERROR):
+        await tick(svc)
+    for _ in range(4):  # an hour later, and later: no retry while nothing changed
+        clock.advance(900)
+        await tick(svc)
+    assert sink.tries == 1
+    key = svc.settings.channels[0].key
+    assert "refused the digest for 2026-11-25 for good" in caplog.text
+    assert await storage.digest_status(key, date(2026, 11, 25)) == "queued"  # kept, not lost
+    (problem,) = await storage.delivery_problems(clock.now - timedelta(days=1))
+    assert problem.channel == key and "channel_not_found" in problem.error
+
+
+async def test_a_rejected_digest_is_set_aside_and_named_in_the_next_digest(
+    storage: SQLiteStorage, tmp_path: Path
+) -> None:
+    clock = Clock()
+    clock.now = datetime(2026, 11, 25, 2, 30, tzinfo=UTC)
+    await ran_before(storage, tmp_path, clock.now)
+    bad = DeliveryError("Slack refused the message: invalid_blocks", retryable=False, rejected=True)
+    sink = RefusingSink(bad)
+    svc = service(storage, tmp_path, clock, sink, at=time(8, 0))
+    await tick(svc)
+    key = svc.settings.channels[0].key
+    assert await storage.digest_status(key, date(2026, 11, 25)) == "dead"
+    clock.advance(600)
+    await tick(svc)
+    assert sink.tries == 1 and digests(tmp_path) == []
+    clock.advance(24 * 3600 - 600)  # the next day's digest says what was missed
+    await tick(svc)
+    (record,) = digests(tmp_path)
+    problems = {p["name"]: p["problem"] for p in record["digest"]["feed_problems"]}
+    assert problems[f"delivery to {key}"] == (
+        "digest for 2026-11-25 not posted: Slack refused the message: invalid_blocks"
+    )
+
+
+async def test_a_queued_digest_goes_out_in_turn_with_the_channel_alerts(
+    storage: SQLiteStorage, tmp_path: Path
+) -> None:
+    clock = Clock()
+    clock.now = datetime(2026, 11, 25, 2, 30, tzinfo=UTC)
+    await ran_before(storage, tmp_path, clock.now)
+    ch = ChannelSettings("jsonl", str(tmp_path / "digest.jsonl"))
+    await queue(storage, ch, clock.now - timedelta(minutes=1), ["ISKP before"])
+    svc = service(storage, tmp_path, clock, JsonlSink(), at=time(8, 0))
+    await svc.tick()  # queued now, delivered below
+    await queue(storage, ch, clock.now, ["ISKP after"])
+    await tick(svc)
+    order = [r.get("title", "digest") for r in records(tmp_path / "digest.jsonl")]
+    assert order == ["ISKP before", "digest", "ISKP after"]
+
+
+async def test_the_app_queues_the_scheduled_digest_and_its_outbox_posts_it(
+    tmp_path: Path, watchlist_dir: Path, feed_server: FeedServer
+) -> None:
+    """The wiring in bot/app.py: scheduler → queue → the channel's outbox worker."""
+    url = feed_server.feed("/a.xml", [item(1, "ISKP claims attack")])
+    alerts = tmp_path / "alerts.jsonl"
+    settings = settings_from_dict(
+        {
+            "bot": {"database": str(tmp_path / "db.sqlite3"), "watchlists": str(watchlist_dir)},
+            "feeds": [{"url": url, "first_poll": "all"}],
+            "channels": [{"platform": "jsonl", "id": str(alerts), "flood_cap": 0}],
+            "digest": {"time": "09:00", "channels": [f"jsonl:{alerts}"], "chart": False},
+        },
+        tmp_path / "bot.toml",
+    )
+    clock = Clock()  # 08:00 UTC
+    async with App.open(settings, clock=clock) as app:
+        await app.run_once()  # the bot runs before the digest's time
+        clock.advance(3600)
+        await app.digest.tick()
+        assert await app.storage.digest_status(f"jsonl:{alerts}", clock.now.date()) == "queued"
+        await app.outbox.drain()
+        assert await app.storage.digest_status(f"jsonl:{alerts}", clock.now.date()) == "sent"
+    kinds = ["digest" if "digest_key" in r else "alert" for r in records(alerts)]
+    assert kinds == ["alert", "digest"]

@@ -240,6 +240,29 @@ async def test_socket_mode_commands(
     assert fake.errors == []
 
 
+async def test_a_digest_now_that_slack_delivers_twice_is_posted_once(
+    fake: FakeSlack, slack_settings
+) -> None:
+    async with App.open(slack_settings([])) as app:
+        await fake.wait_for_socket()
+        ack = await fake.send_slash_command(
+            command="/digest", text="now", user_id="U0OTHER", channel_id=NEWS
+        )
+        await fake.wait_for(lambda: len(fake.responses) == 1, timeout=10)
+        # Slack thought the command timed out and sends it again, trigger_id and all.
+        await fake.resend(ack["envelope_id"], retry_attempt=1, retry_reason="timeout")
+        await fake.wait_for(lambda: len(fake.responses) == 2, timeout=10)
+        assert await app.storage.pending_count() == 0
+    digests = [
+        m
+        for m in fake.posted(NEWS)
+        if (m.get("metadata") or {}).get("event_type") == "newswatch_digest"
+    ]
+    assert len(digests) == 1
+    assert all("Posted the digest" in r["body"]["text"] for r in fake.responses)
+    assert fake.errors == []
+
+
 async def test_without_managers_anyone_in_an_alert_channel_manages(
     fake: FakeSlack, slack_settings
 ) -> None:

@@ -118,3 +118,25 @@ async def test_chat_terms_persist(tmp_path: Path) -> None:
         assert not await s.add_chat_term(ChatTerm("iskp", "Wilayat Khurasan", "group"), "u1", NOW)
     async with open_storage(tmp_path / "db.sqlite3") as s:
         assert await s.chat_terms() == [ChatTerm("iskp", "Wilayat Khurasan", "group")]
+
+
+async def test_migration_5_queues_a_digest_left_sending_by_version_4(tmp_path: Path) -> None:
+    """A crash mid-digest under the old scheme becomes a queued outbox job that looks first."""
+    path = tmp_path / "db.sqlite3"
+    con = sqlite3.connect(path)
+    for number, script in enumerate(MIGRATIONS[:4], start=1):
+        con.executescript(script)
+        con.execute(f"PRAGMA user_version = {number}")
+    con.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    con.execute(
+        "INSERT INTO digests (channel, day, status, at) VALUES "
+        "('slack:C1', '2026-11-24', 'sent', ?), ('slack:C1', '2026-11-25', 'sending', ?)",
+        (NOW.timestamp() - 86400, NOW.timestamp()),
+    )
+    con.commit()
+    con.close()
+    async with open_storage(path) as storage:
+        job = await storage.next_digest_job("slack:C1")
+        assert job is not None and job.day.isoformat() == "2026-11-25"
+        assert job.claimed and job.period_end == NOW and job.due_at == NOW
+        assert await storage.digest_status("slack:C1", job.day - timedelta(days=1)) == "sent"

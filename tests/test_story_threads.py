@@ -8,7 +8,7 @@ import pytest
 
 from bot.config import ChannelSettings
 from bot.errors import DeliveryError
-from bot.outbox import Outbox
+from bot.outbox import Outbox, retry_delay
 from bot.storage.sqlite import SQLiteStorage, open_storage
 from tests.clock import Clock
 from tests.outbox_helpers import RecordingJsonlSink, match, queue, records
@@ -124,3 +124,22 @@ async def test_a_failed_edit_is_retried_later_and_a_lost_parent_is_left_alone(
     await queue(storage, ch, clock.now, ["c"], story="first")
     await box.drain()
     assert sink.delivered[-1].item.title == "c"
+
+
+async def test_a_failing_edit_backs_off_like_an_alert(
+    storage: SQLiteStorage, tmp_path: Path
+) -> None:
+    clock, sink, ch = Clock(), RecordingJsonlSink(), channel(tmp_path)
+    await queue(storage, ch, clock.now, ["a", "b"], story="first")
+    box = Outbox(storage, {"jsonl": sink}, (ch,), clock)
+    sink.fail_update += [DeliveryError("HTTP 503", retryable=True) for _ in range(3)]
+    await box.drain()  # the alert, its reply, and a first failed edit
+    waits = []
+    for _ in range(3):
+        wait = await box.step(ch)
+        assert wait is not None
+        waits.append(wait)
+        clock.advance(wait)
+    assert waits == [retry_delay(1), retry_delay(2), retry_delay(3)]
+    assert await box.step(ch) is None and len(sink.updates) == 4  # the fourth try worked
+    assert "edit" in records(tmp_path / "alerts.jsonl")[-1]

@@ -3,13 +3,18 @@
 Delivery is idempotent: the sink remembers which alerts, flood summaries and
 digests a file already holds (read back at start, by `alert_id`,
 `summary_id` and `digest_key`), so a retry after a crash between writing and
-recording never writes the same record twice. Story edits are appended as
-`{"edit": message_id, ...}` records; a repeated edit says the same again.
+recording never writes the same record twice. A record is written whole or
+not at all: a write that fails part-way (disk full) is cut back, so the file
+always ends in a complete line, and the alert is marked sent only after its
+line is on disk. Lines that are not JSON are skipped when reading back.
+Story edits are appended as `{"edit": message_id, ...}` records; a repeated
+edit says the same again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import os
@@ -96,6 +101,13 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def _write_all(fd: int, data: bytes) -> None:
+    """os.write until every byte is out: a short write is followed by the real error."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
 def _record_key(record: Any) -> str | None:
     if not isinstance(record, dict):
         return None
@@ -136,11 +148,29 @@ class JsonlSink:
         return self._written[path]
 
     def _append(self, path: str, record: dict[str, Any]) -> None:
+        """Append one whole line, or nothing: a failed write leaves no fragment behind.
+
+        A write can fail part-way (disk full, file size limit). The file is cut
+        back to where it was, so the retry's line does not merge with a fragment
+        and become unreadable; if even that fails, the next record starts on a
+        line of its own (a newline is put before it).
+        """
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "a", encoding="utf-8") as f:
-            f.write(json.dumps(record, ensure_ascii=False) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
+        line = (json.dumps(record, ensure_ascii=False) + "\n").encode()
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":
+                line = b"\n" + line  # a fragment from an earlier failure ends the file
+            try:
+                _write_all(fd, line)
+                os.fsync(fd)
+            except OSError:
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, size)
+                raise
+        finally:
+            os.close(fd)
 
     async def _write(self, path: str, record: dict[str, Any]) -> None:
         """Append `record` unless the file already holds it (same alert, summary or digest)."""
@@ -154,7 +184,11 @@ class JsonlSink:
                         known.add(key)
             except OSError as e:
                 # A full disk or a missing permission may be fixed by the operator: retry.
-                raise DeliveryError(f"cannot write {path}: {e.strerror}", retryable=True) from e
+                raise DeliveryError(
+                    f"cannot write {path}: {e.strerror}; nothing of the record was kept and "
+                    "it will be retried (free disk space, or fix the file's permissions)",
+                    retryable=True,
+                ) from e
 
     async def deliver(self, alert: Alert) -> str:
         await self._write(alert.channel_id, alert_record(alert))

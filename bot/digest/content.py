@@ -23,7 +23,7 @@ from bot.digest.model import (
     StoryRecord,
     TopStory,
 )
-from bot.models import Entity
+from bot.models import DeliveryProblem, Entity
 
 PERIOD = timedelta(hours=24)
 CHART_DAYS = 7
@@ -64,7 +64,7 @@ def build_digest(data: DigestInput, *, chart: bool = True) -> Digest:
         counts=counts,
         top_stories=top_stories(data.stories, data.entities, data.top_stories),
         new_entities=new_entities,
-        feed_problems=feed_problems(data.feeds, end),
+        feed_problems=feed_problems(data.feeds, end) + delivery_problems(data.delivery_problems),
         chart_png=png,
     )
 
@@ -160,6 +160,13 @@ def feed_problems(feeds: Iterable[FeedHealth], now: datetime) -> tuple[FeedProbl
             found.append((rank, feed.name.casefold(), FeedProblem(feed.name, feed.url, text)))
     found.sort(key=lambda t: (t[0], t[1], t[2].url))
     return tuple(p for _, _, p in found)
+
+
+def delivery_problems(problems: Iterable[DeliveryProblem]) -> tuple[FeedProblem, ...]:
+    """Deliveries given up on are blind spots too: a channel may have missed alerts."""
+    return tuple(
+        FeedProblem(name=f"delivery to {p.channel}", url="", problem=p.line()) for p in problems
+    )
 
 
 def feed_problem(feed: FeedHealth, now: datetime) -> tuple[int, str] | None:

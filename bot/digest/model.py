@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
-from bot.models import Entity
+from bot.models import DeliveryProblem, Entity
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +74,30 @@ class Digest:
 
 
 @dataclass(frozen=True, slots=True)
+class DigestJob:
+    """A day's digest queued for a channel's outbox worker.
+
+    It holds what to build, not the built digest: the content is made when it
+    is delivered (the same 24 hours), so a retry shows the feeds' health as it
+    is then and no chart bytes sit in the database.
+    """
+
+    channel: str  # "platform:id"
+    day: date  # the local day it is the digest of
+    period_end: datetime  # it covers the 24 hours before this
+    timezone: str
+    attempts: int = 0
+    due_at: datetime | None = None  # when it may be tried (later after a failure)
+    created_at: datetime | None = None  # its place among the channel's alerts
+    claimed: bool = False  # an earlier try may have reached the platform
+
+    @property
+    def key(self) -> str:
+        """The idempotency key sinks find an earlier copy by: channel and day."""
+        return f"{self.channel}:{self.day.isoformat()}"
+
+
+@dataclass(frozen=True, slots=True)
 class StoryRecord:
     """A stored story with items in the digest period (from storage)."""
 
@@ -112,3 +136,4 @@ class DigestInput:
     first_seen: Mapping[str, datetime]  # entity id → its first mention ever
     feeds: Sequence[FeedHealth] = field(default_factory=tuple)
     top_stories: int = 5
+    delivery_problems: Sequence[DeliveryProblem] = ()  # given up on since the last digest

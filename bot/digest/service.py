@@ -3,11 +3,14 @@
 What a digest says is decided in bot/digest/content.py and when it is due in
 bot/digest/schedule.py, both pure; this module does the I/O around them.
 
-Exactly once: a day is recorded as "sending" before the post and "sent"
-after it. A crash in between leaves "sending", and the retry posts with the
-same idempotency key (channel and day), which the sinks use to find the
-first copy instead of posting a second. A day missed by more than
-`MAX_LATE` is recorded as "skipped" with a log line.
+At its scheduled time a channel's digest is queued in SQLite (one row per
+channel and local day) and the channel's outbox worker delivers it, in turn
+with the channel's alerts and under the same policy: claimed before the
+request, retried with backoff, a permanent refusal marks the channel broken
+and is reported (log, `/feeds status`, the next digest). Sinks find an
+earlier copy by the idempotency key (channel and day), so nothing is posted
+twice. A day missed by more than `MAX_LATE` is recorded as "skipped" with a
+log line.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.chat.base import Sink
@@ -24,14 +27,13 @@ from bot.config import ChannelSettings, DigestChannel, DigestSettings, FeedSetti
 from bot.digest.content import build_digest
 from bot.digest.model import Digest, DigestInput, FeedHealth
 from bot.digest.schedule import MAX_LATE, decide
-from bot.errors import DeliveryError
 from bot.models import Entity, FeedState
 from bot.storage.base import Storage
 from bot.storage_health import STORAGE_FAILURES, Backoff, StorageHealth
 
 log = logging.getLogger(__name__)
 
-RETRY_AFTER = 600.0  # a failed digest post is tried again after this many seconds
+ERROR_WAIT = 600.0  # after an unexpected error in the scheduler, look again this much later
 HISTORY = timedelta(days=8)  # 7 chart days and the day before the first
 
 
@@ -46,6 +48,7 @@ class DigestService:
         clock: Callable[[], datetime],
         entities: Callable[[], Iterable[Entity]],
         feeds: Callable[[], Iterable[tuple[FeedSettings, FeedState | None]]],
+        on_queued: Callable[[], None] = lambda: None,
     ) -> None:
         self.settings = settings
         self.channels = {c.key: c for c in channels}
@@ -55,7 +58,7 @@ class DigestService:
         self.clock = clock
         self.entities = entities
         self.feeds = feeds
-        self._retry_at: dict[str, datetime] = {}
+        self.on_queued = on_queued  # wakes the outbox workers
 
     def timezone_for(self, channel_key: str) -> str:
         for d in self.settings.channels:
@@ -90,6 +93,7 @@ class DigestService:
             first_seen=await self.storage.entity_first_seen(),
             feeds=tuple(health),
             top_stories=self.settings.top_stories,
+            delivery_problems=await self.storage.delivery_problems(now - timedelta(days=1)),
         )
 
     async def build(self, now: datetime, timezone: str) -> Digest:
@@ -109,9 +113,6 @@ class DigestService:
         return max(min(waits), 1.0)
 
     async def _tick_channel(self, d: DigestChannel, now: datetime) -> float:
-        retry_at = self._retry_at.get(d.key)
-        if retry_at is not None and now < retry_at:
-            return (retry_at - now).total_seconds()
         last_day = await self.storage.last_digest_day(d.key)
         decision = decide(now, d.at, ZoneInfo(d.timezone), last_day, MAX_LATE)
         if decision.action == "skip":
@@ -139,33 +140,19 @@ class DigestService:
             )
         elif decision.action == "send":
             # A late digest still covers the 24 hours before its scheduled time.
-            await self._send(d, decision.day, decision.scheduled, now)
+            await self.storage.queue_digest(
+                d.key, decision.day, decision.scheduled, d.timezone, now
+            )
+            log.info("%s: the digest for %s is queued for delivery", d.key, decision.day)
+            self.on_queued()
         return max((decision.next_check - now).total_seconds(), 0.0)
 
     async def _ran_before(self, when: datetime) -> bool:
         first = await self.storage.first_item_at()
         return first is not None and first <= when
 
-    async def _send(self, d: DigestChannel, day: date, period_end: datetime, now: datetime) -> None:
-        status = await self.storage.digest_status(d.key, day)
-        if status == "sending":
-            log.info(
-                "%s: the digest for %s may have been posted; checking before a retry", d.key, day
-            )
-        await self.storage.record_digest(d.key, day, "sending", now)
-        try:
-            digest = await self.build(period_end, d.timezone)
-            message_id = await self.post(d.key, digest, f"{d.key}:{day.isoformat()}")
-        except DeliveryError as e:
-            self._retry_at[d.key] = now + timedelta(seconds=e.retry_after or RETRY_AFTER)
-            log.error("%s: posting the digest for %s failed: %s; trying again later", d.key, day, e)
-            return
-        self._retry_at.pop(d.key, None)
-        await self.storage.record_digest(d.key, day, "sent", self.clock(), message_id)
-        log.info("%s: posted the digest for %s", d.key, day)
-
     async def run(self, stop: asyncio.Event, health: StorageHealth | None = None) -> None:
-        """Post digests when due until `stop` is set."""
+        """Queue each channel's digest when due (the outbox posts it) until `stop` is set."""
         if not self.settings.channels:
             return
         health = health or StorageHealth("the database")
@@ -180,6 +167,6 @@ class DigestService:
                 wait = backoff.next_delay()
             except Exception:  # a digest bug must not stop the bot; try again later
                 log.exception("the daily digest failed unexpectedly")
-                wait = RETRY_AFTER
+                wait = ERROR_WAIT
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), wait)

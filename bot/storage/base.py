@@ -12,9 +12,17 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
 
-from bot.digest.model import StoryRecord
+from bot.digest.model import DigestJob, StoryRecord
 from bot.matching.watchlists import ChatTerm
-from bot.models import Alert, FeedState, FloodSummary, Item, Match, StoryUpdate
+from bot.models import (
+    Alert,
+    DeliveryProblem,
+    FeedState,
+    FloodSummary,
+    Item,
+    Match,
+    StoryUpdate,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +103,10 @@ class Storage(Protocol):
         ...
 
     async def alert_due_at(self, alert_id: int) -> datetime: ...
+
+    async def claim_alert(self, alert_id: int, now: datetime) -> None:
+        """Commit that a try is about to leave, before the request (see Alert.claimed)."""
+        ...
 
     async def mark_sent(
         self, alert_id: int, message_id: str, now: datetime, reply_to: str | None = None
@@ -194,6 +206,34 @@ class Storage(Protocol):
     async def digest_status(self, channel: str, day: date) -> str | None: ...
 
     async def last_digest_day(self, channel: str) -> date | None: ...
+
+    async def queue_digest(
+        self, channel: str, day: date, period_end: datetime, timezone: str, now: datetime
+    ) -> None:
+        """Queue a day's digest for the channel's outbox worker; a day queued stays queued."""
+        ...
+
+    async def next_digest_job(self, channel: str) -> DigestJob | None:
+        """The channel's oldest queued digest (due or not)."""
+        ...
+
+    async def claim_digest(self, channel: str, day: date, now: datetime) -> None: ...
+
+    async def mark_digest(
+        self,
+        channel: str,
+        day: date,
+        status: str,
+        now: datetime,
+        *,
+        message_id: str | None = None,
+        error: str | None = None,
+        next_attempt_at: datetime | None = None,
+    ) -> None: ...
+
+    async def delivery_problems(self, since: datetime) -> list[DeliveryProblem]:
+        """Broken channels, and digests and alerts given up on since `since`."""
+        ...
 
     async def record_digest(
         self, channel: str, day: date, status: str, now: datetime, message_id: str | None = None

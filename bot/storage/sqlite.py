@@ -21,10 +21,18 @@ from typing import Any
 import aiosqlite
 
 from bot.dedup import item_keys
-from bot.digest.model import StoryRecord
+from bot.digest.model import DigestJob, StoryRecord
 from bot.errors import StorageError
 from bot.matching.watchlists import ChatTerm
-from bot.models import Alert, FeedState, FloodSummary, Item, Match, StoryUpdate
+from bot.models import (
+    Alert,
+    DeliveryProblem,
+    FeedState,
+    FloodSummary,
+    Item,
+    Match,
+    StoryUpdate,
+)
 from bot.storage.base import IngestResult, Planner, StoryMember
 from bot.storage_health import describe_storage_error, storage_advice
 
@@ -196,10 +204,33 @@ MIGRATIONS: list[str] = [
     ALTER TABLE feeds ADD COLUMN last_new_at REAL;
     ALTER TABLE feeds ADD COLUMN mean_gap REAL;
     """,
-    # 5: PLACEHOLDER, taken by the h-delivery branch: the lead replaces this
-    # entry with that branch's migration 5 when merging (a no-op until then).
+    # 5: delivery hardening. A row is claimed (committed) before its request
+    # leaves, so after a crash the sink knows an earlier try may have reached the
+    # platform and looks before posting again. Daily digests become outbox jobs
+    # (attempts, backoff, dead) instead of a "sending" mark.
     """
-    SELECT 1;
+    ALTER TABLE outbox ADD COLUMN claimed_at REAL;
+    CREATE TABLE digests_v5 (
+        channel TEXT NOT NULL,          -- "platform:id"
+        day TEXT NOT NULL,              -- the local day it is the digest of
+        status TEXT NOT NULL CHECK (status IN ('queued', 'sent', 'skipped', 'dead')),
+        message_id TEXT,
+        at REAL NOT NULL,               -- when the status was last set
+        created_at REAL,                -- when it was queued: its place among the alerts
+        period_end REAL,                -- it covers the 24 hours before this
+        timezone TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at REAL,
+        last_error TEXT,
+        claimed_at REAL,
+        PRIMARY KEY (channel, day)
+    ) WITHOUT ROWID;
+    INSERT INTO digests_v5 (channel, day, status, message_id, at, created_at, period_end,
+            next_attempt_at, claimed_at)
+        SELECT channel, day, CASE status WHEN 'sending' THEN 'queued' ELSE status END,
+            message_id, at, at, at, at, CASE status WHEN 'sending' THEN at END FROM digests;
+    DROP TABLE digests;
+    ALTER TABLE digests_v5 RENAME TO digests;
     """,
     # 6: an item whose feed date was impossible remembers it (bot/feeds/dates.py), and
     # items stored before with such dates are put at their fetch time the same way.
@@ -517,6 +548,17 @@ class SQLiteStorage:
     async def alert_due_at(self, alert_id: int) -> datetime:
         ts = await self._scalar("SELECT next_attempt_at FROM outbox WHERE id = ?", (alert_id,))
         return _dt(ts) or datetime.now(UTC)
+
+    async def claim_alert(self, alert_id: int, now: datetime) -> None:
+        """Record, committed, that a try of this alert is about to leave for the platform.
+
+        Called before the request: a crash between the platform storing the
+        message and mark_sent leaves this mark, and the next try looks first.
+        """
+        async with self._transaction() as db:
+            await db.execute(
+                "UPDATE outbox SET claimed_at = ? WHERE id = ?", (now.timestamp(), alert_id)
+            )
 
     async def mark_sent(
         self, alert_id: int, message_id: str, now: datetime, reply_to: str | None = None
@@ -959,16 +1001,14 @@ class SQLiteStorage:
             return {r[0]: (_dt(r[1]), r[2]) for r in await cur.fetchall()}
 
     async def digest_status(self, channel: str, day: date) -> str | None:
-        """ "sending", "sent", "skipped", or None for a day not begun."""
+        """ "queued", "sent", "skipped", "dead", or None for a day not begun."""
         return await self._scalar(
             "SELECT status FROM digests WHERE channel = ? AND day = ?", (channel, day.isoformat())
         )
 
     async def last_digest_day(self, channel: str) -> date | None:
-        """The latest day whose digest was sent or skipped in this channel."""
-        day = await self._scalar(
-            "SELECT max(day) FROM digests WHERE channel = ? AND status != 'sending'", (channel,)
-        )
+        """The latest day whose digest was queued (or sent, skipped, given up) in this channel."""
+        day = await self._scalar("SELECT max(day) FROM digests WHERE channel = ?", (channel,))
         return date.fromisoformat(day) if day else None
 
     async def record_digest(
@@ -981,6 +1021,116 @@ class SQLiteStorage:
                 "message_id = excluded.message_id, at = excluded.at",
                 (channel, day.isoformat(), status, message_id, now.timestamp()),
             )
+
+    async def queue_digest(
+        self, channel: str, day: date, period_end: datetime, timezone: str, now: datetime
+    ) -> None:
+        """Queue a day's digest for the channel's outbox worker (once: a day queued stays)."""
+        async with self._transaction() as db:
+            await db.execute(
+                "INSERT INTO digests (channel, day, status, at, created_at, period_end, "
+                "timezone, next_attempt_at) VALUES (?,?,'queued',?,?,?,?,?) "
+                "ON CONFLICT (channel, day) DO NOTHING",
+                (
+                    channel,
+                    day.isoformat(),
+                    now.timestamp(),
+                    now.timestamp(),
+                    period_end.timestamp(),
+                    timezone,
+                    now.timestamp(),
+                ),
+            )
+
+    async def next_digest_job(self, channel: str) -> DigestJob | None:
+        sql = (
+            "SELECT * FROM digests WHERE channel = ? AND status = 'queued' "
+            "ORDER BY created_at, day LIMIT 1"
+        )
+        async with self._db.execute(sql, (channel,)) as cur:
+            r = await cur.fetchone()
+        if r is None:
+            return None
+        at = _dt(r["at"]) or datetime.now(UTC)
+        return DigestJob(
+            channel=r["channel"],
+            day=date.fromisoformat(r["day"]),
+            period_end=_dt(r["period_end"]) or at,
+            timezone=r["timezone"],
+            attempts=r["attempts"],
+            due_at=_dt(r["next_attempt_at"]) or at,
+            created_at=_dt(r["created_at"]) or at,
+            claimed=r["claimed_at"] is not None,
+        )
+
+    async def claim_digest(self, channel: str, day: date, now: datetime) -> None:
+        """Commit that a try of this digest is about to leave (see Alert.claimed)."""
+        async with self._transaction() as db:
+            await db.execute(
+                "UPDATE digests SET claimed_at = ? WHERE channel = ? AND day = ?",
+                (now.timestamp(), channel, day.isoformat()),
+            )
+
+    async def mark_digest(
+        self,
+        channel: str,
+        day: date,
+        status: str,
+        now: datetime,
+        *,
+        message_id: str | None = None,
+        error: str | None = None,
+        next_attempt_at: datetime | None = None,
+    ) -> None:
+        """Record a queued digest's delivery ("sent"), giving up ("dead") or retry ("queued")."""
+        async with self._transaction() as db:
+            await db.execute(
+                "UPDATE digests SET status = ?, attempts = attempts + 1, at = ?, "
+                "message_id = coalesce(?, message_id), last_error = ?, "
+                "next_attempt_at = coalesce(?, next_attempt_at) WHERE channel = ? AND day = ?",
+                (
+                    status,
+                    now.timestamp(),
+                    message_id,
+                    error[:1000] if error else None,
+                    _ts(next_attempt_at),
+                    channel,
+                    day.isoformat(),
+                ),
+            )
+
+    async def delivery_problems(self, since: datetime) -> list[DeliveryProblem]:
+        """What could not be delivered for good: broken channels, and digests, summaries
+        and alerts given up on since `since`. For `/feeds status` and the next digest."""
+        problems: list[DeliveryProblem] = []
+        sql = (
+            "SELECT platform || ':' || channel_id, broken_reason, broken_at FROM channels "
+            "WHERE broken_reason NOT NULL ORDER BY broken_at"
+        )
+        async with self._db.execute(sql) as cur:
+            for r in await cur.fetchall():
+                at = _dt(r[2]) or since
+                problems.append(DeliveryProblem(r[0], "channel refused, alerts queued", r[1], at))
+        sql = (
+            "SELECT channel, day, last_error, at FROM digests WHERE status = 'dead' AND at >= ? "
+            "ORDER BY at"
+        )
+        async with self._db.execute(sql, (since.timestamp(),)) as cur:
+            for r in await cur.fetchall():
+                problems.append(
+                    DeliveryProblem(
+                        r[0], f"digest for {r[1]} not posted", r[2] or "", _dt(r[3]) or since
+                    )
+                )
+        sql = (
+            "SELECT platform || ':' || channel_id, count(*), max(last_error), max(sent_at) "
+            "FROM outbox WHERE status = 'dead' AND sent_at >= ? GROUP BY 1 ORDER BY 1"
+        )
+        async with self._db.execute(sql, (since.timestamp(),)) as cur:
+            for r in await cur.fetchall():
+                what = f"{r[1]} alert{'s' if r[1] != 1 else ''} not posted"
+                problems.append(DeliveryProblem(r[0], what, r[2] or "", _dt(r[3]) or since))
+        return problems
 
     # -- housekeeping ------------------------------------------------------------------
 
@@ -999,7 +1149,7 @@ class SQLiteStorage:
                 "DELETE FROM flood_summaries WHERE status != 'pending' AND created_at < ?",
                 "DELETE FROM story_posts WHERE last_update < ?",
                 "DELETE FROM stories WHERE last_seen < ?",
-                "DELETE FROM digests WHERE at < ?",
+                "DELETE FROM digests WHERE at < ? AND status != 'queued'",
             ):
                 cur = await db.execute(sql, (cutoff,))
                 removed += max(cur.rowcount, 0)
@@ -1121,6 +1271,7 @@ def _alert(r: aiosqlite.Row) -> Alert:
         matches=_matches_from(r["matches"]),
         created_at=_dt(r["created_at"]) or datetime.now(UTC),
         attempts=r["attempts"],
+        claimed=r["claimed_at"] is not None,
         reply_to=r["reply_to"],
         story=r["story"],
     )

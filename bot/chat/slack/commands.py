@@ -40,6 +40,8 @@ async def handle(sink: SlackSink, group: str, command: dict, ack: Any, respond: 
         await sink.is_manager(user_id, channel_id),
         command.get("user_name", ""),
         f"slack:{channel_id}",
+        # Slack re-delivers a command it thinks timed out with the same trigger_id.
+        request_id=str(command.get("trigger_id", "")),
     )
     if parsed.slow:
         await ack(response_type="ephemeral", text="Working on it…")

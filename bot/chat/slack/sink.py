@@ -4,9 +4,11 @@ Slack has no idempotency key, so every post carries message `metadata`
 naming it (an alert's outbox id, a flood summary's id, a digest's key); after
 an ambiguous failure (timeout, dropped connection) the next attempt first
 looks for it in the channel's recent history (a thread's, for a reply).
-Summaries and digests always look first: they carry no attempt count and
-are rare. 429s wait for Retry-After; posts are paced at about one per second
-per channel.
+An alert looks first whenever its outbox row was claimed before (the outbox
+commits the claim before the request leaves), so a crash between Slack
+storing the message and the bot recording it posts nothing twice.
+Summaries and digests always look first: they are rare. 429s wait for
+Retry-After; posts are paced at about one per second per channel.
 """
 
 from __future__ import annotations
@@ -362,7 +364,7 @@ class SlackSink:
         return await self._post_once(
             alert.channel_id,
             _metadata(METADATA_EVENT, outbox_id=alert.id),
-            look_first=alert.attempts > 0,
+            look_first=alert.claimed or alert.attempts > 0,
             text=text,
             blocks=blocks,
             thread_ts=alert.reply_to,
