@@ -105,6 +105,9 @@ class Outbox:
         self._no_digest: set[str] = set()
         self._failures: dict[str, int] = {}
         self._edit_failures: dict[str, int] = {}  # consecutive failed story edits
+        # Posted, but recording that failed (storage error): the platform's message
+        # id by outbox row, so the retry records it instead of posting again.
+        self._unrecorded: dict[tuple[str, object], str] = {}
 
     def notify(self) -> None:
         """New alerts were queued: wake every channel worker."""
@@ -155,6 +158,10 @@ class Outbox:
         sink = self.sinks[alert.platform]
         # Durably before the request: if the process dies after the platform stored
         # the message but before mark_sent, the next try knows to look first.
+        row = ("alert", alert.id)
+        message_id = self._unrecorded.get(row)
+        if message_id is not None:
+            return await self._record(row, self._alert_sent(alert, message_id))
         await self.storage.claim_alert(alert.id, self.clock())
         try:
             message_id = await sink.deliver(alert)
@@ -168,13 +175,30 @@ class Outbox:
                 lambda error, now: self.storage.mark_dead(alert.id, error, now),
                 lambda error, at, now: self.storage.mark_retry(alert.id, error, at, now),
             )
+        self._unrecorded[row] = message_id
+        return await self._record(row, self._alert_sent(alert, message_id))
+
+    async def _alert_sent(self, alert: Alert, message_id: str) -> None:
         await self.storage.mark_sent(alert.id, message_id, self.clock(), alert.reply_to)
         self.stats.sent += 1
+
+    async def _record(self, row: tuple[str, object], recording: Awaitable[None]) -> bool:
+        """Record a delivery; if storage fails, the message id waits in memory.
+
+        The storage error propagates to the worker loop, which backs off; the next
+        try of the same row only records (bot/storage_health.py), never re-posts.
+        """
+        await recording
+        del self._unrecorded[row]
         return True
 
     async def send_summary(self, summary: FloodSummary, attempts: int) -> bool:
         """Try one flood summary once; True if it left the outbox."""
         sink = self.sinks[summary.platform]
+        row = ("summary", summary.id)
+        message_id = self._unrecorded.get(row)
+        if message_id is not None:
+            return await self._record(row, self._summary_sent(summary, message_id))
         try:
             message_id = await sink.deliver_summary(summary)
         except Exception as e:
@@ -189,6 +213,10 @@ class Outbox:
                     summary.id, "pending", now, error=error, next_attempt_at=at
                 ),
             )
+        self._unrecorded[row] = message_id
+        return await self._record(row, self._summary_sent(summary, message_id))
+
+    async def _summary_sent(self, summary: FloodSummary, message_id: str) -> None:
         await self.storage.mark_summary(summary.id, "sent", self.clock(), message_id=message_id)
         self.stats.summaries += 1
         log.info(
@@ -197,7 +225,6 @@ class Outbox:
             summary.channel_id,
             len(summary.alerts),
         )
-        return True
 
     async def send_digest(self, channel: ChannelSettings, job: DigestJob) -> bool:
         """Try one queued daily digest once; True if it left the outbox (sent or dead).
@@ -208,6 +235,10 @@ class Outbox:
         """
         assert self.build_digest is not None
         sink = self.sinks[channel.platform]
+        row = ("digest", job.key)
+        message_id = self._unrecorded.get(row)
+        if message_id is not None:
+            return await self._record(row, self._digest_sent(channel, job, message_id))
         await self.storage.claim_digest(job.channel, job.day, self.clock())
         try:
             digest = await self.build_digest(job.period_end, job.timezone or "UTC")
@@ -226,12 +257,15 @@ class Outbox:
                     job.channel, job.day, "queued", now, error=error, next_attempt_at=at
                 ),
             )
+        self._unrecorded[row] = message_id
+        return await self._record(row, self._digest_sent(channel, job, message_id))
+
+    async def _digest_sent(self, channel: ChannelSettings, job: DigestJob, message_id: str) -> None:
         await self.storage.mark_digest(
             job.channel, job.day, "sent", self.clock(), message_id=message_id
         )
         self.stats.digests += 1
         log.info("%s: posted the digest for %s", channel.key, job.day)
-        return True
 
     async def _failed(
         self,

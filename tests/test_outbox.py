@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from dataclasses import replace
 from pathlib import Path
+
+import pytest
 
 from bot.app import App
 from bot.chat.jsonl import JsonlSink
@@ -181,3 +184,41 @@ async def test_broken_channel_is_retried_once_its_configuration_changes(
         assert await app.storage.broken_channels() == {}
         await app.outbox.drain()
     assert len(lines(tmp_path)) == 3
+
+
+class StorageBreakingSink(JsonlSink):
+    """The real JSONL sink; its first delivery leaves the database refusing outbox
+    updates (a real SQLite error, as a full disk would), so the post lands but
+    recording it fails."""
+
+    def __init__(self, database: Path) -> None:
+        super().__init__()
+        self.database = database
+        self.calls: list[int] = []
+
+    async def deliver(self, alert: Alert) -> str:
+        self.calls.append(alert.id)
+        message_id = await super().deliver(alert)
+        if len(self.calls) == 1:
+            with sqlite3.connect(self.database) as db:
+                db.execute(
+                    "CREATE TRIGGER refuse BEFORE UPDATE ON outbox "
+                    "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
+                )
+        return message_id
+
+
+async def test_a_post_whose_recording_failed_is_recorded_not_posted_again(
+    feed_server: FeedServer, make_settings, tmp_path: Path
+) -> None:
+    settings = make_settings([{"url": feed_server.feed("/a.xml", [item(1, "ISKP report")])}])
+    sink = StorageBreakingSink(settings.bot.database)
+    async with App.open(settings, clock=Clock(), sinks={"jsonl": sink}) as app:
+        with pytest.raises(sqlite3.IntegrityError, match="disk is full"):
+            await app.run_once()
+        with sqlite3.connect(settings.bot.database) as db:
+            db.execute("DROP TRIGGER refuse")
+        await app.outbox.drain()
+        assert sink.calls == [1]  # posted once; the retry only recorded it
+        assert await app.storage.pending_count() == 0
+    assert [r["title"] for r in lines(tmp_path)] == ["ISKP report"]
