@@ -12,14 +12,16 @@ import contextlib
 import io
 import json
 import logging
+import os
 import signal
 import sqlite3
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, TextIO, cast
 
 from bot.errors import AlreadyRunning, BotError, ConfigError, ConfigErrors, StorageError
+from bot.logs import LOG_FORMATS, channel_context
 
 if TYPE_CHECKING:
     from bot.storage.runlock import LockHolder, RunLock
@@ -30,13 +32,37 @@ DEFAULT_CONFIG = "bot.toml"
 
 
 def _setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        datefmt="%H:%M:%S",
-        stream=sys.stderr,
-        force=True,
-    )
+    """Set the level; the handler (format, redaction) is installed once by main()."""
+    logging.getLogger().setLevel(getattr(logging, level))
+
+
+@contextlib.contextmanager
+def _output(args: argparse.Namespace) -> Iterator[None]:
+    """Logging and stdout/stderr for any command, set up before the config is read.
+
+    The format comes from --log-format, else from a quick read of the config
+    (bot/redact.py's prescan), so warnings met while the config is validated
+    are already JSON under log_format = "json". Both streams are redacted, and
+    under json whatever is printed to stderr outside logging becomes JSON too.
+    Restored on the way out, for callers of main() in-process.
+    """
+    from bot.logs import JsonLinesStream, configure_logging
+    from bot.redact import RedactingStream, Redactor, prescan_config
+
+    prescan = prescan_config(args.config)
+    log_format = args.log_format or prescan.log_format or "text"
+    redact = Redactor.from_environment(os.environ, prescan.secret_envs)
+    stdout, stderr = sys.stdout, sys.stderr
+    configure_logging(log_format, redact, stderr)
+    wrapped = JsonLinesStream if log_format == "json" else RedactingStream
+    sys.stdout = cast(TextIO, RedactingStream(stdout, redact))
+    sys.stderr = cast(TextIO, wrapped(stderr, redact))
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        sys.stdout, sys.stderr = stdout, stderr
 
 
 def _settings(args: argparse.Namespace):
@@ -346,8 +372,9 @@ async def _digest(args: argparse.Namespace) -> int:
         return 0
     async with App.open(settings) as app:
         for key in targets:
-            await app.digest_now(key)
-            log.info("posted the digest to %s", key)
+            with channel_context(key):
+                await app.digest_now(key)
+                log.info("posted the digest to %s", key)
     return 0
 
 
@@ -361,6 +388,11 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.add_argument("--config", "-c", default=DEFAULT_CONFIG, help="path to bot.toml")
         p.add_argument("--verbose", "-v", action="store_true", help="debug logging")
+        p.add_argument(
+            "--log-format",
+            choices=LOG_FORMATS,
+            help='"text" (readable) or "json" (one object per line); default: bot.log_format',
+        )
         return p
 
     command("run", "poll feeds and deliver alerts until stopped (Ctrl-C or SIGTERM)")
@@ -401,7 +433,12 @@ def _database_named_in(args: argparse.Namespace) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    _setup_logging("INFO")
+    with _output(args):
+        _setup_logging("INFO")
+        return _command(args)
+
+
+def _command(args: argparse.Namespace) -> int:
     try:
         if args.command == "run":
             return asyncio.run(_run(args))
@@ -440,6 +477,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:  # Ctrl-C before the signal handlers were installed
         return 130
+    except Exception:  # a bug: its traceback goes through logging, so it is redacted
+        log.critical("unexpected error, please report it with this traceback", exc_info=True)
+        return 1
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
@@ -26,11 +27,13 @@ from bot.errors import ConfigError, StorageError
 from bot.feeds import schedule
 from bot.feeds.fetch import Fetcher
 from bot.feeds.parse import ParserPool
+from bot.logs import channel_context, feed_context
 from bot.matching.matcher import Matcher
 from bot.matching.watchlists import load_watchlists
 from bot.models import FeedState
 from bot.outbox import Outbox
 from bot.poller import Poller, PollOutcome, new_state
+from bot.redact import Redactor, secret_envs
 from bot.storage.sqlite import SQLiteStorage, open_storage
 from bot.storage_health import (
     STORAGE_FAILURES,
@@ -146,6 +149,7 @@ class App:
             clock,
             settings.bot.delivery_attempts,
             settings.raw_sections,
+            redact=Redactor.from_environment(os.environ, secret_envs(settings.raw_sections)),
         )
         self.digest = DigestService(
             settings.digest,
@@ -205,7 +209,12 @@ class App:
         for feed in self.feeds.values():
             state = stored.get(feed.url) or new_state(feed)
             if state.disabled_reason:
-                log.warning("%s stays disabled: %s", feed.name, state.disabled_reason)
+                log.warning(
+                    "%s stays disabled: %s",
+                    feed.name,
+                    state.disabled_reason,
+                    extra={"feed": feed.url},
+                )
             self.states[feed.url] = state
         self.mutes = await self.storage.mutes()
         now = self.clock()
@@ -289,6 +298,11 @@ class App:
         return True
 
     async def poll_feed(self, feed: FeedSettings) -> PollOutcome:
+        """Poll one feed; every line logged meanwhile (fetch, parse too) names it."""
+        with feed_context(feed.url):
+            return await self._poll_feed(feed)
+
+    async def _poll_feed(self, feed: FeedSettings) -> PollOutcome:
         where = f"polling {feed.name}"
         try:
             state, outcome = await self.poller.poll(feed, self.states[feed.url])
@@ -362,10 +376,11 @@ class App:
         delivers again (same `request_id`) has the same idempotency key, so the
         sink finds the first copy instead of posting a second.
         """
-        now = self.clock()
-        digest = await self.digest.build(now, self.digest.timezone_for(channel_key))
-        key = f"now:{channel_key}:{request_id or now.isoformat()}"
-        await self.digest.post(channel_key, digest, key)
+        with channel_context(channel_key):
+            now = self.clock()
+            digest = await self.digest.build(now, self.digest.timezone_for(channel_key))
+            key = f"now:{channel_key}:{request_id or now.isoformat()}"
+            await self.digest.post(channel_key, digest, key)
         return digest
 
     async def _feed_loop(self, feed: FeedSettings, stop: asyncio.Event) -> None:

@@ -27,6 +27,7 @@ from bot.config_values import is_http_url as is_http_url
 from bot.config_values import parse_duration as parse_duration
 from bot.config_values import parse_size as parse_size
 from bot.errors import ConfigError, raise_collected
+from bot.logs import LOG_FORMATS
 from bot.models import SEVERITIES
 
 log = logging.getLogger(__name__)
@@ -120,6 +121,7 @@ class BotSettings:
     parser_workers: int = 2
     delivery_attempts: int = 0  # 0 = retry forever (with capped backoff)
     log_level: str = "INFO"
+    log_format: str = "text"  # "json": one JSON object per line on stderr (bot/logs.py)
     story_window: float = 48 * 3600.0  # how far back a new item may continue a story
     flood_cap: int = 10  # defaults for [[channels]] flood_cap / flood_window
     flood_window: float = 600.0
@@ -327,6 +329,7 @@ def _bot_settings(t: Table, base: Path) -> BotSettings:
         parser_workers=t.integer("parser_workers", 2, minimum=1, maximum=MAX_PARSER_WORKERS),
         delivery_attempts=t.integer("delivery_attempts", 0, minimum=0),
         log_level=t.string("log_level", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
+        log_format=t.string("log_format", "text", LOG_FORMATS),
         story_window=t.duration("story_window", 48 * 3600.0, 30 * DAY),
         flood_cap=t.integer("flood_cap", 10, minimum=0),
         flood_window=t.duration("flood_window", 600.0, DAY),

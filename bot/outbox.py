@@ -28,7 +28,9 @@ from bot.config import ChannelSettings, format_duration
 from bot.digest.model import Digest, DigestJob
 from bot.errors import DeliveryError
 from bot.flood import admit, window_end
+from bot.logs import channel_context
 from bot.models import Alert, FloodSummary
+from bot.redact import Redactor
 from bot.storage.base import Storage
 from bot.storage_health import STORAGE_FAILURES, Backoff, StorageHealth
 
@@ -83,8 +85,12 @@ class Outbox:
         max_attempts: int = 0,
         platform_settings: Mapping[str, Mapping[str, Any]] | None = None,
         build_digest: BuildDigest | None = None,
+        redact: Callable[[str], str] | None = None,
     ) -> None:
         self.storage = storage
+        # Applied to a platform's error before it is stored: stored errors reach chat
+        # (digest problems, /feeds), and a refusal may quote the token it was sent.
+        self.redact = redact or Redactor()
         self.sinks = sinks
         self.channels = channels
         self.clock = clock
@@ -133,7 +139,11 @@ class Outbox:
             reason, config_hash = broken[(c.platform, c.id)]
             if config_hash != self.fingerprint(c):
                 await self.storage.set_channel_broken(c.platform, c.id, None, self.clock())
-                log.info("channel %s: configuration changed, trying it again", c.key)
+                log.info(
+                    "channel %s: configuration changed, trying it again",
+                    c.key,
+                    extra={"channel": c.key},
+                )
                 continue
             self._broken.add(c.key)
             log.error(
@@ -141,6 +151,7 @@ class Outbox:
                 "configuration changes",
                 c.key,
                 reason,
+                extra={"channel": c.key},
             )
 
     def fingerprint(self, channel: ChannelSettings) -> str:
@@ -279,10 +290,11 @@ class Outbox:
     ) -> bool:
         now = self.clock()
         key = f"{platform}:{channel_id}"
+        reason = self.redact(str(error))
         if error.rejected:
-            await mark_dead(str(error), now)
+            await mark_dead(reason, now)
             self.stats.dead += 1
-            log.error("%s rejected %s, setting it aside: %s", key, what, error)
+            log.error("%s rejected %s, setting it aside: %s", key, what, reason)
             return True
         if not error.retryable:
             self._broken.add(key)
@@ -290,7 +302,7 @@ class Outbox:
             await self.storage.set_channel_broken(
                 platform,
                 channel_id,
-                str(error),
+                reason,
                 now,
                 self.fingerprint(channel) if channel else None,
             )
@@ -299,17 +311,17 @@ class Outbox:
                 "alerts stay queued",
                 key,
                 what,
-                error,
+                reason,
             )
             return False
         attempts += 1
         if self.max_attempts and attempts >= self.max_attempts:
-            await mark_dead(str(error), now)
+            await mark_dead(reason, now)
             self.stats.dead += 1
-            log.error("%s to %s gave up after %d attempts: %s", what, key, attempts, error)
+            log.error("%s to %s gave up after %d attempts: %s", what, key, attempts, reason)
             return True
         delay = retry_delay(attempts, error.retry_after)
-        await mark_retry(str(error), now + timedelta(seconds=delay), now)
+        await mark_retry(reason, now + timedelta(seconds=delay), now)
         self._failures[key] = self._failures.get(key, 0) + 1
         self.stats.retried += 1
         log.warning(
@@ -317,7 +329,7 @@ class Outbox:
             what,
             key,
             attempts,
-            error,
+            reason,
             delay,
         )
         return False
@@ -493,6 +505,10 @@ class Outbox:
         await asyncio.gather(*(self._drain_channel(c) for c in self.channels))
 
     async def _drain_channel(self, channel: ChannelSettings) -> None:
+        with channel_context(channel.key):
+            await self._drain_one(channel)
+
+    async def _drain_one(self, channel: ChannelSettings) -> None:
         failures = self._failures.get(channel.key, 0)
         while await self.step(channel) == 0:
             if self._failures.get(channel.key, 0) != failures:
@@ -506,7 +522,14 @@ class Outbox:
     async def _worker(
         self, channel: ChannelSettings, stop: asyncio.Event, health: StorageHealth
     ) -> None:
-        """One channel's loop; storage failures and bugs cost a backoff, never the channel."""
+        """One channel's loop; every line logged in it (sinks too) names the channel."""
+        with channel_context(channel.key):
+            await self._work(channel, stop, health)
+
+    async def _work(
+        self, channel: ChannelSettings, stop: asyncio.Event, health: StorageHealth
+    ) -> None:
+        """Storage failures and bugs cost a backoff, never the channel."""
         wake = self._wake[channel.key]
         where = f"delivering to {channel.key}"
         backoff = Backoff()

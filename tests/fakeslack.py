@@ -220,6 +220,9 @@ class FakeSlack:
         * ``stall_after_store=True``: do the work, then hold the response until
           the fake stops (the client waits, as when Slack is slow to answer):
           a test can kill the client while its request is pending.
+        * ``{authorization}`` in ``error`` is replaced by the request's
+          Authorization header, as a careless proxy or server echoes it back
+          (for tests that the bot never shows a token from an error).
         * ``when=predicate``: only calls whose parameters satisfy it fail (for
           example ``lambda p: p.get("thread_ts")`` for thread replies only).
         """
@@ -344,8 +347,9 @@ class FakeSlack:
             headers = {}
             if failure.retry_after is not None:
                 headers["Retry-After"] = str(failure.retry_after)
+            error = (failure.error or "").replace("{authorization}", auth) or failure.error
             return web.json_response(
-                {"ok": False, "error": failure.error}, status=failure.status, headers=headers
+                {"ok": False, "error": error}, status=failure.status, headers=headers
             )
 
         handler = self._METHODS.get(method)

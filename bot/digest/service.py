@@ -27,6 +27,7 @@ from bot.config import ChannelSettings, DigestChannel, DigestSettings, FeedSetti
 from bot.digest.content import build_digest
 from bot.digest.model import Digest, DigestInput, FeedHealth
 from bot.digest.schedule import MAX_LATE, decide
+from bot.logs import channel_context
 from bot.models import Entity, FeedState
 from bot.storage.base import Storage
 from bot.storage_health import STORAGE_FAILURES, Backoff, StorageHealth
@@ -113,6 +114,10 @@ class DigestService:
         return max(min(waits), 1.0)
 
     async def _tick_channel(self, d: DigestChannel, now: datetime) -> float:
+        with channel_context(d.key):
+            return await self._tick(d, now)
+
+    async def _tick(self, d: DigestChannel, now: datetime) -> float:
         last_day = await self.storage.last_digest_day(d.key)
         decision = decide(now, d.at, ZoneInfo(d.timezone), last_day, MAX_LATE)
         if decision.action == "skip":

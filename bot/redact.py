@@ -1,0 +1,134 @@
+"""Keep tokens and signing secrets out of everything the bot writes.
+
+Chat libraries put credentials where we do not control them: discord.py and
+aiohttp log requests at DEBUG, slack_sdk's SlackApiError quotes the server's
+whole answer, and a traceback shows whatever a frame held. Rather than trust
+every call site, all output passes one Redactor at the edge: the logging
+formatters (bot/logs.py) and the wrappers main() puts around stdout and
+stderr. It replaces the values of the secret environment variables the
+config names, and anything shaped like a Slack or Discord token, with
+"[redacted]".
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+REDACTED = "[redacted]"
+
+#: Slack tokens (bot xoxb-, user xoxp-, app-level xapp-, and the rarer xoxa-/xoxr-/xoxe-)
+#: and the Discord bot token shape: base64 user id . timestamp . HMAC.
+TOKEN_PATTERNS = (
+    r"\b(?:xox[abeprs]|xapp)-[A-Za-z0-9-]+",
+    r"[\w-]{24,}\.[\w-]{6}\.[\w-]{27,}",
+)
+
+#: Environment variables the chat adapters read by default (bot/chat/*/sink.py);
+#: redacted even when the config names others, since they may still be set.
+DEFAULT_SECRET_ENVS = (
+    "DISCORD_TOKEN",
+    "SLACK_BOT_TOKEN",
+    "SLACK_APP_TOKEN",
+    "SLACK_SIGNING_SECRET",
+)
+#: The [discord]/[slack] keys that name a secret's environment variable.
+SECRET_ENV_KEYS = {
+    "discord": ("token_env",),
+    "slack": ("bot_token_env", "app_token_env", "signing_secret_env"),
+}
+#: A value shorter than this is not redacted: replacing every "a" or "12" in the
+#: output would make it unreadable, and no real token or secret is that short.
+MIN_SECRET_LENGTH = 6
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigPrescan:
+    """What output setup needs from bot.toml before the config is validated.
+
+    Read with tomllib alone, so the very first line (a warning met while the
+    config is validated) is already in the right format and redacted. A file
+    that cannot be read gives the defaults: full validation reports why.
+    """
+
+    log_format: str | None  # "text" / "json" when the file says so validly
+    secret_envs: tuple[str, ...]
+
+
+def prescan_config(path: str | Path) -> ConfigPrescan:
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError, ValueError):
+        return ConfigPrescan(None, DEFAULT_SECRET_ENVS)
+    bot = data.get("bot")
+    log_format = bot.get("log_format") if isinstance(bot, dict) else None
+    return ConfigPrescan(log_format if log_format in ("text", "json") else None, secret_envs(data))
+
+
+def secret_envs(sections: Mapping[str, Any]) -> tuple[str, ...]:
+    """The environment variables holding secrets: the defaults and those the
+    [discord]/[slack] tables name (read unvalidated: a wrong one names nothing)."""
+    names = list(DEFAULT_SECRET_ENVS)
+    for section, keys in SECRET_ENV_KEYS.items():
+        table = sections.get(section)
+        if isinstance(table, dict):
+            names += [table[k] for k in keys if isinstance(table.get(k), str)]
+    return tuple(dict.fromkeys(names))
+
+
+class Redactor:
+    """Replaces secret values and token-shaped strings with "[redacted]"."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        values = sorted(
+            {s for s in (v.strip() for v in secrets) if len(s) >= MIN_SECRET_LENGTH},
+            key=len,
+            reverse=True,  # a secret containing another is replaced whole
+        )
+        self._pattern = re.compile("|".join([*map(re.escape, values), *TOKEN_PATTERNS]))
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str], names: Iterable[str]) -> Redactor:
+        return cls(environ[n] for n in names if n in environ)
+
+    def __call__(self, text: str) -> str:
+        return self._pattern.sub(REDACTED, text)
+
+    def value(self, value: Any) -> Any:
+        """Redact a JSON-shaped value (strings inside lists and dicts too)."""
+        if isinstance(value, str):
+            return self(value)
+        if isinstance(value, dict):
+            return {self(str(k)): self.value(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.value(v) for v in value]
+        return value
+
+
+class RedactingStream:
+    """A text stream (sys.stdout, sys.stderr) that redacts what is written to it.
+
+    Each write is redacted whole: print() writes its text in one call, so a
+    token is never split across two writes. Everything else (fileno, isatty,
+    encoding, flush) is the wrapped stream's.
+    """
+
+    def __init__(self, stream: TextIO, redact: Redactor) -> None:
+        self.stream = stream
+        self.redact = redact
+
+    def write(self, text: str) -> int:
+        self.stream.write(self.redact(text))
+        return len(text)
+
+    def writelines(self, lines: Iterable[str]) -> None:
+        for line in lines:
+            self.write(line)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
