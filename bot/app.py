@@ -19,7 +19,7 @@ from bot.chat.base import Sink
 from bot.chat.console import ConsoleSink
 from bot.chat.jsonl import JsonlSink
 from bot.commands import Commands
-from bot.config import FeedSettings, FirstPoll, Settings
+from bot.config import FeedSettings, FirstPoll, Settings, parse_first_poll
 from bot.digest.model import Digest
 from bot.digest.service import DigestService
 from bot.errors import ConfigError, StorageError
@@ -31,6 +31,7 @@ from bot.matching.watchlists import load_watchlists
 from bot.models import FeedState
 from bot.outbox import Outbox
 from bot.poller import Poller, PollOutcome, new_state
+from bot.storage.base import AddedFeed
 from bot.storage.sqlite import SQLiteStorage, open_storage
 from bot.storage_health import (
     STORAGE_FAILURES,
@@ -198,9 +199,13 @@ class App:
     async def load(self) -> None:
         """Read watchlists (files + chat terms) and feed states; report disabled feeds."""
         await self.reload_watchlists()
-        for url, name in await self.storage.added_feeds():
-            if url not in self.feeds:
-                self.feeds[url] = self.chat_feed(url, name)
+        for added in await self.storage.added_feed_records():
+            if added.url not in self.feeds:
+                self.feeds[added.url] = (
+                    self.operator_feed(added)
+                    if added.trusted
+                    else self.chat_feed(added.url, added.name)
+                )
         stored = await self.storage.feed_states()
         for feed in self.feeds.values():
             state = stored.get(feed.url) or new_state(feed)
@@ -217,6 +222,14 @@ class App:
         """Settings for a feed added from chat: the default interval, new items only."""
         return FeedSettings(
             url, url, name or url, self.settings.bot.interval, FirstPoll("skip"), trusted=False
+        )
+
+    def operator_feed(self, added: AddedFeed) -> FeedSettings:
+        """Settings for a feed imported by the operator (`feeds import`): polled like a
+        bot.toml feed, loopback and private addresses included, with its own first_poll."""
+        first_poll = parse_first_poll(added.first_poll) or FirstPoll("skip")
+        return FeedSettings(
+            added.url, added.url, added.name or added.url, self.settings.bot.interval, first_poll
         )
 
     def active_mutes(self, now: datetime) -> frozenset[str]:
