@@ -372,9 +372,19 @@ async def _feeds(args: argparse.Namespace) -> int:
     settings = _config_only(args)
     if args.action == "import":
         return await _feeds_import(args, settings)
-    async with open_storage(settings.bot.database) as storage:
-        added = await storage.added_feed_records()
-        states = await storage.feed_states()
+    if args.file is not None:
+        raise ConfigError(
+            f"feeds {args.action}",
+            "",
+            f"takes no file (found {args.file!r})",
+            "python -m bot feeds export > FILE.opml",
+        )
+    added: list[AddedFeed] = []
+    states: dict[str, FeedState] = {}
+    if settings.bot.database.exists():  # no database yet: bot.toml's feeds, never polled
+        async with open_storage(settings.bot.database) as storage:
+            added = await storage.added_feed_records()
+            states = await storage.feed_states()
     if args.action == "export":
         _feeds_export(settings, added, states)
     else:

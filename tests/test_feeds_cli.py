@@ -226,3 +226,50 @@ async def test_hostile_and_oversized_opml_files_are_refused_cleanly(tmp_path: Pa
         assert message in err and str(path) in err
         assert "Traceback" not in err
     assert not (tmp_path / "bot.sqlite3").exists() or added_rows(tmp_path / "bot.sqlite3") == []
+
+
+async def test_a_terminal_gets_a_progress_bar_and_the_problems_as_lines(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    import os
+    import pty
+
+    good = feed_server.feed("/good", [item(1, "Fine")])
+    cfg = config(tmp_path)
+    subs = opml(
+        tmp_path / "s.opml",
+        f'<outline text="Good" xmlUrl="{good}"/><outline text="Bad" xmlUrl="ftp://x.example/"/>',
+    )
+    controller, terminal = pty.openpty()  # stderr is a terminal, as for an operator
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "feeds",
+        "import",
+        str(subs),
+        "--config",
+        str(cfg),
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=terminal,
+    )
+    os.close(terminal)
+    out, _ = await asyncio.wait_for(proc.communicate(), 120)
+    screen = b""
+    while True:
+        try:
+            chunk = os.read(controller, 65536)
+        except OSError:  # the terminal closed with the process
+            break
+        if not chunk:
+            break
+        screen += chunk
+    os.close(controller)
+
+    assert proc.returncode == 1
+    text = screen.decode(errors="replace")
+    assert "checking feeds" in text  # the bar was drawn on the terminal
+    assert "invalid: ftp://x.example/" in text  # problems stay as lines
+    assert "[1/2]" not in out.decode()  # no per-entry lines on stdout under a bar
+    assert "2 entries: 1 added, 1 invalid" in out.decode()
