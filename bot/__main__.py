@@ -455,7 +455,7 @@ async def _feeds_import(args: argparse.Namespace, settings: Settings) -> int:
     print(f"{args.file}: {len(outcomes)} entries: {summary}")
     if counts.get("added"):
         print(
-            "`run` polls the added feeds from its next start (restart a running bot); "
+            "a running bot starts polling the added feeds within [bot] watchlist_check; "
             "`python -m bot once` polls them now"
         )
     return 1 if any(o.status in FAILURES for o in outcomes) else 0

@@ -283,6 +283,26 @@ class App:
         while not stop.is_set():
             await wait_for_stop(stop, self.settings.bot.watchlist_check)
             await self.refresh_watchlists()
+            await self.pick_up_imported_feeds()
+
+    async def pick_up_imported_feeds(self) -> int:
+        """Start polling feeds `feeds import` stored since the start; how many.
+
+        The import runs in another process, so the running bot looks for them at
+        each watchlist check (a cheap read) instead of waiting for a restart.
+        """
+        where = "reading imported feeds"
+        try:
+            records = await self.storage.added_feed_records()
+        except STORAGE_FAILURES as e:  # try again at the next check
+            self.health.failed(where, e)
+            return 0
+        self.health.ok(where)
+        new = [r for r in records if r.trusted and r.url not in self.feeds]
+        for record in new:
+            await self.add_feed(self.operator_feed(record))
+            log.info("%s: imported with `feeds import`; polling it now", record.name)
+        return len(new)
 
     async def refresh_watchlists(self) -> bool:
         """Reload if a watchlist file changed since the last load; True if reloaded."""

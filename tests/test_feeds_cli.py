@@ -273,3 +273,31 @@ async def test_a_terminal_gets_a_progress_bar_and_the_problems_as_lines(
     assert "invalid: ftp://x.example/" in text  # problems stay as lines
     assert "[1/2]" not in out.decode()  # no per-entry lines on stdout under a bar
     assert "2 entries: 1 added, 1 invalid" in out.decode()
+
+
+async def test_a_running_bot_starts_polling_imported_feeds_without_a_restart(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    from tests.botproc import BotProcess
+
+    later = feed_server.feed("/later", [item(1, "ISKP claims attack in Kabul")])
+    cfg = config(tmp_path)
+    cfg.write_text(
+        cfg.read_text().replace("[bot]\n", '[bot]\nwatchlist_check = "1s"\n')
+        + '[[channels]]\nplatform = "console"\nflood_cap = 0\n'  # alerts on stdout
+    )
+    subs = opml(tmp_path / "s.opml", f'<outline text="Later" xmlUrl="{later}"/>')
+    bot = BotProcess("run", "--config", str(cfg))
+    try:
+        await asyncio.to_thread(bot.wait_for, r"running: 0 feeds")
+        code, out, _ = await cli(
+            "feeds", "import", str(subs), "--first-poll", "all", "--config", str(cfg)
+        )
+        assert code == 0, out
+        await asyncio.to_thread(
+            bot.wait_for, r"Later: imported with `feeds import`; polling it now"
+        )
+        await asyncio.to_thread(bot.wait_for, r"claims attack in Kabul", "out")
+    finally:
+        await asyncio.to_thread(bot.stop)
+    assert [r["title"] for r in alert_records(tmp_path)] == ["ISKP claims attack in Kabul"]
