@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from bot.config import FeedSettings, http_url_problem, is_http_url
 from bot.errors import FetchError
 from bot.feeds.fetch import Fetcher
+from bot.feeds.guard import MAX_URL_LENGTH
 from bot.feeds.parse import ParserPool
 from bot.models import FeedState
 from bot.opml import OpmlFeed
@@ -27,6 +28,8 @@ from bot.storage.base import AddedFeed
 
 #: Feeds checked at once; the fetcher's own global and per-host limits apply too.
 IMPORT_CONCURRENCY = 8
+#: A feed name from an OPML file is shown in alerts and lists: one line, this long at most.
+MAX_NAME = 200
 
 ADDED = "added"
 DUPLICATE = "duplicate"
@@ -73,6 +76,8 @@ def known_feeds(configured: Sequence[FeedSettings], added: Sequence[AddedFeed]) 
 
 def entry_problem(url: str) -> str | None:
     """Why an OPML xmlUrl cannot be imported, or None (the same URL rules as bot.toml)."""
+    if len(url) > MAX_URL_LENGTH:
+        return f"the address is {len(url)} characters long; the limit is {MAX_URL_LENGTH}"
     if not is_http_url(url):
         return (
             "only http(s) feeds can be imported; list a local file in bot.toml "
@@ -158,7 +163,7 @@ async def _check_and_store(
         parsed = await parsers.parse(result.body, url, entry.title or url, result.final_url or url)
     except FetchError as e:  # ParseError is one
         return ImportOutcome(entry, NOT_A_FEED, e.message)
-    name = entry.title or parsed.title or url
+    name = " ".join((entry.title or parsed.title or url).split())[:MAX_NAME]
     html_url = entry.html_url if is_http_url(entry.html_url) else parsed.link
     feed = AddedFeed(url, name, added_by, "operator", first_poll, html_url or None)
     if not await store(feed):

@@ -80,6 +80,7 @@ async def test_import_adds_good_feeds_and_reports_each_bad_one(
     missing = feed_server.url("/missing")
     cfg = config(tmp_path, f'[[feeds]]\nurl = "{in_toml}"\nname = "Configured"\n')
     upper = in_toml.replace("http://", "HTTP://")  # the same feed, spelt differently
+    endless = "https://x.example/" + "a" * 5000
     file = opml(
         tmp_path / "subs.opml",
         f"""<outline text="Security"><outline text="Asia">
@@ -90,7 +91,8 @@ async def test_import_adds_good_feeds_and_reports_each_bad_one(
 <outline type="rss" text="In toml" xmlUrl="{upper}"/>
 <outline type="rss" text="Spaced" xmlUrl="http://bad host/feed"/>
 <outline type="rss" text="Gone" xmlUrl="{missing}"/>
-<outline type="rss" text="Home page" xmlUrl="{page}"/>""",
+<outline type="rss" text="Home page" xmlUrl="{page}"/>
+<outline type="rss" text="Endless" xmlUrl="{endless}"/>""",
     )
 
     code, out, err = await cli("feeds", "import", str(file), "--config", str(cfg))
@@ -111,7 +113,8 @@ async def test_import_adds_good_feeds_and_reports_each_bad_one(
     assert "contains a space" in line_for("http://bad host/feed", "invalid:")
     assert "HTTP 404" in line_for(missing, "unreachable:")
     assert "not a readable RSS/Atom feed" in line_for(page, "not a feed:")
-    assert "7 entries: 2 added, 2 duplicate, 1 invalid, 1 not a feed, 1 unreachable" in out
+    assert "the limit is 2048" in line_for(endless[:100], "invalid:")
+    assert "8 entries: 2 added, 2 duplicate, 2 invalid, 1 not a feed, 1 unreachable" in out
     assert added_rows(tmp_path / "bot.sqlite3") == sorted(
         [(deep, "Deep wire", "operator"), (top, "Top wire", "operator")]
     )
