@@ -304,3 +304,14 @@ async def test_a_running_bot_starts_polling_imported_feeds_without_a_restart(
     finally:
         await asyncio.to_thread(bot.stop)
     assert [r["title"] for r in alert_records(tmp_path)] == ["ISKP claims attack in Kabul"]
+
+
+async def test_a_bad_first_poll_value_is_refused_before_anything_is_read(tmp_path: Path) -> None:
+    cfg = config(tmp_path)
+    subs = opml(tmp_path / "s.opml", '<outline text="X" xmlUrl="https://x.example/feed"/>')
+    code, _out, err = await cli(
+        "feeds", "import", str(subs), "--first-poll", "soon", "--config", str(cfg)
+    )
+    assert code == 2
+    assert "--first-poll: unknown value 'soon'" in err and '"24h"' in err
+    assert not (tmp_path / "bot.sqlite3").exists()
