@@ -1,4 +1,4 @@
-"""Command line: python -m bot {run,once,check,match,backtest,digest,watchlists}.
+"""Command line: python -m bot {run,once,check,match,backtest,digest,watchlists,feeds,backup}.
 
 Only this module decides exit codes and prints errors for people: library
 code raises BotError subclasses with readable messages.
@@ -24,6 +24,9 @@ from bot.errors import AlreadyRunning, BotError, ConfigError, ConfigErrors, Stor
 from bot.logs import LOG_FORMATS, channel_context
 
 if TYPE_CHECKING:
+    from bot.config import Settings
+    from bot.models import FeedState
+    from bot.storage.base import AddedFeed
     from bot.storage.runlock import LockHolder, RunLock
 
 log = logging.getLogger("bot")
@@ -378,6 +381,127 @@ async def _digest(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- feeds import/export/list and backup (issue 12: operations) ---------------------
+
+
+def _config_only(args: argparse.Namespace) -> Settings:
+    """The config, for tools that neither post nor take the run lock."""
+    from bot.config import load_config
+
+    settings = load_config(args.config)
+    _setup_logging("DEBUG" if args.verbose else settings.bot.log_level)
+    return settings
+
+
+async def _feeds(args: argparse.Namespace) -> int:
+    from bot.storage.sqlite import open_storage
+
+    settings = _config_only(args)
+    if args.action == "import":
+        return await _feeds_import(args, settings)
+    if args.file is not None:
+        raise ConfigError(
+            f"feeds {args.action}",
+            "",
+            f"takes no file (found {args.file!r})",
+            "python -m bot feeds export > FILE.opml",
+        )
+    added: list[AddedFeed] = []
+    states: dict[str, FeedState] = {}
+    if settings.bot.database.exists():  # no database yet: bot.toml's feeds, never polled
+        async with open_storage(settings.bot.database) as storage:
+            added = await storage.added_feed_records()
+            states = await storage.feed_states()
+    if args.action == "export":
+        _feeds_export(settings, added, states)
+    else:
+        from bot.feed_transfer import feed_rows, format_feed_table
+
+        rows = feed_rows(settings.feeds, added, states)
+        print(format_feed_table(rows, settings.bot.timezone))
+        print(f"{len(rows)} feeds")
+    return 0
+
+
+def _feeds_export(settings: Settings, added: list[AddedFeed], states: dict[str, FeedState]) -> None:
+    from datetime import UTC, datetime
+
+    from bot.feed_transfer import export_location
+    from bot.opml import export_feeds, opml_document
+
+    feeds = export_feeds(
+        [(export_location(f), f.name) for f in settings.feeds],
+        [(a.url, a.name, a.html_url) for a in added],
+        {url: state.html_url for url, state in states.items()},
+    )
+    document = opml_document(feeds, "newswatch-bot feeds", datetime.now(UTC))
+    sys.stdout.buffer.write(document)  # the document alone on stdout: logs go to stderr
+    sys.stdout.flush()
+    log.info("exported %d feeds", len(feeds))
+
+
+async def _feeds_import(args: argparse.Namespace, settings: Settings) -> int:
+    import getpass
+    from datetime import UTC, datetime
+
+    from bot.config import FIRST_POLL_HINT, parse_first_poll
+    from bot.feed_transfer import FAILURES, import_feeds, known_feeds
+    from bot.feeds.fetch import Fetcher
+    from bot.feeds.parse import ParserPool
+    from bot.import_progress import ImportProgress
+    from bot.opml import read_opml
+    from bot.storage.sqlite import open_storage
+
+    if args.file is None:
+        raise ConfigError(
+            "feeds import", "", "no OPML file given", "python -m bot feeds import FILE.opml"
+        )
+    if parse_first_poll(args.first_poll) is None:
+        raise ConfigError("--first-poll", "", f"unknown value {args.first_poll!r}", FIRST_POLL_HINT)
+    entries = read_opml(Path(args.file))
+    progress = ImportProgress(len(entries), sys.stderr.isatty())
+    async with open_storage(settings.bot.database) as storage:
+        known = known_feeds(settings.feeds, await storage.added_feed_records())
+        async with (
+            Fetcher(settings.bot) as fetcher,
+            ParserPool(settings.bot.parser_workers, settings.bot.timeout) as parsers,
+        ):
+            with progress:
+                outcomes = await import_feeds(
+                    entries,
+                    known,
+                    fetcher,
+                    parsers,
+                    lambda feed: storage.import_feed(feed, datetime.now(UTC)),
+                    first_poll=args.first_poll,
+                    added_by=f"operator:{getpass.getuser()}",
+                    on_outcome=progress.show,
+                )
+    counts = {s: sum(o.status == s for o in outcomes) for s in {o.status for o in outcomes}}
+    summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no feeds in the file"
+    print(f"{args.file}: {len(outcomes)} entries: {summary}")
+    if counts.get("added"):
+        print(
+            "a running bot starts polling the added feeds within [bot] watchlist_check; "
+            "`python -m bot once` polls them now"
+        )
+    return 1 if any(o.status in FAILURES for o in outcomes) else 0
+
+
+def _backup(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from bot.backup import backup_database
+
+    settings = _config_only(args)
+    result = backup_database(
+        settings.bot.database, Path(args.path), force=args.force, now=datetime.now(UTC)
+    )
+    print(f"backup: {result.path} ({result.size:,} bytes)")
+    print(f"integrity_check: {result.integrity}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bot", description="News-watch alert bot: feeds in, matched alerts out."
@@ -418,6 +542,21 @@ def build_parser() -> argparse.ArgumentParser:
         "action", choices=["export"], help="export: write watchlists + chat terms as TOML"
     )
     w.add_argument("--out", help="folder to write the files to (default: print them)")
+    f = command("feeds", "the feed list: import OPML, export OPML, list with status")
+    f.add_argument(
+        "action",
+        choices=["import", "export", "list"],
+        help="import FILE.opml: check and add its feeds; export: OPML on stdout; list: a table",
+    )
+    f.add_argument("file", nargs="?", help="the OPML file to import")
+    f.add_argument(
+        "--first-poll",
+        default="skip",
+        help='imported feeds\' first poll: "skip" (default), "all" or an age such as "24h"',
+    )
+    bk = command("backup", "copy the database safely while the bot runs, then verify the copy")
+    bk.add_argument("path", help="the backup file, or a folder for a time-stamped file")
+    bk.add_argument("--force", action="store_true", help="overwrite an existing file")
     return parser
 
 
@@ -452,6 +591,10 @@ def _command(args: argparse.Namespace) -> int:
             return asyncio.run(_digest(args))
         if args.command == "watchlists":
             return asyncio.run(_watchlists_export(args))
+        if args.command == "feeds":
+            return asyncio.run(_feeds(args))
+        if args.command == "backup":
+            return _backup(args)
         return _match(args)
     except ConfigErrors as e:
         for line in str(e).splitlines():

@@ -20,7 +20,7 @@ from bot.chat.base import Sink
 from bot.chat.console import ConsoleSink
 from bot.chat.jsonl import JsonlSink
 from bot.commands import Commands
-from bot.config import FeedSettings, FirstPoll, Settings
+from bot.config import FeedSettings, FirstPoll, Settings, parse_first_poll
 from bot.digest.model import Digest
 from bot.digest.service import DigestService
 from bot.errors import ConfigError, StorageError
@@ -34,6 +34,7 @@ from bot.models import FeedState
 from bot.outbox import Outbox
 from bot.poller import Poller, PollOutcome, new_state
 from bot.redact import Redactor, secret_envs
+from bot.storage.base import AddedFeed
 from bot.storage.sqlite import SQLiteStorage, open_storage
 from bot.storage_health import (
     STORAGE_FAILURES,
@@ -202,9 +203,13 @@ class App:
     async def load(self) -> None:
         """Read watchlists (files + chat terms) and feed states; report disabled feeds."""
         await self.reload_watchlists()
-        for url, name in await self.storage.added_feeds():
-            if url not in self.feeds:
-                self.feeds[url] = self.chat_feed(url, name)
+        for added in await self.storage.added_feed_records():
+            if added.url not in self.feeds:
+                self.feeds[added.url] = (
+                    self.operator_feed(added)
+                    if added.trusted
+                    else self.chat_feed(added.url, added.name)
+                )
         stored = await self.storage.feed_states()
         for feed in self.feeds.values():
             state = stored.get(feed.url) or new_state(feed)
@@ -226,6 +231,14 @@ class App:
         """Settings for a feed added from chat: the default interval, new items only."""
         return FeedSettings(
             url, url, name or url, self.settings.bot.interval, FirstPoll("skip"), trusted=False
+        )
+
+    def operator_feed(self, added: AddedFeed) -> FeedSettings:
+        """Settings for a feed imported by the operator (`feeds import`): polled like a
+        bot.toml feed, loopback and private addresses included, with its own first_poll."""
+        first_poll = parse_first_poll(added.first_poll) or FirstPoll("skip")
+        return FeedSettings(
+            added.url, added.url, added.name or added.url, self.settings.bot.interval, first_poll
         )
 
     def active_mutes(self, now: datetime) -> frozenset[str]:
@@ -279,6 +292,26 @@ class App:
         while not stop.is_set():
             await wait_for_stop(stop, self.settings.bot.watchlist_check)
             await self.refresh_watchlists()
+            await self.pick_up_imported_feeds()
+
+    async def pick_up_imported_feeds(self) -> int:
+        """Start polling feeds `feeds import` stored since the start; how many.
+
+        The import runs in another process, so the running bot looks for them at
+        each watchlist check (a cheap read) instead of waiting for a restart.
+        """
+        where = "reading imported feeds"
+        try:
+            records = await self.storage.added_feed_records()
+        except STORAGE_FAILURES as e:  # try again at the next check
+            self.health.failed(where, e)
+            return 0
+        self.health.ok(where)
+        new = [r for r in records if r.trusted and r.url not in self.feeds]
+        for record in new:
+            await self.add_feed(self.operator_feed(record))
+            log.info("%s: imported with `feeds import`; polling it now", record.name)
+        return len(new)
 
     async def refresh_watchlists(self) -> bool:
         """Reload if a watchlist file changed since the last load; True if reloaded."""

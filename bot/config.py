@@ -351,8 +351,14 @@ def _bot_settings(t: Table, base: Path) -> BotSettings:
     return settings
 
 
-def _first_poll(t: Table) -> FirstPoll:
-    value = t.string("first_poll", "skip")
+FIRST_POLL_HINT = (
+    'use "skip" (mark existing items seen), "all" (alert them all) '
+    'or an age such as "24h" (alert items newer than that)'
+)
+
+
+def parse_first_poll(value: str) -> FirstPoll | None:
+    """A `first_poll` value as bot.toml writes it ("skip", "all", "24h"); None if invalid."""
     if value in ("skip", "all"):
         return FirstPoll(value)
     try:
@@ -361,14 +367,15 @@ def _first_poll(t: Table) -> FirstPoll:
         age = 0.0
     if 0 < age <= MAX_DURATION:
         return FirstPoll("newer", age)
-    t.report(
-        t.error(
-            "first_poll",
-            f"unknown value {value!r}",
-            'use "skip" (mark existing items seen), "all" (alert them all) '
-            'or an age such as "24h" (alert items newer than that)',
-        )
-    )
+    return None
+
+
+def _first_poll(t: Table) -> FirstPoll:
+    value = t.string("first_poll", "skip")
+    first_poll = parse_first_poll(value)
+    if first_poll is not None:
+        return first_poll
+    t.report(t.error("first_poll", f"unknown value {value!r}", FIRST_POLL_HINT))
     return FirstPoll()
 
 

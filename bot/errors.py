@@ -76,6 +76,14 @@ class StorageUnavailable(StorageError):
     """
 
 
+class OpmlError(BotError):
+    """An OPML file `feeds import` cannot read: too big, not XML, not OPML, or hostile."""
+
+
+class BackupError(BotError):
+    """`backup` could not make a copy that passes SQLite's integrity check."""
+
+
 class AlreadyRunning(BotError):
     """Another `python -m bot run` holds the database: a second one would double every alert."""
 

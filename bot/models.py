@@ -222,6 +222,7 @@ class FeedState:
     failing_since: datetime | None = None
     disabled_reason: str | None = None
     items_seen: int = 0
+    html_url: str | None = None  # the feed's web page (its channel link), for OPML export
 
 
 @dataclass(frozen=True, slots=True)

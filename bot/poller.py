@@ -144,6 +144,8 @@ class Poller:
             )
             if parsed.warning:
                 log.debug("%s: feed has minor errors: %s", feed.name, parsed.warning)
+            if parsed.link and parsed.link != succeeded.html_url:
+                succeeded = replace(succeeded, html_url=parsed.link)  # for `feeds export`
             now = self.clock()
             first_poll = not state.first_polled
             matcher = self.matcher()

@@ -140,3 +140,35 @@ async def test_migration_5_queues_a_digest_left_sending_by_version_4(tmp_path: P
         assert job is not None and job.day.isoformat() == "2026-11-25"
         assert job.claimed and job.period_end == NOW and job.due_at == NOW
         assert await storage.digest_status("slack:C1", job.day - timedelta(days=1)) == "sent"
+
+
+async def test_migration_8_keeps_chat_feeds_untrusted_and_stores_imported_ones(
+    tmp_path: Path,
+) -> None:
+    """Feeds added from chat before `feeds import` existed stay behind the address guard."""
+    from bot.storage.base import AddedFeed
+
+    path = tmp_path / "db.sqlite3"
+    con = sqlite3.connect(path)
+    for number, script in enumerate(MIGRATIONS[:6], start=1):
+        con.executescript(script)
+        con.execute(f"PRAGMA user_version = {number}")
+    con.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    con.execute(
+        "INSERT INTO added_feeds (url, name, added_by, added_at) "
+        "VALUES ('https://chat.example/feed', 'Chat', 'U1', 0)"
+    )
+    con.commit()
+    con.close()
+    async with open_storage(path) as s:
+        imported = AddedFeed(
+            "http://127.0.0.1:8080/f", "Lab", "operator:me", "operator", "24h", "http://lab/"
+        )
+        assert await s.import_feed(imported, NOW)
+        assert not await s.import_feed(imported, NOW)  # a URL is stored once
+        records = await s.added_feed_records()
+    assert records == [
+        AddedFeed("https://chat.example/feed", "Chat", "U1", "chat", "skip", None),
+        imported,
+    ]
+    assert [r.trusted for r in records] == [False, True]

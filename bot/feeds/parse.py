@@ -45,6 +45,7 @@ class ParsedFeed:
     title: str
     items: list[Item]
     warning: str | None = None  # feedparser's bozo note for a feed it could still read
+    link: str = ""  # the feed's web page (RSS channel <link>, Atom rel=alternate), if http(s)
 
 
 def _time(entry: Any) -> tuple[datetime | None, str]:
@@ -150,7 +151,21 @@ def parse_feed_bytes(body: bytes, feed_url: str, feed_name: str, base_url: str =
         )
     feed = parsed.get("feed", {})
     feed_title = _text(feed.get("title"), MAX_TITLE, _detail_type(feed, "title"))
-    return ParsedFeed(feed_title, items, warning)
+    return ParsedFeed(feed_title, items, warning, _page_link(feed.get("link")))
+
+
+def _page_link(value: Any) -> str:
+    """The feed's own web page, kept only when it is a plausible http(s) address.
+
+    It ends up in exported OPML (`htmlUrl`), so a `javascript:` link or a page of
+    junk from a hostile feed is dropped rather than passed on.
+    """
+    if not isinstance(value, str):
+        return ""
+    link = value.strip()
+    if len(link) > 2000 or any(c.isspace() for c in link):
+        return ""
+    return link if link.lower().startswith(("http://", "https://")) else ""
 
 
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>

@@ -26,6 +26,28 @@ from bot.models import (
 
 
 @dataclass(frozen=True, slots=True)
+class AddedFeed:
+    """A feed added outside bot.toml: from chat, or imported by the operator.
+
+    `source` is "chat" (untrusted: fetched through the address guard) or
+    "operator" (`feeds import` on the bot's own machine: trusted like bot.toml,
+    so loopback and private addresses work). `first_poll` is written as in
+    bot.toml ("skip", "all" or an age such as "24h").
+    """
+
+    url: str
+    name: str
+    added_by: str
+    source: str = "chat"
+    first_poll: str = "skip"
+    html_url: str | None = None
+
+    @property
+    def trusted(self) -> bool:
+        return self.source == "operator"
+
+
+@dataclass(frozen=True, slots=True)
 class Delivery:
     """One outbox row to create: this item's matches, bound for one channel."""
 
@@ -264,6 +286,12 @@ class Storage(Protocol):
     async def remove_feed(self, url: str) -> bool: ...
 
     async def added_feeds(self) -> list[tuple[str, str]]: ...
+
+    async def import_feed(self, feed: AddedFeed, now: datetime) -> bool:
+        """Store an operator-imported feed; False when the URL is already stored."""
+        ...
+
+    async def added_feed_records(self) -> list[AddedFeed]: ...
 
     # mutes ------------------------------------------------------------------------
     async def set_mute(

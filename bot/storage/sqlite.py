@@ -33,7 +33,7 @@ from bot.models import (
     Match,
     StoryUpdate,
 )
-from bot.storage.base import IngestResult, Planner, StoryMember
+from bot.storage.base import AddedFeed, IngestResult, Planner, StoryMember
 from bot.storage_health import describe_storage_error, storage_advice
 
 APPLICATION_ID = 0x4E575442  # "NWTB": marks the file as this bot's database
@@ -245,6 +245,18 @@ MIGRATIONS: list[str] = [
             || ')' || char(59) || ' using the fetch time',
         published = fetched_at
         WHERE published < 631152000 OR published > fetched_at + 86400;
+    """,
+    # 7: reserved for the health heartbeat (issue 12, developed on another branch at
+    # the same time); this placeholder keeps the numbers apart until the merge.
+    "",
+    # 8: feeds imported by the operator (`feeds import`) are trusted like bot.toml's,
+    # may say how their first poll goes, and every feed remembers its web page
+    # (the channel link) for `feeds export`.
+    """
+    ALTER TABLE added_feeds ADD COLUMN source TEXT NOT NULL DEFAULT 'chat';
+    ALTER TABLE added_feeds ADD COLUMN first_poll TEXT NOT NULL DEFAULT 'skip';
+    ALTER TABLE added_feeds ADD COLUMN html_url TEXT;
+    ALTER TABLE feeds ADD COLUMN html_url TEXT;
     """,
 ]
 
@@ -927,6 +939,32 @@ class SQLiteStorage:
         async with self._db.execute("SELECT url, name FROM added_feeds ORDER BY added_at") as cur:
             return [(r[0], r[1]) for r in await cur.fetchall()]
 
+    async def import_feed(self, feed: AddedFeed, now: datetime) -> bool:
+        """Store a feed the operator imported (`feeds import`); False if the URL is stored."""
+        async with self._transaction() as db:
+            cur = await db.execute(
+                "INSERT OR IGNORE INTO added_feeds (url, name, added_by, added_at, source, "
+                "first_poll, html_url) VALUES (?,?,?,?,?,?,?)",
+                (
+                    feed.url,
+                    feed.name,
+                    feed.added_by,
+                    now.timestamp(),
+                    feed.source,
+                    feed.first_poll,
+                    feed.html_url,
+                ),
+            )
+            return bool(cur.rowcount)
+
+    async def added_feed_records(self) -> list[AddedFeed]:
+        """Every added feed with where it came from, its first-poll rule and web page."""
+        async with self._db.execute(
+            "SELECT url, name, added_by, source, first_poll, html_url FROM added_feeds "
+            "ORDER BY added_at"
+        ) as cur:
+            return [AddedFeed(*r) for r in await cur.fetchall()]
+
     # -- mutes ------------------------------------------------------------------------
 
     async def set_mute(
@@ -1183,15 +1221,16 @@ async def _upsert_feed(db: aiosqlite.Connection, s: FeedState, added_items: int 
         """
         INSERT INTO feeds (url, fetch_url, etag, last_modified, body_hash, first_polled,
             next_poll_at, last_success_at, last_error, last_error_at, error_count,
-            failing_since, disabled_reason, items_seen)
-        VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+            failing_since, disabled_reason, items_seen, html_url)
+        VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
         ON CONFLICT (url) DO UPDATE SET fetch_url = excluded.fetch_url, etag = excluded.etag,
             last_modified = excluded.last_modified, body_hash = excluded.body_hash,
             first_polled = excluded.first_polled, next_poll_at = excluded.next_poll_at,
             last_success_at = excluded.last_success_at, last_error = excluded.last_error,
             last_error_at = excluded.last_error_at, error_count = excluded.error_count,
             failing_since = excluded.failing_since, disabled_reason = excluded.disabled_reason,
-            items_seen = feeds.items_seen + ?
+            items_seen = feeds.items_seen + ?,
+            html_url = coalesce(excluded.html_url, feeds.html_url)
         """,
         (
             s.feed_url,
@@ -1208,6 +1247,7 @@ async def _upsert_feed(db: aiosqlite.Connection, s: FeedState, added_items: int 
             _ts(s.failing_since),
             s.disabled_reason,
             s.items_seen + added_items,
+            s.html_url,
             added_items,
         ),
     )
@@ -1243,6 +1283,7 @@ def _feed_state(r: aiosqlite.Row) -> FeedState:
         failing_since=_dt(r["failing_since"]),
         disabled_reason=r["disabled_reason"],
         items_seen=r["items_seen"],
+        html_url=r["html_url"],
     )
 
 
