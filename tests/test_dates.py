@@ -196,6 +196,7 @@ async def test_migration_puts_stored_impossible_dates_at_their_fetch_time(tmp_pa
     con = sqlite3.connect(path)
     with con:  # the database as migration 5 left it, with the dates old bots stored
         con.execute("ALTER TABLE items DROP COLUMN date_note")
+        con.execute("DROP TABLE heartbeat")  # migration 7's
         con.executemany(
             "INSERT INTO items (feed_url, guid, url, title, summary, published, feed_name, "
             "fetched_at) VALUES ('f', ?, 'u', 't', '', ?, 'n', ?)",
