@@ -1,4 +1,5 @@
-"""Command line: python -m bot {run,once,check,match,backtest,digest,watchlists,feeds,backup}.
+"""Command line: python -m bot COMMAND (run, once, check, health, match, backtest, digest,
+watchlists, feeds, backup).
 
 Only this module decides exit codes and prints errors for people: library
 code raises BotError subclasses with readable messages.
@@ -178,6 +179,34 @@ def _check(args: argparse.Namespace) -> int:
         f"{len(entities)} entities with {aliases} aliases in {settings.bot.watchlists}"
     )
     return 0
+
+
+def _health(args: argparse.Namespace) -> int:
+    """Exit 0 if a `run` on this config is alive and polling, else 1 with one line.
+
+    Made for a container's HEALTHCHECK and for monitoring scripts: whatever
+    goes wrong (config, database, a bug) is that one line, never a traceback,
+    and the exit status is 1 (Docker reserves 2). It never creates or changes
+    the database.
+    """
+    from datetime import UTC, datetime
+
+    from bot.config import load_config
+    from bot.health import check_health
+
+    logging.disable(logging.CRITICAL)  # config warnings would break the one-line answer
+    try:
+        settings = load_config(args.config)
+        verdict = check_health(settings.bot.database, datetime.now(UTC))
+    except BotError as e:
+        first = str(e).splitlines()[0] if str(e) else type(e).__name__
+        print(f"unhealthy: config: {first}")
+        return 1
+    except Exception as e:  # a bug must still answer in one line
+        print(f"unhealthy: health check failed: {type(e).__name__}: {e}".splitlines()[0])
+        return 1
+    print(("healthy: " if verdict.healthy else "unhealthy: ") + verdict.reason)
+    return 0 if verdict.healthy else 1
 
 
 def explain_table(record_id: object, title: str, matches: list) -> str:  # list[Match]
@@ -522,6 +551,7 @@ def build_parser() -> argparse.ArgumentParser:
     command("run", "poll feeds and deliver alerts until stopped (Ctrl-C or SIGTERM)")
     command("once", "poll every feed once, deliver, and exit")
     command("check", "validate the config and watchlists, then exit")
+    command("health", "exit 0 if a `run` on this config is alive and polling, else 1 (one line)")
     m = command("match", "match JSON-lines items from stdin against watchlists")
     m.add_argument("--watchlists", help="watchlist directory (default: the config's)")
     m.add_argument("--threshold", type=float, help="fuzzy threshold 50-100 (default 90)")
@@ -585,6 +615,8 @@ def _command(args: argparse.Namespace) -> int:
             return asyncio.run(_once(args))
         if args.command == "check":
             return _check(args)
+        if args.command == "health":
+            return _health(args)
         if args.command == "backtest":
             return asyncio.run(_backtest(args))
         if args.command == "digest":

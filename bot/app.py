@@ -10,13 +10,14 @@ import asyncio
 import contextlib
 import logging
 import os
+import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot.chat.base import Sink
+from bot.chat.base import Sink, connection_up
 from bot.chat.console import ConsoleSink
 from bot.chat.jsonl import JsonlSink
 from bot.commands import Commands
@@ -27,9 +28,12 @@ from bot.errors import ConfigError, StorageError
 from bot.feeds import schedule
 from bot.feeds.fetch import Fetcher
 from bot.feeds.parse import ParserPool
+from bot.health import STALE_AFTER_INTERVALS, cycle_complete, tick_seconds
+from bot.http_status import Check, StatusServer
 from bot.logs import channel_context, feed_context
 from bot.matching.matcher import Matcher
 from bot.matching.watchlists import load_watchlists
+from bot.metrics import CONTENT_TYPE, Metrics
 from bot.models import FeedState
 from bot.outbox import Outbox
 from bot.poller import Poller, PollOutcome, new_state
@@ -132,6 +136,10 @@ class App:
         self._watchlist_snapshot: tuple[tuple[str, int, int], ...] = ()
         self.stories = StoryTracker(settings.bot.story_window)
         self.health = StorageHealth(str(settings.bot.database))
+        self.metrics = Metrics(sorted({c.platform for c in settings.channels}))
+        self.started_at = clock()
+        self.last_cycle_at: datetime | None = None
+        self.heartbeat_error: str | None = None  # the last heartbeat write failed: why
         self.poller = Poller(
             settings.bot,
             storage,
@@ -142,6 +150,7 @@ class App:
             clock,
             self.active_mutes,
             self.stories,
+            self.metrics,
         )
         self.outbox = Outbox(
             storage,
@@ -151,6 +160,7 @@ class App:
             settings.bot.delivery_attempts,
             settings.raw_sections,
             redact=Redactor.from_environment(os.environ, secret_envs(settings.raw_sections)),
+            recorder=self.metrics,
         )
         self.digest = DigestService(
             settings.digest,
@@ -341,14 +351,17 @@ class App:
             state, outcome = await self.poller.poll(feed, self.states[feed.url])
         except STORAGE_FAILURES as e:  # the feed keeps its state: its items are read again
             self.health.failed(where, e)
+            self.metrics.feed_polled("error", None, "storage")
             return PollOutcome(feed.url, "error", error=f"storage: {e}")
         except Exception as e:  # a bug must cost one poll of one feed, never the poller
             log.exception("polling %s failed unexpectedly", feed.name)
+            self.metrics.feed_polled("error", None, "bug")
             return PollOutcome(feed.url, "error", error=f"{type(e).__name__}: {e}")
         self.health.ok(where)
         self.states[feed.url] = state
         if outcome.alerts:
             self.outbox.notify()
+            await self.outbox.report_backlog()
         return outcome
 
     async def run_once(self, deliver: bool = True) -> CycleReport:
@@ -368,12 +381,23 @@ class App:
     async def run_forever(self, stop: asyncio.Event) -> None:
         """Poll each feed on its schedule and deliver continuously until `stop` is set."""
         self._stop = stop
+        listener = await self._start_listener()
+        try:
+            await self._run_loops(stop)
+        finally:
+            if listener is not None:
+                await listener.close()
+
+    async def _run_loops(self, stop: asyncio.Event) -> None:
+        await self._start_heartbeat()
+        await self.outbox.report_backlog()
         delivery = asyncio.create_task(self.outbox.run(stop, self.health), name="outbox")
         for feed in list(self.feeds.values()):
             self._start_feed(feed, stop)
         housekeeping = asyncio.create_task(self._housekeeping(stop), name="housekeeping")
         watcher = asyncio.create_task(self._watch_watchlists(stop), name="watchlists")
         digests = asyncio.create_task(self.digest.run(stop, self.health), name="digest")
+        heartbeat = asyncio.create_task(self._heartbeat(stop), name="heartbeat")
         log.info(
             "running: %d feeds, %d channels; Ctrl-C to stop",
             len(self.feeds),
@@ -382,13 +406,22 @@ class App:
         await stop.wait()
         log.info("stopping: finishing in-flight deliveries")
         feed_tasks = list(self._feed_tasks.values())
-        for task in [*feed_tasks, housekeeping, watcher, digests]:
+        loops = [*feed_tasks, housekeeping, watcher, digests, heartbeat]
+        for task in loops:
             task.cancel()
-        await asyncio.gather(*feed_tasks, housekeeping, watcher, digests, return_exceptions=True)
+        await asyncio.gather(*loops, return_exceptions=True)
         try:
             await asyncio.wait_for(delivery, SHUTDOWN_GRACE)
         except TimeoutError:
             log.warning("deliveries still running after %gs; they stay queued", SHUTDOWN_GRACE)
+        try:
+            await self.storage.stop_heartbeat(self.clock())
+        except STORAGE_FAILURES as e:
+            log.warning(
+                "the heartbeat could not be marked stopped (%s): `health` will report this "
+                "run as ended without a clean stop",
+                describe_storage_error(e),
+            )
         try:
             pending = await self.storage.pending_count()
             held = sum(
@@ -400,6 +433,89 @@ class App:
         if pending:
             because = f" ({held} held by a flood cap for its summary)" if held else ""
             log.info("%d alerts stay queued for the next start%s", pending, because)
+
+    # -- health: the heartbeat row (`python -m bot health`) and /healthz, /metrics -----
+
+    async def _start_listener(self) -> StatusServer | None:
+        if self.settings.bot.listen is None:
+            return None
+        host, port = self.settings.bot.listen
+        server = StatusServer(
+            host, port, self.health_checks, self.metrics.render, CONTENT_TYPE, self.settings.path
+        )
+        await server.start()
+        return server
+
+    async def _start_heartbeat(self) -> None:
+        """Claim the heartbeat row for this process; health counts from this start."""
+        self.started_at = self.clock()
+        where = "writing the heartbeat"
+        try:
+            await self.storage.start_heartbeat(
+                os.getpid(), socket.gethostname(), self.started_at, self.settings.bot.interval
+            )
+        except STORAGE_FAILURES as e:  # health reports it; the heartbeat loop retries
+            self.heartbeat_error = describe_storage_error(e)
+            self.health.failed(where, e)
+
+    async def _heartbeat(self, stop: asyncio.Event) -> None:
+        """Each tick: if every due feed has been polled, a poll cycle is complete.
+
+        Runs beside the per-feed loops, so one feed in failure backoff (not due)
+        does not hold it back, while a poll loop that stopped polling does.
+        """
+        bot = self.settings.bot
+        tick = tick_seconds(bot.interval)
+        grace = bot.connect_timeout + 2 * bot.timeout + tick  # fetch, then parse
+        where = "writing the heartbeat"
+        restart = self.heartbeat_error is not None
+        while not stop.is_set():
+            await wait_for_stop(stop, tick)
+            if stop.is_set():
+                return
+            now = self.clock()
+            if not cycle_complete(self.states.values(), now, grace):
+                continue
+            try:
+                if restart:  # the row could not be written at start
+                    await self.storage.start_heartbeat(
+                        os.getpid(), socket.gethostname(), self.started_at, bot.interval
+                    )
+                    restart = False
+                await self.storage.beat(now)
+            except STORAGE_FAILURES as e:
+                self.heartbeat_error = describe_storage_error(e)
+                self.health.failed(where, e)
+                continue
+            self.heartbeat_error = None
+            self.health.ok(where)
+            self.last_cycle_at = now
+            self.metrics.cycle_completed(now)
+            await self.outbox.report_backlog()
+
+    def health_checks(self) -> dict[str, Check]:
+        """What /healthz reports: the database, the poll loop, each chat connection."""
+        now = self.clock()
+        checks: dict[str, Check] = {}
+        failing = dict(self.health.failing)
+        if self.heartbeat_error:
+            failing["writing the heartbeat"] = self.heartbeat_error
+        if failing:
+            detail = "; ".join(f"{where}: {error}" for where, error in sorted(failing.items()))
+            checks["database"] = Check(False, f"{self.settings.bot.database}: {detail}")
+        else:
+            checks["database"] = Check(True, f"{self.settings.bot.database} writable")
+        interval = self.settings.bot.interval
+        allowed = STALE_AFTER_INTERVALS * interval
+        since = self.last_cycle_at or self.started_at
+        age = (now - since).total_seconds()
+        what = "last poll cycle" if self.last_cycle_at else "started, no poll cycle yet,"
+        checks["poll_loop"] = Check(age <= allowed, f"{what} {age:.0f}s ago (allowed {allowed:g}s)")
+        for platform, sink in sorted(self.sinks.items()):
+            up = connection_up(sink)
+            if up is not None:
+                checks[f"chat:{platform}"] = Check(up, "connected" if up else "not connected")
+        return checks
 
     async def digest_now(self, channel_key: str, request_id: str = "") -> Digest:
         """Build the last 24 hours' digest for a channel and post it there now.

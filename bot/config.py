@@ -25,6 +25,7 @@ from bot.config_values import format_duration as format_duration
 from bot.config_values import http_url_problem as http_url_problem
 from bot.config_values import is_http_url as is_http_url
 from bot.config_values import parse_duration as parse_duration
+from bot.config_values import parse_listen as parse_listen
 from bot.config_values import parse_size as parse_size
 from bot.errors import ConfigError, raise_collected
 from bot.logs import LOG_FORMATS
@@ -125,6 +126,8 @@ class BotSettings:
     story_window: float = 48 * 3600.0  # how far back a new item may continue a story
     flood_cap: int = 10  # defaults for [[channels]] flood_cap / flood_window
     flood_window: float = 600.0
+    # `run` serves /healthz and /metrics here (host, port); None = no listener.
+    listen: tuple[str, int] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,6 +309,25 @@ def _digest(
     return DigestSettings(tuple(digest_channels), top_stories, chart)
 
 
+def _listen(t: Table) -> tuple[str, int] | None:
+    """[bot] listen = "127.0.0.1:9100": where `run` serves /healthz and /metrics."""
+    value = t.get("listen", str, None, "a host:port string", '"127.0.0.1:9100"')
+    if value is None:
+        return None
+    try:
+        return parse_listen(value)
+    except ValueError as e:
+        t.report(
+            t.error(
+                "listen",
+                f"{value!r} is not a listen address ({e})",
+                'write host:port, e.g. listen = "127.0.0.1:9100" or "[::1]:9100", '
+                "or remove the key to serve nothing",
+            )
+        )
+        return None
+
+
 def _bot_settings(t: Table, base: Path) -> BotSettings:
     tz = _timezone(t, "timezone", "UTC")
     settings = BotSettings(
@@ -333,6 +355,7 @@ def _bot_settings(t: Table, base: Path) -> BotSettings:
         story_window=t.duration("story_window", 48 * 3600.0, 30 * DAY),
         flood_cap=t.integer("flood_cap", 10, minimum=0),
         flood_window=t.duration("flood_window", 600.0, DAY),
+        listen=_listen(t),
     )
     t.finish()
     if settings.retention < settings.dedup_window:

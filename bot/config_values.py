@@ -7,6 +7,7 @@ for reading a value are in one place; bot.config re-exports what others use.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import tomllib
 from pathlib import Path
@@ -62,6 +63,32 @@ def format_duration(seconds: float) -> str:
         if seconds >= size and seconds % size == 0:
             return f"{seconds // size}{unit}"
     return f"{seconds}s"
+
+
+_LISTEN = re.compile(r"^(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<host>[A-Za-z0-9.-]+)):(?P<port>\d{1,5})$")
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """Parse "127.0.0.1:9100", "[::1]:9100" or "localhost:9100" into (host, port).
+
+    IPv6 addresses need their brackets (as in a URL): without them the last
+    colon would be ambiguous. ValueError says what is wrong, for the message.
+    """
+    m = _LISTEN.match(value.strip())
+    if not m:
+        if value.count(":") > 1 and not value.strip().startswith("["):
+            raise ValueError("an IPv6 address goes in brackets, e.g. [::1]:9100")
+        raise ValueError("expected host:port")
+    port = int(m.group("port"))
+    if not 1 <= port <= 65535:
+        raise ValueError(f"port {port} is outside 1-65535")
+    host = m.group("v6") or m.group("host")
+    if m.group("v6"):
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise ValueError(f"{host!r} is not an IPv6 address") from None
+    return host, port
 
 
 def parse_size(value: int | str) -> int:

@@ -249,3 +249,16 @@ class DeliveryProblem:
 
     def line(self) -> str:
         return f"{self.what}: {self.error}" if self.error else self.what
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    """What `run` last wrote about itself, for `python -m bot health`."""
+
+    pid: int
+    host: str
+    started_at: datetime
+    interval: float  # seconds between cycle ticks; health allows three
+    last_cycle_at: datetime | None  # None until the first poll cycle completed
+    stopped_at: datetime | None
+    clean_stop: bool

@@ -29,6 +29,7 @@ from bot.digest.model import Digest, DigestJob
 from bot.errors import DeliveryError
 from bot.flood import admit, window_end
 from bot.logs import channel_context
+from bot.metrics import NO_RECORDING, Recorder
 from bot.models import Alert, FloodSummary
 from bot.redact import Redactor
 from bot.storage.base import Storage
@@ -86,11 +87,13 @@ class Outbox:
         platform_settings: Mapping[str, Mapping[str, Any]] | None = None,
         build_digest: BuildDigest | None = None,
         redact: Callable[[str], str] | None = None,
+        recorder: Recorder = NO_RECORDING,
     ) -> None:
         self.storage = storage
         # Applied to a platform's error before it is stored: stored errors reach chat
         # (digest problems, /feeds), and a refusal may quote the token it was sent.
         self.redact = redact or Redactor()
+        self.recorder = recorder
         self.sinks = sinks
         self.channels = channels
         self.clock = clock
@@ -166,6 +169,27 @@ class Outbox:
 
     async def send_one(self, alert: Alert) -> bool:
         """Try one alert once; True if it left the outbox (sent or dead)."""
+        left = await self._send_one(alert)
+        if left:
+            await self.report_backlog()
+        return left
+
+    async def report_backlog(self) -> None:
+        """Tell the recorder how many alerts wait: right after each delivery, so the
+        pending gauge reaches 0 when the last one goes out, not at the next cycle."""
+        if self.recorder is NO_RECORDING:
+            return
+        try:
+            pending, oldest = await self.storage.outbox_backlog()
+        except STORAGE_FAILURES:  # a gauge is not worth an error: the next report catches up
+            return
+        self.recorder.outbox_backlog(pending, oldest, self.clock())
+
+    async def _alert_dead(self, alert: Alert, error: str, now: datetime) -> None:
+        await self.storage.mark_dead(alert.id, error, now)
+        self.recorder.alert_failed(alert.platform)
+
+    async def _send_one(self, alert: Alert) -> bool:
         sink = self.sinks[alert.platform]
         # Durably before the request: if the process dies after the platform stored
         # the message but before mark_sent, the next try knows to look first.
@@ -183,7 +207,7 @@ class Outbox:
                 f"alert {alert.id}",
                 alert.attempts,
                 _delivery_error(e, alert.platform),
-                lambda error, now: self.storage.mark_dead(alert.id, error, now),
+                lambda error, now: self._alert_dead(alert, error, now),
                 lambda error, at, now: self.storage.mark_retry(alert.id, error, at, now),
             )
         self._unrecorded[row] = message_id
@@ -192,6 +216,7 @@ class Outbox:
     async def _alert_sent(self, alert: Alert, message_id: str) -> None:
         await self.storage.mark_sent(alert.id, message_id, self.clock(), alert.reply_to)
         self.stats.sent += 1
+        self.recorder.alert_delivered(alert.platform)
 
     async def _record(self, row: tuple[str, object], recording: Awaitable[None]) -> bool:
         """Record a delivery; if storage fails, the message id waits in memory.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -19,6 +20,7 @@ from bot.feeds.dates import settle_date
 from bot.feeds.fetch import Fetcher
 from bot.feeds.parse import ParserPool
 from bot.matching.matcher import Matcher
+from bot.metrics import NO_RECORDING, Recorder, fetch_error_kind
 from bot.models import FeedState, Item, Match
 from bot.routing import first_poll_allows, route
 from bot.storage.base import IngestPlan, Storage
@@ -96,8 +98,10 @@ class Poller:
         clock: Callable[[], datetime],
         muted: Callable[[datetime], frozenset[str]] = lambda now: frozenset(),
         stories: StoryTracker | None = None,
+        recorder: Recorder = NO_RECORDING,
     ) -> None:
         self.settings = settings
+        self.recorder = recorder
         self.storage = storage
         self.fetcher = fetcher
         self.parsers = parsers
@@ -111,6 +115,7 @@ class Poller:
         """Poll once; never raises for feed problems (they become state and a log line)."""
         if state.disabled_reason:
             return state, PollOutcome(feed.url, "disabled", error=state.disabled_reason)
+        started = time.monotonic()
         try:
             result = await self.fetcher.fetch(
                 state.fetch_url, state.etag, state.last_modified, untrusted=not feed.trusted
@@ -135,13 +140,16 @@ class Poller:
             )
             if not modified:
                 await self.storage.save_feed_state(succeeded)
+                self.recorder.feed_polled("not-modified", time.monotonic() - started)
                 return succeeded, PollOutcome(feed.url, "not-modified")
             if body_hash == state.body_hash and state.first_polled:
                 await self.storage.save_feed_state(succeeded)
+                self.recorder.feed_polled("unchanged", time.monotonic() - started)
                 return succeeded, PollOutcome(feed.url, "unchanged")
             parsed = await self.parsers.parse(
                 result.body, feed.url, feed.name, fetch_url or state.fetch_url
             )
+            fetch_and_parse = time.monotonic() - started
             if parsed.warning:
                 log.debug("%s: feed has minor errors: %s", feed.name, parsed.warning)
             if parsed.link and parsed.link != succeeded.html_url:
@@ -185,6 +193,8 @@ class Poller:
                 if self.stories:
                     self.stories.settle(planned, stored)
             succeeded = replace(succeeded, items_seen=succeeded.items_seen + ingest.new_items)
+            self.recorder.feed_polled("new", fetch_and_parse)
+            self.recorder.items_new(ingest.new_items, [m.kind for p in stored for m in p.matches])
             if first_poll and feed.first_poll.mode == "skip" and ingest.new_items:
                 log.info(
                     "%s: first poll, %d existing items marked seen without alerting "
@@ -200,7 +210,9 @@ class Poller:
                 alerts=ingest.alerts,
             )
         except FetchError as e:
-            return await self._failed(feed, state, e)
+            failed = await self._failed(feed, state, e)
+            self.recorder.feed_polled("error", time.monotonic() - started, fetch_error_kind(e))
+            return failed
 
     async def _failed(
         self, feed: FeedSettings, state: FeedState, error: FetchError

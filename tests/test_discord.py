@@ -7,6 +7,7 @@ OpenAPI spec by the fake (fake.errors must stay empty).
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -384,3 +385,18 @@ async def test_a_burst_past_the_flood_cap_becomes_one_summary_when_the_window_en
     last_post = fake.requests_to("POST", rf"/channels/{ALERTS}/messages")[-1]
     assert last_post.json["allowed_mentions"] == {"parse": []}
     assert fake.errors == []
+
+
+async def test_health_check_follows_the_gateway_connection(
+    fake: FakeDiscord, feed_server: FeedServer, discord_settings
+) -> None:
+    """/healthz's chat:discord check: up once READY, down when the gateway is gone."""
+    url = feed_server.feed("/a.xml", [item(1, "ISKP report")])
+    async with App.open(discord_settings([{"url": url}])) as app:
+        assert app.health_checks()["chat:discord"].ok
+        await fake.close_gateway(4004)  # "authentication failed": discord.py gives up
+        for _ in range(500):  # bounded: discord.py notices the close within moments
+            if not app.health_checks()["chat:discord"].ok:
+                break
+            await asyncio.sleep(0.01)
+        assert app.health_checks()["chat:discord"].detail == "not connected"

@@ -77,3 +77,13 @@ def plain_text(text: str) -> str:
 def plain_lines(text: str) -> str:
     """Multi-line text made terminal-safe line by line, keeping its line breaks."""
     return "\n".join(plain_text(line) for line in text.splitlines())
+
+
+def connection_up(sink: object) -> bool | None:
+    """Whether a chat sink's connection is up (its `connected` property), for /healthz.
+
+    None for sinks without a connection (console, JSON lines): they have no
+    check. Read with getattr so the property stays optional on the port.
+    """
+    value = getattr(sink, "connected", None)
+    return None if value is None else bool(value)

@@ -145,6 +145,10 @@ class Storage(Protocol):
 
     async def pending_count(self) -> int: ...
 
+    async def outbox_backlog(self) -> tuple[int, datetime | None]:
+        """Pending alerts and when the oldest was queued (for metrics)."""
+        ...
+
     async def set_channel_broken(
         self,
         platform: str,

@@ -1,8 +1,12 @@
-"""Read what analysts changed from chat without opening the database for writing.
+"""Read a database without opening it for the bot's own use: no create, no migration.
 
-`check` cross-checks the config against chat-made entities and feeds, but it
-must never create, migrate or lock the database of a bot that may be running:
-this opens the file read-only (SQLite URI `mode=ro`) or not at all.
+`read_chat_state`: what analysts changed from chat, for `check`.
+`read_heartbeat`: what `run` says about itself, for `health`.
+
+`check` and `health` look at the database of a bot that may be running, so
+they must never create, migrate or lock it: `check` opens the file read-only
+(SQLite URI `mode=ro`), `health` with `mode=rw` (which never creates a file)
+only to prove it writable, changing nothing. With no file, nothing is opened.
 """
 
 from __future__ import annotations
@@ -10,11 +14,14 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.errors import StorageError
 from bot.matching.watchlists import ChatTerm
+from bot.models import Heartbeat
 from bot.storage.sqlite import APPLICATION_ID, MIGRATIONS
+from bot.storage_health import describe_storage_error, storage_advice
 
 #: How long to wait for a running bot's write to finish before giving up.
 BUSY_TIMEOUT = 0.5
@@ -72,4 +79,66 @@ def read_chat_state(path: Path) -> ChatState:
         tuple(ChatTerm(*t) for t in terms),
         tuple((r[0], r[1]) for r in removed),
         tuple((f[0], f[1]) for f in feeds),
+    )
+
+
+def read_heartbeat(path: Path) -> Heartbeat | None:
+    """The heartbeat row of `run` (None if no run ever wrote one), and a write probe.
+
+    Opened with `mode=rw`: the file must exist (it is never created here) and
+    the probe takes SQLite's write lock (BEGIN IMMEDIATE, then ROLLBACK) to
+    prove the database is writable without changing anything. A run writing at
+    that moment makes the probe wait, then count as writable: it is writing.
+    Raises StorageError with a one-line reason for an unusable database.
+    """
+    try:
+        with contextlib.closing(
+            sqlite3.connect(
+                f"{path.resolve().as_uri()}?mode=rw",
+                uri=True,
+                timeout=BUSY_TIMEOUT,
+                isolation_level=None,
+            )
+        ) as db:
+            app_id = db.execute("PRAGMA application_id").fetchone()[0]
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if app_id != APPLICATION_ID:
+                raise StorageError(f"{path}: not this bot's database (no run has used it)")
+            if version > len(MIGRATIONS):
+                raise StorageError(
+                    f"{path}: schema version {version} is newer than this bot knows "
+                    f"({len(MIGRATIONS)}): run `health` from the same version as `run`"
+                )
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                db.execute("ROLLBACK")
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) and "busy" not in str(e):
+                    raise
+            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            if "heartbeat" not in tables:
+                return None
+            row = db.execute(
+                "SELECT pid, host, started_at, interval, last_cycle_at, stopped_at, clean_stop "
+                "FROM heartbeat WHERE id = 1"
+            ).fetchone()
+    except sqlite3.Error as e:
+        raise StorageError(
+            f"{path}: database unusable ({describe_storage_error(e)}) — {storage_advice(e)}"
+        ) from e
+    if row is None:
+        return None
+    pid, host, started, interval, last_cycle, stopped, clean = row
+
+    def when(ts: float | None) -> datetime | None:
+        return None if ts is None else datetime.fromtimestamp(ts, UTC)
+
+    return Heartbeat(
+        int(pid),
+        str(host),
+        datetime.fromtimestamp(started, UTC),
+        float(interval),
+        when(last_cycle),
+        when(stopped),
+        bool(clean),
     )

@@ -17,6 +17,7 @@ import contextlib
 import json
 import os
 import socket
+import struct
 import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -119,3 +120,27 @@ def try_lock(database: Path | str, command: str) -> RunLock | LockHolder:
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(record).encode(), 0)
     return RunLock(fd, path)
+
+
+def holder_pid(database: Path | str) -> int | None:
+    """The pid holding the database's lock, or None if nobody does; takes no lock itself.
+
+    Asks the kernel with F_GETLK instead of trying the lock: holding it even
+    for a moment would make a `run` starting just then refuse to start.
+    Never call it in the process that holds the lock: closing any descriptor
+    of the file drops all of this process's POSIX locks on it. From another
+    process (`python -m bot health`) that is harmless: it holds none. Raises
+    OSError if the lock file exists but cannot be read.
+    """
+    path = lock_path(database)
+    if path is None or sys.platform == "win32" or not path.exists():
+        return None
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        # struct flock: l_type, l_whence, l_start, l_len, l_pid (padded); the whole file.
+        query = struct.pack("hhqqi4x", fcntl.F_WRLCK, os.SEEK_SET, 0, 0, 0)
+        answer = fcntl.fcntl(fd, fcntl.F_GETLK, query)
+    finally:
+        os.close(fd)
+    l_type, _whence, _start, _len, pid = struct.unpack("hhqqi4x", answer)
+    return None if l_type == fcntl.F_UNLCK else int(pid)

@@ -246,9 +246,20 @@ MIGRATIONS: list[str] = [
         published = fetched_at
         WHERE published < 631152000 OR published > fetched_at + 86400;
     """,
-    # 7: reserved for the health heartbeat (issue 12, developed on another branch at
-    # the same time); this placeholder keeps the numbers apart until the merge.
-    "",
+    # 7: the heartbeat of `run`, read by `python -m bot health` (bot/health.py): one
+    # row, rewritten at each start, advanced at each poll cycle, marked at a clean stop.
+    """
+    CREATE TABLE heartbeat (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        pid INTEGER NOT NULL,
+        host TEXT NOT NULL,
+        started_at REAL NOT NULL,
+        interval REAL NOT NULL,         -- seconds: health allows 3 of them between cycles
+        last_cycle_at REAL,             -- NULL until the first poll cycle completed
+        stopped_at REAL,
+        clean_stop INTEGER NOT NULL DEFAULT 0
+    );
+    """,
     # 8: feeds imported by the operator (`feeds import`) are trusted like bot.toml's,
     # may say how their first poll goes, and every feed remembers its web page
     # (the channel link) for `feeds export`.
@@ -625,6 +636,15 @@ class SQLiteStorage:
 
     async def pending_count(self) -> int:
         return int(await self._scalar("SELECT count(*) FROM outbox WHERE status = 'pending'"))
+
+    async def outbox_backlog(self) -> tuple[int, datetime | None]:
+        """Undelivered alerts: how many, and when the oldest was queued (for metrics)."""
+        async with self._db.execute(
+            "SELECT count(*), min(created_at) FROM outbox WHERE status = 'pending'"
+        ) as cur:
+            row = await cur.fetchone()
+        assert row is not None
+        return int(row[0]), _dt(row[1])
 
     async def outbox_rows(self) -> list[dict[str, Any]]:
         """Every outbox row, oldest first: for status output and tests."""
@@ -1171,6 +1191,32 @@ class SQLiteStorage:
         return problems
 
     # -- housekeeping ------------------------------------------------------------------
+
+    # -- heartbeat (read by `python -m bot health`, bot/storage/readonly.py) ---------------
+
+    async def start_heartbeat(self, pid: int, host: str, now: datetime, interval: float) -> None:
+        """A new `run` owns the heartbeat: the previous run's row is replaced."""
+        async with self._transaction() as db:
+            await db.execute(
+                "INSERT OR REPLACE INTO heartbeat (id, pid, host, started_at, interval, "
+                "last_cycle_at, stopped_at, clean_stop) VALUES (1, ?, ?, ?, ?, NULL, NULL, 0)",
+                (pid, host, now.timestamp(), interval),
+            )
+
+    async def beat(self, now: datetime) -> None:
+        """A poll cycle completed."""
+        async with self._transaction() as db:
+            await db.execute(
+                "UPDATE heartbeat SET last_cycle_at = ? WHERE id = 1", (now.timestamp(),)
+            )
+
+    async def stop_heartbeat(self, now: datetime) -> None:
+        """`run` stopped cleanly: health reports it at once instead of waiting for staleness."""
+        async with self._transaction() as db:
+            await db.execute(
+                "UPDATE heartbeat SET stopped_at = ?, clean_stop = 1 WHERE id = 1",
+                (now.timestamp(),),
+            )
 
     async def prune(self, now: datetime, retention_seconds: float) -> int:
         """Forget keys, items and delivered alerts older than the retention period.

@@ -218,10 +218,25 @@ class DiscordSink:
         self.tree = discord.app_commands.CommandTree(self.client)
         self._ready = asyncio.Event()
         self._runner: asyncio.Task[None] | None = None
+        self._gateway_up = False
         self.client.event(self.on_ready)
+        self.client.event(self.on_resumed)
+        self.client.event(self.on_disconnect)
 
     async def on_ready(self) -> None:
         self._ready.set()
+        self._gateway_up = True
+
+    async def on_resumed(self) -> None:
+        self._gateway_up = True
+
+    async def on_disconnect(self) -> None:
+        self._gateway_up = False
+
+    @property
+    def connected(self) -> bool:
+        """The gateway session is ready and not dropped since (for /healthz)."""
+        return self._gateway_up and not self.client.is_closed()
 
     def bind_commands(self, commands: Commands) -> None:
         from bot.chat.discord.slash import register

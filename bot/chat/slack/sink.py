@@ -69,6 +69,8 @@ BROKEN_ERRORS = frozenset(
         "restricted_action",
     }
 )
+# The token no longer works: the connection to Slack counts as down (/healthz).
+AUTH_ERRORS = frozenset({"invalid_auth", "not_authed", "account_inactive", "token_revoked"})
 # An edit of a message that is gone or not the bot's: give up on that message.
 GONE_ERRORS = frozenset({"message_not_found", "cant_update_message", "edit_window_closed"})
 
@@ -221,6 +223,21 @@ class SlackSink:
         self._last_post: dict[str, float] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._group_members: tuple[float, frozenset[str]] = (0.0, frozenset())
+        self._api_up = False  # the last call to Slack's Web API worked (for /healthz)
+
+    @property
+    def connected(self) -> bool:
+        """Slack accepted the token and its API answered the last call.
+
+        The Web API has no connection to watch, so this is what the calls saw:
+        false from a failed reach (network, outage) or a revoked token until a
+        call works again; in Socket Mode, also while the socket is down.
+        """
+        if not self._api_up:
+            return False
+        socket = getattr(self._handler, "client", None)
+        session = getattr(socket, "current_session", None)
+        return socket is None or (session is not None and not session.closed)
 
     def bind_commands(self, commands: Commands) -> None:
         self._commands = commands
@@ -238,6 +255,7 @@ class SlackSink:
         )
         try:
             await self.client.auth_test()
+            self._api_up = True
         except (aiohttp.ClientError, OSError, TimeoutError) as e:
             raise PlatformUnreachable(
                 f"cannot reach Slack ({self.client.base_url}): {type(e).__name__}: {e}"
@@ -325,11 +343,16 @@ class SlackSink:
             try:
                 yield self.client
             except SlackApiError as e:
+                if e.response.get("error") in AUTH_ERRORS:
+                    self._api_up = False
                 raise self._error(channel_id, e) from e
             except (aiohttp.ClientError, TimeoutError, OSError) as e:
+                self._api_up = False
                 raise DeliveryError(f"Slack unreachable: {type(e).__name__}", retryable=True) from e
             except SlackRequestError as e:  # the upload URL refused a file's bytes
                 raise DeliveryError(f"Slack file upload failed: {e}", retryable=True) from e
+            else:
+                self._api_up = True
             finally:
                 self._last_post[channel_id] = time.monotonic()
 
