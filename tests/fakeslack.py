@@ -77,6 +77,7 @@ class _Failure:
     remaining: int
     stall_after_store: bool = False
     when: Callable[[dict[str, Any]], Any] | None = None
+    raw_body: str | None = None
 
 
 def _as_bool(value: Any, default: bool | None = None) -> bool | None:
@@ -209,6 +210,7 @@ class FakeSlack:
         stall_after_store: bool = False,
         when: Callable[[dict[str, Any]], Any] | None = None,
         times: int = 1,
+        raw_body: str | None = None,
     ) -> None:
         """Make the next ``times`` calls of ``method`` fail.
 
@@ -223,6 +225,8 @@ class FakeSlack:
         * ``{authorization}`` in ``error`` is replaced by the request's
           Authorization header, as a careless proxy or server echoes it back
           (for tests that the bot never shows a token from an error).
+        * ``raw_body="..."`` (with ``status``): that body, labelled as JSON but not
+          JSON, as a proxy or load balancer in front of Slack may answer.
         * ``when=predicate``: only calls whose parameters satisfy it fail (for
           example ``lambda p: p.get("thread_ts")`` for thread replies only).
         """
@@ -240,7 +244,16 @@ class FakeSlack:
                 "fail_next needs status, error, retry_after, drop_after_store or stall_after_store"
             )
         self._failures.setdefault(method, []).append(
-            _Failure(status, error, retry_after, drop_after_store, times, stall_after_store, when)
+            _Failure(
+                status,
+                error,
+                retry_after,
+                drop_after_store,
+                times,
+                stall_after_store,
+                when,
+                raw_body,
+            )
         )
 
     def add_channel(self, channel_id: str, name: str, *, joined: bool = True) -> None:
@@ -348,6 +361,10 @@ class FakeSlack:
             if failure.retry_after is not None:
                 headers["Retry-After"] = str(failure.retry_after)
             error = (failure.error or "").replace("{authorization}", auth) or failure.error
+            if failure.raw_body is not None:
+                return web.Response(
+                    text=failure.raw_body, status=failure.status, content_type="application/json"
+                )
             return web.json_response(
                 {"ok": False, "error": error}, status=failure.status, headers=headers
             )

@@ -153,6 +153,23 @@ async def test_dropped_connection_after_store_posts_exactly_once(
     assert fake.calls("conversations.history")
 
 
+async def test_an_answer_that_is_not_json_is_a_server_error_retried_once(
+    fake: FakeSlack, feed_server: FeedServer, slack_settings, caplog
+) -> None:
+    fake.fail_next("chat.postMessage", status=502, raw_body="<html>502 Bad Gateway</html>")
+    clock = Clock()
+    url = feed_server.feed("/a.xml", [item(1, "ISKP claims attack")])
+    async with App.open(slack_settings([{"url": url}]), clock=clock) as app:
+        await app.run_once()
+        assert await app.storage.pending_count() == 1
+        clock.advance(retry_delay(1))
+        await app.outbox.drain()
+        assert await app.storage.pending_count() == 0
+    assert len(fake.posted(NEWS)) == 1
+    assert "failed unexpectedly" not in caplog.text  # understood, not a sink bug
+    assert "Slack server error (502" in caplog.text
+
+
 async def test_channel_not_found_breaks_only_that_channel(
     fake: FakeSlack, feed_server: FeedServer, slack_settings
 ) -> None:

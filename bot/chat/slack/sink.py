@@ -20,7 +20,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -264,7 +264,7 @@ class SlackSink:
             raise ConfigError(
                 str(self.config_path),
                 "slack.bot_token_env",
-                f"Slack rejected the token in {s.bot_token_env} ({e.response.get('error')})",
+                f"Slack rejected the token in {s.bot_token_env} ({_api_error(e)[1]})",
                 "copy the Bot User OAuth Token again (OAuth & Permissions)",
             ) from None
         if self._commands is not None:
@@ -343,7 +343,7 @@ class SlackSink:
             try:
                 yield self.client
             except SlackApiError as e:
-                if e.response.get("error") in AUTH_ERRORS:
+                if _api_error(e)[1] in AUTH_ERRORS:
                     self._api_up = False
                 raise self._error(channel_id, e) from e
             except (aiohttp.ClientError, TimeoutError, OSError) as e:
@@ -466,10 +466,9 @@ class SlackSink:
         return list(page.get("messages", []))
 
     def _error(self, channel_id: str, e: SlackApiError) -> DeliveryError:
-        error = str(e.response.get("error", ""))
-        status = e.response.status_code
+        status, error, headers = _api_error(e)
         if status == 429 or error == "ratelimited":
-            retry_after = float(e.response.headers.get("Retry-After", 1))
+            retry_after = float(headers.get("Retry-After", 1))
             return DeliveryError("Slack rate limit", retryable=True, retry_after=retry_after)
         if error in BROKEN_ERRORS:
             return DeliveryError(f"Slack channel {channel_id}: {error}", retryable=False)
@@ -478,6 +477,20 @@ class SlackSink:
         if status >= 500 or error in ("internal_error", "fatal_error", "service_unavailable"):
             return DeliveryError(f"Slack server error ({status} {error})", retryable=True)
         return DeliveryError(f"Slack refused the message: {error}", retryable=False, rejected=True)
+
+
+def _api_error(e: SlackApiError) -> tuple[int, str, Mapping[str, str]]:
+    """Status, Slack's error code and headers of a refusal.
+
+    slack_sdk hands over its own response for a JSON answer, but the raw aiohttp
+    response when the body is not JSON (a proxy's error page labelled as JSON):
+    that one has `status` and no `get`.
+    """
+    response = e.response
+    if hasattr(response, "status_code") and hasattr(response, "get"):
+        return response.status_code, str(response.get("error", "")), response.headers
+    status = int(getattr(response, "status", 0) or 0)
+    return status, f"unreadable answer (HTTP {status})", getattr(response, "headers", {}) or {}
 
 
 def _metadata(event_type: str, **payload: Any) -> dict[str, Any]:
