@@ -23,6 +23,7 @@ from bot.matching.watchlists import ENTITY_ID, ChatTerm
 
 KINDS = ("group", "region", "person", "topic")
 MAX_TERM = 100
+MAX_ENTITY_ID = 64
 PAGE_SIZE = 15  # a page of entities fits in one 2,000-character chat message
 MAX_BACKTEST_DAYS = 90
 
@@ -80,7 +81,7 @@ def clean_term(term: str) -> str:
 
 def clean_entity_id(entity_id: str) -> str:
     entity_id = entity_id.strip().lower()
-    if not ENTITY_ID.match(entity_id) or len(entity_id) > 64:
+    if not ENTITY_ID.match(entity_id) or len(entity_id) > MAX_ENTITY_ID:
         raise CommandError(
             "An entity id uses only lower-case letters, digits, - and _ (for example `iskp`)."
         )
