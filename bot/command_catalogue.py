@@ -10,7 +10,8 @@ them with
 
     python -m bot.command_catalogue --write
 
-Plain data only: no chat library is imported here.
+Plain data only: no chat library, nor anything of the bot's, is imported here;
+bot.commands takes its limits and permissions from it.
 """
 
 from __future__ import annotations
@@ -21,12 +22,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from bot.commands import KINDS, MAX_BACKTEST_DAYS, MAX_ENTITY_ID, MAX_TERM, PAGE_SIZE
-
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = ROOT / "deploy" / "slack-manifest.yml"
 README = ROOT / "README.md"
 
+KINDS = ("group", "region", "person", "topic")
+MAX_TERM = 100
+MAX_ENTITY_ID = 64
+PAGE_SIZE = 15  # a page of entities fits in one 2,000-character chat message
+MAX_BACKTEST_DAYS = 90
 MAX_URL = 2048
 MAX_FEED_NAME = 100
 MAX_DURATION = 20  # "1h30m", "365d": a longer text is a typo, not a duration
@@ -262,6 +266,11 @@ def find(group: str, name: str) -> Command | None:
 
 def all_commands() -> list[Command]:
     return [c for g in GROUPS for c in g.commands]
+
+
+def manager_only(handler: str) -> bool:
+    """Whether the command decided by `handler` ("watch_add") is for managers only."""
+    return any(c.manager for c in all_commands() if c.handler == handler)
 
 
 # -- Slack: usage text (also `/watch help`) and the manifest's slash commands ----------

@@ -13,6 +13,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bot.backtest import format_result
+from bot.command_catalogue import (
+    KINDS,
+    MAX_BACKTEST_DAYS,
+    MAX_ENTITY_ID,
+    MAX_TERM,
+    PAGE_SIZE,
+    manager_only,
+)
 from bot.config import DURATION_HINT, format_duration, parse_duration
 from bot.control import Control
 from bot.errors import BotError, DeliveryError, FetchError
@@ -21,11 +29,7 @@ from bot.matching.lint import alias_keys, alias_warnings
 from bot.matching.normalize import scan
 from bot.matching.watchlists import ENTITY_ID, ChatTerm
 
-KINDS = ("group", "region", "person", "topic")
-MAX_TERM = 100
-MAX_ENTITY_ID = 64
-PAGE_SIZE = 15  # a page of entities fits in one 2,000-character chat message
-MAX_BACKTEST_DAYS = 90
+__all__ = ["KINDS", "MAX_BACKTEST_DAYS", "MAX_ENTITY_ID", "MAX_TERM", "PAGE_SIZE"]
 
 # A timed mute longer than this is a typo (and "99999999999d" overflows a date).
 MAX_MUTE = 365 * 86400
@@ -60,8 +64,9 @@ class Reply:
         return "\n".join([self.title, *self.lines])
 
 
-def _require_manager(caller: Caller) -> None:
-    if not caller.can_manage:
+def _require_manager(caller: Caller, handler: str) -> None:
+    """Refuse `handler` to a non-manager if the command catalogue says it is managers' only."""
+    if manager_only(handler) and not caller.can_manage:
         raise CommandError("You don't have permission to change what the bot watches.")
 
 
@@ -119,7 +124,7 @@ class Commands:
     async def watch_add(
         self, caller: Caller, term: str, entity_id: str | None = None, kind: str | None = None
     ) -> Reply:
-        _require_manager(caller)
+        _require_manager(caller, "watch_add")
         term = clean_term(term)
         if kind is not None and kind not in KINDS:
             raise CommandError(f"Kind must be one of: {', '.join(KINDS)}.")
@@ -158,7 +163,7 @@ class Commands:
         return Reply(f"Now watching `{term}` as {what}. It applies from the next poll.", lines)
 
     async def watch_remove(self, caller: Caller, term: str) -> Reply:
-        _require_manager(caller)
+        _require_manager(caller, "watch_remove")
         term = clean_term(term)
         keys = alias_keys(term)
         chat_terms = await self.control.chat_terms()
@@ -216,7 +221,7 @@ class Commands:
     async def watch_mute(
         self, caller: Caller, entity_id: str, duration: str | None = None
     ) -> Reply:
-        _require_manager(caller)
+        _require_manager(caller, "watch_mute")
         entity_id = self._known_entity(entity_id)
         until = None
         if duration:
@@ -236,7 +241,7 @@ class Commands:
         return Reply(f"Muted `{entity_id}` {how_long}: its matches no longer alert.")
 
     async def watch_unmute(self, caller: Caller, entity_id: str) -> Reply:
-        _require_manager(caller)
+        _require_manager(caller, "watch_unmute")
         entity_id = self._known_entity(entity_id)
         was_muted = entity_id in self.control.active_mutes(self.now)
         await self.control.unmute(entity_id)
@@ -256,7 +261,7 @@ class Commands:
         """Check the URL (syntax, public address), fetch and parse it once, then add it."""
         from bot.feeds.guard import UnsafeURLError, check_url_syntax, resolve_public
 
-        _require_manager(caller)
+        _require_manager(caller, "feeds_add")
         try:
             url = check_url_syntax(url.strip())
             await resolve_public(url, allow_private=self.control.allow_private_feeds)
@@ -277,7 +282,7 @@ class Commands:
         )
 
     async def feeds_remove(self, caller: Caller, url: str) -> Reply:
-        _require_manager(caller)
+        _require_manager(caller, "feeds_remove")
         url = _normal(url.strip())
         if await self.control.remove_chat_feed(url):
             return Reply(f"Stopped polling {url}.")

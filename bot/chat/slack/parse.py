@@ -12,8 +12,8 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from bot.command_catalogue import GROUPS, find, slack_usage
-from bot.commands import KINDS, Caller, CommandError, Commands, Reply
+from bot.command_catalogue import GROUPS, KINDS, find, slack_usage
+from bot.commands import Caller, CommandError, Commands, Reply
 
 # `help` and every mistake answer with this, generated from the catalogue.
 USAGE = {group.name: slack_usage(group) for group in GROUPS}
