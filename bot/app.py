@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from bot.app_control import AppControl
 from bot.chat.base import Sink, connection_up
 from bot.chat.console import ConsoleSink
 from bot.chat.jsonl import JsonlSink
@@ -132,7 +133,9 @@ class App:
         self.mutes: dict[str, datetime | None] = {}
         self._stop: asyncio.Event | None = None
         self._feed_tasks: dict[str, asyncio.Task[None]] = {}
-        self.commands: Commands | None = None
+        # Commands reach the application only through the control port.
+        self.control = AppControl(self)
+        self.commands = Commands(self.control)
         self._watchlist_snapshot: tuple[tuple[str, int, int], ...] = ()
         self.stories = StoryTracker(settings.bot.story_window)
         self.health = StorageHealth(str(settings.bot.database))
@@ -201,10 +204,9 @@ class App:
                     f"{settings.bot.database}: cannot use the database "
                     f"({describe_storage_error(e)}) — {storage_advice(e)}"
                 ) from e
-            app.commands = Commands(app)
             for sink in sinks.values():
                 bind = getattr(sink, "bind_commands", None)
-                if bind is not None:  # chat platforms take slash commands
+                if bind is not None:  # chat platforms take slash commands, injected here
                     bind(app.commands)
                 stack.push_async_callback(sink.close)
                 await sink.start()

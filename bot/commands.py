@@ -11,23 +11,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
-from bot.backtest import backtest, format_result
+from bot.backtest import format_result
+from bot.command_catalogue import (
+    KINDS,
+    MAX_BACKTEST_DAYS,
+    MAX_ENTITY_ID,
+    MAX_TERM,
+    PAGE_SIZE,
+    manager_only,
+)
 from bot.config import DURATION_HINT, format_duration, parse_duration
+from bot.control import Control
 from bot.errors import BotError, DeliveryError, FetchError
 from bot.feeds.schedule import is_failing
 from bot.matching.lint import alias_keys, alias_warnings
 from bot.matching.normalize import scan
 from bot.matching.watchlists import ENTITY_ID, ChatTerm
 
-if TYPE_CHECKING:
-    from bot.app import App
-
-KINDS = ("group", "region", "person", "topic")
-MAX_TERM = 100
-PAGE_SIZE = 15  # a page of entities fits in one 2,000-character chat message
-MAX_BACKTEST_DAYS = 90
+__all__ = ["KINDS", "MAX_BACKTEST_DAYS", "MAX_ENTITY_ID", "MAX_TERM", "PAGE_SIZE"]
 
 # A timed mute longer than this is a typo (and "99999999999d" overflows a date).
 MAX_MUTE = 365 * 86400
@@ -62,8 +64,9 @@ class Reply:
         return "\n".join([self.title, *self.lines])
 
 
-def _require_manager(caller: Caller) -> None:
-    if not caller.can_manage:
+def _require_manager(caller: Caller, handler: str) -> None:
+    """Refuse `handler` to a non-manager if the command catalogue says it is managers' only."""
+    if manager_only(handler) and not caller.can_manage:
         raise CommandError("You don't have permission to change what the bot watches.")
 
 
@@ -83,7 +86,7 @@ def clean_term(term: str) -> str:
 
 def clean_entity_id(entity_id: str) -> str:
     entity_id = entity_id.strip().lower()
-    if not ENTITY_ID.match(entity_id) or len(entity_id) > 64:
+    if not ENTITY_ID.match(entity_id) or len(entity_id) > MAX_ENTITY_ID:
         raise CommandError(
             "An entity id uses only lower-case letters, digits, - and _ (for example `iskp`)."
         )
@@ -99,17 +102,19 @@ def slug(term: str) -> str:
 
 
 class Commands:
-    def __init__(self, app: App) -> None:
-        self.app = app
+    """The command handlers, over the control port only (never the application itself)."""
+
+    def __init__(self, control: Control) -> None:
+        self.control = control
 
     @property
     def now(self) -> datetime:
-        return self.app.clock()
+        return self.control.now()
 
     def entity_ids(self, prefix: str = "", limit: int = 25) -> list[str]:
         """For autocomplete: entity ids starting with (then containing) `prefix`."""
         prefix = prefix.strip().lower()
-        ids = [e.id for e in self.app.matcher.entities]
+        ids = [e.id for e in self.control.entities()]
         starts = [i for i in ids if i.startswith(prefix)]
         contains = [i for i in ids if prefix in i and i not in starts]
         return (starts + contains)[:limit]
@@ -119,11 +124,11 @@ class Commands:
     async def watch_add(
         self, caller: Caller, term: str, entity_id: str | None = None, kind: str | None = None
     ) -> Reply:
-        _require_manager(caller)
+        _require_manager(caller, "watch_add")
         term = clean_term(term)
         if kind is not None and kind not in KINDS:
             raise CommandError(f"Kind must be one of: {', '.join(KINDS)}.")
-        entities = {e.id: e for e in self.app.matcher.entities}
+        entities = {e.id: e for e in self.control.entities()}
         # The same term under another entity would fire both: refuse it.
         keys = alias_keys(term)
         for e in entities.values():
@@ -152,33 +157,30 @@ class Commands:
                         "never match."
                     )
         chat_term = ChatTerm(entity_id, term, kind or (existing.kind if existing else "topic"))
-        await self.app.storage.add_chat_term(chat_term, caller.user_id, self.now)
-        await self.app.reload_watchlists()
+        await self.control.add_chat_term(chat_term, caller.user_id)
         what = f"alias of `{entity_id}`" if existing else f"new {chat_term.kind} `{entity_id}`"
         lines = [f"Warning: {w}" for w in alias_warnings(term)]
         return Reply(f"Now watching `{term}` as {what}. It applies from the next poll.", lines)
 
     async def watch_remove(self, caller: Caller, term: str) -> Reply:
-        _require_manager(caller)
+        _require_manager(caller, "watch_remove")
         term = clean_term(term)
         keys = alias_keys(term)
-        chat_terms = await self.app.storage.chat_terms()
+        chat_terms = await self.control.chat_terms()
         for t in chat_terms:
             if keys & alias_keys(t.term):
-                await self.app.storage.remove_chat_term(t.entity_id, t.term)
-                await self.app.reload_watchlists()
+                await self.control.remove_chat_term(t.entity_id, t.term)
                 return Reply(f"Stopped watching `{t.term}` ({t.entity_id}).")
-        for e in self.app.matcher.entities:
+        for e in self.control.entities():
             if keys & alias_keys(e.name):
                 raise CommandError(
                     f"`{e.name}` is the name of `{e.id}`: mute the entity, or remove it from the "
                     "watchlist file."
                 )
-        for e in self.app.matcher.entities:
+        for e in self.control.entities():
             for alias in e.aliases:
                 if keys & alias_keys(alias):
-                    await self.app.storage.remove_file_term(e.id, alias, caller.user_id, self.now)
-                    await self.app.reload_watchlists()
+                    await self.control.suppress_file_alias(e.id, alias, caller.user_id)
                     return Reply(
                         f"Stopped watching `{alias}` ({e.id}). It stays in the watchlist file "
                         "until someone edits it; `python -m bot watchlists export` writes the "
@@ -187,14 +189,11 @@ class Commands:
         raise CommandError(f"`{term}` is not watched. `/watch list` shows what is.")
 
     async def watch_list(self, caller: Caller, kind: str | None = None, page: int = 1) -> Reply:
-        if (
-            kind is not None
-            and kind not in KINDS
-            and kind not in {e.kind for e in self.app.matcher.entities}
-        ):
+        known = self.control.entities()
+        if kind is not None and kind not in KINDS and kind not in {e.kind for e in known}:
             raise CommandError(f"No entities of kind `{kind}`.")
-        entities = [e for e in self.app.matcher.entities if kind is None or e.kind == kind]
-        muted = self.app.active_mutes(self.now)
+        entities = [e for e in known if kind is None or e.kind == kind]
+        muted = self.control.active_mutes(self.now)
         pages = max(1, -(-len(entities) // PAGE_SIZE))
         if not 1 <= page <= pages:
             raise CommandError(f"Page {page} does not exist; there are {pages}.")
@@ -215,20 +214,14 @@ class Commands:
         term = clean_term(term)
         if not 1 <= days <= MAX_BACKTEST_DAYS:
             raise CommandError(f"Days must be between 1 and {MAX_BACKTEST_DAYS}.")
-        result = await backtest(
-            self.app.storage,
-            term,
-            self.now,
-            days=days,
-            threshold=self.app.settings.bot.match_threshold,
-        )
+        result = await self.control.backtest(term, days)
         title, *lines = format_result(result).splitlines()
         return Reply(title, [line.strip() for line in lines])
 
     async def watch_mute(
         self, caller: Caller, entity_id: str, duration: str | None = None
     ) -> Reply:
-        _require_manager(caller)
+        _require_manager(caller, "watch_mute")
         entity_id = self._known_entity(entity_id)
         until = None
         if duration:
@@ -243,25 +236,22 @@ class Commands:
                     f"`{duration}` is longer than a year: give no duration to mute until unmuted."
                 )
             until = self.now + timedelta(seconds=seconds)
-        await self.app.storage.set_mute(entity_id, until, caller.user_id, self.now)
-        self.app.mutes = await self.app.storage.mutes()
+        await self.control.mute(entity_id, until, caller.user_id)
         how_long = f"for {format_duration(seconds)}" if until else "until unmuted"
         return Reply(f"Muted `{entity_id}` {how_long}: its matches no longer alert.")
 
     async def watch_unmute(self, caller: Caller, entity_id: str) -> Reply:
-        _require_manager(caller)
+        _require_manager(caller, "watch_unmute")
         entity_id = self._known_entity(entity_id)
-        was_muted = entity_id in self.app.active_mutes(self.now)
-        await self.app.storage.clear_mute(entity_id)
-        self.app.mutes = await self.app.storage.mutes()
+        was_muted = entity_id in self.control.active_mutes(self.now)
+        await self.control.unmute(entity_id)
         if not was_muted:
             return Reply(f"`{entity_id}` was not muted.")
-        self.app.mutes = await self.app.storage.mutes()
         return Reply(f"Unmuted `{entity_id}`.")
 
     def _known_entity(self, entity_id: str) -> str:
         entity_id = clean_entity_id(entity_id)
-        if entity_id not in {e.id for e in self.app.matcher.entities}:
+        if entity_id not in {e.id for e in self.control.entities()}:
             raise CommandError(f"No entity `{entity_id}`. `/watch list` shows the ids.")
         return entity_id
 
@@ -271,34 +261,32 @@ class Commands:
         """Check the URL (syntax, public address), fetch and parse it once, then add it."""
         from bot.feeds.guard import UnsafeURLError, check_url_syntax, resolve_public
 
-        _require_manager(caller)
+        _require_manager(caller, "feeds_add")
         try:
             url = check_url_syntax(url.strip())
-            await resolve_public(url, allow_private=self.app.settings.bot.allow_private_feeds)
+            await resolve_public(url, allow_private=self.control.allow_private_feeds)
         except UnsafeURLError as e:
             raise CommandError(str(e)) from None
-        if url in self.app.feeds or url in {_normal(u) for u in self.app.feeds}:
+        polled = {f.url for f in self.control.feeds()}
+        if url in polled or url in {_normal(u) for u in polled}:
             return Reply(f"Already polling {url}.")
         name = " ".join((name or "").split())[:100]
         try:
-            result = await self.app.poller.fetcher.fetch(url, untrusted=True)
-            parsed = await self.app.poller.parsers.parse(result.body, url, name or url, url)
+            preview = await self.control.preview_feed(url, name)
         except FetchError as e:
             raise CommandError(f"Could not read that feed: {e.message}.") from None
-        name = name or " ".join(parsed.title.split())[:100] or url
-        await self.app.storage.add_feed(url, name, caller.user_id, self.now)
-        await self.app.add_feed(self.app.chat_feed(url, name))
+        name = name or " ".join(preview.title.split())[:100] or url
+        await self.control.add_chat_feed(url, name, caller.user_id)
         return Reply(
-            f"Added {name} ({len(parsed.items)} items now; only new ones will alert).",
+            f"Added {name} ({preview.item_count} items now; only new ones will alert).",
         )
 
     async def feeds_remove(self, caller: Caller, url: str) -> Reply:
-        _require_manager(caller)
+        _require_manager(caller, "feeds_remove")
         url = _normal(url.strip())
-        if await self.app.storage.remove_feed(url):
-            await self.app.remove_feed(url)
+        if await self.control.remove_chat_feed(url):
             return Reply(f"Stopped polling {url}.")
-        if url in {_normal(u) for u in self.app.feeds}:
+        if url in {_normal(f.url) for f in self.control.feeds()}:
             raise CommandError(
                 "That feed is listed in bot.toml; remove it there (chat can only remove feeds "
                 "added from chat)."
@@ -306,21 +294,19 @@ class Commands:
         raise CommandError("No such feed. `/feeds list` shows them.")
 
     async def feeds_list(self, caller: Caller) -> Reply:
-        added = {url for url, _ in await self.app.storage.added_feeds()}
+        added = await self.control.chat_feed_urls()
         lines = [
             f"{f.name} — {f.url}" + (" (added from chat)" if f.url in added else "")
-            for f in self.app.feeds.values()
+            for f in self.control.feeds()
         ]
         return Reply(f"Polling {len(lines)} feeds", lines)
 
     async def feeds_status(self, caller: Caller) -> Reply:
         now = self.now
         lines = []
-        failing_after = self.app.settings.bot.failing_after
-        for f in self.app.feeds.values():
-            s = self.app.states.get(f.url)
-            if s is None:
-                continue
+        failing_after = self.control.failing_after
+        for status in self.control.feed_statuses():
+            f, s = status.feed, status.state
             ok = _ago(now, s.last_success_at)
             if s.disabled_reason:
                 state = f"disabled: {s.disabled_reason}"
@@ -334,7 +320,7 @@ class Commands:
         title = f"Status of {len(lines)} feeds"
         # Deliveries given up on in the last day, and channels that refuse the bot:
         # shown here so a permanent failure is seen, not only logged.
-        problems = await self.app.storage.delivery_problems(now - timedelta(days=1))
+        problems = await self.control.delivery_problems(now - timedelta(days=1))
         if problems:
             lines.append("Delivery problems:")
             lines.extend(f"{p.channel}: {p.line()} ({_ago(now, p.at)})" for p in problems)
@@ -344,8 +330,9 @@ class Commands:
         """Post the last 24 hours' digest in the channel the command was typed in."""
         key = caller.channel
         platform = key.partition(":")[0]
-        configured = [c.key for c in self.app.settings.channels if c.platform == platform]
-        if key not in {c.key for c in self.app.settings.channels}:
+        channels = self.control.channel_keys()
+        configured = [c for c in channels if c.partition(":")[0] == platform]
+        if key not in channels:
             where = ", ".join(configured) or "none yet"
             raise CommandError(
                 "This channel does not get the bot's messages, so the digest can't be posted "
@@ -353,7 +340,7 @@ class Commands:
                 "[[channels]] in bot.toml."
             )
         try:
-            digest = await self.app.digest_now(key, caller.request_id)
+            digest = await self.control.digest_now(key, caller.request_id)
         except DeliveryError as e:
             raise CommandError(f"Posting the digest failed: {e}. Try again in a minute.") from e
         n = sum(1 for c in digest.counts if c.mentions)

@@ -37,7 +37,7 @@ NEW_TERM = "Jamaat Ansarullah"
 @asynccontextmanager
 async def opened(settings: Settings, clock: Clock) -> AsyncIterator[tuple[App, Commands]]:
     async with App.open(settings, clock=clock) as app:
-        yield app, Commands(app)
+        yield app, Commands(app.control)
 
 
 def alerts(tmp_path: Path) -> list[dict]:

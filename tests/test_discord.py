@@ -325,6 +325,10 @@ async def test_every_other_slash_command(
         (digest,) = [m for m in fake.messages_in(ALERTS_CHANNEL_ID) if "digest" in m["content"]]
         assert "\n" not in digest["content"]  # nothing was mentioned: one line
         assert "Page 9 does not exist" in await run_command(fake, "watch list", {"page": 9}, member)
+        # A choice option arrives as its value (the commands are generated from the catalogue).
+        assert "Watching 1 person" in await run_command(
+            fake, "watch list", {"kind": "person"}, member
+        )
 
 
 async def test_unreachable_discord_is_one_clear_error(discord_settings) -> None:

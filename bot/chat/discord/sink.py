@@ -205,6 +205,22 @@ def delivery_errors(what: str) -> Iterator[None]:
         raise DeliveryError(f"Discord unreachable: {type(e).__name__}", retryable=True) from e
 
 
+def redirect_discord_py(api_base: str | None, gateway_url: str | None) -> None:
+    """THE ONE PLACE that changes discord.py's module globals; only for `api_base` /
+    `gateway_url` (a rate-limit proxy, or the tests' fake Discord on 127.0.0.1).
+
+    discord.py (2.x) has no supported option for another API base: `Client(proxy=…)`
+    is an HTTP proxy, not a base URL, and every REST URL, interaction callbacks
+    included, is built from the class attribute `Route.BASE`; the gateway starts
+    from `DiscordWebSocket.DEFAULT_GATEWAY`. Both are process-wide, so one process
+    talks to one Discord: the bot runs one DiscordSink per process.
+    """
+    if api_base:
+        discord.http.Route.BASE = api_base
+    if gateway_url:
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
+
+
 class DiscordSink:
     platform = "discord"
 
@@ -252,11 +268,8 @@ class DiscordSink:
                 f"the environment variable {self.settings.token_env} is not set",
                 f"export {self.settings.token_env}=<your bot token>",
             )
-        if self.settings.api_base:
-            # discord.py builds every REST URL, interaction callbacks included, from this.
-            discord.http.Route.BASE = self.settings.api_base
-        if self.settings.gateway_url:
-            discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(self.settings.gateway_url)
+        if self.settings.api_base or self.settings.gateway_url:
+            redirect_discord_py(self.settings.api_base, self.settings.gateway_url)
         try:
             await self.client.login(token)
         except (aiohttp.ClientError, OSError, TimeoutError) as e:

@@ -1,21 +1,25 @@
 """Slash commands /watch, /feeds and /digest on Discord, backed by bot.commands.
 
-Discord parses and types the arguments; bot.commands validates them and
-decides. Every reply is ephemeral and mentions nobody. Each command is
-deferred first, so it is acknowledged within Discord's 3 seconds however
-long the work takes (a backtest, fetching a feed).
+The commands, their options, limits, choices and autocomplete are generated
+from bot.command_catalogue, the one description of every command. Discord
+parses and types the arguments; bot.commands validates them and decides.
+Every reply is ephemeral and mentions nobody. Each command is deferred first,
+so it is acknowledged within Discord's 3 seconds however long the work takes
+(a backtest, fetching a feed).
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
 
 from bot.chat.discord.render import cut
-from bot.commands import KINDS, Caller, CommandError, Commands, Reply
+from bot.command_catalogue import GROUPS, Argument, Command
+from bot.commands import Caller, CommandError, Commands, Reply
 
 if TYPE_CHECKING:
     from bot.chat.discord.sink import DiscordSettings
@@ -23,7 +27,6 @@ if TYPE_CHECKING:
 MESSAGE_MAX = 2000
 NO_MENTIONS = discord.AllowedMentions.none()
 MANAGE = discord.Permissions(manage_guild=True)
-KIND_CHOICES = [app_commands.Choice(name=k, value=k) for k in KINDS]
 
 
 def caller_of(interaction: discord.Interaction, settings: DiscordSettings) -> Caller:
@@ -62,105 +65,71 @@ async def respond(
     await interaction.edit_original_response(content=text, allowed_mentions=NO_MENTIONS)
 
 
-def register(tree: app_commands.CommandTree, commands: Commands, settings: DiscordSettings) -> None:
-    watch = app_commands.Group(
-        name="watch", description="What the bot watches for", default_permissions=MANAGE
-    )
-    feeds = app_commands.Group(
-        name="feeds", description="The feeds the bot polls", default_permissions=MANAGE
-    )
-    digest = app_commands.Group(name="digest", description="The daily digest")
+def _annotation(argument: Argument) -> Any:
+    """The parameter type discord.py turns into the option's type and limits."""
+    kind: Any
+    if argument.choices:
+        kind = app_commands.Choice[str]
+    elif argument.kind == "integer":
+        kind = app_commands.Range[int, argument.minimum, argument.maximum]
+    else:
+        kind = app_commands.Range[str, argument.minimum, argument.maximum]
+    return kind if argument.required else kind | None
+
+
+def _signature(command: Command) -> inspect.Signature:
+    """The callback's signature, built from the catalogue: discord.py reads options from it."""
+    kw = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    parameters = [inspect.Parameter("interaction", kw, annotation=discord.Interaction)]
+    for a in command.arguments:
+        default = inspect.Parameter.empty if a.required else a.default
+        parameters.append(inspect.Parameter(a.name, kw, default=default, annotation=_annotation(a)))
+    return inspect.Signature(parameters)
+
+
+def _callback(command: Command, commands: Commands, settings: DiscordSettings) -> Any:
+    """Calls the command's handler with its arguments in catalogue order."""
+    names = [a.name for a in command.arguments]
+
+    async def callback(interaction: discord.Interaction, **options: Any) -> None:
+        handler = getattr(commands, command.handler)
+        values = [options.get(n) for n in names]
+        args = [v.value if isinstance(v, app_commands.Choice) else v for v in values]
+        await respond(interaction, settings, lambda c: handler(c, *args))
+
+    callback.__signature__ = _signature(command)  # type: ignore[attr-defined]
+    callback.__name__ = callback.__qualname__ = command.handler
+    described = {a.name: a.description for a in command.arguments if a.description}
+    if described:
+        app_commands.describe(**described)(callback)
+    choices = {
+        a.name: [app_commands.Choice(name=c, value=c) for c in a.choices]
+        for a in command.arguments
+        if a.choices
+    }
+    if choices:
+        app_commands.choices(**choices)(callback)
 
     async def entity_autocomplete(
         interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
         return [app_commands.Choice(name=i, value=i) for i in commands.entity_ids(current)]
 
-    @watch.command(name="add", description="Watch a term (as a new entity or an alias)")
-    @app_commands.describe(term="The name or spelling to watch", entity="Add it to this entity")
-    @app_commands.autocomplete(entity=entity_autocomplete)
-    @app_commands.choices(kind=KIND_CHOICES)
-    async def watch_add(
-        interaction: discord.Interaction,
-        term: app_commands.Range[str, 1, 100],
-        entity: app_commands.Range[str, 1, 64] | None = None,
-        kind: app_commands.Choice[str] | None = None,
-    ) -> None:
-        await respond(
-            interaction,
-            settings,
-            lambda c: commands.watch_add(c, term, entity, kind.value if kind else None),
+    completed = {a.name: entity_autocomplete for a in command.arguments if a.autocomplete_entities}
+    if completed:
+        app_commands.autocomplete(**completed)(callback)
+    return callback
+
+
+def register(tree: app_commands.CommandTree, commands: Commands, settings: DiscordSettings) -> None:
+    """Add every catalogue group and command to the tree (synced by the sink at start)."""
+    for group in GROUPS:
+        discord_group = app_commands.Group(
+            name=group.name,
+            description=group.description,
+            default_permissions=MANAGE if group.managed else None,
         )
-
-    @watch.command(name="remove", description="Stop watching a term")
-    async def watch_remove(
-        interaction: discord.Interaction, term: app_commands.Range[str, 1, 100]
-    ) -> None:
-        await respond(interaction, settings, lambda c: commands.watch_remove(c, term))
-
-    @watch.command(name="list", description="What is watched")
-    @app_commands.choices(kind=KIND_CHOICES)
-    async def watch_list(
-        interaction: discord.Interaction,
-        kind: app_commands.Choice[str] | None = None,
-        page: app_commands.Range[int, 1, 1000] = 1,
-    ) -> None:
-        await respond(
-            interaction,
-            settings,
-            lambda c: commands.watch_list(c, kind.value if kind else None, page),
-        )
-
-    @watch.command(name="test", description="How often a term would have matched lately")
-    async def watch_test(
-        interaction: discord.Interaction,
-        term: app_commands.Range[str, 1, 100],
-        days: app_commands.Range[int, 1, 90] = 7,
-    ) -> None:
-        await respond(interaction, settings, lambda c: commands.watch_test(c, term, days))
-
-    @watch.command(name="mute", description="Stop alerts for an entity for a while")
-    @app_commands.autocomplete(entity=entity_autocomplete)
-    @app_commands.describe(duration='For example "2h" or "3d"; empty: until unmuted')
-    async def watch_mute(
-        interaction: discord.Interaction,
-        entity: app_commands.Range[str, 1, 64],
-        duration: app_commands.Range[str, 1, 20] | None = None,
-    ) -> None:
-        await respond(interaction, settings, lambda c: commands.watch_mute(c, entity, duration))
-
-    @watch.command(name="unmute", description="Alert for an entity again")
-    @app_commands.autocomplete(entity=entity_autocomplete)
-    async def watch_unmute(
-        interaction: discord.Interaction, entity: app_commands.Range[str, 1, 64]
-    ) -> None:
-        await respond(interaction, settings, lambda c: commands.watch_unmute(c, entity))
-
-    @feeds.command(name="add", description="Poll a new RSS/Atom feed")
-    async def feeds_add(
-        interaction: discord.Interaction,
-        url: app_commands.Range[str, 1, 2048],
-        name: app_commands.Range[str, 1, 100] | None = None,
-    ) -> None:
-        await respond(interaction, settings, lambda c: commands.feeds_add(c, url, name))
-
-    @feeds.command(name="remove", description="Stop polling a feed added from chat")
-    async def feeds_remove(
-        interaction: discord.Interaction, url: app_commands.Range[str, 1, 2048]
-    ) -> None:
-        await respond(interaction, settings, lambda c: commands.feeds_remove(c, url))
-
-    @feeds.command(name="list", description="The feeds polled")
-    async def feeds_list(interaction: discord.Interaction) -> None:
-        await respond(interaction, settings, commands.feeds_list)
-
-    @feeds.command(name="status", description="Last success, errors and backoff per feed")
-    async def feeds_status(interaction: discord.Interaction) -> None:
-        await respond(interaction, settings, commands.feeds_status)
-
-    @digest.command(name="now", description="Post the digest of the last 24 hours here")
-    async def digest_now(interaction: discord.Interaction) -> None:
-        await respond(interaction, settings, commands.digest_now)
-
-    for group in (watch, feeds, digest):
-        tree.add_command(group)
+        for command in group.commands:
+            decorate = discord_group.command(name=command.name, description=command.description)
+            decorate(_callback(command, commands, settings))
+        tree.add_command(discord_group)

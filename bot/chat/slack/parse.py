@@ -1,10 +1,9 @@
 """Slack slash-command text → a call of bot.commands (pure parsing, usage text for mistakes).
 
-/watch add <term> [to <entity-id>] [as <kind>]
-/watch remove <term> | list [kind] [page] | test <term> [days]
-/watch mute <entity> [duration] | unmute <entity> | help
-/feeds add <url> [name] | remove <url> | list | status | help
-/digest now | help
+Which sub-commands exist, which are slow and the usage text come from
+bot.command_catalogue; this module only reads each command's arguments out of
+Slack's free text (`/watch add Wilayat Khurasan to iskp as group`), one reader
+per catalogue command (a test checks there is exactly one for each).
 """
 
 from __future__ import annotations
@@ -13,27 +12,11 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from bot.commands import KINDS, Caller, CommandError, Commands, Reply
+from bot.command_catalogue import GROUPS, KINDS, find, slack_usage
+from bot.commands import Caller, CommandError, Commands, Reply
 
-USAGE = {
-    "watch": (
-        "Usage:\n"
-        "• `/watch add <term> [to <entity-id>] [as group|region|person|topic]`\n"
-        "• `/watch remove <term>`\n"
-        "• `/watch list [kind] [page]`\n"
-        "• `/watch test <term> [days]`\n"
-        "• `/watch mute <entity-id> [duration, e.g. 2h]`\n"
-        "• `/watch unmute <entity-id>`"
-    ),
-    "feeds": (
-        "Usage:\n"
-        "• `/feeds add <url> [name]`\n"
-        "• `/feeds remove <url>`\n"
-        "• `/feeds list`\n"
-        "• `/feeds status`"
-    ),
-    "digest": "Usage:\n• `/digest now`",
-}
+# `help` and every mistake answer with this, generated from the catalogue.
+USAGE = {group.name: slack_usage(group) for group in GROUPS}
 
 Action = Callable[[Caller], Awaitable[Reply]]
 
@@ -59,14 +42,18 @@ def parse(group: str, text: str, commands: Commands) -> Parsed:
         return Parsed(None)
     sub, rest = words[0].lower(), words[1:]
     raw = text.strip()[len(words[0]) :].strip()
-    if group == "watch":
-        return _watch(sub, rest, raw, commands)
-    if group == "feeds":
-        return _feeds(sub, rest, commands)
-    if group == "digest" and sub == "now":
-        return Parsed(commands.digest_now, slow=True)
-    raise _usage(group, f"Unknown subcommand `{sub}`.")
+    command = find(group, sub)
+    if command is None:
+        raise _usage(group, f"Unknown subcommand `{sub}`.")
+    action = READERS[command.handler](rest, raw, commands)
+    if action is None:
+        raise _usage(group, f"Wrong arguments for `{sub}`.")
+    return Parsed(action, slow=command.slow)
 
+
+# Each reader turns the words after the sub-command into a call of its handler,
+# or None when they do not fit (the caller answers with the usage text).
+Reader = Callable[[list[str], str, Commands], Action | None]
 
 _ADD = re.compile(
     r"^(?P<term>.+?)(?:\s+to\s+(?P<entity>[a-z0-9_-]+))?(?:\s+as\s+(?P<kind>[a-z]+))?$",
@@ -74,48 +61,86 @@ _ADD = re.compile(
 )
 
 
-def _watch(sub: str, rest: list[str], raw: str, c: Commands) -> Parsed:
-    if sub == "add":
-        m = _ADD.match(raw)
-        if not m:
-            raise _usage("watch", "Say what to watch.")
-        term, entity, kind = m["term"], m["entity"], m["kind"]
-        if kind is not None and kind.lower() not in KINDS:
-            raise _usage("watch", f"Unknown kind `{kind}`.")
-        return Parsed(lambda who: c.watch_add(who, term, entity, kind.lower() if kind else None))
-    if sub == "remove" and rest:
-        return Parsed(lambda who: c.watch_remove(who, raw))
-    if sub == "list" and len(rest) <= 2:
-        kind = next((w for w in rest if not w.isdigit()), None)
-        page = next((int(w) for w in rest if w.isdigit()), 1)
-        return Parsed(lambda who: c.watch_list(who, kind, page))
-    if sub == "test" and rest:
-        days = 7.0
-        term = raw
-        if len(rest) > 1 and rest[-1].isdigit():
-            days, term = float(rest[-1]), " ".join(rest[:-1])
-        return Parsed(lambda who: c.watch_test(who, term, days), slow=True)
-    if sub == "mute" and 1 <= len(rest) <= 2:
-        return Parsed(lambda who: c.watch_mute(who, rest[0], rest[1] if len(rest) > 1 else None))
-    if sub == "unmute" and len(rest) == 1:
-        return Parsed(lambda who: c.watch_unmute(who, rest[0]))
-    if sub in ("add", "remove", "list", "test", "mute", "unmute"):
-        raise _usage("watch", f"Wrong arguments for `{sub}`.")
-    raise _usage("watch", f"Unknown subcommand `{sub}`.")
+def _watch_add(rest: list[str], raw: str, c: Commands) -> Action:
+    m = _ADD.match(raw)
+    if not m:
+        raise _usage("watch", "Say what to watch.")
+    term, entity, kind = m["term"], m["entity"], m["kind"]
+    if kind is not None and kind.lower() not in KINDS:
+        raise _usage("watch", f"Unknown kind `{kind}`.")
+    return lambda who: c.watch_add(who, term, entity, kind.lower() if kind else None)
 
 
-def _feeds(sub: str, rest: list[str], c: Commands) -> Parsed:
-    if sub == "add" and rest:
-        url = rest[0].strip("<>").split("|")[0]  # Slack wraps links as <url> or <url|text>
-        name = " ".join(rest[1:]) or None
-        return Parsed(lambda who: c.feeds_add(who, url, name), slow=True)
-    if sub == "remove" and len(rest) == 1:
-        url = rest[0].strip("<>").split("|")[0]
-        return Parsed(lambda who: c.feeds_remove(who, url))
-    if sub == "list" and not rest:
-        return Parsed(c.feeds_list)
-    if sub == "status" and not rest:
-        return Parsed(c.feeds_status)
-    if sub in ("add", "remove", "list", "status"):
-        raise _usage("feeds", f"Wrong arguments for `{sub}`.")
-    raise _usage("feeds", f"Unknown subcommand `{sub}`.")
+def _watch_remove(rest: list[str], raw: str, c: Commands) -> Action | None:
+    return (lambda who: c.watch_remove(who, raw)) if rest else None
+
+
+def _watch_list(rest: list[str], raw: str, c: Commands) -> Action | None:
+    if len(rest) > 2:
+        return None
+    kind = next((w for w in rest if not w.isdigit()), None)
+    page = next((int(w) for w in rest if w.isdigit()), 1)
+    return lambda who: c.watch_list(who, kind, page)
+
+
+def _watch_test(rest: list[str], raw: str, c: Commands) -> Action | None:
+    if not rest:
+        return None
+    days = 7.0
+    term = raw
+    if len(rest) > 1 and rest[-1].isdigit():
+        days, term = float(rest[-1]), " ".join(rest[:-1])
+    return lambda who: c.watch_test(who, term, days)
+
+
+def _watch_mute(rest: list[str], raw: str, c: Commands) -> Action | None:
+    if not 1 <= len(rest) <= 2:
+        return None
+    return lambda who: c.watch_mute(who, rest[0], rest[1] if len(rest) > 1 else None)
+
+
+def _watch_unmute(rest: list[str], raw: str, c: Commands) -> Action | None:
+    return (lambda who: c.watch_unmute(who, rest[0])) if len(rest) == 1 else None
+
+
+def _link(word: str) -> str:
+    """Slack wraps links as <url> or <url|text>."""
+    return word.strip("<>").split("|")[0]
+
+
+def _feeds_add(rest: list[str], raw: str, c: Commands) -> Action | None:
+    if not rest:
+        return None
+    url, name = _link(rest[0]), " ".join(rest[1:]) or None
+    return lambda who: c.feeds_add(who, url, name)
+
+
+def _feeds_remove(rest: list[str], raw: str, c: Commands) -> Action | None:
+    return (lambda who: c.feeds_remove(who, _link(rest[0]))) if len(rest) == 1 else None
+
+
+def _feeds_list(rest: list[str], raw: str, c: Commands) -> Action | None:
+    return None if rest else c.feeds_list
+
+
+def _feeds_status(rest: list[str], raw: str, c: Commands) -> Action | None:
+    return None if rest else c.feeds_status
+
+
+def _digest_now(rest: list[str], raw: str, c: Commands) -> Action:
+    return c.digest_now
+
+
+READERS: dict[str, Reader] = {
+    "watch_add": _watch_add,
+    "watch_remove": _watch_remove,
+    "watch_list": _watch_list,
+    "watch_test": _watch_test,
+    "watch_mute": _watch_mute,
+    "watch_unmute": _watch_unmute,
+    "feeds_add": _feeds_add,
+    "feeds_remove": _feeds_remove,
+    "feeds_list": _feeds_list,
+    "feeds_status": _feeds_status,
+    "digest_now": _digest_now,
+}
