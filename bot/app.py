@@ -47,7 +47,7 @@ from bot.storage_health import (
     describe_storage_error,
     storage_advice,
 )
-from bot.story_tracker import StoryTracker
+from bot.stories import StoryTracker
 
 log = logging.getLogger(__name__)
 
