@@ -16,7 +16,9 @@ so it keeps working while the matcher's internals are rewritten.
 What runs
 ---------
 Everything is generated from ``random.Random(--seed)`` (default 7), so two runs
-with the same options see the same text and the same watchlists.
+with the same options see the same text and the same watchlists. The word pools,
+the seed watchlist and the news templates it draws from are data files in
+``bench/data/match_speed/`` (TOML).
 
 * News: ``--items`` (5,000) wire-style items about South and Central Asian
   security, politics, business, sport and weather. Titles have about 8-14
@@ -94,6 +96,7 @@ import re
 import statistics
 import sys
 import time
+import tomllib
 import tracemalloc
 import unicodedata
 from collections import Counter
@@ -125,428 +128,76 @@ BRUTE_SAMPLE = 300
 BRUTE_CUTOFF = 95.0
 MIB = 1024 * 1024
 
-# --- word pools ------------------------------------------------------------------
-# Roughly most frequent first: a pool's i-th word is drawn with weight 1 / i**1.05.
+# --- data: word pools, the seed watchlist, news templates ------------------------------
+# Kept in bench/data/match_speed/*.toml so the text is edited as data; loaded once, as the
+# tuples and sets the generator draws from (arrays become tuples: hashable, immutable).
 
-NOUNS = """
-government official minister police attack border security force leader country
-president report year week day month province district city town village region
-area market price company bank deal agreement meeting election vote party member
-parliament court judge law case trial protest rally group fighter soldier commander
-operation raid strike bomb blast explosion checkpoint convoy vehicle road highway
-bridge school hospital student teacher doctor patient family child woman man
-resident farmer worker trader driver journalist reporter spokesman spokeswoman
-statement interview source witness victim suspect prisoner hostage refugee migrant
-camp truck plant project plan budget loan debt investor share stock rate export
-import pipeline field mine factory crop harvest storm flood heatwave drought
-earthquake avalanche landslide temperature forecast season match team player coach
-captain squad tournament series final goal run wicket medal championship league
-club stadium fan official authority agency ministry department office commission
-committee council assembly senate cabinet coalition alliance opposition candidate
-voter ballot poll campaign seat constituency lawmaker senator governor mayor
-ambassador envoy delegation summit visit talk negotiation ceasefire truce accord
-treaty pact dispute conflict crisis clash fight battle war insurgency insurgent
-rebel gunman attacker assailant bomber sniper mortar rocket drone missile shell
-grenade rifle weapon ammunition explosive device landmine tunnel outpost post
-base barracks garrison patrol unit battalion brigade regiment division officer
-general colonel major captain sergeant guard recruit veteran casualty death injury
-funeral body survivor rescue evacuation curfew lockdown blockade siege offensive
-crackdown arrest detention sentence verdict ruling appeal petition charge hearing
-lawyer prosecutor investigation inquiry probe audit scandal allegation accusation
-claim denial warning threat demand request proposal measure policy reform bill
-amendment decree order ban restriction sanction tariff quota subsidy incentive
-package fund grant donor contract tender bid auction licence permit concession
-sector industry economy output production consumption demand supply shortage
-surplus deficit reserve currency dollar euro rupee tenge som afghani manat taka
-cent profit loss revenue earning dividend bond yield asset portfolio exchange
-index benchmark quarter forecast estimate figure statistic survey census
-population household income wage salary pension job unemployment employer employee
-union strike shop store mall bazaar shopkeeper merchant exporter importer producer
-manufacturer supplier customer consumer tourist passenger flight airport airline
-railway train station bus tram port ship cargo container shipment consignment
-warehouse depot terminal corridor route crossing gate fence wall barrier
-dam reservoir canal river lake glacier valley mountain pass slope peak plain
-desert steppe forest orchard vineyard farm field cotton crop livestock herd
-sheep cattle horse camel goat village hamlet settlement neighbourhood street
-square park mosque church temple shrine madrassa university college academy
-institute laboratory clinic ward bed vaccine dose virus outbreak epidemic disease
-infection symptom diagnosis treatment drug medicine nurse surgeon ambulance
-emergency disaster relief tent blanket shelter house home building roof wall
-window floor stair tower monument museum library archive document file record
-letter memo email message post video photo image footage broadcast channel
-newspaper editor column headline story article correspondent anchor presenter
-website platform account user hacker password network server cable satellite
-signal tower antenna phone smartphone laptop computer chip software app startup
-entrepreneur founder executive chairman director manager board shareholder
-partner rival competitor bidder buyer seller lender borrower creditor debtor
-taxpayer citizen voter activist campaigner volunteer critic analyst expert
-economist scientist researcher professor scholar cleric imam priest monk pilgrim
-elder chief tribesman clan tribe community minority majority faction wing bloc
-movement network organisation foundation charity donor sponsor partner ally
-neighbour enemy target attempt plot conspiracy cell hideout compound safehouse
-cache stockpile arsenal shipment smuggler trafficker gang cartel kingpin militia
-volunteer fighter jihadist extremist separatist nationalist loyalist royalist
-monarch king queen prince princess emperor dynasty regime junta coup uprising
-revolution referendum constitution charter mandate term tenure successor
-predecessor nominee appointee deputy aide adviser secretary clerk inspector
-auditor regulator watchdog ombudsman mediator negotiator broker dealer agent
-spy informant defector deserter prisoner detainee convict inmate fugitive
-suspect accomplice ringleader mastermind leader founder heir
-"""
-MASS_NOUNS = """
-security violence unrest water electricity power gas oil wheat cotton rice flour
-sugar fuel petrol diesel inflation growth revenue funding aid support pressure
-evidence information intelligence equipment machinery infrastructure agriculture
-tourism trade investment corruption terrorism extremism militancy smuggling
-trafficking poverty unemployment migration healthcare education justice democracy
-freedom stability peace tension uncertainty confusion anger concern progress
-cooperation assistance research weather rain snow fog smog heat ice debris traffic
-footage advice momentum cricket football wrestling hockey boxing polo archery
-weightlifting judo athletics kabaddi buzkashi flooding hail frost pollution dust
-coal uranium gold copper steel cement aluminium cash credit debt capital labour
-"""
-ADJECTIVES = """
-new former local national regional provincial federal military political economic
-foreign domestic international official senior top key major minor main large
-small big huge massive heavy light strong weak high low long short early late
-recent last next first final previous current annual monthly weekly daily fresh
-further joint public private independent suspected alleged armed unarmed banned
-outlawed militant insurgent separatist extremist radical moderate conservative
-liberal hardline ruling interim caretaker acting deputy leading prominent
-influential powerful controversial unprecedented significant serious severe
-critical dangerous deadly fatal violent peaceful fragile tense uneasy stable
-volatile remote rural urban mountainous northern southern eastern western central
-coastal bilateral multilateral strategic tactical humanitarian medical financial
-fiscal monetary commercial industrial agricultural digital technical legal illegal
-judicial constitutional parliamentary presidential electoral diplomatic ministerial
-educational religious ethnic tribal sectarian cultural historic traditional modern
-wider broader deeper sharp steep modest slight gradual rapid sudden unexpected
-emergency urgent immediate temporary permanent partial full complete total overall
-net gross average lowest highest worst best biggest largest latest busy quiet cold
-hot dry wet freezing torrential dense thick toxic clean renewable solar nuclear
-hydroelectric green cross-border long-running high-level low-income fast-growing
-state-run state-owned privately-held Soviet-era landlocked impoverished densely
-populated drought-hit flood-hit quake-hit war-torn cash-strapped debt-laden
-ambitious cautious optimistic pessimistic upbeat gloomy mixed firm soft robust
-sluggish weaker stronger higher lower record-high multi-year decade-long
-nationwide countrywide statewide citywide overnight midday evening morning
-"""
-ADVERBS = """
-also still already now again later recently previously reportedly allegedly
-officially publicly sharply slightly largely mostly nearly almost only just
-quickly slowly immediately formally briefly repeatedly strongly firmly jointly
-widely heavily partly fully initially eventually finally currently temporarily
-unexpectedly independently separately directly narrowly comfortably convincingly
-steadily gradually significantly
-"""
-VERBS = """
-say announce approve reject criticise condemn welcome urge warn deny confirm report
-claim accuse arrest detain release kill wound attack target hit strike seize
-capture launch halt suspend resume delay postpone extend expand cut raise lower
-boost cap ease tighten lift impose ban block allow sign agree discuss negotiate meet
-visit host hold call demand seek ask offer promise pledge vow plan propose consider
-review investigate probe examine study assess estimate forecast predict expect fear
-hope blame praise defend support back oppose challenge question dismiss appoint
-elect nominate name replace resign quit retire sack hire recruit train deploy
-withdraw evacuate rescue flee escape return arrive leave enter cross close open
-reopen build repair restore damage destroy burn collapse crash reach win lose beat
-draw score lead trail defeat overtake qualify secure clinch retain record register
-post rise fall climb slip jump plunge surge drop rebound recover slow grow shrink
-gain lend borrow invest spend pay owe fund finance buy sell export import ship
-produce supply deliver transport trade list merge acquire privatise regulate
-license audit fine charge convict acquit try hear rule overturn uphold appeal file
-sue protest march gather disperse clash storm raid search shell bomb shoot ambush
-kidnap abduct free threaten patrol guard monitor track intercept smuggle traffic
-stop plan ship grab rob step scrap rig curb spot swap admit commit control refer
-transfer submit equip take give make go come see tell find keep begin break bring
-put set shut send speak stand swear think throw undergo write freeze feel fight
-know run drive ride choose bear blow arise forbid steal teach catch inaugurate
-unveil complete finish start end stage organise coordinate mobilise brief inform
-notify publish broadcast air cite quote note add stress insist argue maintain
-acknowledge admit apologise thank congratulate mourn honour commemorate celebrate
-mark observe attend skip boycott snub join quit form dissolve merge split divide
-share distribute allocate earmark disburse approve ratify endorse veto amend draft
-table pass adopt enact enforce implement introduce scrap abolish revoke restore
-reinstate extradite deport expel repatriate resettle relocate displace shelter
-feed vaccinate treat cure diagnose test screen inspect verify certify accredit
-"""
-IRREGULAR = {
-    "say": ("said", "said"), "hold": ("held", "held"), "meet": ("met", "met"),
-    "lead": ("led", "led"), "win": ("won", "won"), "lose": ("lost", "lost"),
-    "beat": ("beat", "beaten"), "draw": ("drew", "drawn"), "rise": ("rose", "risen"),
-    "fall": ("fell", "fallen"), "grow": ("grew", "grown"), "shrink": ("shrank", "shrunk"),
-    "lend": ("lent", "lent"), "spend": ("spent", "spent"), "pay": ("paid", "paid"),
-    "buy": ("bought", "bought"), "sell": ("sold", "sold"), "leave": ("left", "left"),
-    "take": ("took", "taken"), "give": ("gave", "given"), "make": ("made", "made"),
-    "go": ("went", "gone"), "come": ("came", "come"), "see": ("saw", "seen"),
-    "tell": ("told", "told"), "find": ("found", "found"), "keep": ("kept", "kept"),
-    "begin": ("began", "begun"), "break": ("broke", "broken"), "bring": ("brought", "brought"),
-    "build": ("built", "built"), "cut": ("cut", "cut"), "hit": ("hit", "hit"),
-    "put": ("put", "put"), "set": ("set", "set"), "shut": ("shut", "shut"),
-    "send": ("sent", "sent"), "shoot": ("shot", "shot"), "seek": ("sought", "sought"),
-    "speak": ("spoke", "spoken"), "stand": ("stood", "stood"), "strike": ("struck", "struck"),
-    "swear": ("swore", "sworn"), "think": ("thought", "thought"), "throw": ("threw", "thrown"),
-    "undergo": ("underwent", "undergone"), "write": ("wrote", "written"),
-    "withdraw": ("withdrew", "withdrawn"), "freeze": ("froze", "frozen"),
-    "flee": ("fled", "fled"), "feel": ("felt", "felt"), "fight": ("fought", "fought"),
-    "forecast": ("forecast", "forecast"), "know": ("knew", "known"), "run": ("ran", "run"),
-    "drive": ("drove", "driven"), "ride": ("rode", "ridden"), "choose": ("chose", "chosen"),
-    "hear": ("heard", "heard"), "bear": ("bore", "borne"), "blow": ("blew", "blown"),
-    "uphold": ("upheld", "upheld"), "arise": ("arose", "arisen"),
-    "forbid": ("forbade", "forbidden"), "steal": ("stole", "stolen"),
-    "teach": ("taught", "taught"), "catch": ("caught", "caught"), "split": ("split", "split"),
-    "quit": ("quit", "quit"), "bid": ("bid", "bid"), "broadcast": ("broadcast", "broadcast"),
-}  # fmt: skip
-DOUBLING = frozenset(
-    "stop plan ban ship drop grab rob step slip scrap rig cap jam spot swap admit commit "
-    "control patrol refer transfer submit equip net top".split()
+DATA = Path(__file__).resolve().parent / "data" / "match_speed"
+
+
+def _tuples(value: Any) -> Any:
+    if isinstance(value, list):
+        return tuple(_tuples(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _tuples(v) for k, v in value.items()}
+    return value
+
+
+def _load(name: str) -> dict[str, Any]:
+    with (DATA / name).open("rb") as f:
+        return {k: _tuples(v) for k, v in tomllib.load(f).items()}
+
+
+_WORDS = _load("words.toml")
+NOUNS: str = _WORDS["nouns"]
+MASS_NOUNS: str = _WORDS["mass_nouns"]
+ADJECTIVES: str = _WORDS["adjectives"]
+ADVERBS: str = _WORDS["adverbs"]
+VERBS: str = _WORDS["verbs"]
+DOUBLING = frozenset(_WORDS["doubling"])
+NOUN_COMPOUNDS: str = _WORDS["noun_compounds"]
+LOANWORDS: tuple[str, ...] = _WORDS["loanwords"]
+SOURCES: tuple[str, ...] = _WORDS["sources"]
+ORGS: tuple[str, ...] = _WORDS["orgs"]
+TITLES: tuple[str, ...] = _WORDS["titles"]
+ACRONYMS: str = _WORDS["acronyms"]
+CYRILLIC: str = _WORDS["cyrillic"]
+CYRILLIC_OUTLETS: tuple[str, ...] = _WORDS["cyrillic_outlets"]
+REAL_FIRST: str = _WORDS["real_first"]
+REAL_LAST: str = _WORDS["real_last"]
+FOREIGN_NAMES: tuple[str, ...] = _WORDS["foreign_names"]
+REAL_PLACES: str = _WORDS["real_places"]
+COUNTRIES: tuple[str, ...] = _WORDS["countries"]
+CURRENCIES: tuple[tuple[str, ...], ...] = _WORDS["currencies"]
+COMMODITIES: tuple[str, ...] = _WORDS["commodities"]
+MOVES: tuple[str, ...] = _WORDS["moves"]
+PARTIES: tuple[str, ...] = _WORDS["parties"]
+COMPANY_KINDS: tuple[str, ...] = _WORDS["company_kinds"]
+TEAM_NOUNS: tuple[str, ...] = _WORDS["team_nouns"]
+TOURNAMENTS: tuple[str, ...] = _WORDS["tournaments"]
+ROUNDS: tuple[str, ...] = _WORDS["rounds"]
+MARGINS: tuple[str, ...] = _WORDS["margins"]
+SPORTS: tuple[str, ...] = _WORDS["sports"]
+MONTHS: tuple[str, ...] = _WORDS["months"]
+WEEKDAYS: tuple[str, ...] = _WORDS["weekdays"]
+QUARTERS: tuple[str, ...] = _WORDS["quarters"]
+SYLLABLES: list[str] = list(_WORDS["syllables"])
+WATCH_PLACE_SUFFIXES: tuple[str, ...] = _WORDS["watch_place_suffixes"]
+FILLER_PLACE_SUFFIXES: tuple[str, ...] = _WORDS["filler_place_suffixes"]
+LAST_SUFFIXES: tuple[str, ...] = _WORDS["last_suffixes"]
+FILLER_LAST_SUFFIXES: tuple[str, ...] = _WORDS["filler_last_suffixes"]
+FIRST_SUFFIXES: tuple[str, ...] = _WORDS["first_suffixes"]
+GROUP_WORDS: list[str] = list(_WORDS["group_words"])
+DIRECTIONS: tuple[str, ...] = _WORDS["directions"]
+PLACE_SECOND_WORDS: tuple[str, ...] = _WORDS["place_second_words"]
+PERSON_TITLES: tuple[str, ...] = _WORDS["person_titles"]
+GROUP_CONNECTORS = frozenset(_WORDS["group_connectors"])
+GENERIC = frozenset(_WORDS["generic"])
+IRREGULAR: dict[str, tuple[str, str]] = _WORDS["irregular"]
+IRREGULAR_PLURALS: dict[str, str] = _WORDS["irregular_plurals"]
+SEED: tuple[tuple[str, str, tuple[str, ...]], ...] = tuple(
+    (e["kind"], e["severity"], e["aliases"]) for e in _load("seed_watchlist.toml")["seed"]
 )
-IRREGULAR_PLURALS = {
-    "man": "men", "woman": "women", "child": "children", "crisis": "crises",
-    "analysis": "analyses", "sheep": "sheep", "cattle": "cattle", "series": "series",
-    "chief": "chiefs", "roof": "roofs", "wife": "wives", "life": "lives",
-    "thief": "thieves", "shelf": "shelves", "hero": "heroes",
-}  # fmt: skip
-NOUN_COMPOUNDS = """
-ceasefire-violation power-sharing cost-of-living right-wing left-wing
-"""
-LOANWORDS = ("communiqué", "détente", "café", "élite", "protégé", "coup d'état", "rapprochement")
-
-SOURCES = (
-    "officials", "police", "witnesses", "local media", "aid workers", "security sources",
-    "residents", "hospital officials", "a spokesman", "diplomats", "analysts", "traders",
-    "a government source", "state media", "two officials", "rescue workers", "tribal elders",
-)  # fmt: skip
-ORGS = (
-    "interior ministry", "foreign ministry", "finance ministry", "central bank",
-    "election commission", "disaster management authority", "health ministry",
-    "meteorological department", "state news agency", "supreme court", "national assembly",
-    "provincial government", "border police", "army", "counter-terrorism department",
-    "customs service", "energy ministry", "education ministry", "statistics agency",
-    "chamber of commerce", "emergencies ministry", "state security committee",
-    "anti-corruption agency", "prosecutor general's office", "water resources ministry",
-)  # fmt: skip
-TITLES = (
-    "President", "Prime Minister", "Foreign Minister", "Interior Minister", "Finance Minister",
-    "Defence Minister", "army chief", "General", "Governor", "Chief Minister", "Senator",
-    "Ambassador", "Mayor", "Deputy Prime Minister", "Speaker", "Commissioner", "police chief",
-    "Chief Justice", "Colonel", "Major General", "Energy Minister", "Trade Minister",
-)  # fmt: skip
-ACRONYMS = """
-UN IMF NATO SCO CSTO ADB GDP OPEC UNHCR WHO FIFA ICC PSL IPL CPEC TAPI SAARC ASEAN EU
-US UK AFP PTI PPP BJP ISI NDS FATF IAEA WFP UNICEF OSCE CIS EAEU CEO MP LPG CNG PSX
-KASE SBP RBI NGO ODI AIIB EBRD OIC UAE USAID CASA NEPRA OGRA NAB FIA CTD FC BSF CRPF NIA
-IED AK GMT UTC MW GW WTO ICRC MSF OCHA IOM UNDP UNAMA NSC NSA CEC ECP GKNB SNB MVD
-KNB SCO-RATS BRICS OECD IEA IRENA MSCI FTSE CNN BBC RFE VOA TOLO ARY GEO NDTV WION AIR
-"""
-CYRILLIC = """
-заявление министерство правительство безопасность граница президент выборы новости
-экономика сообщил сообщила пресс-служба ведомство оппозиция соглашение переговоры
-саммит энергетика урожай паводок землетрясение футбол сборная матч погода снегопад
-жара дожди цены рынок банк кредит инфляция тенге сомони сум рубль доллар экспорт
-импорт газопровод электроэнергия водохранилище граждане жители власти полиция
-задержаны суд приговор депутаты парламент закон реформа школа больница дорога мост
-строительство инвестиции компания завод хлопок пшеница визит делегация
-сотрудничество региональный официальный срочно обновлено источник агентство
-корреспондент мэрия акимат хокимият ҳукумат вазорат мардум МИД ОДКБ ШОС СНГ МВД ЕАЭС
-"""
-CYRILLIC_OUTLETS = (
-    "Азаттык", "Озодӣ", "Ведомости", "Коммерсантъ", "Известия", "Курсив", "Азия-Плюс",
-    "Газета.uz", "Kun.uz", "24.kg", "Tengrinews",
-)  # fmt: skip
-REAL_FIRST = """
-Mohammad Abdul Ahmad Amir Nur Gul Saif Rustam Bakhtiyor Dilshod Farrukh Jamshid
-Alisher Timur Askar Yerlan Aibek Bolat Daniyar Imran Asif Bilawal Maryam Fatima
-Shireen Zarina Dilnoza Gulnara Aziza Rashid Tariq Khalid Faisal Hamid Karim Rahim
-Salim Javed Nawaz Pervez Rajnath Amit Rahul Sanjay Priya Sunita Arvind Mamata Omar
-Yusuf Ibrahim Ismail Hassan Hussain Ali Bilal Usman Zafar Akbar Babur Sher Zalmay
-Hamdullah Najibullah Rahmatullah Abdullah Ashraf Farid Wahid Nasir Qasim Sultan
-Murat Nurlan Erlan Serik Marat Ruslan Azamat Kanat Almaz Bakyt Kubanych Temir
-Ulugbek Sardor Jasur Shukhrat Rustam Farhod Parviz Firuz Davron Bahrom Sherzod
-Anvar Lola Madina Nigora Saida Malika Kamila Aigerim Asel Dinara Gaukhar Zhanna
-Vikram Rajesh Suresh Anil Deepak Manoj Kavita Anjali Neha Pooja Sachin Virat Rohit
-Babar Shaheen Naseem Rashid Mujeeb Fazal Hasan Mehidy Shakib Litton
-"""
-REAL_LAST = """
-Khan Sharif Ahmed Hussain Ali Malik Qureshi Chaudhry Butt Shah Rehman Siddiqui Baig
-Mirza Abbasi Gilani Zardari Bhutto Singh Sharma Patel Kumar Gupta Verma Reddy Nair
-Iyer Das Mukherjee Yadav Karimov Rakhimov Nazarov Saidov Tursunov Abdullayev Yusupov
-Aliyev Nurmatov Sadykov Bekov Omarov Ismailov Nurlanov Zhumabayev Akhmetov
-Suleimenov Kenzhebekov Popal Stanekzai Popalzai Durrani Wardak Sahak Achakzai
-Barakzai Rahimi Karimi Ahmadi Hakimi Sultani Amiri Nazari Hashimi Ivanov Petrov
-Smith Johnson Kohli Azam Afridi Rashidi Mahmudov Ergashev Kasymov Tashiev Atambayev
-Jeenbekov Otunbayeva Nazarbayev Masimov Sagintayev Smailov Bektenov Aripov
-Norov Saidakhmadov Shoigu Lavrov Wang Li Zhang Chen
-"""
-FOREIGN_NAMES = (
-    "José Álvarez", "Gülnara Şahin", "Zoë Müller", "François Dubois", "Ayşe Yıldız",
-    "Björn Søndergaard", "Renée Lefèvre", "Łukasz Wójcik", "Mária Horváth", "Çağlar Öztürk",
-    "Dávid Szabó", "Inês Conceição",
-)  # fmt: skip
-REAL_PLACES = """
-Kabul Islamabad Lahore Karachi Rawalpindi Multan Faisalabad Hyderabad Sukkur Gwadar
-Turbat Mardan Swat Mingora Abbottabad Gilgit Skardu Chitral Bannu Kohat Jalalabad
-Herat Kunduz Baghlan Ghazni Gardez Farah Zaranj Bamiyan Faizabad Taloqan Tashkent
-Samarkand Bukhara Namangan Andijan Termez Urgench Khiva Qarshi Navoi Bishkek Karakol
-Naryn Talas Tokmok Almaty Astana Shymkent Karaganda Aktobe Atyrau Aktau Pavlodar
-Semey Taraz Kyzylorda Ashgabat Turkmenabat Dashoguz Balkanabat Kulob Bokhtar
-Istaravshan Penjikent Delhi Mumbai Kolkata Chennai Bengaluru Ahmedabad Jaipur
-Lucknow Amritsar Chandigarh Jammu Leh Dhaka Chittagong Kathmandu Colombo Thimphu
-Tehran Mashhad Zahedan Kashgar Urumqi Beijing Moscow Ankara Istanbul Dubai Doha
-Riyadh Washington London Geneva Brussels Vienna Tokyo Baku Tbilisi Yerevan
-Türkistan Şymkent Öskemen Qızılorda Kökşetau Taldıqorğan
-"""
-COUNTRIES = (
-    "Pakistan", "India", "Afghanistan", "Uzbekistan", "Kazakhstan", "China", "Russia",
-    "Iran", "Bangladesh", "Nepal", "Sri Lanka", "Turkey", "Qatar", "Saudi Arabia",
-    "the United States", "Britain", "Japan", "Azerbaijan", "Mongolia", "Türkiye",
-)  # fmt: skip
-CURRENCIES = (
-    ("Pakistani", "rupee"), ("Indian", "rupee"), ("Afghan", "afghani"), ("Kyrgyz", "som"),
-    ("Uzbek", "sum"), ("Kazakh", "tenge"), ("Tajik", "somoni"), ("Turkmen", "manat"),
-    ("Bangladeshi", "taka"), ("Nepali", "rupee"), ("Sri Lankan", "rupee"),
-)  # fmt: skip
-COMMODITIES = (
-    "wheat", "cotton", "rice", "gold", "oil", "gas", "sugar", "onion", "tomato", "flour",
-    "cement", "steel", "aluminium", "uranium", "copper", "coal", "electricity", "apricot",
-)  # fmt: skip
-MOVES = ("rises", "falls", "slips", "climbs", "jumps", "plunges", "gains", "eases", "steadies")
-PARTIES = (
-    "ruling party", "opposition alliance", "PTI", "PPP", "PML-N", "BJP", "Congress party",
-    "Awami League", "BNP", "Amanat party", "Ata-Meken", "Liberal Democratic Party",
-    "People's Democratic Party", "Agrarian Party", "Social Democrats",
-)  # fmt: skip
-COMPANY_KINDS = (
-    "Holdings", "Energy", "Telecom", "Cement", "Textiles", "Steel", "Airways", "Bank",
-    "Motors", "Mining", "Power", "Logistics", "Pharma", "Foods", "Petroleum",
-)  # fmt: skip
-TEAM_NOUNS = (
-    "Qalandars", "Zalmi", "United", "Kings", "Gladiators", "Sultans", "Dynamo", "Stars",
-    "Strikers", "Falcons", "Lions", "Titans", "Warriors",
-)  # fmt: skip
-TOURNAMENTS = (
-    "Asia Cup", "Champions Trophy", "Pakistan Super League", "Indian Premier League",
-    "AFC Cup", "World Cup qualifier", "Asian Games", "CAFA Nations Cup", "T20 World Cup",
-    "Asian Champions League", "national championship",
-)  # fmt: skip
-ROUNDS = ("final", "semi-final", "quarter-final", "opener", "group match", "second Test")
-MARGINS = ("runs", "wickets", "goals", "points")
-SPORTS = ("wrestling", "judo", "boxing", "weightlifting", "archery", "kurash", "taekwondo")
-MONTHS = (
-    "January", "February", "March", "April", "May", "June", "July", "August", "September",
-    "October", "November", "December",
-)  # fmt: skip
-WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-QUARTERS = ("first quarter", "second quarter", "third quarter", "fourth quarter", "year to June")
-
-# Syllables for synthesised South/Central Asian names.
-SYLLABLES = """
-ab ad af ah ak al am an ar as az ba bah bak bal bar bas bat bek bi bo bu da dal dar
-daw di do dur fa far fay ga gar gaz ghu gul ha hab had ham har has hay hi ho hu ja
-jab jal jam jan jar ji jo ju ka kab kad kal kam kan kar kas kaz kha khal khar khu ki
-ko ku kur la lal lu ma mah mal man mar mas me mi mir mo mu mun mur na nab nad naj
-nar nas naz ni no nu nur pa pak pan par qa qad qal qar qu ra rab rah ram ras raz ri
-ro ru sa sab sad saf sah sal sam san sar say se sha shah shar she shi sho shu si so
-su ta tab tal tam tar tash taw te ti to tu tur ul um ur us uz va wa wah wal war ya
-yar yu za zab zah zal zam zar ze zi zu zul
-""".split()
-WATCH_PLACE_SUFFIXES = (
-    "abad", "istan", "garh", "kent", "kand", "shahr", "tepa", "dara", "khel", "obod",
-    "bulak", "kul", "sai", "nagar", "ar", "an", "stan", "dzhan", "kot",
-)  # fmt: skip
-FILLER_PLACE_SUFFIXES = ("pur", "ganj", "wala", "gaon", "pura", "mandi", "kheri", "li", "ova")
-LAST_SUFFIXES = (
-    "zai", "ov", "ova", "yev", "ev", "i", "ani", "zada", "ullah", "mand", "dov", "bekov",
-    "iyev", "ari", "wal", "yar", "uddin", "ov", "zai",
-)  # fmt: skip
-FILLER_LAST_SUFFIXES = ("ia", "oglu", "walla", "pal", "ker", "nia", "jee")
-FIRST_SUFFIXES = ("ullah", "uddin", "at", "id", "ir", "an", "ur", "bek", "jon", "gul", "a", "ina")
-GROUP_WORDS = """
-Nifaz Jihad Islami Inqilab Azadi Nusrat Ittehad Khilafat Tawheed Sipah Ansar Fidayeen
-Muhajireen Shariat Tanzeem Dawat Irshad Tahaffuz Millat Mustafa Furqan Sunnat Zarb
-Ummah Hijrat Ghazwa Badr Fateh Mansoor Qital Saif Hilal Nasr Huda Tabligh Difa Khatam
-Amanat Istiqlal Wahdat Jabha Sarbaz Hurriyat Adalat Jamhoor Sadaqat Ikhwan Mujahid
-""".split()
-DIRECTIONS = ("North", "South", "East", "West", "Upper", "Lower", "Central")
-PLACE_SECOND_WORDS = ("Gah", "Qala", "Bazar", "Kalay", "Kot", "Sharif", "Tepa")
-PERSON_TITLES = (
-    "President", "General", "Mullah", "Minister", "Commander", "Mufti", "Maulana", "Governor",
-)  # fmt: skip
-GROUP_CONNECTORS = frozenset({"i", "e", "ul", "ut", "al", "of", "the", "and", "ud"})
-GENERIC = frozenset(
-    "al el ul ud ut e i the of and islamic state province city district valley army front "
-    "movement party group network liberation people's council brigade north south east "
-    "west upper lower central jamaat tehrik lashkar jaish hizb harkat president general "
-    "mullah minister commander mufti maulana governor katiba katibat popular brigade front "
-    "taliban tehreek jaysh harakat ansar ansarul daesh is imam field marshal".split()
-)
-
-# --- real seed watchlist (about 100 aliases), kinds interleaved so any prefix is mixed --
-
-SEED: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-    ("group", "high", ("Islamic State Khorasan Province", "ISKP", "IS-K", "ISIS-K")),
-    ("region", "medium", ("Nangarhar", "Ningarhar")),
-    ("person", "medium", ("Ajit Doval", "Doval", "NSA Doval")),
-    ("group", "high", ("Tehrik-i-Taliban Pakistan", "TTP", "Tehreek-e-Taliban Pakistan")),
-    ("region", "medium", ("Fergana Valley", "Ferghana Valley")),
-    ("person", "medium", ("Emomali Rahmon", "President Rahmon", "Emomali Rahmonov")),
-    ("group", "high", ("Jamaat Ansarullah",)),
-    ("region", "high", ("North Waziristan", "Miranshah")),
-    ("person", "medium", ("Shavkat Mirziyoyev", "Mirziyoyev")),
-    ("group", "high", ("Harkat-ul-Mujahideen", "HuM")),
-    ("region", "medium", ("Dushanbé",)),
-    ("person", "medium", ("Kassym-Jomart Tokayev", "Tokayev", "Qasym-Jomart Toqayev")),
-    ("group", "high", ("Lashkar-e-Taiba", "LeT", "Lashkar-e-Tayyiba")),
-    ("region", "medium", ("Tūrkmenistan", "Turkmenia")),
-    ("person", "medium", ("Sadyr Japarov", "President Japarov")),
-    ("group", "high", ("Jaish-e-Mohammed", "JeM", "Jaish-e-Muhammad")),
-    ("region", "medium", ("Tajikistan", "Tadzhikistan")),
-    ("person", "medium", ("Serdar Berdimuhamedow", "Serdar Berdymukhamedov")),
-    ("group", "high", ("Balochistan Liberation Army", "BLA")),
-    ("region", "medium", ("Kyrgyzstan", "Kirghizia")),
-    ("person", "high", ("Hibatullah Akhundzada", "Haibatullah Akhundzada")),
-    ("group", "high", ("Islamic Movement of Uzbekistan", "IMU")),
-    ("region", "high", ("South Waziristan", "Wana")),
-    ("person", "high", ("Sirajuddin Haqqani",)),
-    ("group", "high", ("Haqqani Network",)),
-    ("region", "medium", ("Khyber Pakhtunkhwa", "KPK")),
-    ("person", "medium", ("Amir Khan Muttaqi", "Muttaqi")),
-    ("group", "high", ("East Turkestan Islamic Movement", "ETIM", "Turkistan Islamic Party")),
-    ("region", "medium", ("Balochistan", "Baluchistan")),
-    ("person", "high", ("Noor Wali Mehsud",)),
-    ("group", "high", ("Lashkar-e-Jhangvi", "LeJ")),
-    ("region", "medium", ("Gorno-Badakhshan", "GBAO", "Khorog")),
-    ("person", "medium", ("Asim Munir", "Field Marshal Munir")),
-    ("group", "high", ("Jamaat-ul-Ahrar", "JuA")),
-    ("region", "medium", ("Kurram", "Parachinar")),
-    ("person", "medium", ("Shehbaz Sharif", "Shahbaz Sharif")),
-    ("group", "medium", ("Tehreek-e-Labbaik Pakistan", "TLP")),
-    ("region", "medium", ("Bajaur",)),
-    ("person", "medium", ("Narendra Modi", "Modi")),
-    ("group", "medium", ("National Resistance Front", "Afghanistan Freedom Front")),
-    ("region", "medium", ("Panjshir", "Panjsher")),
-    ("person", "high", ("Shahab al-Muhajir", "Sanaullah Ghafari")),
-    ("group", "high", ("Islamic Jihad Union", "IJU")),
-    ("region", "medium", ("Badakhshan",)),
-    ("person", "medium", ("Zabihullah Mujahid",)),
-    ("group", "high", ("Katibat Imam al-Bukhari", "KIB")),
-    ("region", "medium", ("Batken",)),
-    ("person", "medium", ("Ahmad Massoud",)),
-    ("group", "high", ("Hafiz Gul Bahadur group",)),
-    ("region", "medium", ("Khujand", "Khodjent")),
-    ("group", "high", ("Hizbul Mujahideen",)),
-    ("region", "medium", ("Karakalpakstan", "Nukus")),
-    ("group", "high", ("Jundallah",)),
-    ("region", "medium", ("Kandahar", "Qandahar")),
-    ("group", "medium", ("Afghan Taliban", "Taliban", "Islamic Emirate of Afghanistan")),
-    ("region", "medium", ("Helmand", "Lashkar Gah")),
-    ("group", "high", ("Balochistan Liberation Front", "BLF")),
-    ("region", "medium", ("Osh", "Jalal-Abad")),
-    ("region", "medium", ("Xinjiang",)),
-    ("region", "medium", ("Azad Kashmir", "Pakistan-administered Kashmir", "PoK")),
-    ("region", "medium", ("Khost", "Tirah Valley", "Zhob")),
-)
-
 
 # --- helpers ---------------------------------------------------------------------
 
@@ -782,208 +433,28 @@ def _flatten(value: object) -> Iterable[str]:
             yield from _flatten(v)
 
 
-# --- news templates -------------------------------------------------------------------
+# --- news templates (bench/data/match_speed/news_templates.toml) ----------------------
 # {E}, {E_POSS} and {E_ADJ} mark where a watched entity is mentioned (plain,
 # possessive, hyphen-joined); the other slots are filled from the vocabulary.
 
-TOPIC_WEIGHTS = {"security": 34, "politics": 25, "business": 19, "sport": 12, "weather": 10}
-TITLES_BY_TOPIC = {
-    "security": (
-        "{n} killed as roadside bomb hits {A} convoy in {PL}, {SRC} say",
-        "Security forces {V} {n} suspected militants in overnight raid near {PL}",
-        "Gunmen attack checkpoint in {PL} district, killing {n} {Ns}",
-        "Police in {PL} arrest {n} over {A} attack on {N} office",
-        "{T} {P} vows {A} response after {PL} bombing kills {n}",
-        "Curfew lifted in {PL} after {n} days of {A} clashes",
-        "Drone strike near {PL} border kills {n}, {ORG} says",
-        "Death toll from {PL} attack rises to {n} as {Ns} {Vb} for survivors",
-        "{ACR} {Vz} inquiry into {A} {N} at {PL} prison",
-        "Militants free {n} hostages in {PL} after {A} talks, {SRC} say",
-        "{A} {N} {Vz} {n} {Ns} in {PL} as {M} spreads",
-    ),
-    "politics": (
-        "{T} {P} {Vz} {A} {N} ahead of {month} elections",
-        "{PARTY} {Vz} {N} as parliament debates {A} {N} bill",
-        "{CTRY} and {CTRY} sign {n} agreements on {M} and {M}",
-        "Opposition leader {P} {V} in {PL} over {A} {N} protest",
-        "{ACR} summit in {PL} {Vz} {A} {N} for {CTRY}",
-        "Court in {PL} {Vz} {T} {S}'s appeal over {N}",
-        "{CTRY} {Vz} envoy after {A} remarks on {M}",
-        "Election commission {Vz} results in {n} constituencies of {PL}",
-        "{T} {P} {Vz} {A} {LOAN} with {CTRY} during {PL} visit",
-    ),
-    "business": (
-        "{CURRENCY} {MOVE} {pct} against dollar as {M} {Vz}",
-        "{COMPANY} {Vz} {A} {N} plan worth ${n} million in {PL}",
-        "{ACR} approves ${n} million loan for {CTRY} {N} project",
-        "{COMMODITY} prices {MOVE} {pct} in {PL} as {A} demand {Vz}",
-        "{CTRY} inflation {MOVE} to {pct} in {month}, central bank says",
-        "{PL} stock exchange {MOVE} {pct} on {A} {N} hopes",
-        "{COMPANY} to build {A} {N} plant near {PL}, hiring {n} workers",
-        "{COMPANY} {QUARTER} profit {MOVE} {pct} on {A} {M} sales",
-    ),
-    "sport": (
-        "{TEAM} beat {TEAM} by {n} {MARGIN} in {TOURNAMENT} {ROUND}",
-        "{P} {Vz} {A} century as {CTRY} {Vb} {CTRY} in {PL} Test",
-        "{CTRY} name {n}-member squad for {TOURNAMENT} in {PL}",
-        "{P} wins gold in {SPORT} at {TOURNAMENT} in {PL}",
-        "Coach {S} {Vz} {A} {N} after {n}-{d} defeat in {PL}",
-        "Rain {Vz} play on day {d} of {PL} Test against {CTRY}",
-    ),
-    "weather": (
-        "Floods {V} {n} villages in {PL} as {A} rains {Vb} on",
-        "Heatwave pushes temperatures to {temp} in {PL}; schools {V}",
-        "Earthquake of magnitude {mag} {Vz} {PL}, {n} homes damaged",
-        "Avalanche {Vz} highway near {PL}, {n} travellers stranded",
-        "{A} smog {Vz} {PL} as air quality index tops {n}",
-        "Drought {Vz} {COMMODITY} harvest in {PL}, farmers warn",
-        "Met office {Vz} {A} snowfall for {PL} and {PL} on {day}",
-    ),
-}
-TITLE_TAILS = ("on {day}", "- {SRC}", "amid {A} {M}", "after {n}-hour talks", "in {month}")
-HEADLINE_PREFIXES = ("UPDATE {d}-", "EXCLUSIVE-", "BREAKING: ", "ANALYSIS-", "FACTBOX-")
-SENTENCES_BY_TOPIC = {
-    "security": (
-        "A {A} device planted on a motorcycle went off as a police vehicle passed, {SRC} said.",
-        "The {ACR} said {n} attackers were killed in an exchange of fire that lasted {d} hours.",
-        "Security has been tightened at {n} checkpoints on the highway linking {PL} and {PL}.",
-        "Hospital officials in {PL} said {n} of the wounded were in {A} condition.",
-        "The {N} comes amid a rise in attacks on {Ns} in the border districts since {year}.",
-        "Counter-terrorism police said the suspects had been {Vpp} to a {A} network in {PL}.",
-        "No group immediately claimed responsibility for the {N}.",
-    ),
-    "politics": (
-        "The {PARTY} won {n} of the {n2} seats, according to preliminary results.",
-        "{T} {P} {V} the {A} {N} in a speech broadcast on state television.",
-        "Parliament is due to vote on the {N} bill on {day}, the speaker's office said.",
-        "Both sides agreed to {Vb} a joint commission on {M} and {M}, the statement said.",
-        "The opposition {PARTY} called the {N} a {A} attempt to {Vb} the {N}.",
-        "A joint {LOAN} issued after the talks {V} {A} {M} and {M}.",
-    ),
-    "business": (
-        "The {CURRENCY} traded at {price} per dollar on {day}, against {price} a week earlier.",
-        "{COMPANY} said revenue rose {pct} to ${n} million in the {QUARTER}.",
-        "The {ACR} expects growth of {pct} this year, down from {pct} in {year}.",
-        "The project, financed by the {ACR}, is due to be completed by {year}.",
-        "Exports of {COMMODITY} to {CTRY} {V} {pct} in the first {d} months of the year.",
-        "Traders in {PL} said {A} {M} had {Vpp} {ADV} since {month}.",
-    ),
-    "sport": (
-        "{P} scored {n} off {n2} balls as {CTRY} reached {n} for {d}.",
-        "The {TOURNAMENT} final will be played in {PL} on {day}.",
-        "{S} said the team had {Vpp} {ADV} in the {A} conditions.",
-        "A crowd of {n},000 watched the match at the {PL} stadium.",
-        "{P}, {n2}, has {Vpp} {n} goals in {n2} matches for {TEAM} this season.",
-    ),
-    "weather": (
-        "The meteorological department forecast {A} rain and snow in {PL} over {d} days.",
-        "Temperatures fell to {temp} overnight, the coldest in {n} years.",
-        "Rescue teams used {Ns} to reach villages cut off by the {N}.",
-        "More than {n} houses were damaged and {n2} livestock killed, the agency said.",
-        "Schools in {PL} will remain closed until {day} because of the {A} {M}.",
-    ),
-}
-GENERAL_SENTENCES = (
-    "{T} {P} told reporters in {PL} on {day} that the {N} would be {Vpp} by {month}.",
-    "The {ORG} said in a statement that {n} {Ns} had been {Vpp} since {month}.",
-    "{SRC} said the {A} {N} was {Vpp} after {n} days of {A} {M}.",
-    "Local media reported that {n} {Ns} were {Vpp} in the {A} {N} near {PL}.",
-    "The {ACR} has {Vpp} the {N}, saying it {Vz} the {A} {M} of {CTRY}.",
-    "Officials in {PL} did not respond to requests for comment on {day}.",
-    "Analysts say the {A} {N} could {Vb} {A} {M} across the region.",
-    "About {n} people {V} outside the {N} in {PL}, chanting slogans against the {N}.",
-    "The {N} is expected to {Vb} {A} {M} over the coming {Ns}, {SRC} said.",
-    "{S}, who {V} the {N} in {year}, has {ADV} {Vpp} the {A} {N}.",
-    "The figures could not be independently verified.",
-    "In {year}, a similar {N} in {PL} {V} {n} {Ns} and {V} the {A} {N}.",
-    "Prices of {COMMODITY} {V} {pct} in {PL} markets, traders said.",
-    "{T} {S} {ADV} {V} the {A} {Ns} of the {ORG}.",
-    "The {ORG} {Vz} {A} {Ns} and {Vz} the {N} of {M} in {PL}.",
-)
-CYRILLIC_SENTENCES = (
-    "Russian-language outlet {CYO} quoted {T} {S} as saying: «{CYP}».",
-    'A post on the {CYO} channel read "{CYP}", according to a translation.',
-    "The ministry statement, headlined «{CYP}», gave no further details.",
-)
-SIGN_OFFS = ("(Reporting by {P} in {PL}; editing by {P})", "({SRC}; writing by {P})")
+_TEMPLATES = _load("news_templates.toml")
+TITLE_TAILS: tuple[str, ...] = _TEMPLATES["title_tails"]
+HEADLINE_PREFIXES: tuple[str, ...] = _TEMPLATES["headline_prefixes"]
+GENERAL_SENTENCES: tuple[str, ...] = _TEMPLATES["general_sentences"]
+CYRILLIC_SENTENCES: tuple[str, ...] = _TEMPLATES["cyrillic_sentences"]
+SIGN_OFFS: tuple[str, ...] = _TEMPLATES["sign_offs"]
+TOPIC_WEIGHTS: dict[str, int] = _TEMPLATES["topic_weights"]
+TITLES_BY_TOPIC: dict[str, tuple[str, ...]] = _TEMPLATES["titles_by_topic"]
+SENTENCES_BY_TOPIC: dict[str, tuple[str, ...]] = _TEMPLATES["sentences_by_topic"]
+HYPHEN_SUFFIXES: dict[str, tuple[str, ...]] = _TEMPLATES["hyphen_suffixes"]
+ENTITY_TITLES: dict[str, tuple[str, ...]] = _TEMPLATES["entity_titles"]
+ENTITY_SENTENCES: dict[str, tuple[str, ...]] = _TEMPLATES["entity_sentences"]
 
 KINDS = ("group", "region", "person")
 KIND_WEIGHTS = (40, 32, 28)
 FORMS = ("plain", "possessive", "hyphen")
 FORM_WEIGHTS = (60, 20, 20)
 FORM_SLOT = {"plain": "{E}", "possessive": "{E_POSS}", "hyphen": "{E_ADJ}"}
-HYPHEN_SUFFIXES = {
-    "group": ("linked", "backed", "affiliated", "aligned", "inspired", "allied"),
-    "region": ("based", "born", "bound"),
-    "person": ("led", "backed", "appointed"),
-}
-ENTITY_TITLES = {
-    "group": (
-        "{E} claims responsibility for {A} attack on {N} in {PL}",
-        "Security forces kill {n} {E} fighters in {PL} raid, {SRC} say",
-        "{CTRY} bans {E} after {n} arrested over {PL} bombing",
-        "{E} threatens {A} attacks ahead of {month} vote in {PL}",
-        "Officials blame {E} for {PL} blast that killed {n}",
-        "{E_POSS} commander among {n} killed in {PL} operation",
-        "{E_POSS} new chief named in {PL}, {SRC} say",
-        "Analysts see {E_POSS} reach growing in {PL} after {A} {N}",
-        "{E_ADJ} militants ambush convoy near {PL}, killing {n}",
-        "Police detain {n} {E_ADJ} suspects in {PL} raids",
-        "{n} {E_ADJ} fighters surrender to authorities in {PL}",
-    ),
-    "region": (
-        "Floods displace {n} families in {E} as rivers burst their banks",
-        "Curfew imposed in {E} after {n} killed in {A} clashes",
-        "{T} {P} visits {E} to review {A} {N} projects",
-        "Power cuts hit {E} for {n} hours amid {A} {M}",
-        "Gunmen kill {n} {Ns} in {E}, {SRC} say",
-        "{E_POSS} governor orders inquiry into {A} {N}",
-        "{E_POSS} farmers count losses after {A} frost",
-        "Militancy returns to {E_POSS} border towns, {SRC} say",
-        "{E_ADJ} traders protest over {N} at {PL} crossing",
-        "{E_ADJ} journalist {V} after reporting on {A} {N}",
-        "{n} {E_ADJ} students return home from {PL}",
-    ),
-    "person": (
-        "{E} meets {CTRY} envoy on {M} and {M}",
-        "{E} to visit {PL} for talks on {A} {M}",
-        "{E} {Vz} {A} {N} in speech to parliament",
-        "Protesters in {PL} demand resignation of {E}",
-        "{E} calls for {A} cooperation after {n} attacks this year",
-        "{E_POSS} {N} plan faces {A} opposition in {PL}",
-        "{E_POSS} visit to {PL} postponed over {A} {N}",
-        "Critics question {E_POSS} handling of {A} {N}",
-        "{E_ADJ} government {Vz} {A} {N} for {PL}",
-        "{E_ADJ} delegation arrives in {PL} for {n}-day visit",
-        "{E_ADJ} commission {Vz} report on {A} {N}",
-    ),
-}
-ENTITY_SENTENCES = {
-    "group": (
-        "Police said {E} had claimed responsibility in a statement posted online.",
-        "The {ORG} has blamed {E} for at least {n} attacks since {month}.",
-        "{E_POSS} fighters have been active in {PL} since {year}, {SRC} said.",
-        "{E_POSS} spokesman denied any role in the {N}.",
-        "Investigators said the {Ns} belonged to an {E_ADJ} cell in {PL}.",
-        "At least {n} {E_ADJ} militants were among those detained, {SRC} said.",
-    ),
-    "region": (
-        "The incident took place in {E}, where security has been tightened for weeks.",
-        "Roads linking {E} and {PL} were closed for {d} days, {SRC} said.",
-        "{E_POSS} administration said {n} families had been moved to {A} camps.",
-        "Much of {E_POSS} {M} comes from {COMMODITY} farming and remittances.",
-        "An {E_ADJ} aid group said it had reached {n} households by {day}.",
-        "The {E_ADJ} lawmaker said the {N} had been {Vpp} for years.",
-    ),
-    "person": (
-        "{E} was briefed on the situation late on {day}, a statement said.",
-        "{E} said the {A} {N} would be {Vpp} by {month}.",
-        "{E_POSS} office said the {N} was a priority for {CTRY}.",
-        "A spokesman for {E_POSS} party declined to comment.",
-        "The {E_ADJ} team held {d} rounds of talks in {PL}.",
-        "The {E_ADJ} commission is due to report by {month}.",
-    ),
-}
 TEMPLATE_TEXT = (
     TITLES_BY_TOPIC, TITLE_TAILS, HEADLINE_PREFIXES, SENTENCES_BY_TOPIC, GENERAL_SENTENCES,
     CYRILLIC_SENTENCES, SIGN_OFFS, ENTITY_TITLES, ENTITY_SENTENCES,

@@ -48,7 +48,7 @@ from bot.storage_health import (
     describe_storage_error,
     storage_advice,
 )
-from bot.story_tracker import StoryTracker
+from bot.stories import StoryTracker
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,8 @@ def make_sinks(settings: Settings) -> dict[str, Sink]:
         elif channel.platform == "jsonl":
             sinks["jsonl"] = JsonlSink()
         elif channel.platform == "discord":
-            from bot.chat.discord.sink import DiscordSink, discord_settings
+            from bot.chat.discord.settings import discord_settings
+            from bot.chat.discord.sink import DiscordSink
 
             raw = settings.raw_sections.get("discord", {})
             sinks["discord"] = DiscordSink(discord_settings(raw, settings.path), settings.path)

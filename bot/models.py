@@ -141,7 +141,7 @@ class Alert:
     # claimed before its request): it may have arrived, so look before posting.
     claimed: bool = False
     reply_to: str | None = None  # platform message id of the thread parent, if any
-    # The story this item belongs to (see bot/stories.py), and, for a reply in
+    # The story this item belongs to (see bot/stories/), and, for a reply in
     # a story's thread, the names of entities no earlier item of the story had.
     story: str | None = None
     new_entities: tuple[str, ...] = ()

@@ -24,7 +24,7 @@ from bot.metrics import NO_RECORDING, Recorder, fetch_error_kind
 from bot.models import FeedState, Item, Match
 from bot.routing import first_poll_allows, route
 from bot.storage.base import IngestPlan, Storage
-from bot.story_tracker import StoryTracker
+from bot.stories import StoryTracker
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ def oldest_first(items: list[Item]) -> list[Item]:
     return sorted(reversed(items), key=lambda i: i.published or undated_last)
 
 
-#: Gives a new item its story (see bot/story_tracker.py).
+#: Gives a new item its story (see bot/stories/tracker.py).
 StoryAssigner = Callable[[Item, tuple[Match, ...], datetime], str | None]
 
 

@@ -144,7 +144,7 @@ def platform_secrets(settings: Settings, problems: list[ConfigError]) -> list[Re
         raw = settings.raw_sections.get(platform, {})
         try:
             if platform == "discord":
-                from bot.chat.discord.sink import discord_secrets, discord_settings
+                from bot.chat.discord.settings import discord_secrets, discord_settings
 
                 secrets.extend(discord_secrets(discord_settings(raw, settings.path)))
             elif platform == "slack":

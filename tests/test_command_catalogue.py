@@ -19,7 +19,7 @@ import discord
 from discord import app_commands
 
 from bot.app import App
-from bot.chat.discord.sink import DiscordSettings
+from bot.chat.discord.settings import DiscordSettings
 from bot.chat.discord.slash import register
 from bot.chat.slack.parse import READERS, USAGE
 from bot.command_catalogue import (

@@ -22,8 +22,7 @@ from bot.feeds.parse import parse_feed_bytes
 from bot.models import Alert, Item, Match
 from bot.routing import first_poll_allows
 from bot.storage.sqlite import APPLICATION_ID, MIGRATIONS, open_storage
-from bot.stories import StoryIndex, StoryItem
-from bot.story_tracker import StoryTracker
+from bot.stories import StoryIndex, StoryItem, StoryTracker
 from tests.feedserver import FeedServer, item
 from tests.run_bot import alert_records, run_once, write_config
 

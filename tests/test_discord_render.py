@@ -124,7 +124,7 @@ def test_escape_keeps_ordinary_text_readable() -> None:
     ],
 )
 def test_discord_section_errors_name_the_key(tmp_path, raw, key, message) -> None:
-    from bot.chat.discord.sink import discord_settings
+    from bot.chat.discord.settings import discord_settings
     from bot.errors import ConfigError
 
     with pytest.raises(ConfigError) as info:
@@ -133,7 +133,7 @@ def test_discord_section_errors_name_the_key(tmp_path, raw, key, message) -> Non
 
 
 def test_discord_section_defaults(tmp_path) -> None:
-    from bot.chat.discord.sink import discord_settings
+    from bot.chat.discord.settings import discord_settings
 
     s = discord_settings({"guild_ids": ["123456789012345678"]}, tmp_path / "bot.toml")
     assert s.token_env == "DISCORD_TOKEN" and s.guild_ids == (123456789012345678,)

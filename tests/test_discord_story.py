@@ -19,7 +19,8 @@ import pytest
 from PIL import Image
 
 from bot.chat.discord.render import DESCRIPTION_MAX, EMBEDS_MAX, TOTAL_MAX
-from bot.chat.discord.sink import DiscordSink, discord_settings
+from bot.chat.discord.settings import discord_settings
+from bot.chat.discord.sink import DiscordSink
 from tests.discord_fixtures import checked_fake
 from tests.fakecontent import (
     HOSTILE,

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from bot.chat.discord.sink import discord_settings
+from bot.chat.discord.settings import discord_settings
 from bot.chat.slack.sink import slack_settings
 from bot.commands import PAGE_SIZE
 from bot.config import config_report

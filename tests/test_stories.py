@@ -18,21 +18,12 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from bot.stories import (
-    _BRIEFING,
-    _BRIEFING_WORDS,
-    _CAPITAL_OF,
-    _CONTEXT,
-    _CONTEXT_WORDS,
-    _PRIOR_COMMON,
     DEFAULT_WINDOW,
     NUMBER_WORDS,
     Evidence,
     Rarity,
     StoryIndex,
     StoryItem,
-    _Comparison,
-    _may_match,
-    _other_places,
     compare,
     number_value,
     profile,
@@ -40,6 +31,9 @@ from bot.stories import (
     similarity,
     term,
 )
+from bot.stories.grouping import _CAPITAL_OF, _Comparison, _other_places
+from bot.stories.profile import _CONTEXT, _CONTEXT_WORDS, _may_match
+from bot.stories.words import _BRIEFING, _BRIEFING_WORDS, _PRIOR_COMMON
 
 DATA = Path(__file__).parent / "data" / "stories"
 T0 = datetime(2026, 11, 18, 9, 0, tzinfo=UTC)

@@ -4,6 +4,13 @@ One aiohttp session for the bot's lifetime; a global and a per-host limit on
 concurrent requests; conditional GET so unchanged feeds cost a 304; and a
 byte cap enforced while reading *and after decompression*, because a feed
 server may be hostile (gzip bombs, endless bodies).
+
+The limits are semaphores, not aiohttp's `TCPConnector(limit=…, limit_per_host=…)`,
+which was tried (issue 14) and measured no faster on bench/pipeline.py, but counts
+differently: per connector, and the chat-added feeds' guarded session has its own,
+so the global limit would double; and a request queued for a connection spends its
+`timeout` waiting, so a feed behind a slow one on its host would fail as timed out.
+tests/test_fetch_limits.py pins what the limits mean.
 """
 
 from __future__ import annotations

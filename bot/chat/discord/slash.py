@@ -22,7 +22,7 @@ from bot.command_catalogue import GROUPS, Argument, Command
 from bot.commands import Caller, CommandError, Commands, Reply
 
 if TYPE_CHECKING:
-    from bot.chat.discord.sink import DiscordSettings
+    from bot.chat.discord.settings import DiscordSettings
 
 MESSAGE_MAX = 2000
 NO_MENTIONS = discord.AllowedMentions.none()

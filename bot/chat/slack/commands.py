@@ -6,14 +6,16 @@ feed) are acknowledged first and answered through `response_url`.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from bot.chat.slack.parse import USAGE, UsageError, parse
 from bot.chat.slack.render import cut, escape
-from bot.commands import Caller, CommandError
+from bot.commands import Caller, CommandError, Commands
 
-if TYPE_CHECKING:
-    from bot.chat.slack.sink import SlackSink
+# Whether a user may manage, asked in the channel the command was typed in (the
+# sink knows the configured managers and user group).
+IsManager = Callable[[str, str], Awaitable[bool]]
 
 REPLY_MAX = 3000
 
@@ -24,10 +26,11 @@ def _text(text: str) -> str:
     return cut(escape(text), REPLY_MAX)
 
 
-async def handle(sink: SlackSink, group: str, command: dict, ack: Any, respond: Any) -> None:
-    assert sink._commands is not None
+async def handle(
+    commands: Commands, is_manager: IsManager, group: str, command: dict, ack: Any, respond: Any
+) -> None:
     try:
-        parsed = parse(group, command.get("text", ""), sink._commands)
+        parsed = parse(group, command.get("text", ""), commands)
     except UsageError as e:
         await ack(response_type="ephemeral", text=_text(str(e)))
         return
@@ -37,7 +40,7 @@ async def handle(sink: SlackSink, group: str, command: dict, ack: Any, respond: 
     user_id, channel_id = command.get("user_id", ""), command.get("channel_id", "")
     caller = Caller(
         user_id,
-        await sink.is_manager(user_id, channel_id),
+        await is_manager(user_id, channel_id),
         command.get("user_name", ""),
         f"slack:{channel_id}",
         # Slack re-delivers a command it thinks timed out with the same trigger_id.

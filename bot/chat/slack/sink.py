@@ -301,7 +301,8 @@ class SlackSink:
         def listener(group: str) -> Any:
             # bolt passes arguments by parameter name: the listener takes only its own.
             async def on_command(ack: Any, command: dict, respond: Any) -> None:
-                await handle(self, group, command, ack, respond)
+                assert self._commands is not None
+                await handle(self._commands, self.is_manager, group, command, ack, respond)
 
             return on_command
 

@@ -1,6 +1,6 @@
-"""Which story does a newly matched item belong to? The pipeline's side of bot/stories.py.
+"""Which story does a newly matched item belong to? The pipeline's side of bot/stories/.
 
-The decision itself is pure (bot/stories.py); this keeps the recent story
+The decision itself is pure (bot/stories/grouping.py, index.py); this keeps the recent story
 members in memory, rebuilt from the database at start-up so threading
 survives restarts, and gives each matched item its story key: an existing
 story's, or its own key when it starts a new story.
@@ -18,7 +18,8 @@ from datetime import datetime, timedelta
 from bot.dedup import guid_key
 from bot.models import Item, Match
 from bot.storage.base import IngestPlan, StoryMember
-from bot.stories import StoryIndex, StoryItem
+from bot.stories.index import StoryIndex
+from bot.stories.profile import StoryItem
 
 
 def story_item(key: str, item: Item, entity_ids: Iterable[str], seen_at: datetime) -> StoryItem:
