@@ -7,7 +7,7 @@ keeps the stages testable on their own and lets a queue sit between any two.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 SEVERITIES: tuple[str, ...] = ("low", "medium", "high")
 
@@ -262,3 +262,49 @@ class Heartbeat:
     last_cycle_at: datetime | None  # None until the first poll cycle completed
     stopped_at: datetime | None
     clean_stop: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ChatTerm:
+    """A watch term added from chat, stored in the database, merged at load."""
+
+    entity_id: str
+    term: str
+    kind: str = "topic"
+
+
+@dataclass(frozen=True, slots=True)
+class DigestJob:
+    """A day's digest queued for a channel's outbox worker.
+
+    It holds what to build, not the built digest: the content is made when it
+    is delivered (the same 24 hours), so a retry shows the feeds' health as it
+    is then and no chart bytes sit in the database.
+    """
+
+    channel: str  # "platform:id"
+    day: date  # the local day it is the digest of
+    period_end: datetime  # it covers the 24 hours before this
+    timezone: str
+    attempts: int = 0
+    due_at: datetime | None = None  # when it may be tried (later after a failure)
+    created_at: datetime | None = None  # its place among the channel's alerts
+    claimed: bool = False  # an earlier try may have reached the platform
+
+    @property
+    def key(self) -> str:
+        """The idempotency key sinks find an earlier copy by: channel and day."""
+        return f"{self.channel}:{self.day.isoformat()}"
+
+
+@dataclass(frozen=True, slots=True)
+class StoryRecord:
+    """A stored story with items in the digest period (from storage)."""
+
+    key: str
+    title: str
+    url: str
+    first_seen: datetime
+    feeds: frozenset[str]  # feed URLs of its items within the period
+    items: int
+    entity_ids: frozenset[str]
