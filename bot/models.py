@@ -146,6 +146,9 @@ class Alert:
     story: str | None = None
     new_entities: tuple[str, ...] = ()
     story_title: str = ""  # the story's first headline (names its Discord thread)
+    # For a reply: the entities earlier items of its story had, as storage loaded
+    # them; bot/story_rules.py turns them into `new_entities`.
+    earlier_entity_ids: frozenset[str] = frozenset()
 
     @property
     def severity(self) -> str:
@@ -166,9 +169,10 @@ class StoryUpdate:
 
     parent: Alert  # the alert as first posted (its item and matches)
     message_id: str  # the platform's id of the parent message
-    sources: int  # distinct feeds among the story's items delivered in this channel
+    sources: int  # distinct feeds among the story's items delivered (bot/story_rules.py)
     last_update: datetime  # when the newest of them was delivered
     revision: int = 0  # items delivered in the channel; an edit showing them marks it shown
+    delivered_feeds: frozenset[str] = frozenset()  # as loaded: what `sources` is counted from
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,6 +34,7 @@ from bot.models import Alert, FloodSummary
 from bot.redact import Redactor
 from bot.storage.base import Storage
 from bot.storage_health import STORAGE_FAILURES, Backoff, StorageHealth
+from bot.story_rules import with_new_entities, with_sources
 
 log = logging.getLogger(__name__)
 
@@ -382,6 +383,8 @@ class Outbox:
             if not await self.storage.held_count(channel.platform, channel.id):
                 self._flood_quiet.add(channel.key)  # until an alert is held
         alert = await self.storage.next_alert(channel.platform, channel.id)
+        if alert is not None:
+            alert = with_new_entities(alert)
         job = await self._next_digest_job(channel)
         due: datetime | None = None
         if job is not None and (alert is None or _queued_before(job, alert)):
@@ -487,7 +490,8 @@ class Outbox:
         if after is not None and now < after:
             return (after - now).total_seconds()
         sink = self.sinks[channel.platform]
-        updates = await self.storage.stale_story_posts(channel.platform, channel.id)
+        stale = await self.storage.stale_story_posts(channel.platform, channel.id)
+        updates = [with_sources(update) for update in stale]
         for update in updates:
             story = update.parent.story or ""
             try:

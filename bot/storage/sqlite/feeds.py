@@ -6,6 +6,7 @@ from datetime import datetime
 
 import aiosqlite
 
+from bot.feeds.schedule import next_mean_gap
 from bot.models import (
     FeedState,
 )
@@ -148,15 +149,16 @@ async def _upsert_feed(db: aiosqlite.Connection, s: FeedState, added_items: int 
     )
 
 
-async def _record_new_items(db: aiosqlite.Connection, feed_url: str, now_ts: float) -> None:
-    """Track how often a feed has news, so the digest can tell a silent feed from a quiet day.
-
-    The usual gap is a moving average (weight 0.3 on the newest gap) between
-    polls that brought new items; the first poll only sets the starting point.
-    """
+async def _record_new_items(db: aiosqlite.Connection, feed_url: str, now: datetime) -> None:
+    """Track how often a feed has news; the average is bot/feeds/schedule.py's rule."""
+    async with db.execute(
+        "SELECT last_new_at, mean_gap FROM feeds WHERE url = ?", (feed_url,)
+    ) as cur:
+        row = await cur.fetchone()
+    if row is None:
+        return
+    mean_gap = next_mean_gap(dt(row[0]), row[1], now)
     await db.execute(
-        "UPDATE feeds SET mean_gap = CASE WHEN last_new_at IS NULL THEN mean_gap "
-        "WHEN mean_gap IS NULL THEN ? - last_new_at "
-        "ELSE 0.7 * mean_gap + 0.3 * (? - last_new_at) END, last_new_at = ? WHERE url = ?",
-        (now_ts, now_ts, now_ts, feed_url),
+        "UPDATE feeds SET mean_gap = ?, last_new_at = ? WHERE url = ?",
+        (mean_gap, now.timestamp(), feed_url),
     )

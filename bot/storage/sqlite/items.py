@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import aiosqlite
 
-from bot.dedup import item_keys
+from bot.dedup import item_keys, slides_when_seen_again, split_repeats, still_seen
 from bot.models import (
     FeedState,
     Item,
@@ -34,25 +34,20 @@ class ItemRepository(SQLiteConnection):
         dedup_window: float = 48 * 3600.0,
     ) -> IngestResult:
         now_ts = now.timestamp()
-        window_start = now_ts - dedup_window
         keys_of = [item_keys(item) for item in items]
         # Outside the write lock: which items look new, and what to do with them.
         # Matching is the expensive part and must not hold up other feeds' writes.
-        seen = await self._seen_keys({k for keys in keys_of for k in keys}, window_start)
-        candidates: list[tuple[Item, list[str]]] = []
-        repeats: list[list[str]] = []
-        for item, keys in zip(items, keys_of, strict=True):
-            if seen.intersection(keys):
-                repeats.append(keys)
-            else:
-                candidates.append((item, keys))
-            seen.update(keys)  # the same story twice in one batch counts once
+        sightings = await self._sightings({k for keys in keys_of for k in keys})
+        candidates, repeats = split_repeats(
+            items, keys_of, still_seen(sightings, now, dedup_window)
+        )
         plans = plan([item for item, _ in candidates])
         keys_by_item = {id(item): keys for item, keys in candidates}
 
         async with self._transaction() as db:
             # Another feed may have recorded the same story since the look above.
-            seen = await self._seen_keys({k for _, keys in candidates for k in keys}, window_start)
+            sightings = await self._sightings({k for _, keys in candidates for k in keys})
+            seen = still_seen(sightings, now, dedup_window)
             fresh = [p for p in plans if not seen.intersection(keys_by_item[id(p.item)])]
             next_id = int(await self._scalar("SELECT coalesce(max(id), 0) + 1 FROM items"))
             item_rows, outbox_rows = [], []
@@ -112,21 +107,19 @@ class ItemRepository(SQLiteConnection):
             alerts = max(cur.rowcount, 0)
             await _upsert_feed(db, state, added_items=len(fresh))
             if fresh:
-                await _record_new_items(db, state.feed_url, now_ts)
+                await _record_new_items(db, state.feed_url, now)
         return IngestResult(len(fresh), len(items) - len(fresh), alerts, tuple(fresh))
 
-    async def _seen_keys(self, keys: set[str], window_start: float) -> set[str]:
-        """Which of these keys count as seen: all but title keys older than the window."""
-        found: set[str] = set()
+    async def _sightings(self, keys: set[str]) -> dict[str, datetime]:
+        """When each of these keys was stored (or, for a title key, last seen)."""
+        found: dict[str, datetime] = {}
         ordered = sorted(keys)
         for i in range(0, len(ordered), 500):
             chunk = ordered[i : i + 500]
             sql = f"SELECT key, first_seen FROM seen WHERE key IN ({','.join('?' * len(chunk))})"
             async with self._db.execute(sql, chunk) as cur:
                 for key, first_seen in await cur.fetchall():
-                    # Titles recur ("Morning briefing"), so they only count within the window.
-                    if not key.startswith("title:") or first_seen >= window_start:
-                        found.add(key)
+                    found[key] = datetime.fromtimestamp(first_seen, UTC)
         return found
 
     async def items_since(self, since: datetime) -> list[Item]:
@@ -163,14 +156,11 @@ class ItemRepository(SQLiteConnection):
 async def _remember(
     db: aiosqlite.Connection, rows: Sequence[tuple[str, float, int | None]]
 ) -> None:
-    """Record (key, seen_at, item_id) rows.
-
-    A title key is refreshed when seen again, so its window slides with the
-    story; guid and URL keys keep their first sighting.
-    """
+    """Record (key, seen_at, item_id) rows; a key seen again is refreshed only when
+    bot/dedup.py says its window slides."""
     await db.executemany(
         "INSERT INTO seen (key, first_seen, item_id) VALUES (?,?,?) ON CONFLICT (key) DO "
-        "UPDATE SET first_seen = CASE WHEN key LIKE 'title:%' THEN excluded.first_seen "
-        "ELSE first_seen END, item_id = coalesce(item_id, excluded.item_id)",
-        rows,
+        "UPDATE SET first_seen = CASE WHEN ? THEN excluded.first_seen ELSE first_seen END, "
+        "item_id = coalesce(item_id, excluded.item_id)",
+        [(key, at, item_id, slides_when_seen_again(key)) for key, at, item_id in rows],
     )

@@ -48,11 +48,9 @@ class OutboxRepository(SQLiteConnection):
         alert = replace(alert, story_title=row["story_title"] or "")
         if parent is None or alert.story is None:
             return replace(alert, reply_to=parent)
+        # Loaded for bot/story_rules.py, which decides what the reply adds.
         earlier = await self._story_entities(alert.story, row["item_id"])
-        new = tuple(
-            dict.fromkeys(m.entity_name for m in alert.matches if m.entity_id not in earlier)
-        )
-        return replace(alert, reply_to=parent, new_entities=new)
+        return replace(alert, reply_to=parent, earlier_entity_ids=frozenset(earlier))
 
     async def _story_entities(self, story: str, before_item: int) -> set[str]:
         sql = (

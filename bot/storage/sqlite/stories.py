@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,13 +29,13 @@ class StoryRepository(SQLiteConnection):
     async def stale_story_posts(self, platform: str, channel_id: str) -> list[StoryUpdate]:
         """Story parents in a channel whose message is behind the story's growth there.
 
-        `sources` counts distinct feeds among the story's items delivered in the
-        channel: three updates from one paper are one source, not three.
+        Each carries the feeds of the story's items delivered in the channel;
+        bot/story_rules.py counts the sources from them.
         """
         sql = f"""
             SELECT {ALERT_COLUMNS}, sp.message_id AS parent_message, sp.sources AS revision,
                 sp.last_update, (
-                    SELECT count(DISTINCT mi.feed_url) FROM outbox mo
+                    SELECT json_group_array(DISTINCT mi.feed_url) FROM outbox mo
                     JOIN items mi ON mi.id = mo.item_id
                     WHERE mi.story = sp.story AND mo.platform = sp.platform
                         AND mo.channel_id = sp.channel_id AND mo.status = 'sent'
@@ -50,9 +51,10 @@ class StoryRepository(SQLiteConnection):
             StoryUpdate(
                 parent=alert_from_row(r),
                 message_id=r["parent_message"],
-                sources=max(r["feeds"], 1),
+                sources=0,  # decided by bot/story_rules.py from delivered_feeds
                 last_update=dt(r["last_update"]) or datetime.now(UTC),
                 revision=r["revision"],
+                delivered_feeds=frozenset(json.loads(r["feeds"])),
             )
             for r in rows
         ]
