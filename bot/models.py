@@ -244,12 +244,26 @@ class FetchResult:
 @dataclass(frozen=True, slots=True)
 class DeliveryProblem:
     """Something the bot could not deliver for good (a broken channel, a digest or alerts
-    given up on): reported in `/feeds status` and the next digest, not only in the log."""
+    given up on): reported in `/feeds status` and the next digest, not only in the log.
+
+    Storage loads the facts (which kind, how many, which day); how they read is
+    decided here, once for every storage engine.
+    """
 
     channel: str  # "platform:id"
-    what: str  # "digest for 2026-11-25 not posted", "3 alerts not posted", ...
+    kind: str  # "channel" (refuses the bot), "digest" (a day's), "alerts" (given up on)
     error: str  # the platform's answer
     at: datetime
+    day: date | None = None  # kind "digest": the day it is the digest of
+    count: int = 1  # kind "alerts": how many
+
+    @property
+    def what(self) -> str:
+        if self.kind == "channel":
+            return "channel refused, alerts queued"
+        if self.kind == "digest":
+            return f"digest for {self.day} not posted"
+        return f"{self.count} alert{'s' if self.count != 1 else ''} not posted"
 
     def line(self) -> str:
         return f"{self.what}: {self.error}" if self.error else self.what

@@ -73,3 +73,17 @@ def test_the_usual_gap_between_news_is_a_moving_average() -> None:
     assert next_mean_gap(None, None, NOW) is None  # first news: no gap yet
     assert next_mean_gap(NOW - timedelta(hours=1), None, NOW) == HOUR
     assert next_mean_gap(NOW - timedelta(hours=2), HOUR, NOW) == 0.7 * HOUR + 0.3 * 2 * HOUR
+
+
+def test_a_delivery_problem_reads_the_same_from_every_engine() -> None:
+    from datetime import date
+
+    from bot.models import DeliveryProblem
+
+    assert DeliveryProblem("slack:C1", "channel", "not_in_channel", NOW).line() == (
+        "channel refused, alerts queued: not_in_channel"
+    )
+    digest = DeliveryProblem("slack:C1", "digest", "", NOW, day=date(2026, 11, 25))
+    assert digest.line() == "digest for 2026-11-25 not posted"
+    assert DeliveryProblem("slack:C1", "alerts", "403", NOW, count=1).what == "1 alert not posted"
+    assert DeliveryProblem("slack:C1", "alerts", "403", NOW, count=3).what == "3 alerts not posted"

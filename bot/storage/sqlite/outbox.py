@@ -409,7 +409,7 @@ class OutboxRepository(SQLiteConnection):
         async with self._db.execute(sql) as cur:
             for r in await cur.fetchall():
                 at = dt(r[2]) or since
-                problems.append(DeliveryProblem(r[0], "channel refused, alerts queued", r[1], at))
+                problems.append(DeliveryProblem(r[0], "channel", r[1], at))
         sql = (
             "SELECT channel, day, last_error, at FROM digests WHERE status = 'dead' AND at >= ? "
             "ORDER BY at"
@@ -418,7 +418,7 @@ class OutboxRepository(SQLiteConnection):
             for r in await cur.fetchall():
                 problems.append(
                     DeliveryProblem(
-                        r[0], f"digest for {r[1]} not posted", r[2] or "", dt(r[3]) or since
+                        r[0], "digest", r[2] or "", dt(r[3]) or since, day=date.fromisoformat(r[1])
                     )
                 )
         sql = (
@@ -427,6 +427,6 @@ class OutboxRepository(SQLiteConnection):
         )
         async with self._db.execute(sql, (since.timestamp(),)) as cur:
             for r in await cur.fetchall():
-                what = f"{r[1]} alert{'s' if r[1] != 1 else ''} not posted"
-                problems.append(DeliveryProblem(r[0], what, r[2] or "", dt(r[3]) or since))
+                at = dt(r[3]) or since
+                problems.append(DeliveryProblem(r[0], "alerts", r[2] or "", at, count=r[1]))
         return problems
