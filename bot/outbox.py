@@ -73,7 +73,7 @@ BuildDigest = Callable[[datetime, str], Awaitable[Digest]]
 #: What a channel worker does after one step: go on at once (0), wait some
 #: seconds, or wait until new alerts arrive (None).
 Next = float | None
-STALE_BATCH = 50  # story edits read per step (storage returns at most this many)
+STALE_BATCH = 50  # story edits read per step (storage is asked for at most this many)
 IDLE_RECHECK = 5.0  # an idle channel looks for alerts queued by another process this often
 
 
@@ -490,7 +490,7 @@ class Outbox:
         if after is not None and now < after:
             return (after - now).total_seconds()
         sink = self.sinks[channel.platform]
-        stale = await self.storage.stale_story_posts(channel.platform, channel.id)
+        stale = await self.storage.stale_story_posts(channel.platform, channel.id, STALE_BATCH)
         updates = [with_sources(update) for update in stale]
         for update in updates:
             story = update.parent.story or ""

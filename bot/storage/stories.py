@@ -14,8 +14,11 @@ from bot.storage.models import StoryMember
 
 
 class StoryStore(Protocol):
-    async def stale_story_posts(self, platform: str, channel_id: str) -> list[StoryUpdate]:
-        """Story parents whose message shows fewer sources than the story has."""
+    async def stale_story_posts(
+        self, platform: str, channel_id: str, limit: int
+    ) -> list[StoryUpdate]:
+        """Story parents whose message shows fewer sources than the story has, the
+        longest-waiting first, at most `limit` (the caller's batch)."""
         ...
 
     async def mark_story_shown(

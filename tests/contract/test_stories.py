@@ -38,15 +38,15 @@ async def test_stale_story_posts_carry_the_feeds_delivered_in_the_channel(
     parent = await store.next_alert(*CH)
     assert parent is not None
     await store.mark_sent(parent.id, "p1", NOW)
-    assert await store.stale_story_posts(*CH) == []  # nothing to show yet
+    assert await store.stale_story_posts(*CH, 50) == []  # nothing to show yet
     while (reply := await store.next_alert(*CH)) is not None:
         await store.mark_sent(reply.id, f"r{reply.id}", NOW + timedelta(minutes=1), "p1")
-    (update,) = await store.stale_story_posts(*CH)
+    (update,) = await store.stale_story_posts(*CH, 50)
     assert update.message_id == "p1" and update.parent.id == parent.id
     assert update.delivered_feeds == {item(1).feed_url, OTHER_FEED}
     assert update.revision == 3 and update.last_update == NOW + timedelta(minutes=1)
     await store.mark_story_shown("s1", *CH, update.revision)
-    assert await store.stale_story_posts(*CH) == []
+    assert await store.stale_story_posts(*CH, 50) == []
 
 
 async def test_story_members_and_records_since(store: Storage) -> None:
@@ -71,3 +71,19 @@ async def test_story_members_and_records_since(store: Storage) -> None:
     assert record.entity_ids == {"iskp", "ttp"}
     (late,) = await store.stories_since(NOW + timedelta(minutes=30))
     assert late.items == 1 and late.feeds == {OTHER_FEED}
+
+
+async def test_stale_story_posts_come_longest_waiting_first_up_to_the_limit(
+    store: Storage,
+) -> None:
+    for story, n in (("s1", 1), ("s2", 3)):
+        plan = alert_to(story=lambda _, s=story: s)
+        await ingest(store, [item(n), item(n + 1)], plan=plan)
+    at = NOW
+    while (alert := await store.next_alert(*CH)) is not None:
+        at += timedelta(minutes=1)
+        await store.mark_sent(alert.id, f"m{alert.id}", at, alert.reply_to)
+    # s1's reply went out at minute 2, s2's at minute 4.
+    (first,) = await store.stale_story_posts(*CH, 1)
+    assert first.parent.story == "s1"
+    assert [u.parent.story for u in await store.stale_story_posts(*CH, 50)] == ["s1", "s2"]

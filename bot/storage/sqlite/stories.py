@@ -26,7 +26,9 @@ class StoryRepository(SQLiteConnection):
 
     # -- story threads -------------------------------------------------------------
 
-    async def stale_story_posts(self, platform: str, channel_id: str) -> list[StoryUpdate]:
+    async def stale_story_posts(
+        self, platform: str, channel_id: str, limit: int
+    ) -> list[StoryUpdate]:
         """Story parents in a channel whose message is behind the story's growth there.
 
         Each carries the feeds of the story's items delivered in the channel;
@@ -43,9 +45,9 @@ class StoryRepository(SQLiteConnection):
             FROM story_posts sp JOIN outbox o ON o.id = sp.outbox_id
             JOIN items i ON i.id = o.item_id
             WHERE sp.platform = ? AND sp.channel_id = ? AND sp.shown < sp.sources
-            ORDER BY sp.last_update LIMIT 50  -- the outbox's STALE_BATCH
+            ORDER BY sp.last_update LIMIT ?
         """
-        async with self._db.execute(sql, (platform, channel_id)) as cur:
+        async with self._db.execute(sql, (platform, channel_id, limit)) as cur:
             rows = await cur.fetchall()
         return [
             StoryUpdate(
