@@ -9,7 +9,7 @@ test, real migrations, real concurrent connections.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,9 +17,11 @@ from pathlib import Path
 
 import pytest
 
+from bot.dedup import guid_key
 from bot.models import FeedState, Item, Match
 from bot.storage.base import Delivery, IngestPlan, Storage
 from bot.storage.sqlite import APPLICATION_ID, MIGRATIONS, open_storage
+from bot.storage.sqlite.migrations import statements
 
 NOW = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
 FEED = "https://news.example/feed.xml"
@@ -32,19 +34,17 @@ class Engine:
     name: str
     open: Callable[[Path], AbstractAsyncContextManager[Storage]]
     schema_versions: int  # the newest schema version this code migrates to
-    # Build a database at schema version N (1 <= N < schema_versions) holding the
-    # legacy rows `build_legacy` describes, without this code's migrations past N.
+    # Build a database at schema version N (1 <= N < schema_versions) as a bot of that
+    # version left it, filled with rows of every aggregate that version had.
     build_at_version: Callable[[Path, int], None]
     location: Callable[[Path], Path]  # where a test's database lives
 
 
 def _sqlite_build_at_version(path: Path, version: int) -> None:
     """A SQLite file as a bot of schema `version` left it: MIGRATIONS[:version], filled."""
-    from bot.storage.sqlite.migrations import _statements
-
     con = sqlite3.connect(path)
     for number, script in enumerate(MIGRATIONS[:version], start=1):
-        for statement in _statements(script):
+        for statement in statements(script):
             con.execute(statement)
         con.execute(f"PRAGMA user_version = {number}")
     con.execute(f"PRAGMA application_id = {APPLICATION_ID}")
@@ -67,8 +67,6 @@ def _sqlite_build_at_version(path: Path, version: int) -> None:
             '"severity": "medium", "alias": "ISKP", "text": "ISKP", "score": 100.0}]',
         ),
     )
-    from bot.dedup import guid_key
-
     old = Item(FEED, "old-guid", "https://news.example/old", "An old story kept across upgrades")
     con.execute("INSERT INTO seen (key, first_seen, item_id) VALUES (?, ?, 1)", (guid_key(old), ts))
     con.execute(
@@ -165,7 +163,3 @@ async def ingest(
 ) -> tuple[int, int, int]:
     r = await store.ingest(FeedState(feed, feed), items, now, plan)
     return r.new_items, r.duplicates, r.alerts
-
-
-Opened = Callable[[Path], AbstractAsyncContextManager[Storage]]
-Work = Callable[[Storage], Awaitable[object]]

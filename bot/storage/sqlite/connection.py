@@ -13,7 +13,7 @@ from typing import Any, Self
 import aiosqlite
 
 from bot.errors import StorageError
-from bot.storage.sqlite.migrations import APPLICATION_ID, MIGRATIONS, _statements
+from bot.storage.sqlite.migrations import APPLICATION_ID, MIGRATIONS, statements
 from bot.storage_health import describe_storage_error, storage_advice
 
 
@@ -110,7 +110,7 @@ class SQLiteConnection:
         async with self._transaction():
             version = await self._check_ours()
             for number in range(version + 1, len(MIGRATIONS) + 1):
-                for statement in _statements(MIGRATIONS[number - 1]):
+                for statement in statements(MIGRATIONS[number - 1]):
                     await self._db.execute(statement)
                 await self._db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
                 await self._db.execute(f"PRAGMA user_version = {number}")

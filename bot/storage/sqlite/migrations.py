@@ -204,7 +204,7 @@ MIGRATIONS: list[str] = [
     """,
     # 6: an item whose feed date was impossible remembers it (bot/feeds/dates.py), and
     # items stored before with such dates are put at their fetch time the same way.
-    # (No ";" inside a migration's SQL, even in strings: _statements splits on it.)
+    # (No ";" inside a migration's SQL, even in strings: statements splits on it.)
     """
     ALTER TABLE items ADD COLUMN date_note TEXT NOT NULL DEFAULT '';
     UPDATE items SET
@@ -242,6 +242,6 @@ MIGRATIONS: list[str] = [
 ]
 
 
-def _statements(script: str) -> list[str]:
+def statements(script: str) -> list[str]:
     """Split a migration into statements (they contain no semicolons in strings)."""
     return [s.strip() for s in script.split(";") if s.strip()]
