@@ -10,6 +10,8 @@ within a time window, since titles like "Daily briefing" recur).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from bot.matching.normalize import fold
@@ -50,6 +52,7 @@ TRACKING_PREFIXES = ("utm_", "at_", "pk_", "mtm_", "hsa_", "__")
 # A title must be at least this long to serve as a fingerprint: short generic
 # titles ("Update", "Live") would otherwise merge unrelated items.
 MIN_FINGERPRINT_WORDS = 4
+TITLE_KEY_PREFIX = "title:"  # title keys recur, so only they have a window
 
 
 def _is_tracking(name: str) -> bool:
@@ -109,9 +112,54 @@ def url_key(item: Item) -> str | None:
 
 def title_key(item: Item) -> str | None:
     fp = title_fingerprint(item.title)
-    return f"title:{fp}" if fp else None
+    return f"{TITLE_KEY_PREFIX}{fp}" if fp else None
 
 
 def item_keys(item: Item) -> list[str]:
     """Every key this item is known by; the guid key always comes first."""
     return [k for k in (guid_key(item), url_key(item), title_key(item)) if k]
+
+
+# -- the seen rules: what storage's sightings of keys mean (every engine calls these) --
+
+
+def still_seen(sightings: Mapping[str, datetime], now: datetime, window: float) -> set[str]:
+    """The keys, of those stored with when they were (last) seen, that make an item a repeat.
+
+    Guid and URL keys count until retention prunes them; a title key only within
+    `window` seconds, because titles recur ("Morning briefing") while a guid
+    does not. Decided here, not in a storage engine, so every engine agrees.
+    """
+    window_start = now - timedelta(seconds=window)
+    return {
+        key
+        for key, seen_at in sightings.items()
+        if not key.startswith(TITLE_KEY_PREFIX) or seen_at >= window_start
+    }
+
+
+def split_repeats(
+    items: Sequence[Item], keys_of: Sequence[list[str]], seen: set[str]
+) -> tuple[list[tuple[Item, list[str]]], list[list[str]]]:
+    """(new items with their keys, the keys of repeats), in feed order.
+
+    An item is a repeat when any of its keys is seen; the same story twice in
+    one batch counts once, so each item's keys are seen by the items after it.
+    """
+    seen = set(seen)
+    new: list[tuple[Item, list[str]]] = []
+    repeats: list[list[str]] = []
+    for item, keys in zip(items, keys_of, strict=True):
+        if seen.intersection(keys):
+            repeats.append(keys)
+        else:
+            new.append((item, keys))
+        seen.update(keys)
+    return new, repeats
+
+
+def slides_when_seen_again(key: str) -> bool:
+    """A title key is refreshed when seen again, so its window slides with a story
+    that keeps being reported; guid and URL keys keep their first sighting (retention
+    counts from it)."""
+    return key.startswith(TITLE_KEY_PREFIX)

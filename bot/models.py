@@ -7,7 +7,7 @@ keeps the stages testable on their own and lets a queue sit between any two.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 SEVERITIES: tuple[str, ...] = ("low", "medium", "high")
 
@@ -146,6 +146,9 @@ class Alert:
     story: str | None = None
     new_entities: tuple[str, ...] = ()
     story_title: str = ""  # the story's first headline (names its Discord thread)
+    # For a reply: the entities earlier items of its story had, as storage loaded
+    # them; bot/stories/rules.py turns them into `new_entities`.
+    earlier_entity_ids: frozenset[str] = frozenset()
 
     @property
     def severity(self) -> str:
@@ -166,9 +169,10 @@ class StoryUpdate:
 
     parent: Alert  # the alert as first posted (its item and matches)
     message_id: str  # the platform's id of the parent message
-    sources: int  # distinct feeds among the story's items delivered in this channel
+    sources: int  # distinct feeds among the story's items delivered (bot/stories/rules.py)
     last_update: datetime  # when the newest of them was delivered
     revision: int = 0  # items delivered in the channel; an edit showing them marks it shown
+    delivered_feeds: frozenset[str] = frozenset()  # as loaded: what `sources` is counted from
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,12 +244,26 @@ class FetchResult:
 @dataclass(frozen=True, slots=True)
 class DeliveryProblem:
     """Something the bot could not deliver for good (a broken channel, a digest or alerts
-    given up on): reported in `/feeds status` and the next digest, not only in the log."""
+    given up on): reported in `/feeds status` and the next digest, not only in the log.
+
+    Storage loads the facts (which kind, how many, which day); how they read is
+    decided here, once for every storage engine.
+    """
 
     channel: str  # "platform:id"
-    what: str  # "digest for 2026-11-25 not posted", "3 alerts not posted", ...
+    kind: str  # "channel" (refuses the bot), "digest" (a day's), "alerts" (given up on)
     error: str  # the platform's answer
     at: datetime
+    day: date | None = None  # kind "digest": the day it is the digest of
+    count: int = 1  # kind "alerts": how many
+
+    @property
+    def what(self) -> str:
+        if self.kind == "channel":
+            return "channel refused, alerts queued"
+        if self.kind == "digest":
+            return f"digest for {self.day} not posted"
+        return f"{self.count} alert{'s' if self.count != 1 else ''} not posted"
 
     def line(self) -> str:
         return f"{self.what}: {self.error}" if self.error else self.what
@@ -262,3 +280,49 @@ class Heartbeat:
     last_cycle_at: datetime | None  # None until the first poll cycle completed
     stopped_at: datetime | None
     clean_stop: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ChatTerm:
+    """A watch term added from chat, stored in the database, merged at load."""
+
+    entity_id: str
+    term: str
+    kind: str = "topic"
+
+
+@dataclass(frozen=True, slots=True)
+class DigestJob:
+    """A day's digest queued for a channel's outbox worker.
+
+    It holds what to build, not the built digest: the content is made when it
+    is delivered (the same 24 hours), so a retry shows the feeds' health as it
+    is then and no chart bytes sit in the database.
+    """
+
+    channel: str  # "platform:id"
+    day: date  # the local day it is the digest of
+    period_end: datetime  # it covers the 24 hours before this
+    timezone: str
+    attempts: int = 0
+    due_at: datetime | None = None  # when it may be tried (later after a failure)
+    created_at: datetime | None = None  # its place among the channel's alerts
+    claimed: bool = False  # an earlier try may have reached the platform
+
+    @property
+    def key(self) -> str:
+        """The idempotency key sinks find an earlier copy by: channel and day."""
+        return f"{self.channel}:{self.day.isoformat()}"
+
+
+@dataclass(frozen=True, slots=True)
+class StoryRecord:
+    """A stored story with items in the digest period (from storage)."""
+
+    key: str
+    title: str
+    url: str
+    first_seen: datetime
+    feeds: frozenset[str]  # feed URLs of its items within the period
+    items: int
+    entity_ids: frozenset[str]

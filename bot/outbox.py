@@ -34,6 +34,7 @@ from bot.models import Alert, FloodSummary
 from bot.redact import Redactor
 from bot.storage.base import Storage
 from bot.storage_health import STORAGE_FAILURES, Backoff, StorageHealth
+from bot.stories.rules import with_new_entities, with_sources
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,7 @@ BuildDigest = Callable[[datetime, str], Awaitable[Digest]]
 #: What a channel worker does after one step: go on at once (0), wait some
 #: seconds, or wait until new alerts arrive (None).
 Next = float | None
-STALE_BATCH = 50  # story edits read per step (storage returns at most this many)
+STALE_BATCH = 50  # story edits read per step (storage is asked for at most this many)
 IDLE_RECHECK = 5.0  # an idle channel looks for alerts queued by another process this often
 
 
@@ -382,6 +383,8 @@ class Outbox:
             if not await self.storage.held_count(channel.platform, channel.id):
                 self._flood_quiet.add(channel.key)  # until an alert is held
         alert = await self.storage.next_alert(channel.platform, channel.id)
+        if alert is not None:
+            alert = with_new_entities(alert)
         job = await self._next_digest_job(channel)
         due: datetime | None = None
         if job is not None and (alert is None or _queued_before(job, alert)):
@@ -487,7 +490,8 @@ class Outbox:
         if after is not None and now < after:
             return (after - now).total_seconds()
         sink = self.sinks[channel.platform]
-        updates = await self.storage.stale_story_posts(channel.platform, channel.id)
+        stale = await self.storage.stale_story_posts(channel.platform, channel.id, STALE_BATCH)
+        updates = [with_sources(update) for update in stale]
         for update in updates:
             story = update.parent.story or ""
             try:

@@ -8,9 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 
 from bot.models import DeliveryProblem, Entity
+
+# Re-exported: they live in bot.models because storage loads them and must not import upward.
+from bot.models import DigestJob as DigestJob
+from bot.models import StoryRecord as StoryRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,43 +75,6 @@ class Digest:
         drop to zero), so an empty day is "no count above zero", not "no counts".
         """
         return not any(c.mentions for c in self.counts)
-
-
-@dataclass(frozen=True, slots=True)
-class DigestJob:
-    """A day's digest queued for a channel's outbox worker.
-
-    It holds what to build, not the built digest: the content is made when it
-    is delivered (the same 24 hours), so a retry shows the feeds' health as it
-    is then and no chart bytes sit in the database.
-    """
-
-    channel: str  # "platform:id"
-    day: date  # the local day it is the digest of
-    period_end: datetime  # it covers the 24 hours before this
-    timezone: str
-    attempts: int = 0
-    due_at: datetime | None = None  # when it may be tried (later after a failure)
-    created_at: datetime | None = None  # its place among the channel's alerts
-    claimed: bool = False  # an earlier try may have reached the platform
-
-    @property
-    def key(self) -> str:
-        """The idempotency key sinks find an earlier copy by: channel and day."""
-        return f"{self.channel}:{self.day.isoformat()}"
-
-
-@dataclass(frozen=True, slots=True)
-class StoryRecord:
-    """A stored story with items in the digest period (from storage)."""
-
-    key: str
-    title: str
-    url: str
-    first_seen: datetime
-    feeds: frozenset[str]  # feed URLs of its items within the period
-    items: int
-    entity_ids: frozenset[str]
 
 
 @dataclass(frozen=True, slots=True)

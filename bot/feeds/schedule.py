@@ -109,3 +109,24 @@ def is_failing(state: FeedState, now: datetime, failing_after: float) -> bool:
     if state.failing_since is None or state.error_count == 0:
         return False
     return (now - state.failing_since).total_seconds() >= failing_after
+
+
+#: Weight of the newest gap in a feed's usual gap between polls that brought news.
+NEWS_GAP_WEIGHT = 0.3
+
+
+def next_mean_gap(
+    last_new_at: datetime | None, mean_gap: float | None, now: datetime
+) -> float | None:
+    """A feed's usual gap in seconds between polls that brought new items, after one more.
+
+    A moving average (weight NEWS_GAP_WEIGHT on the newest gap), so the digest can
+    tell a feed gone silent from a quiet day; the first poll with news only sets the
+    starting point (no gap yet). Every storage engine stores what this returns.
+    """
+    if last_new_at is None:
+        return mean_gap
+    gap = (now - last_new_at).total_seconds()
+    if mean_gap is None:
+        return gap
+    return (1 - NEWS_GAP_WEIGHT) * mean_gap + NEWS_GAP_WEIGHT * gap

@@ -10,7 +10,7 @@ import logging
 import re
 import tomllib
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,21 +18,13 @@ from bot.errors import ConfigError, raise_collected
 from bot.matching.lint import alias_keys, alias_warnings
 from bot.matching.normalize import tokenize
 from bot.models import SEVERITIES, Entity
+from bot.models import ChatTerm as ChatTerm  # re-exported: it lives low, storage loads it
 
 log = logging.getLogger(__name__)
 
 ENTITY_ID = re.compile(r"^[a-z0-9_-]+$")
 _ENTITY_HEADER = re.compile(r"^[ \t]*\[\[[ \t]*entity[ \t]*\]\]", re.MULTILINE)
 _ENTITY_KEYS = ("id", "name", "kind", "aliases", "exclude", "severity", "context", "loose")
-
-
-@dataclass(frozen=True, slots=True)
-class ChatTerm:
-    """A watch term added from chat, stored in the database, merged at load."""
-
-    entity_id: str
-    term: str
-    kind: str = "topic"
 
 
 def load_watchlists(

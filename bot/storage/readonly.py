@@ -18,8 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.errors import StorageError
-from bot.matching.watchlists import ChatTerm
-from bot.models import Heartbeat
+from bot.models import ChatTerm, Heartbeat
 from bot.storage.sqlite import APPLICATION_ID, MIGRATIONS
 from bot.storage_health import describe_storage_error, storage_advice
 

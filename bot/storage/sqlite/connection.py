@@ -1,0 +1,136 @@
+"""The SQLite connection: opening, checking, migrating, and short explicit transactions."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, Self
+
+import aiosqlite
+
+from bot.errors import StorageError
+from bot.storage.sqlite.migrations import APPLICATION_ID, MIGRATIONS, statements
+from bot.storage_health import describe_storage_error, storage_advice
+
+
+class SQLiteConnection:
+    """The one owner of the SQLite connection; writes are serialised by a lock.
+
+    aiosqlite runs statements on one thread in order, but two coroutines could
+    still interleave statements of their transactions: the lock makes each
+    transaction whole.
+    """
+
+    def __init__(self, db: aiosqlite.Connection, path: str) -> None:
+        self._db = db
+        self._path = path
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: Path | str) -> Self:
+        path = str(path)
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            db = await aiosqlite.connect(path, isolation_level=None)
+        except sqlite3.Error as e:
+            raise StorageError(f"{path}: cannot open the database ({e})") from e
+        db.row_factory = aiosqlite.Row
+        storage = cls(db, path)
+        try:
+            await storage._setup()
+        except BaseException:
+            await db.close()
+            raise
+        return storage
+
+    async def close(self) -> None:
+        await self._db.close()
+
+    async def _setup(self) -> None:
+        try:
+            await self._db.execute("PRAGMA busy_timeout = 5000")
+            await self._db.execute("PRAGMA journal_mode = WAL")
+            await self._db.execute("PRAGMA synchronous = NORMAL")
+            await self._db.execute("PRAGMA foreign_keys = ON")
+            # One read transaction: a consistent view even while another process migrates.
+            await self._db.execute("BEGIN")
+            try:
+                version = await self._check_ours()
+            finally:
+                await self._db.execute("COMMIT")
+        except sqlite3.DatabaseError as e:
+            raise StorageError(
+                f"{self._path}: not a usable SQLite database ({describe_storage_error(e)}) — "
+                f"{storage_advice(e)}"
+            ) from e
+        if version < len(MIGRATIONS):
+            try:
+                await self._migrate()
+            except sqlite3.DatabaseError as e:
+                raise StorageError(
+                    f"{self._path}: cannot update the database's schema "
+                    f"({describe_storage_error(e)}) — {storage_advice(e)}"
+                ) from e
+
+    async def _check_ours(self) -> int:
+        """The schema version, after refusing a file that is not ours or is too new."""
+        app_id = await self._scalar("PRAGMA application_id")
+        version = int(await self._scalar("PRAGMA user_version"))
+        if version == 0 and app_id == 0:
+            tables = await self._scalar("SELECT count(*) FROM sqlite_master")
+            if tables:
+                raise StorageError(
+                    f"{self._path}: this SQLite file belongs to another program; "
+                    "point bot.database at a new file"
+                )
+        elif app_id != APPLICATION_ID:
+            raise StorageError(
+                f"{self._path}: this SQLite file belongs to another program; "
+                "point bot.database at a new file"
+            )
+        if version > len(MIGRATIONS):
+            raise StorageError(
+                f"{self._path}: the database has schema version {version}, newer than this "
+                f"bot knows ({len(MIGRATIONS)}); upgrade the bot or use another file"
+            )
+        return version
+
+    async def _migrate(self) -> None:
+        """Apply the missing migrations in one transaction, safe against a concurrent starter.
+
+        Two processes starting at once on a fresh file both read version 0; the
+        version is read again inside the write transaction, so the second one
+        finds the first one's work done instead of failing on `CREATE TABLE`.
+        """
+        async with self._transaction():
+            version = await self._check_ours()
+            for number in range(version + 1, len(MIGRATIONS) + 1):
+                for statement in statements(MIGRATIONS[number - 1]):
+                    await self._db.execute(statement)
+                await self._db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                await self._db.execute(f"PRAGMA user_version = {number}")
+
+    async def _scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        async with self._db.execute(sql, params) as cur:
+            row = await cur.fetchone()
+        return None if row is None else row[0]
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        async with self._lock:
+            await self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+                await asyncio.shield(self._db.execute("COMMIT"))
+            except BaseException:
+                # A failed COMMIT (disk full, busy) leaves the transaction open, and a
+                # failed statement may have ended it already: roll back whatever is left,
+                # so the next BEGIN works once storage does, and keep the first error.
+                with contextlib.suppress(sqlite3.Error):
+                    await asyncio.shield(self._db.execute("ROLLBACK"))
+                raise

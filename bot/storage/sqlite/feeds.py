@@ -1,0 +1,164 @@
+"""Feeds: poll state, feeds added from chat or imported, the heartbeat of `run`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import aiosqlite
+
+from bot.feeds.schedule import next_mean_gap
+from bot.models import (
+    FeedState,
+)
+from bot.storage.models import AddedFeed
+from bot.storage.sqlite.connection import SQLiteConnection
+from bot.storage.sqlite.rows import (
+    dt,
+    feed_state_from_row,
+    ts,
+)
+
+
+class FeedRepository(SQLiteConnection):
+    """Feed state, added feeds and the heartbeat (bot/storage/feeds.py)."""
+
+    # -- feeds -------------------------------------------------------------------
+
+    async def feed_states(self) -> dict[str, FeedState]:
+        async with self._db.execute("SELECT * FROM feeds") as cur:
+            rows = await cur.fetchall()
+        return {r["url"]: feed_state_from_row(r) for r in rows}
+
+    async def save_feed_state(self, state: FeedState) -> None:
+        async with self._transaction() as db:
+            await _upsert_feed(db, state)
+
+    # -- feeds added from chat ------------------------------------------------------
+
+    async def add_feed(self, url: str, name: str, added_by: str, now: datetime) -> bool:
+        async with self._transaction() as db:
+            cur = await db.execute(
+                "INSERT OR IGNORE INTO added_feeds (url, name, added_by, added_at) "
+                "VALUES (?,?,?,?)",
+                (url, name, added_by, now.timestamp()),
+            )
+            return bool(cur.rowcount)
+
+    async def remove_feed(self, url: str) -> bool:
+        async with self._transaction() as db:
+            cur = await db.execute("DELETE FROM added_feeds WHERE url = ?", (url,))
+            return bool(cur.rowcount)
+
+    async def added_feeds(self) -> list[tuple[str, str]]:
+        async with self._db.execute("SELECT url, name FROM added_feeds ORDER BY added_at") as cur:
+            return [(r[0], r[1]) for r in await cur.fetchall()]
+
+    async def import_feed(self, feed: AddedFeed, now: datetime) -> bool:
+        """Store a feed the operator imported (`feeds import`); False if the URL is stored."""
+        async with self._transaction() as db:
+            cur = await db.execute(
+                "INSERT OR IGNORE INTO added_feeds (url, name, added_by, added_at, source, "
+                "first_poll, html_url) VALUES (?,?,?,?,?,?,?)",
+                (
+                    feed.url,
+                    feed.name,
+                    feed.added_by,
+                    now.timestamp(),
+                    feed.source,
+                    feed.first_poll,
+                    feed.html_url,
+                ),
+            )
+            return bool(cur.rowcount)
+
+    async def added_feed_records(self) -> list[AddedFeed]:
+        """Every added feed with where it came from, its first-poll rule and web page."""
+        async with self._db.execute(
+            "SELECT url, name, added_by, source, first_poll, html_url FROM added_feeds "
+            "ORDER BY added_at"
+        ) as cur:
+            return [AddedFeed(*r) for r in await cur.fetchall()]
+
+    async def feed_activity(self) -> dict[str, tuple[datetime | None, float | None]]:
+        """Per feed URL: when it last had a new item, and its usual gap in seconds."""
+        async with self._db.execute("SELECT url, last_new_at, mean_gap FROM feeds") as cur:
+            return {r[0]: (dt(r[1]), r[2]) for r in await cur.fetchall()}
+
+    # -- heartbeat (read by `python -m bot health`, bot/storage/readonly.py) ---------------
+
+    async def start_heartbeat(self, pid: int, host: str, now: datetime, interval: float) -> None:
+        """A new `run` owns the heartbeat: the previous run's row is replaced."""
+        async with self._transaction() as db:
+            await db.execute(
+                "INSERT OR REPLACE INTO heartbeat (id, pid, host, started_at, interval, "
+                "last_cycle_at, stopped_at, clean_stop) VALUES (1, ?, ?, ?, ?, NULL, NULL, 0)",
+                (pid, host, now.timestamp(), interval),
+            )
+
+    async def beat(self, now: datetime) -> None:
+        """A poll cycle completed."""
+        async with self._transaction() as db:
+            await db.execute(
+                "UPDATE heartbeat SET last_cycle_at = ? WHERE id = 1", (now.timestamp(),)
+            )
+
+    async def stop_heartbeat(self, now: datetime) -> None:
+        """`run` stopped cleanly: health reports it at once instead of waiting for staleness."""
+        async with self._transaction() as db:
+            await db.execute(
+                "UPDATE heartbeat SET stopped_at = ?, clean_stop = 1 WHERE id = 1",
+                (now.timestamp(),),
+            )
+
+
+async def _upsert_feed(db: aiosqlite.Connection, s: FeedState, added_items: int = 0) -> None:
+    # items_seen is counted by the database, so a stale in-memory state never lowers it.
+    await db.execute(
+        """
+        INSERT INTO feeds (url, fetch_url, etag, last_modified, body_hash, first_polled,
+            next_poll_at, last_success_at, last_error, last_error_at, error_count,
+            failing_since, disabled_reason, items_seen, html_url)
+        VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+        ON CONFLICT (url) DO UPDATE SET fetch_url = excluded.fetch_url, etag = excluded.etag,
+            last_modified = excluded.last_modified, body_hash = excluded.body_hash,
+            first_polled = excluded.first_polled, next_poll_at = excluded.next_poll_at,
+            last_success_at = excluded.last_success_at, last_error = excluded.last_error,
+            last_error_at = excluded.last_error_at, error_count = excluded.error_count,
+            failing_since = excluded.failing_since, disabled_reason = excluded.disabled_reason,
+            items_seen = feeds.items_seen + ?,
+            html_url = coalesce(excluded.html_url, feeds.html_url)
+        """,
+        (
+            s.feed_url,
+            s.fetch_url,
+            s.etag,
+            s.last_modified,
+            s.body_hash,
+            int(s.first_polled),
+            ts(s.next_poll_at),
+            ts(s.last_success_at),
+            s.last_error,
+            ts(s.last_error_at),
+            s.error_count,
+            ts(s.failing_since),
+            s.disabled_reason,
+            s.items_seen + added_items,
+            s.html_url,
+            added_items,
+        ),
+    )
+
+
+async def _record_new_items(db: aiosqlite.Connection, feed_url: str, now: datetime) -> None:
+    """Track how often a feed has news; the average is bot/feeds/schedule.py's rule."""
+    async with db.execute(
+        "SELECT last_new_at, mean_gap FROM feeds WHERE url = ?", (feed_url,)
+    ) as cur:
+        row = await cur.fetchone()
+    if row is None:
+        return
+    mean_gap = next_mean_gap(dt(row[0]), row[1], now)
+    await db.execute(
+        "UPDATE feeds SET mean_gap = ?, last_new_at = ? WHERE url = ?",
+        (mean_gap, now.timestamp(), feed_url),
+    )

@@ -1,0 +1,42 @@
+"""Contract: a database of every earlier schema version migrates and keeps its data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.models import ChatTerm, Item
+from tests.contract.conftest import ENGINES, FEED, NOW, Engine, ingest, item
+
+#: Every schema version some engine has before its newest.
+EARLIER_VERSIONS = range(1, max(e.schema_versions for e in ENGINES.values()))
+
+
+@pytest.mark.parametrize("version", EARLIER_VERSIONS)
+async def test_an_earlier_schema_migrates_with_its_data(
+    storage_engine: Engine, tmp_path: Path, version: int
+) -> None:
+    if version >= storage_engine.schema_versions:
+        pytest.skip(f"schema version {version} is not earlier than the newest")
+    location = storage_engine.location(tmp_path)
+    storage_engine.build_at_version(location, version)
+    async with storage_engine.open(location) as store:
+        states = await store.feed_states()
+        assert states[FEED].etag == "etag-1" and states[FEED].items_seen == 1
+        (old,) = await store.items_since(NOW)
+        assert old.title == "An old story kept across upgrades"
+        alert = await store.next_alert("jsonl", "alerts")
+        assert alert is not None and alert.item == old
+        assert await store.chat_terms() == [ChatTerm("iskp", "Wilayat Khurasan", "group")]
+        # Migration 4 derived the first sightings from the stored items' matches.
+        assert await store.entity_first_seen() == ({"iskp": NOW} if version < 4 else {})
+        # The old item's keys still dedup it.
+        again = Item(FEED, "old-guid", "https://news.example/old", "Other words entirely")
+        assert await ingest(store, [again]) == (0, 1, 0)
+        assert await ingest(store, [item(1)]) == (1, 0, 0)
+        if version >= 2:
+            assert await store.added_feeds() == [("https://added.example/rss", "Added")]
+            assert await store.mutes() == {"ttp": None}
+    async with storage_engine.open(location) as store:  # migrated once: opens as it is
+        assert len(await store.items_since(NOW)) == 2

@@ -1,0 +1,89 @@
+"""Contract: stories — members, threads per channel, what a reply and an edit load."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot.models import Item
+from bot.storage.base import Storage
+from tests.contract.conftest import NOW, alert_to, ingest, item, match
+
+CH = ("jsonl", "alerts")
+OTHER_FEED = "https://other.example/rss"
+
+
+def in_story(_: Item) -> str:
+    return "s1"
+
+
+async def test_a_reply_loads_the_entities_earlier_items_of_its_story_had(store: Storage) -> None:
+    iskp, ttp = match(), match("ttp", "TTP")
+    await ingest(store, [item(1)], plan=alert_to(story=in_story, matches=(iskp,)))
+    await ingest(store, [item(2)], plan=alert_to(story=in_story, matches=(iskp, ttp)))
+    parent = await store.next_alert(*CH)
+    assert parent is not None and parent.reply_to is None and parent.story == "s1"
+    assert parent.story_title == "Story number 1 reported here today"
+    await store.mark_sent(parent.id, "p1", NOW)
+    reply = await store.next_alert(*CH)
+    assert reply is not None and reply.reply_to == "p1"
+    assert reply.earlier_entity_ids == {"iskp"}
+
+
+async def test_stale_story_posts_carry_the_feeds_delivered_in_the_channel(
+    store: Storage,
+) -> None:
+    plan = alert_to(story=in_story)
+    await ingest(store, [item(1), item(2)], plan=plan)
+    await ingest(store, [item(3, feed=OTHER_FEED)], plan=plan, feed=OTHER_FEED)
+    parent = await store.next_alert(*CH)
+    assert parent is not None
+    await store.mark_sent(parent.id, "p1", NOW)
+    assert await store.stale_story_posts(*CH, 50) == []  # nothing to show yet
+    while (reply := await store.next_alert(*CH)) is not None:
+        await store.mark_sent(reply.id, f"r{reply.id}", NOW + timedelta(minutes=1), "p1")
+    (update,) = await store.stale_story_posts(*CH, 50)
+    assert update.message_id == "p1" and update.parent.id == parent.id
+    assert update.delivered_feeds == {item(1).feed_url, OTHER_FEED}
+    assert update.revision == 3 and update.last_update == NOW + timedelta(minutes=1)
+    await store.mark_story_shown("s1", *CH, update.revision)
+    assert await store.stale_story_posts(*CH, 50) == []
+
+
+async def test_story_members_and_records_since(store: Storage) -> None:
+    await ingest(store, [item(1)], plan=alert_to(story=in_story))
+    await ingest(
+        store,
+        [item(2, feed=OTHER_FEED)],
+        NOW + timedelta(hours=1),
+        plan=alert_to(story=in_story, matches=(match("ttp", "TTP"),)),
+        feed=OTHER_FEED,
+    )
+    await ingest(store, [item(3)], NOW + timedelta(hours=2))  # in no story
+    members = await store.story_members_since(NOW)
+    assert [(m.item.guid[-2:], m.story, m.entity_ids) for m in members] == [
+        ("g1", "s1", frozenset({"iskp"})),
+        ("g2", "s1", frozenset({"ttp"})),
+    ]
+    assert [m.fetched_at for m in members] == [NOW, NOW + timedelta(hours=1)]
+    (record,) = await store.stories_since(NOW)
+    assert (record.key, record.items, record.first_seen) == ("s1", 2, NOW)
+    assert record.feeds == {item(1).feed_url, OTHER_FEED}
+    assert record.entity_ids == {"iskp", "ttp"}
+    (late,) = await store.stories_since(NOW + timedelta(minutes=30))
+    assert late.items == 1 and late.feeds == {OTHER_FEED}
+
+
+async def test_stale_story_posts_come_longest_waiting_first_up_to_the_limit(
+    store: Storage,
+) -> None:
+    for story, n in (("s1", 1), ("s2", 3)):
+        plan = alert_to(story=lambda _, s=story: s)
+        await ingest(store, [item(n), item(n + 1)], plan=plan)
+    at = NOW
+    while (alert := await store.next_alert(*CH)) is not None:
+        at += timedelta(minutes=1)
+        await store.mark_sent(alert.id, f"m{alert.id}", at, alert.reply_to)
+    # s1's reply went out at minute 2, s2's at minute 4.
+    (first,) = await store.stale_story_posts(*CH, 1)
+    assert first.parent.story == "s1"
+    assert [u.parent.story for u in await store.stale_story_posts(*CH, 50)] == ["s1", "s2"]
