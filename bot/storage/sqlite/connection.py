@@ -16,6 +16,8 @@ from bot.errors import StorageError
 from bot.storage.sqlite.migrations import APPLICATION_ID, MIGRATIONS, statements
 from bot.storage_health import describe_storage_error, storage_advice
 
+SETUP_TRIES = 10  # a busy new file at start: about 4 s of backoff in all
+
 
 class SQLiteConnection:
     """The one owner of the SQLite connection; writes are serialised by a lock.
@@ -53,16 +55,7 @@ class SQLiteConnection:
 
     async def _setup(self) -> None:
         try:
-            await self._db.execute("PRAGMA busy_timeout = 5000")
-            await self._db.execute("PRAGMA journal_mode = WAL")
-            await self._db.execute("PRAGMA synchronous = NORMAL")
-            await self._db.execute("PRAGMA foreign_keys = ON")
-            # One read transaction: a consistent view even while another process migrates.
-            await self._db.execute("BEGIN")
-            try:
-                version = await self._check_ours()
-            finally:
-                await self._db.execute("COMMIT")
+            version = await self._configure()
         except sqlite3.DatabaseError as e:
             raise StorageError(
                 f"{self._path}: not a usable SQLite database ({describe_storage_error(e)}) — "
@@ -76,6 +69,36 @@ class SQLiteConnection:
                     f"{self._path}: cannot update the database's schema "
                     f"({describe_storage_error(e)}) — {storage_advice(e)}"
                 ) from e
+
+    async def _configure(self) -> int:
+        """Set the connection up and read the schema version, riding out a busy file.
+
+        Processes starting at once on a new file race to switch it to WAL and to
+        create the schema; SQLite answers some of those steps with "database is
+        locked" at once, without waiting for busy_timeout (a journal-mode change,
+        a read while the other side recovers its WAL). Those are retried with a
+        short backoff; any other error, or a file busy for longer, is reported.
+        """
+        for attempt in range(SETUP_TRIES):
+            try:
+                await self._db.execute("PRAGMA busy_timeout = 5000")
+                await self._db.execute("PRAGMA journal_mode = WAL")
+                await self._db.execute("PRAGMA synchronous = NORMAL")
+                await self._db.execute("PRAGMA foreign_keys = ON")
+                # One read transaction: a consistent view even while another migrates.
+                await self._db.execute("BEGIN")
+                try:
+                    version = await self._check_ours()
+                finally:
+                    await self._db.execute("COMMIT")
+                return version
+            except sqlite3.OperationalError as e:
+                with contextlib.suppress(sqlite3.Error):
+                    await self._db.execute("ROLLBACK")
+                if not _busy(e) or attempt == SETUP_TRIES - 1:
+                    raise
+                await asyncio.sleep(min(0.02 * 2**attempt, 1.0))
+        raise AssertionError("unreachable")
 
     async def _check_ours(self) -> int:
         """The schema version, after refusing a file that is not ours or is too new."""
@@ -134,3 +157,11 @@ class SQLiteConnection:
                 with contextlib.suppress(sqlite3.Error):
                     await asyncio.shield(self._db.execute("ROLLBACK"))
                 raise
+
+
+def _busy(e: sqlite3.OperationalError) -> bool:
+    """SQLITE_BUSY or SQLITE_LOCKED, with any extended code (BUSY_RECOVERY, …)."""
+    code = getattr(e, "sqlite_errorcode", None)
+    if code is None:
+        return "locked" in str(e) or "busy" in str(e)
+    return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
