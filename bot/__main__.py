@@ -192,7 +192,7 @@ def _health(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
     from bot.config import load_config
-    from bot.health import check_health
+    from bot.ops.health import check_health
 
     logging.disable(logging.CRITICAL)  # config warnings would break the one-line answer
     try:
@@ -444,7 +444,7 @@ async def _feeds(args: argparse.Namespace) -> int:
     if args.action == "export":
         _feeds_export(settings, added, states)
     else:
-        from bot.feed_transfer import feed_rows, format_feed_table
+        from bot.ops.feed_transfer import feed_rows, format_feed_table
 
         rows = feed_rows(settings.feeds, added, states)
         print(format_feed_table(rows, settings.bot.timezone))
@@ -455,8 +455,8 @@ async def _feeds(args: argparse.Namespace) -> int:
 def _feeds_export(settings: Settings, added: list[AddedFeed], states: dict[str, FeedState]) -> None:
     from datetime import UTC, datetime
 
-    from bot.feed_transfer import export_location
-    from bot.opml import export_feeds, opml_document
+    from bot.ops.feed_transfer import export_location
+    from bot.ops.opml import export_feeds, opml_document
 
     feeds = export_feeds(
         [(export_location(f), f.name) for f in settings.feeds],
@@ -474,11 +474,11 @@ async def _feeds_import(args: argparse.Namespace, settings: Settings) -> int:
     from datetime import UTC, datetime
 
     from bot.config import FIRST_POLL_HINT, parse_first_poll
-    from bot.feed_transfer import FAILURES, import_feeds, known_feeds
     from bot.feeds.fetch import Fetcher
     from bot.feeds.parse import ParserPool
-    from bot.import_progress import ImportProgress
-    from bot.opml import read_opml
+    from bot.ops.feed_transfer import FAILURES, import_feeds, known_feeds
+    from bot.ops.import_progress import ImportProgress
+    from bot.ops.opml import read_opml
     from bot.storage.sqlite import open_storage
 
     if args.file is None:
@@ -520,7 +520,7 @@ async def _feeds_import(args: argparse.Namespace, settings: Settings) -> int:
 def _backup(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
-    from bot.backup import backup_database
+    from bot.ops.backup import backup_database
 
     settings = _config_only(args)
     result = backup_database(

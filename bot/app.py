@@ -23,20 +23,20 @@ from bot.chat.console import ConsoleSink
 from bot.chat.jsonl import JsonlSink
 from bot.commands import Commands
 from bot.config import FeedSettings, FirstPoll, Settings, parse_first_poll
+from bot.delivery.outbox import Outbox
 from bot.digest.model import Digest
 from bot.digest.service import DigestService
 from bot.errors import ConfigError, StorageError
 from bot.feeds import schedule
 from bot.feeds.fetch import Fetcher
 from bot.feeds.parse import ParserPool
-from bot.health import STALE_AFTER_INTERVALS, cycle_complete, tick_seconds
-from bot.http_status import Check, StatusServer
 from bot.logs import channel_context, feed_context
 from bot.matching.matcher import Matcher
 from bot.matching.watchlists import load_watchlists
 from bot.metrics import CONTENT_TYPE, Metrics
 from bot.models import FeedState
-from bot.outbox import Outbox
+from bot.ops.health import STALE_AFTER_INTERVALS, cycle_complete, tick_seconds
+from bot.ops.http_status import Check, StatusServer
 from bot.poller import Poller, PollOutcome, new_state
 from bot.redact import Redactor, secret_envs
 from bot.storage.base import AddedFeed

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from bot.config import BotSettings, ChannelSettings, FeedSettings
+from bot.delivery.routing import first_poll_allows, route
 from bot.errors import FetchError
 from bot.feeds import schedule
 from bot.feeds.dates import settle_date
@@ -22,7 +23,6 @@ from bot.feeds.parse import ParserPool
 from bot.matching.matcher import Matcher
 from bot.metrics import NO_RECORDING, Recorder, fetch_error_kind
 from bot.models import FeedState, Item, Match
-from bot.routing import first_poll_allows, route
 from bot.storage.base import IngestPlan, Storage
 from bot.stories import StoryTracker
 

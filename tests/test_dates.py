@@ -17,10 +17,10 @@ from bot.chat.discord.render import alert_embed
 from bot.chat.jsonl import alert_record
 from bot.chat.slack.render import alert_blocks
 from bot.config import FirstPoll
+from bot.delivery.routing import first_poll_allows
 from bot.feeds.dates import settle_date
 from bot.feeds.parse import parse_feed_bytes
 from bot.models import Alert, Item, Match
-from bot.routing import first_poll_allows
 from bot.storage.sqlite import APPLICATION_ID, MIGRATIONS, open_storage
 from bot.stories import StoryIndex, StoryItem, StoryTracker
 from tests.feedserver import FeedServer, item

@@ -18,11 +18,11 @@ from bot.config import (
     FirstPoll,
     settings_from_dict,
 )
+from bot.delivery.outbox import Outbox, retry_delay
 from bot.digest.model import Digest
 from bot.digest.service import DigestService
 from bot.errors import DeliveryError
 from bot.models import Entity, FeedState
-from bot.outbox import Outbox, retry_delay
 from bot.storage.sqlite import SQLiteStorage, open_storage
 from tests.clock import Clock
 from tests.feedserver import FeedServer, item

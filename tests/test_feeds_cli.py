@@ -8,7 +8,7 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from bot.opml import parse_opml
+from bot.ops.opml import parse_opml
 from tests.feedserver import FeedServer, Route, item
 from tests.run_bot import ROOT, alert_records
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from bot.config import ChannelSettings
+from bot.delivery.flood import admit
+from bot.delivery.outbox import Outbox
 from bot.errors import DeliveryError
-from bot.flood import admit
-from bot.outbox import Outbox
 from bot.storage.sqlite import SQLiteStorage, open_storage
 from tests.clock import Clock
 from tests.outbox_helpers import RecordingJsonlSink, match, queue, records

@@ -14,10 +14,10 @@ from hypothesis import strategies as st
 from bot.config import load_config
 from bot.config_values import parse_listen
 from bot.errors import ConfigError, FetchError, ParseError
-from bot.health import assess, cycle_complete, tick_seconds
-from bot.http_status import Check, health_body
 from bot.metrics import fetch_error_kind
 from bot.models import FeedState, Heartbeat
+from bot.ops.health import assess, cycle_complete, tick_seconds
+from bot.ops.http_status import Check, health_body
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 

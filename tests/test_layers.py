@@ -46,7 +46,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "bot.metrics",
             "bot.config_values",
             "bot.storage_health",
-            "bot.opml",
+            "bot.ops.opml",
         ),
     ),
     ("config", ("bot.config",)),
@@ -66,8 +66,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "bot.matching",
             "bot.stories",
             "bot.stories.rules",
-            "bot.routing",
-            "bot.flood",
+            "bot.delivery.routing",
+            "bot.delivery.flood",
             "bot.digest",
             "bot.backtest",
         ),
@@ -76,13 +76,15 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (
         "services",  # loops and jobs over storage, domain and ports
         (
+            "bot.delivery",  # the packages themselves: docstrings only
+            "bot.ops",
             "bot.poller",
-            "bot.outbox",
+            "bot.delivery.outbox",
             "bot.digest.service",
-            "bot.feed_transfer",
-            "bot.backup",
-            "bot.health",
-            "bot.http_status",
+            "bot.ops.feed_transfer",
+            "bot.ops.backup",
+            "bot.ops.health",
+            "bot.ops.http_status",
         ),
     ),
     ("control port", ("bot.control",)),  # what commands may ask of the running application
@@ -93,7 +95,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     # The composition root, its start-up checks and its side of the control port.
     ("app", ("bot.app", "bot.app_control", "bot.preflight")),
-    ("command line", ("bot.__main__", "bot.import_progress")),
+    ("command line", ("bot.__main__", "bot.ops.import_progress")),
 )
 
 # Third-party libraries only one adapter may import: library → the package allowed to.

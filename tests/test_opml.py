@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.errors import OpmlError
-from bot.opml import ExportFeed, opml_document, parse_opml, read_opml, xml_safe
+from bot.ops.opml import ExportFeed, opml_document, parse_opml, read_opml, xml_safe
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 

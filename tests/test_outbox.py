@@ -11,9 +11,9 @@ import pytest
 
 from bot.app import App
 from bot.chat.jsonl import JsonlSink
+from bot.delivery.outbox import retry_delay
 from bot.errors import DeliveryError
 from bot.models import Alert
-from bot.outbox import retry_delay
 from tests.clock import Clock
 from tests.feedserver import FeedServer, item
 

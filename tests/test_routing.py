@@ -1,4 +1,4 @@
-"""bot.routing: channel filters, route() and the first-poll policy."""
+"""bot.delivery.routing: channel filters, route() and the first-poll policy."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.config import ChannelSettings, FirstPoll
+from bot.delivery.routing import accepts, first_poll_allows, route
 from bot.models import Item, Match
-from bot.routing import accepts, first_poll_allows, route
 from bot.storage.base import Delivery
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)

@@ -13,8 +13,8 @@ import aiohttp
 import pytest
 
 from bot.app import App
+from bot.delivery.outbox import retry_delay
 from bot.errors import ConfigError
-from bot.outbox import retry_delay
 from tests.clock import Clock
 from tests.conftest import chat_config
 from tests.fakeslack import FakeSlack, signed_request

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from bot.config import ChannelSettings
+from bot.delivery.outbox import Outbox, retry_delay
 from bot.errors import DeliveryError
-from bot.outbox import Outbox, retry_delay
 from bot.storage.sqlite import SQLiteStorage, open_storage
 from tests.clock import Clock
 from tests.outbox_helpers import RecordingJsonlSink, match, queue, records

@@ -34,7 +34,7 @@ class FeedStore(Protocol):
 
     async def feed_activity(self) -> dict[str, tuple[datetime | None, float | None]]: ...
     async def start_heartbeat(self, pid: int, host: str, now: datetime, interval: float) -> None:
-        """A new `run` owns the heartbeat (bot/health.py reads it)."""
+        """A new `run` owns the heartbeat (bot/ops/health.py reads it)."""
         ...
 
     async def beat(self, now: datetime) -> None:

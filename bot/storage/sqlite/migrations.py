@@ -216,7 +216,7 @@ MIGRATIONS: list[str] = [
         published = fetched_at
         WHERE published < 631152000 OR published > fetched_at + 86400;
     """,
-    # 7: the heartbeat of `run`, read by `python -m bot health` (bot/health.py): one
+    # 7: the heartbeat of `run`, read by `python -m bot health` (bot/ops/health.py): one
     # row, rewritten at each start, advanced at each poll cycle, marked at a clean stop.
     """
     CREATE TABLE heartbeat (

@@ -8,7 +8,7 @@ declares entities at all is refused, since an OPML list never needs them and
 through lxml, so a feed title with `&`, quotes or `<` re-imports unchanged.
 
 Pure functions over bytes and plain data: the import/export commands
-(bot/feed_transfer.py) do the fetching and storing.
+(bot/ops/feed_transfer.py) do the fetching and storing.
 """
 
 from __future__ import annotations

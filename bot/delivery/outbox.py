@@ -8,7 +8,7 @@ Retry-After), a permanent one marks the channel broken.
 
 Per channel the worker also threads stories (a later item of a story that
 already has a message in the channel goes into its thread), applies the
-flood cap (bot/flood.py) and posts the summary of held alerts when the window
+flood cap (bot/delivery/flood.py) and posts the summary of held alerts when the window
 ends, and, when it has nothing else to do, edits story parents to show their
 source count — edits wait for a quiet moment so a burst costs one edit.
 """
@@ -25,9 +25,9 @@ from typing import Any
 
 from bot.chat.base import Sink
 from bot.config import ChannelSettings, format_duration
+from bot.delivery.flood import admit, window_end
 from bot.digest.model import Digest, DigestJob
 from bot.errors import DeliveryError
-from bot.flood import admit, window_end
 from bot.logs import channel_context
 from bot.metrics import NO_RECORDING, Recorder
 from bot.models import Alert, FloodSummary

@@ -23,7 +23,7 @@ from bot.feeds.fetch import Fetcher
 from bot.feeds.guard import MAX_URL_LENGTH
 from bot.feeds.parse import ParserPool
 from bot.models import FeedState
-from bot.opml import OpmlFeed
+from bot.ops.opml import OpmlFeed
 from bot.storage.base import AddedFeed
 
 #: Feeds checked at once; the fetcher's own global and per-host limits apply too.

@@ -10,7 +10,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 
-from bot.feed_transfer import ImportOutcome
+from bot.ops.feed_transfer import ImportOutcome
 
 
 class ImportProgress:
