@@ -80,6 +80,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "bot.ops",
             "bot.poller",
             "bot.delivery.outbox",
+            "bot.delivery.flood_windows",
             "bot.digest.service",
             "bot.ops.feed_transfer",
             "bot.ops.backup",
