@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 import bot.__main__ as bot_main
-from bot.__main__ import main, match_stream
+from bot.__main__ import main
+from bot.cli.match import match_stream
 
 ROOT = Path(__file__).parent.parent
 
@@ -172,7 +173,7 @@ def test_match_stream_threshold(watchlists):
 
 def test_main_rejects_out_of_range_threshold(watchlists, capsys, monkeypatch):
     # main() reconfigures the root logger; keep pytest's logging setup intact
-    monkeypatch.setattr(bot_main, "_setup_logging", lambda level: None)
+    monkeypatch.setattr(bot_main, "setup_logging", lambda level: None)
     assert main(["match", "--watchlists", str(watchlists), "--threshold", "101"]) == 2
     err = capsys.readouterr().err
     assert "--threshold" in err

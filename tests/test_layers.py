@@ -80,6 +80,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "bot.ops",
             "bot.poller",
             "bot.delivery.outbox",
+            "bot.delivery.flood_windows",
             "bot.digest.service",
             "bot.ops.feed_transfer",
             "bot.ops.backup",
@@ -95,7 +96,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     # The composition root, its start-up checks and its side of the control port.
     ("app", ("bot.app", "bot.app_control", "bot.preflight")),
-    ("command line", ("bot.__main__", "bot.ops.import_progress")),
+    ("command line", ("bot.__main__", "bot.cli", "bot.ops.import_progress")),
 )
 
 # Third-party libraries only one adapter may import: library → the package allowed to.

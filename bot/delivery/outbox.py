@@ -7,10 +7,10 @@ failure waits with capped exponential backoff (or the platform's
 Retry-After), a permanent one marks the channel broken.
 
 Per channel the worker also threads stories (a later item of a story that
-already has a message in the channel goes into its thread), applies the
-flood cap (bot/delivery/flood.py) and posts the summary of held alerts when the window
-ends, and, when it has nothing else to do, edits story parents to show their
-source count — edits wait for a quiet moment so a burst costs one edit.
+already has a message in the channel goes into its thread), applies the flood
+cap (flood.py, the window's state in flood_windows.py) and posts the summary of
+held alerts when the window ends, and, when it has nothing else to do, edits story
+parents to show their source count — edits wait for a quiet moment so a burst costs one.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.chat.base import Sink
-from bot.config import ChannelSettings, format_duration
-from bot.delivery.flood import admit, window_end
+from bot.config import ChannelSettings
+from bot.delivery.flood_windows import FloodWindows
 from bot.digest.model import Digest, DigestJob
 from bot.errors import DeliveryError
 from bot.logs import channel_context
@@ -106,10 +106,7 @@ class Outbox:
         self._wake = {c.key: asyncio.Event() for c in channels}
         self._broken: set[str] = set()
         self._edit_after: dict[str, datetime] = {}
-        # Per channel, kept in memory (one worker owns a channel): its flood window
-        # (start, top-level posts), and whether it is known to hold nothing back.
-        self._windows: dict[str, tuple[datetime | None, int]] = {}
-        self._flood_quiet: set[str] = set()
+        self.flood = FloodWindows(storage)
         # Channels known to have no queued digest: not asked again per alert until
         # digest_queued() says one was queued (digests are daily, alerts many).
         self._no_digest: set[str] = set()
@@ -372,16 +369,15 @@ class Outbox:
         if channel.key in self._broken:
             return None
         now = self.clock()
-        if channel.key not in self._flood_quiet:
-            pending = await self._summary_due(channel, now)
+        if not self.flood.is_quiet(channel):
+            pending = await self.flood.summary_due(channel, now)
             if pending is not None:
                 summary, attempts, summary_due = pending
                 if summary_due > now:
                     return (summary_due - now).total_seconds()
                 await self.send_summary(summary, attempts)
                 return 0
-            if not await self.storage.held_count(channel.platform, channel.id):
-                self._flood_quiet.add(channel.key)  # until an alert is held
+            await self.flood.check_quiet(channel)
         alert = await self.storage.next_alert(channel.platform, channel.id)
         if alert is not None:
             alert = with_new_entities(alert)
@@ -397,19 +393,19 @@ class Outbox:
             due = await self.storage.alert_due_at(alert.id)
             if due <= now:
                 top_level = alert.reply_to is None
-                if top_level and not await self._admit(channel, alert, now):
+                if top_level and not await self.flood.admit(channel, alert, now):
+                    self.stats.held += 1
                     return 0
                 sent = self.stats.sent
                 await self.send_one(alert)
-                if top_level and self.stats.sent > sent and channel.key in self._windows:
-                    start, posted = self._windows[channel.key]
-                    self._windows[channel.key] = (start, posted + 1)
+                if top_level and self.stats.sent > sent:
+                    self.flood.posted(channel)
                 return 0
         wait = await self._edit_stories(channel, now)
         if due is not None:
             wait = _sooner(wait, (due - now).total_seconds())
-        if channel.key not in self._flood_quiet:  # alerts are held: wake for their summary
-            wait = _sooner(wait, await self._until_window_end(channel, now))
+        if not self.flood.is_quiet(channel):  # alerts are held: wake for their summary
+            wait = _sooner(wait, await self.flood.until_window_end(channel, now))
         return wait
 
     async def _next_digest_job(self, channel: ChannelSettings) -> DigestJob | None:
@@ -419,70 +415,6 @@ class Outbox:
         if job is None:
             self._no_digest.add(channel.key)
         return job
-
-    async def _window(self, channel: ChannelSettings) -> tuple[datetime | None, int]:
-        """The channel's flood window: read from storage once, then kept here."""
-        if channel.key not in self._windows:
-            self._windows[channel.key] = await self.storage.flood_window(
-                channel.platform, channel.id
-            )
-        return self._windows[channel.key]
-
-    async def _admit(self, channel: ChannelSettings, alert: Alert, now: datetime) -> bool:
-        """Apply the flood cap to a top-level alert; hold it if the window is full."""
-        if channel.flood_cap <= 0:
-            return True
-        start, posted = await self._window(channel)
-        decision = admit(
-            now,
-            start,
-            posted,
-            cap=channel.flood_cap,
-            window=channel.flood_window,
-            severity=alert.severity,
-        )
-        if decision.window_start != start:
-            await self.storage.set_flood_window(channel.platform, channel.id, decision.window_start)
-            self._windows[channel.key] = (decision.window_start, 0)
-        if decision.send:
-            return True
-        await self.storage.hold_alert(alert.id, now)
-        # step() has just checked: a quiet channel held nothing back until now.
-        first = channel.key in self._flood_quiet
-        self._flood_quiet.discard(channel.key)
-        self.stats.held += 1
-        end = window_end(decision.window_start, channel.flood_window)
-        log.log(
-            logging.INFO if first else logging.DEBUG,
-            "%s: %d alerts in %s reached the flood cap; holding the rest for one summary at %s",
-            channel.key,
-            channel.flood_cap,
-            format_duration(channel.flood_window),
-            end.strftime("%H:%M:%S %Z") if end else "the window's end",
-        )
-        return False
-
-    async def _summary_due(
-        self, channel: ChannelSettings, now: datetime
-    ) -> tuple[FloodSummary, int, datetime] | None:
-        """The summary to deliver: one already made, or the held alerts of an ended window."""
-        pending = await self.storage.next_summary(channel.platform, channel.id)
-        if pending is not None:
-            return pending
-        start, _ = await self._window(channel)
-        end = window_end(start, channel.flood_window)
-        if start is None or end is None or end > now:
-            return None
-        if await self.storage.create_summary(channel.platform, channel.id, start, end, now):
-            self._windows[channel.key] = (None, 0)  # the next alert opens a new window
-            return await self.storage.next_summary(channel.platform, channel.id)
-        return None
-
-    async def _until_window_end(self, channel: ChannelSettings, now: datetime) -> Next:
-        """Seconds until the held alerts' summary is due (called only when some are held)."""
-        start, _ = await self._window(channel)
-        end = window_end(start, channel.flood_window)
-        return None if end is None else max((end - now).total_seconds(), 0.0)
 
     async def _edit_stories(self, channel: ChannelSettings, now: datetime) -> Next:
         """Show each story's growth on its parent message; None when all are up to date."""

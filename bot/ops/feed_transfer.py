@@ -5,7 +5,7 @@ bot.toml, then a real fetch (bot/feeds/fetch.py) and a real parse in the parser
 pool (bot/feeds/parse.py) — before storing the good ones as operator feeds,
 which `run` polls like bot.toml's (loopback and private addresses allowed: the
 operator, not a chat user, chose them). Nothing here prints: the command line
-(bot/__main__.py) shows progress and the report.
+(bot/cli/ops.py) shows progress and the report.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Two bots on one SQLite file (a systemd service plus a terminal) would each
 deliver every queued alert, so `run` refuses to start while another process
-holds the lock, and `once` only polls and queues (see bot/__main__.py).
+holds the lock, and `once` only polls and queues (see bot/cli/run.py).
 
 The lock is a POSIX record lock (lockf/fcntl), not flock: the kernel drops it
 when the holding process dies, even by SIGKILL, so a restart never needs
