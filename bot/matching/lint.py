@@ -6,7 +6,7 @@ analyst hears about a risky alias before it floods a channel.
 
 from __future__ import annotations
 
-from bot.matching.matcher import is_strict
+from bot.matching.name_rules import is_strict
 from bot.matching.normalize import scan, skeleton
 from bot.matching.risk import risk_reasons
 

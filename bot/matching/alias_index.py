@@ -1,0 +1,270 @@
+"""The alias index: every form under which a watchlist's names can be found.
+
+Why a module of its own: building the index decides *what* can match (which
+aliases are strict, which forms a name may take: joined skeletons, without
+connecting words or a generic last word, consonants for vowel-less scripts,
+vowel classes, family names, anchor words for fuzzy lookup); the finders in
+exact.py and fuzzy.py only look those forms up. It is built once per
+watchlist version; its caches only remember lookups (word -> candidates), so
+results never depend on what was matched before.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+
+from rapidfuzz.distance import OSA
+
+from bot.matching.name_rules import (
+    ANCHORS_PER_ALIAS,
+    CACHE_LIMIT,
+    GENERIC_WORDS,
+    MIN_ANCHOR_LEN,
+    MIN_CONSONANTS,
+    MIN_FUZZY_CONSONANTS,
+    MIN_VOWEL_CLASS_CONSONANTS,
+    MIN_VOWEL_CLASS_WORD,
+    PERSON,
+    SYNONYMS,
+    VOWELS_RE,
+    allowed_edits,
+    deletions,
+    distinctive,
+    is_strict,
+    join_skeletons,
+    same_start,
+    signature,
+    without_connectors,
+    without_trailing_generic,
+)
+from bot.matching.normalize import (
+    MIN_SURNAME_STEM,
+    consonants,
+    scan,
+    skeleton,
+    surname_stem,
+    vowel_class,
+)
+from bot.matching.risk import RISKY_WORDS, dropped_symbols, literal_pattern, risk_reasons
+from bot.models import Entity
+
+
+@dataclass(frozen=True, slots=True)
+class Alias:
+    """One alias of an entity, tokenised once, with what matching it allows."""
+
+    entity: Entity
+    text: str
+    strict: bool
+    folded: tuple[str, ...]
+    cased: tuple[str, ...]
+    skel: tuple[str, ...]
+    joined: str  # skeletons joined without spaces
+    signature: tuple[str, ...]
+    allowed: int  # edits a fuzzy variant may have; 0 = exact (skeleton) only
+    size: int  # number of words
+    risky: bool = False  # see risk.py: matched case-exact, and not inside shouting capitals
+
+
+class AliasIndex:
+    """Lookup tables from a name's forms to alias numbers (positions in `aliases`)."""
+
+    def __init__(self, entities: list[Entity], threshold: float = 90.0) -> None:
+        self.entities = list(entities)
+        self.threshold = threshold
+        self.aliases: list[Alias] = []
+        self.strict: dict[str, list[int]] = defaultdict(list)  # first cased word
+        self.joined: dict[str, list[int]] = defaultdict(list)  # whole skeleton string
+        self.prefixes: set[str] = set()
+        self.max_words = 1
+        # Without al/ul/e/i (and in/the/of): alias index and its number of words.
+        self.noconn: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        self.shortened: dict[str, list[int]] = defaultdict(list)  # without "Province"
+        self.strict_joined: dict[str, list[int]] = defaultdict(list)  # KP for K-P
+        self.by_consonants: dict[str, list[int]] = defaultdict(list)  # for Arabic script
+        self.consonant_variants: dict[str, list[int]] = defaultdict(list)
+        self.consonant_target: dict[int, str] = {}
+        # anchor word -> (alias, position); a word or deletion -> anchor words
+        self.anchors: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        self.anchor_words: dict[str, set[str]] = defaultdict(set)
+        self.anchor_cache: dict[str, tuple[tuple[int, int], ...]] = {}
+        self.skeleton_cache: dict[str, str] = {}  # word -> skeleton, a plain dict: hot path
+        self.excludes: dict[str, list[tuple[str, tuple[str, ...]]]] = defaultdict(list)
+        # Risky aliases with symbols word matching would drop (C++): the raw text, as written.
+        self.literal: list[tuple[int, re.Pattern[str]]] = []
+        # Person aliases by the skeleton of their family name, for "Ahmadi, Said".
+        self.reversed: dict[str, list[int]] = defaultdict(list)
+        # Person aliases by their family name without its Russian-era ending (Karimov).
+        self.surnames: dict[str, list[int]] = defaultdict(list)
+        # Names by their vowel-class form (Usama = Osama), and those forms' first words.
+        self.vowel_forms: dict[str, list[int]] = defaultdict(list)
+        self.vowel_starts: set[str] = set()
+        self.vowel_cache: dict[str, str] = {}
+        # Names with connecting words (al, of the, va) that texts may leave out.
+        self.dropped: dict[str, list[int]] = defaultdict(list)
+        self.risky: set[tuple[str, str]] = set()  # (entity id, alias)
+        # Terms that must appear in an item for the entity to match (namesakes).
+        self.context: dict[str, list[tuple[str, ...]]] = {
+            e.id: [tuple(skeleton(w) for w in scan(c).folded) for c in e.context]
+            for e in self.entities
+            if e.context
+        }
+        for entity in self.entities:
+            for phrase in entity.exclude:
+                words = tuple(scan(phrase).folded)
+                self.excludes[words[0]].append((entity.id, words))
+            for alias in entity.all_aliases:
+                self._add_alias(entity, alias)
+        self._build_anchors()
+        # Every beginning of every form a name can take, so the exact scan stops
+        # at the first word that cannot continue any name.
+        forms = {*self.joined, *self.shortened, *self.noconn}
+        self.prefixes = {form[:k] for form in forms for k in range(1, len(form) + 1)}
+        # Words that may begin a name: a name's first word, or a beginning of
+        # three letters or more (a text may split what the alias joins).
+        self.starts = {p for p in self.prefixes if len(p) >= 3} | {
+            skeleton(w) for a in self.aliases if not a.strict for w in a.folded[:1]
+        }
+
+    @property
+    def alias_count(self) -> int:
+        return len(self.aliases)
+
+    def _add_alias(self, entity: Entity, text: str) -> None:
+        toks = scan(text)
+        if not len(toks):
+            return
+        risky = text not in entity.loose and bool(risk_reasons(text))
+        if risky and entity.kind == PERSON and all(w in RISKY_WORDS for w in toks.folded):
+            return  # a given name that is an ordinary word is no evidence of the person
+        strict = risky or is_strict(text)
+        skel = tuple(skeleton(w) for w in toks.folded)
+        joined = join_skeletons(skel)
+        alias = Alias(
+            entity=entity,
+            text=text,
+            strict=strict,
+            folded=tuple(toks.folded),
+            cased=tuple(toks.cased),
+            skel=skel,
+            joined=joined,
+            signature=signature(toks.folded),
+            allowed=0 if strict else allowed_edits(len(joined), self.threshold),
+            size=len(toks),
+            risky=risky,
+        )
+        index = len(self.aliases)
+        self.aliases.append(alias)
+        if risky:
+            self.risky.add((entity.id, text))
+        if risky and dropped_symbols(text):
+            self.literal.append((index, literal_pattern(text)))
+            return
+        if entity.kind == PERSON and 2 <= alias.size <= 3:
+            self.reversed[skel[-1]].append(index)
+        if not strict:
+            self._add_variant_forms(index, alias)
+        if strict:
+            self.strict[alias.cased[0]].append(index)
+            self.strict_joined["".join(alias.cased)].append(index)
+            return
+        noconn = without_connectors(alias.folded, skel)
+        self.noconn[noconn].append((index, alias.size))
+        if noconn != joined:
+            self.dropped[noconn].append(index)
+        self.joined[joined].append(index)
+        forms = [joined]
+        shortened = without_trailing_generic(alias.folded, skel)
+        if shortened:
+            self.shortened[shortened].append(index)
+            forms.append(shortened)
+            short = without_connectors(alias.folded[:-1], skel[:-1])
+            self.noconn[short].append((index, alias.size - 1))
+        for form in forms:
+            for name, others in SYNONYMS.items():
+                if form.startswith(name) and len(form) > len(name):
+                    for other in others:
+                        target = self.joined if form == joined else self.shortened
+                        target[other + form[len(name) :]].append(index)
+        bare = "".join(consonants(w) for w in alias.folded)
+        if len(bare) >= MIN_CONSONANTS:
+            self.by_consonants[bare].append(index)
+        if len(bare) >= MIN_FUZZY_CONSONANTS:
+            self.consonant_target[index] = bare
+            for key in {bare} | deletions(bare):
+                self.consonant_variants[key].append(index)
+        # Room for connecting words (al, ud, in the) the alias writes joined or leaves out.
+        self.max_words = max(self.max_words, alias.size + 3)
+
+    def _add_variant_forms(self, index: int, alias: Alias) -> None:
+        """Index the spelling families the exact forms miss (see exact.variants)."""
+        if alias.entity.kind == PERSON and alias.size >= 2:
+            stem = surname_stem(alias.skel[-1])
+            if len(stem) >= MIN_SURNAME_STEM:
+                self.surnames[stem].append(index)
+        form = join_skeletons(vowel_class(w) for w in alias.skel)
+        consonants_left = len(VOWELS_RE.sub("", form))
+        long_enough = alias.size > 1 or len(alias.folded[0]) >= MIN_VOWEL_CLASS_WORD
+        wanted = MIN_VOWEL_CLASS_CONSONANTS[alias.size > 1]
+        if self.threshold < 100 and long_enough and consonants_left >= wanted:
+            self.vowel_forms[form].append(index)
+            self.vowel_starts.add(vowel_class(alias.skel[0]))
+            self.max_words = max(self.max_words, alias.size)
+
+    def _build_anchors(self) -> None:
+        """Index fuzzy aliases by their rarest distinctive words and those words' deletions."""
+        fuzzy = [i for i, a in enumerate(self.aliases) if a.allowed]
+        frequency = Counter(w for i in fuzzy for w in set(self.aliases[i].skel))
+        for index in fuzzy:
+            alias = self.aliases[index]
+            ranked = sorted(
+                (frequency[w], -len(w), w, pos)
+                for pos, (w, f) in enumerate(zip(alias.skel, alias.folded, strict=True))
+                if len(w) >= MIN_ANCHOR_LEN and f not in GENERIC_WORDS and distinctive(w)
+            )
+            if not ranked:  # only generic or short words: anchor on the longest
+                longest = max(len(w) for w in alias.skel)
+                ranked = [(0, 0, w, p) for p, w in enumerate(alias.skel) if len(w) == longest]
+            # A second anchor only if it is rare too: a word shared by many
+            # aliases would make them all candidates wherever it appears.
+            chosen = ranked[:1] + [r for r in ranked[1:ANCHORS_PER_ALIAS] if r[0] <= 8]
+            for _, _, word, pos in chosen:
+                self.anchors[word].append((index, pos))
+                for key in {word} | deletions(word):
+                    self.anchor_words[key].add(word)
+
+    def anchor_hits(self, word: str) -> tuple[tuple[int, int], ...]:
+        """Fuzzy candidates (alias, position) for a text word, cached per word.
+
+        A shared deletion only says two words are up to two edits apart. A
+        candidate is kept when the word starts like the anchor word (spelling
+        varies inside a name, rarely at its first letter: Yullah is not Kullah)
+        and is within budget: a one-word name's own (a five-letter name has
+        none, so "Kabul" never wakes "Kadul"), or a longer name's.
+        """
+        hits = self.anchor_cache.get(word)
+        if hits is None:
+            found: set[tuple[int, int]] = set()
+            anchors: set[str] = set()
+            for key in {word} | deletions(word):
+                anchors.update(self.anchor_words.get(key, ()))
+            for anchor in anchors:
+                if anchor == word:
+                    found.update(self.anchors[anchor])
+                    continue
+                if not same_start(anchor, word):
+                    continue
+                own = allowed_edits(len(anchor), self.threshold)
+                distance = OSA.distance(anchor, word, score_cutoff=max(own, 1))
+                for a, pos in self.anchors[anchor]:
+                    # A word of a longer name may spend the name's budget.
+                    budget = own if self.aliases[a].size == 1 else self.aliases[a].allowed
+                    if distance <= budget:
+                        found.add((a, pos))
+            hits = tuple(sorted(found))
+            if len(self.anchor_cache) >= CACHE_LIMIT:
+                self.anchor_cache.clear()
+            self.anchor_cache[word] = hits
+        return hits

@@ -1,0 +1,256 @@
+"""Finding names by exact lookups of their indexed forms.
+
+Why a module of its own: these finders never score a distance (but one
+consonant off in vowel-less script, looked up by deletion keys): every
+window they report is a form the index holds. They run first; the fuzzy
+search (fuzzy.py) only looks for entities these did not find.
+"""
+
+from __future__ import annotations
+
+from rapidfuzz.distance import OSA
+
+from bot.matching.alias_index import AliasIndex
+from bot.matching.mention import Field, make_match
+from bot.matching.name_rules import (
+    CACHE_LIMIT,
+    DROPPABLE,
+    MIN_FUZZY_CONSONANTS,
+    SUBUNIT_WORDS,
+    TRAILING_GENERIC,
+    deletions,
+    join_skeleton,
+)
+from bot.matching.normalize import (
+    CONSONANTAL,
+    LINK_WORDS,
+    consonants,
+    skeleton,
+    stems,
+    surname_stem,
+    vowel_class,
+    vowels_close,
+)
+from bot.models import Match
+
+
+def exact_mentions(index: AliasIndex, f: Field) -> list[Match]:
+    """Every mention an index lookup finds in a field, before any plausibility rule.
+
+    Acronyms by their cased words; longer names by joined skeletons of one
+    word and more (also without a generic last word or connecting words);
+    then transliterated words, reversed person names, spelling families and
+    literal risky aliases.
+    """
+    found: list[Match] = []
+    toks, skel, text = f.tokens, f.skel, f.text
+    cased, folded = toks.cased, toks.folded
+    strict, prefixes, starts = index.strict, index.prefixes, index.starts
+    n = len(toks)
+    for i in range(n):
+        # Acronyms and short aliases: the cased words, exactly.
+        if cased[i] in strict or (
+            i + 1 < n and toks.starts[i + 1] == toks.ends[i] + 1 and text[toks.ends[i]] == "-"
+        ):
+            found.extend(strict_at(index, f, i))
+        # Longer aliases: the joined skeletons of 1..k words, exactly.
+        if skel[i] not in starts:
+            continue
+        joined, bare, interior, linked = "", "", False, False
+        for j in range(i, min(n, i + index.max_words)):
+            joined = join_skeleton(joined, skel[j])
+            droppable = j > i and folded[j] in DROPPABLE
+            bare_next = bare if droppable else join_skeleton(bare, skel[j])
+            if joined not in prefixes and bare_next not in prefixes:
+                break
+            for a in index.joined.get(joined, ()):
+                found.append(make_match(index.aliases[a], f, i, j + 1, 0))
+            # Without its generic last word, unless another one follows
+            # (Balochistan Liberation Front is not ...Liberation Army).
+            if joined in index.shortened and (
+                j + 1 == n
+                or folded[j + 1] not in TRAILING_GENERIC
+                or folded[j + 1] in SUBUNIT_WORDS
+            ):
+                for a in index.shortened[joined]:
+                    found.append(make_match(index.aliases[a], f, i, j + 1, 0))
+            # The same name with its connecting words (al, ul, e) left out.
+            if droppable:
+                interior = True
+                linked = linked or folded[j] in LINK_WORDS
+                continue
+            bare = bare_next
+            if interior:
+                for a, words in index.noconn.get(bare, ()):
+                    if words >= 3 or not linked:
+                        found.append(make_match(index.aliases[a], f, i, j + 1, 0))
+            elif j > i:  # the text leaves out the connecting words the alias has
+                for a in index.dropped.get(bare, ()):
+                    found.append(make_match(index.aliases[a], f, i, j + 1, 0))
+    if any(toks.foreign):
+        found.extend(foreign(index, f))
+    if index.reversed:
+        found.extend(reversed_names(index, f))
+    if index.surnames or index.vowel_forms:
+        found.extend(variants(index, f))
+    if index.literal:
+        found.extend(literal_at(index, f))
+    return found
+
+
+def reversed_names(index: AliasIndex, f: Field) -> list[Match]:
+    """A person's name written family name first, after a comma: "Ahmadi, Said"."""
+    toks, skel, text = f.tokens, f.skel, f.text
+    n, found = len(toks), []
+    for k in range(n - 1):
+        if skel[k] not in index.reversed or text[toks.ends[k] : toks.starts[k + 1]].strip() != ",":
+            continue
+        for a in index.reversed[skel[k]]:
+            alias = index.aliases[a]
+            given = alias.size - 1
+            end = k + 1 + given
+            if end > n or tuple(skel[k + 1 : end]) != alias.skel[:-1]:
+                continue
+            if all(toks.cased[x][:1].isupper() for x in range(k, end)):
+                found.append(make_match(alias, f, k, end, 0))
+    return found
+
+
+def variants(index: AliasIndex, f: Field) -> list[Match]:
+    """Spelling families of names, tried only from capitalised words.
+
+    * A person's family name with or without its Russian-era ending
+      (Islam Karim = Islam Karimov, Emomali Rahmonov = Emomali Rahmon),
+      the given names exactly; never for a one-word alias, so Ali is not Aliyev.
+    * A name whose vowels (and Pashto sh/kh) differ: Osama bin Laden,
+      Mohammed Yunus, Pukhtun, when the name has consonants enough.
+    """
+    toks, skel = f.tokens, f.skel
+    cased, n = toks.cased, len(toks)
+    found: list[Match] = []
+    cache = index.vowel_cache
+    if len(cache) > CACHE_LIMIT:
+        cache.clear()
+    for i in range(n):
+        if not cased[i][:1].isupper() or toks.foreign[i]:
+            continue
+        word = skel[i]
+        for a in index.surnames.get(surname_stem(word), ()):
+            alias = index.aliases[a]
+            start = i - alias.size + 1
+            if word != alias.skel[-1] and start >= 0 and tuple(skel[start:i]) == alias.skel[:-1]:
+                found.append(make_match(alias, f, start, i + 1, 0))
+        if not index.vowel_forms:
+            continue
+        vowels = cache.get(word)
+        if vowels is None:
+            vowels = cache[word] = vowel_class(word)
+        if vowels not in index.vowel_starts:
+            continue
+        form = vowels
+        for j in range(i, min(n, i + index.max_words)):
+            if j > i:
+                if toks.foreign[j]:
+                    break
+                following = cache.get(skel[j])
+                if following is None:
+                    following = cache[skel[j]] = vowel_class(skel[j])
+                form = join_skeleton(form, following)
+            for a in index.vowel_forms.get(form, ()):
+                alias = index.aliases[a]
+                if alias.size == j - i + 1 and vowels_close(skel[i : j + 1], alias.skel):
+                    found.append(make_match(alias, f, i, j + 1, 0))
+    return found
+
+
+def literal_at(index: AliasIndex, f: Field) -> list[Match]:
+    """Risky aliases with symbols (C++): the text exactly as written, word-bounded."""
+    found = []
+    for a, pattern in index.literal:
+        alias = index.aliases[a]
+        e = alias.entity
+        for hit in pattern.finditer(f.text):
+            found.append(
+                Match(
+                    e.id,
+                    e.name,
+                    e.kind,
+                    e.severity,
+                    alias.text,
+                    hit.group(),
+                    100.0,
+                    f.name,
+                    hit.start(),
+                    hit.end(),
+                    "exact",
+                )
+            )
+    return found
+
+
+def strict_at(index: AliasIndex, f: Field, i: int) -> list[Match]:
+    """Acronyms starting at word i, also spelled with hyphens between letters (K-P)."""
+    toks, text, found = f.tokens, f.text, []
+    n = len(toks)
+    for a in index.strict.get(toks.cased[i], ()):
+        alias = index.aliases[a]
+        j = i + alias.size
+        if tuple(toks.cased[i:j]) == alias.cased:
+            found.append(make_match(alias, f, i, j, 0))
+    j, spelled = i, toks.cased[i]
+    while j + 1 < n and toks.starts[j + 1] == toks.ends[j] + 1 and text[toks.ends[j]] == "-":
+        j += 1
+        spelled += toks.cased[j]
+        for a in index.strict_joined.get(spelled, ()):
+            if index.aliases[a].size != j - i + 1:
+                found.append(make_match(index.aliases[a], f, i, j + 1, 0))
+    return found
+
+
+def foreign(index: AliasIndex, f: Field) -> list[Match]:
+    """Words transliterated from another script: case endings and missing vowels.
+
+    Russian inflects names (Кабуле → "kabule" for Kabul), and Arabic script
+    writes few vowels (پاکستان → "pkstn"): such windows are compared by
+    stem and by consonants, only where every word came from another script.
+    """
+    toks, skel = f.tokens, f.skel
+    n = len(toks)
+    found: list[Match] = []
+    for i in range(n):
+        if not toks.foreign[i]:
+            continue
+        joined, bare = "", ""
+        for j in range(i, min(n, i + index.max_words)):
+            if not toks.foreign[j]:
+                break
+            for stem in stems(toks.folded[j]):
+                for a in index.joined.get(join_skeleton(joined, skeleton(stem)), ()):
+                    found.append(make_match(index.aliases[a], f, i, j + 1, 0))
+                for a in index.by_consonants.get(bare + consonants(stem), ()):
+                    found.append(make_match(index.aliases[a], f, i, j + 1, 0))
+            joined = join_skeleton(joined, skel[j])
+            bare += consonants(toks.folded[j])
+            for a in index.by_consonants.get(bare, ()):
+                found.append(make_match(index.aliases[a], f, i, j + 1, 0))
+            # One consonant off only for scripts that leave vowels out: in
+            # Cyrillic it would let "ministerstvo" pass for "Minister Santaov".
+            consonantal = toks.foreign[i] == CONSONANTAL == toks.foreign[j]
+            if consonantal and len(bare) >= MIN_FUZZY_CONSONANTS - 1:
+                found.extend(consonant_fuzzy(index, f, bare, i, j + 1))
+    return found
+
+
+def consonant_fuzzy(index: AliasIndex, f: Field, bare: str, i: int, j: int) -> list[Match]:
+    """Vowel-less script with one consonant off (नरेंद्र → "nrmdr" for Narendra)."""
+    found = []
+    candidates: set[int] = set()
+    for key in {bare} | deletions(bare):
+        candidates.update(index.consonant_variants.get(key, ()))
+    for a in sorted(candidates):
+        alias = index.aliases[a]
+        target = index.consonant_target[a]
+        distance = OSA.distance(bare, target, score_cutoff=1)
+        if distance == 1:
+            found.append(make_match(alias, f, i, j, 1, len(target)))
+    return found

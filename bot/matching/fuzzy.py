@@ -1,0 +1,145 @@
+"""Finding names by spelling distance, from anchor words.
+
+Why a module of its own: fuzzy matching is the costly and risky part. Each
+alias's rarest distinctive words (and their one-letter deletions) are its
+anchors in the index; only windows around a text word that hits an anchor
+are scored, so the cost hardly grows with the watchlist, and each window must
+start like the alias, not cross a full stop, stay within the alias's edit
+budget and keep its direction words and numbers.
+"""
+
+from __future__ import annotations
+
+from rapidfuzz.distance import OSA
+
+from bot.matching.alias_index import Alias, AliasIndex
+from bot.matching.mention import Field, make_match
+from bot.matching.name_rules import (
+    BREAK,
+    DIRECTIONS,
+    GENERIC_WORDS,
+    MAX_INSERTED,
+    MIN_ANCHOR_LEN,
+    distinctive,
+    join_skeletons,
+    same_start,
+    signature,
+)
+from bot.matching.normalize import Tokens
+from bot.matching.resolve import better
+from bot.models import Match
+
+
+def fuzzy(index: AliasIndex, f: Field, skip: set[str]) -> list[Match]:
+    """The best fuzzy mention per entity not in `skip`, from windows around anchor hits."""
+    best: dict[str, Match] = {}
+    tried: set[tuple[int, int, int, int]] = set()
+    toks, skel = f.tokens, f.skel
+    cache = index.anchor_cache
+    for i, word in enumerate(skel):
+        hits = cache.get(word)
+        if hits is None:
+            anchorable = len(word) >= MIN_ANCHOR_LEN - 1 and distinctive(word)
+            hits = index.anchor_hits(word) if anchorable else ()
+            cache[word] = hits
+        for a, pos in hits:
+            alias = index.aliases[a]
+            if alias.entity.id in skip or not neighbours_fit(alias, pos, i, toks, skel):
+                continue
+            for start, end, gap in windows(alias, i, pos, toks):
+                if (a, start, end, gap) in tried:
+                    continue
+                tried.add((a, start, end, gap))
+                m = verify(index, alias, f, start, end, gap)
+                if m is not None:
+                    current = best.get(m.entity_id)
+                    if current is None or better(m, current):
+                        best[m.entity_id] = m
+    return list(best.values())
+
+
+def windows(alias: Alias, i: int, pos: int, toks: Tokens) -> list[tuple[int, int, int]]:
+    """Text windows (start, end, inserted words) that could hold `alias`, anchored at i."""
+    size, n = alias.size, len(toks)
+    out = []
+    # The alias's own length, or one word fewer when the text joins two of
+    # its words (Hizbul for Hizb ul). A text that splits a word the alias
+    # joins is only accepted exactly: "Khan now" must not be "Khano".
+    for length in (size, size - 1):
+        if length < 1:
+            continue
+        for start in {i - pos, i - pos + (size - length)}:
+            if 0 <= start <= i < start + length <= n:
+                out.append((start, start + length, 0))
+    if size >= 2:  # a middle name inside: first words, inserted words, last word
+        for gap in range(1, MAX_INSERTED + 1):
+            start = i - pos if pos < size - 1 else i - pos - gap
+            end = start + size + gap
+            if start < 0 or end > n:
+                continue
+            # Inserted words must look like names: capitalised, not generic.
+            inner = range(end - 1 - gap, end - 1)
+            if all(
+                toks.cased[k][:1].isupper()
+                and toks.folded[k] not in GENERIC_WORDS
+                and toks.folded[k] not in DIRECTIONS
+                for k in inner
+            ):
+                out.append((start, end, gap))
+    return out
+
+
+def verify(
+    index: AliasIndex, alias: Alias, f: Field, start: int, end: int, gap: int
+) -> Match | None:
+    """The window's match if it is within the alias's edit budget and keeps its directions."""
+    toks, skel = f.tokens, f.skel
+    picked = [*range(start, end - 1 - gap), end - 1] if gap else list(range(start, end))
+    # Word by word, a variant starts like the alias (cheap, so first).
+    if len(picked) == alias.size:
+        for k, w in zip(picked, alias.skel, strict=True):
+            if not same_start(skel[k], w):
+                return None
+    elif not same_start(skel[start], alias.skel[0]):
+        return None
+    # A name does not run across a full stop, comma or bracket.
+    text = f.text
+    for k in range(start, end - 1):
+        if BREAK.search(text, toks.ends[k], toks.starts[k + 1]):
+            return None
+    candidate = join_skeletons(skel[k] for k in picked)
+    if abs(len(candidate) - len(alias.joined)) > alias.allowed:
+        return None
+    # OSA counts a swap of two letters as one edit (Nangrahar / Nangarhar).
+    distance = OSA.distance(candidate, alias.joined, score_cutoff=alias.allowed)
+    if distance > alias.allowed:
+        return None
+    if signature([toks.folded[k] for k in picked]) != alias.signature:
+        return None
+    return make_match(alias, f, start, end, distance)
+
+
+def neighbours_fit(alias: Alias, pos: int, i: int, toks: Tokens, skel: list[str]) -> bool:
+    """A quick necessary condition before any window is scored.
+
+    The words next to the anchor must start like the alias's words next to
+    it, be a capitalised inserted name (a middle name), or hold a joined pair
+    of the alias's words (Hizbul for Hizb ul).
+    """
+    size, n = alias.size, len(skel)
+    if pos + 1 < size:
+        if i + 1 >= n:
+            return False
+        if not (same_start(skel[i + 1], alias.skel[pos + 1]) or toks.cased[i + 1][:1].isupper()):
+            return False
+    if pos > 0:
+        if i < 1:
+            return False
+        left = skel[i - 1]
+        if not (
+            same_start(left, alias.skel[pos - 1])
+            or (pos > 1 and same_start(left, alias.skel[pos - 2]))
+            or (pos == size - 1 and toks.cased[i - 1][:1].isupper())
+        ):
+            return False
+    return True

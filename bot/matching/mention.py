@@ -1,0 +1,63 @@
+"""One field of an item as the finders see it, and how a found window becomes a Match.
+
+Why a module of its own: every finder (exact.py, fuzzy.py) reports its
+windows through `make_match`, so a mention's score and its "how" (exact,
+normalised, variant, transliterated, fuzzy) are decided in one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.matching.alias_index import Alias
+from bot.matching.name_rules import fuzzy_score
+from bot.matching.normalize import Tokens
+from bot.models import Match
+
+
+@dataclass(slots=True)
+class Field:
+    """One field of an item, tokenised once, with its skeletons."""
+
+    name: str
+    text: str
+    tokens: Tokens
+    skel: list[str]
+
+
+def make_match(alias: Alias, f: Field, i: int, j: int, distance: int, length: int = 0) -> Match:
+    """The Match for words i..j-1 of a field, `distance` edits from the alias."""
+    toks = f.tokens
+    start, end = toks.starts[i], toks.ends[j - 1]
+    span = f.text[start:end]
+    if distance:
+        how = "fuzzy"
+        # On the threshold's scale: score >= threshold exactly when
+        # distance <= allowed_edits(length, threshold).
+        score = fuzzy_score(distance, length or len(alias.joined))
+    else:
+        score = 100.0
+        if span == alias.text:
+            how = "exact"
+        elif any(toks.foreign[i:j]):
+            how = "transliterated"
+        elif tuple(toks.folded[i:j]) == alias.folded or "".join(toks.folded[i:j]) == "".join(
+            alias.folded
+        ):
+            how = "normalised"
+        else:
+            how = "variant"
+    e = alias.entity
+    return Match(
+        entity_id=e.id,
+        entity_name=e.name,
+        kind=e.kind,
+        severity=e.severity,
+        alias=alias.text,
+        text=span,
+        score=score,
+        field=f.name,
+        start=start,
+        end=end,
+        how=how,
+    )
