@@ -367,3 +367,15 @@ def test_known_layer_breach_is_gone(known: Known) -> None:
         i for i in breaches(graph()) if (i.importer, i.imported) == (known.importer, known.imported)
     ]
     assert not found, "\n".join(map(describe_breach, found))
+
+
+MAX_MODULE_LINES = 600  # issue 14: a newcomer reads a module in one sitting
+
+
+def test_every_module_stays_under_the_line_limit() -> None:
+    too_long = {
+        str(path.relative_to(BOT.parent)): lines
+        for path in sorted(BOT.rglob("*.py"))
+        if (lines := len(path.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES
+    }
+    assert not too_long, f"split these modules (lines > {MAX_MODULE_LINES}): {too_long}"
