@@ -42,6 +42,7 @@ from bot.matching.name_rules import (
 from bot.matching.normalize import (
     MIN_SURNAME_STEM,
     consonants,
+    phrase_words,
     scan,
     skeleton,
     surname_stem,
@@ -133,7 +134,7 @@ class AliasIndex:
         return len(self.aliases)
 
     def _add_alias(self, entity: Entity, text: str) -> None:
-        toks = scan(text)
+        toks = phrase_words(text)
         if not len(toks):
             return
         risky = text not in entity.loose and bool(risk_reasons(text))

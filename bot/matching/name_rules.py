@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from functools import reduce
+from functools import lru_cache, reduce
 
 from bot.matching.common import COMMON_WORDS
-from bot.matching.normalize import CONNECTOR_WORDS, LINK_WORDS, scan, skeleton
+from bot.matching.normalize import CONNECTOR_WORDS, LINK_WORDS, phrase_words, skeleton
 
 PERSON = "person"
 
@@ -91,13 +91,15 @@ VOWELS_RE = re.compile(r"[aeiou]")
 CACHE_LIMIT = 200_000
 
 
+@lru_cache(maxsize=100_000)
 def is_strict(alias: str) -> bool:
     """Acronyms and short aliases match exactly and case-sensitively.
 
     Short means four letters or fewer; an acronym has a capital after the
-    first letter of a word (ISKP, IS-KP, HuM, LeT).
+    first letter of a word (ISKP, IS-KP, HuM, LeT). Cached: loading a
+    watchlist asks it several times per alias (index, lint, collisions).
     """
-    tokens = scan(alias)
+    tokens = phrase_words(alias)
     letters = sum(c.isalnum() for c in alias)
     return letters <= 4 or any(any(c.isupper() for c in t[1:]) for t in tokens.cased)
 

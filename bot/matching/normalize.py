@@ -137,6 +137,26 @@ def _script_class(word: str) -> int:
     return 0
 
 
+@dataclass(frozen=True, slots=True)
+class Words:
+    """The word forms of a watchlist phrase (alias, exclusion), without offsets: immutable,
+    so one scan can be shared by everything that asks about the phrase."""
+
+    folded: tuple[str, ...]
+    cased: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.folded)
+
+
+@lru_cache(maxsize=100_000)
+def phrase_words(text: str) -> Words:
+    """scan() of a watchlist phrase, cached: loading a watchlist asks about each alias
+    five times (validation, strictness, risk, collisions, index), 10,000s of them."""
+    t = scan(text)
+    return Words(tuple(t.folded), tuple(t.cased))
+
+
 def tokenize(text: str) -> list[Token]:
     """Tokens as objects: for callers off the hot path."""
     t = scan(text)

@@ -1,0 +1,84 @@
+"""The matcher's output on bench/match_speed.py's generated corpus, pinned in a golden file.
+
+Why: speeding up loading and matching (issue 13) must not change a single
+match. bench/match_speed.py generates news and watchlists from a seed, so the
+same seed gives the same text on every machine; the golden file holds every
+match the matcher found on it before the speed work (one line per match:
+item, field, entity, alias, quoted text, offsets, score, how). Regenerate it
+only for a deliberate change of matching rules:
+``python tests/test_match_golden.py > tests/data/match_golden/seed7.txt``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+from bot.matching.matcher import Matcher
+
+ROOT = Path(__file__).resolve().parent.parent
+GOLDEN = ROOT / "tests" / "data" / "match_golden" / "seed7.txt"
+SEED = 7
+ITEMS = 1_500
+SIZES = (1_000, 10_000)
+
+
+def _bench() -> object:
+    """bench/match_speed.py as a module (bench/ is scripts, not a package)."""
+    spec = importlib.util.spec_from_file_location("match_speed", ROOT / "bench" / "match_speed.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("match_speed", module)
+    spec.loader.exec_module(module)
+    return module
+
+
+def match_lines() -> list[str]:
+    """Every match on the generated corpus, one line each, for every watchlist size."""
+    bench: object = _bench()
+    drafts, vocab = bench.make_drafts(SEED, ITEMS)  # type: ignore[attr-defined]
+    blocked = vocab.all_words()
+    lines = []
+    for size in SIZES:
+        entities = bench.make_watchlist(SEED, size, blocked)  # type: ignore[attr-defined]
+        items = bench.plant(drafts, entities, SEED, size)  # type: ignore[attr-defined]
+        matcher = Matcher(entities)
+        for n, item in enumerate(items):
+            for m in matcher.match_text(item.title, item.summary):
+                lines.append(
+                    f"{size} {n} {m.field} {m.entity_id} {m.alias!r} {m.text!r} "
+                    f"{m.start}-{m.end} {m.score} {m.how}"
+                )
+    return lines
+
+
+def test_matches_on_the_bench_corpus_are_unchanged() -> None:
+    expected = GOLDEN.read_text(encoding="utf-8").splitlines()
+    got = match_lines()
+    assert len(got) == len(expected)
+    assert got == expected
+
+
+if __name__ == "__main__":
+    print("\n".join(match_lines()))
+
+
+def test_loading_and_indexing_scan_each_phrase_once(tmp_path: Path) -> None:
+    """Load + index build tokenise each alias once, not once per check (issue 13:
+    2.8 s for 10,000 aliases, most of it the same scan repeated five times)."""
+    from bot.matching.normalize import phrase_words
+    from bot.matching.watchlists import load_watchlists
+
+    rows = []
+    for k in range(40):
+        rows.append(
+            f'[[entity]]\nid = "e{k}"\nname = "Zarobod Kharpur {k}"\nkind = "group"\n'
+            f'aliases = ["Lashkar-e-Hilal {k}", "TN{k}X", "Tashbulak Nusrat {k}"]\n'
+        )
+    (tmp_path / "w.toml").write_text("\n".join(rows), encoding="utf-8")
+    phrase_words.cache_clear()
+    Matcher(load_watchlists(tmp_path))
+    info = phrase_words.cache_info()
+    assert info.misses == 40 * 4  # the name and three aliases
+    assert info.hits >= 40 * 4 * 3  # validation, strictness, risk, collisions, index
