@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import logging
 import re
-import tomllib
 from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+
+import tomli
 
 from bot.errors import ConfigError, raise_collected
 from bot.matching.lint import alias_keys, alias_warnings
@@ -250,8 +251,8 @@ def _load_file(path: Path, problems: list[ConfigError]) -> list[tuple[Entity, in
     try:
         text = _read(path)
         try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as e:
+            data = tomli.loads(text)
+        except tomli.TOMLDecodeError as e:
             raise ConfigError(str(path), "", f"invalid TOML: {e}", "fix the syntax there") from None
         extra = sorted(set(data) - {"entity"})
         if extra:
