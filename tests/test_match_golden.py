@@ -15,7 +15,12 @@ import importlib.util
 import sys
 from pathlib import Path
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from bot.matching.matcher import Matcher
+from bot.matching.name_rules import join_skeleton, join_skeletons
+from bot.matching.normalize import letter_count
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = ROOT / "tests" / "data" / "match_golden" / "seed7.txt"
@@ -82,3 +87,17 @@ def test_loading_and_indexing_scan_each_phrase_once(tmp_path: Path) -> None:
     info = phrase_words.cache_info()
     assert info.misses == 40 * 4  # the name and three aliases
     assert info.hits >= 40 * 4 * 3  # validation, strictness, risk, collisions, index
+
+
+@given(st.text())
+def test_letter_count_is_the_number_of_alphanumeric_characters(text: str) -> None:
+    """letter_count (a regex, for speed) counts what str.isalnum counts, in any script."""
+    assert letter_count(text) == sum(c.isalnum() for c in text)
+
+
+@given(st.lists(st.text(alphabet="abkhl-1", max_size=5), max_size=6))
+def test_join_skeletons_merges_doubled_letters_at_seams_only(words: list[str]) -> None:
+    expected = ""
+    for w in words:
+        expected = join_skeleton(expected, w)
+    assert join_skeletons(words) == expected

@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from bot.matching.name_rules import is_strict
-from bot.matching.normalize import phrase_words, skeleton
+from bot.matching.normalize import letter_count, phrase_words, skeleton
 from bot.matching.risk import risk_reasons
 
 
@@ -30,7 +30,7 @@ def _alias_keys(alias: str) -> frozenset[str]:
     if not is_strict(alias):
         return frozenset((words,))
     keys = {"strict:" + "".join(tokens.cased)}
-    if sum(c.isalnum() for c in alias) > 4:
+    if letter_count(alias) > 4:
         keys.add(words)
     return frozenset(keys)
 

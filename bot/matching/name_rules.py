@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from functools import lru_cache, reduce
+from functools import lru_cache
 
 from bot.matching.common import COMMON_WORDS
-from bot.matching.normalize import CONNECTOR_WORDS, LINK_WORDS, phrase_words, skeleton
+from bot.matching.normalize import CONNECTOR_WORDS, LINK_WORDS, letter_count, phrase_words, skeleton
 
 PERSON = "person"
 
@@ -100,7 +100,7 @@ def is_strict(alias: str) -> bool:
     watchlist asks it several times per alias (index, lint, collisions).
     """
     tokens = phrase_words(alias)
-    letters = sum(c.isalnum() for c in alias)
+    letters = letter_count(alias)
     return letters <= 4 or any(any(c.isupper() for c in t[1:]) for t in tokens.cased)
 
 
@@ -109,6 +109,7 @@ def fuzzy_score(distance: int, length: int) -> float:
     return round(100.0 - 80.0 * distance / max(length, 1), 1)
 
 
+@lru_cache(maxsize=4_096)
 def allowed_edits(length: int, threshold: float) -> int:
     """Edits a variant may differ by, for an alias skeleton of `length` letters.
 
@@ -141,8 +142,18 @@ def join_skeleton(head: str, word: str) -> str:
 
 
 def join_skeletons(words: Iterable[str]) -> str:
-    """Skeletons joined into one string, doubled letters at the seams merged."""
-    return reduce(join_skeleton, words, "")
+    """Skeletons joined into one string, doubled letters at the seams merged.
+
+    A loop rather than reduce(join_skeleton, ...): no call per word, and the
+    index build joins every alias several ways.
+    """
+    out = ""
+    for word in words:
+        if out and word and out[-1] == word[0] and word[0].isalpha():
+            out += word[1:]
+        else:
+            out += word
+    return out
 
 
 def without_connectors(folded: tuple[str, ...], skel: tuple[str, ...]) -> str:

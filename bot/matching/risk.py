@@ -11,7 +11,7 @@ import re
 from functools import lru_cache
 
 from bot.matching.common import COMMON_WORDS, NAME_WORDS
-from bot.matching.normalize import phrase_words
+from bot.matching.normalize import letter_count, phrase_words
 
 # Words so frequent in news copy that an alias made only of them matches
 # nearly every item. Not a dictionary: the words that actually hurt.
@@ -54,7 +54,7 @@ def _risk_reasons(alias: str) -> tuple[str, ...]:
     """risk_reasons, cached as a tuple: loading a watchlist asks twice per alias
     (the index's case-exact rule and the load-time warnings)."""
     tokens = phrase_words(alias)
-    letters = sum(c.isalnum() for c in alias)
+    letters = letter_count(alias)
     reasons = []
     symbols = dropped_symbols(alias)
     words = RISKY_WORDS if len(tokens) == 1 else PHRASE_WORDS
