@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from bot.matching.matcher import Matcher
 from bot.matching.name_rules import join_skeleton, join_skeletons
 from bot.matching.normalize import letter_count
+from bot.models import Entity
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = ROOT / "tests" / "data" / "match_golden" / "seed7.txt"
@@ -101,3 +102,22 @@ def test_join_skeletons_merges_doubled_letters_at_seams_only(words: list[str]) -
     for w in words:
         expected = join_skeleton(expected, w)
     assert join_skeletons(words) == expected
+
+
+def test_vowel_less_script_matches_whether_or_not_latin_text_came_first() -> None:
+    """The consonant keys for vowel-less script are built on first use (not with the
+    index): a matcher that saw Latin text first finds the same as a fresh one."""
+    entities = [Entity("modi", "Narendra Modi", "person"), Entity("kabul", "Kabul", "region")]
+    text = "नरेंद्र मोदी ने कहा"
+    fresh = Matcher(entities).match_text(text)
+    used = Matcher(entities)
+    assert [m.entity_id for m in used.match_text("Kabul talks")] == ["kabul"]
+    assert used.match_text(text) == fresh
+    assert [(m.entity_id, m.how, m.text) for m in fresh] == [("modi", "fuzzy", "नरेंद्र मोदी")]
+
+
+def test_index_build_leaves_the_vowel_less_keys_for_later() -> None:
+    """Building the index for Latin-script desks skips the consonant deletion keys."""
+    index = Matcher([Entity("modi", "Narendra Modi", "person")])._index
+    assert index._consonant_variants is None
+    assert index.consonant_variants["nrndrmd"] == [0]

@@ -85,8 +85,10 @@ class AliasIndex:
         self.shortened: dict[str, list[int]] = defaultdict(list)  # without "Province"
         self.strict_joined: dict[str, list[int]] = defaultdict(list)  # KP for K-P
         self.by_consonants: dict[str, list[int]] = defaultdict(list)  # for Arabic script
-        self.consonant_variants: dict[str, list[int]] = defaultdict(list)
+        # alias -> its consonants, for one consonant off; the deletion keys that find
+        # them are built on first use (see consonant_variants).
         self.consonant_target: dict[int, str] = {}
+        self._consonant_variants: dict[str, list[int]] | None = None
         # anchor word -> (alias, position); a word or deletion -> anchor words
         self.anchors: dict[str, list[tuple[int, int]]] = defaultdict(list)
         self.anchor_words: dict[str, set[str]] = defaultdict(set)
@@ -194,10 +196,24 @@ class AliasIndex:
             self.by_consonants[bare].append(index)
         if len(bare) >= MIN_FUZZY_CONSONANTS:
             self.consonant_target[index] = bare
-            for key in {bare} | deletions(bare):
-                self.consonant_variants[key].append(index)
         # Room for connecting words (al, ud, in the) the alias writes joined or leaves out.
         self.max_words = max(self.max_words, alias.size + 3)
+
+    @property
+    def consonant_variants(self) -> dict[str, list[int]]:
+        """Consonant skeletons and their one-letter deletions -> aliases (in index order).
+
+        Built on first use, not with the index: only items in a vowel-less
+        script (Arabic, Devanagari) need it, and for 10,000 aliases it is
+        70,000 keys, a fifth of the build, that a Latin-script desk never reads.
+        """
+        if self._consonant_variants is None:
+            variants: dict[str, list[int]] = defaultdict(list)
+            for index, bare in self.consonant_target.items():
+                for key in {bare} | deletions(bare):
+                    variants[key].append(index)
+            self._consonant_variants = variants
+        return self._consonant_variants
 
     def _add_variant_forms(self, index: int, alias: Alias) -> None:
         """Index the spelling families the exact forms miss (see exact.variants)."""
