@@ -18,6 +18,7 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot.matching.alias_index import all_prefixes
 from bot.matching.matcher import Matcher
 from bot.matching.name_rules import join_skeleton, join_skeletons
 from bot.matching.normalize import letter_count
@@ -121,3 +122,9 @@ def test_index_build_leaves_the_vowel_less_keys_for_later() -> None:
     index = Matcher([Entity("modi", "Narendra Modi", "person")])._index
     assert index._consonant_variants is None
     assert index.consonant_variants["nrndrmd"] == [0]
+
+
+@given(st.sets(st.text(alphabet="abc", max_size=6)))
+def test_all_prefixes_is_every_beginning_of_every_form(forms: set[str]) -> None:
+    expected = {form[:k] for form in forms for k in range(1, len(form) + 1)}
+    assert all_prefixes(forms) == expected

@@ -69,6 +69,23 @@ class Alias:
     risky: bool = False  # see risk.py: matched case-exact, and not inside shouting capitals
 
 
+def all_prefixes(forms: set[str]) -> set[str]:
+    """Every non-empty beginning of every form.
+
+    Longest first, stopping at a beginning already there (its own beginnings
+    are then there too): names share their first letters, so this touches
+    each distinct prefix about once instead of every prefix of every form.
+    """
+    prefixes: set[str] = set()
+    for form in forms:
+        for k in range(len(form), 0, -1):
+            prefix = form[:k]
+            if prefix in prefixes:
+                break
+            prefixes.add(prefix)
+    return prefixes
+
+
 class AliasIndex:
     """Lookup tables from a name's forms to alias numbers (positions in `aliases`)."""
 
@@ -123,8 +140,7 @@ class AliasIndex:
         self._build_anchors()
         # Every beginning of every form a name can take, so the exact scan stops
         # at the first word that cannot continue any name.
-        forms = {*self.joined, *self.shortened, *self.noconn}
-        self.prefixes = {form[:k] for form in forms for k in range(1, len(form) + 1)}
+        self.prefixes = all_prefixes({*self.joined, *self.shortened, *self.noconn})
         # Words that may begin a name: a name's first word, or a beginning of
         # three letters or more (a text may split what the alias joins).
         self.starts = {p for p in self.prefixes if len(p) >= 3} | {
@@ -248,9 +264,10 @@ class AliasIndex:
             # aliases would make them all candidates wherever it appears.
             chosen = ranked[:1] + [r for r in ranked[1:ANCHORS_PER_ALIAS] if r[0] <= 8]
             for _, _, word, pos in chosen:
+                if word not in self.anchors:  # a word anchoring several names: keys once
+                    for key in {word} | deletions(word):
+                        self.anchor_words[key].add(word)
                 self.anchors[word].append((index, pos))
-                for key in {word} | deletions(word):
-                    self.anchor_words[key].add(word)
 
     def anchor_hits(self, word: str) -> tuple[tuple[int, int], ...]:
         """Fuzzy candidates (alias, position) for a text word, cached per word.
