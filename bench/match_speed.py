@@ -52,6 +52,10 @@ What is measured, per size
   memory. tracemalloc slows Python down several times, hence two builds; the
   second one finds module-level caches (if the matcher has any) already warm,
   which the RSS delta of the first one does include.
+* Load: the watchlist written as one TOML file and read back with
+  ``load_watchlists`` (parse, validation, collision and risk checks), the
+  matcher's per-string caches emptied first, as in a fresh process. Issue 13
+  sets load + build <= 0.5 s at 10,000 aliases.
 * Matching: one warm-up pass over the first 200 items (not timed), then
   ``match_text`` on all items in one process, one thread, timed as a whole
   (items/s) and per item (median, 99th percentile, max). Also reported:
@@ -72,7 +76,7 @@ What is measured, per size
   look at, which it prints, not as ground truth.
 
 Targets (informational: the exit status is 0 whatever the figures) are printed
-beside each row: build <= 2 s, and >= 5,000 items/s, which the issue sets at
+beside each row: build <= 2 s, load + build <= 0.5 s and >= 20,000 items/s (issue 13), set at
 10,000 aliases; smaller sizes show the same bar for comparison.
 
 Run from the project root (no installation needed)::
@@ -88,6 +92,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import logging
 import math
 import os
 import platform
@@ -95,6 +100,7 @@ import random
 import re
 import statistics
 import sys
+import tempfile
 import time
 import tomllib
 import tracemalloc
@@ -114,12 +120,15 @@ import rapidfuzz  # noqa: E402
 from anyascii import anyascii  # noqa: E402
 from rapidfuzz import fuzz  # noqa: E402
 
+from bot.matching import alias_index, lint, name_rules, normalize, risk  # noqa: E402
 from bot.matching.matcher import Matcher  # noqa: E402
+from bot.matching.watchlists import load_watchlists  # noqa: E402
 from bot.models import Entity  # noqa: E402
 
-TARGET_ITEMS_PER_S = 5_000.0
+TARGET_ITEMS_PER_S = 20_000.0  # issue 13 (was 5,000)
 TARGET_AT_ALIASES = 10_000
 TARGET_BUILD_S = 2.0
+TARGET_LOAD_BUILD_S = 0.5  # issue 13: TOML parse + validation + lint + index build
 WARMUP_ITEMS = 200
 PLANTED_SHARE = 0.10
 MISSPELL_SHARE = 0.15
@@ -915,7 +924,9 @@ def rss_bytes() -> int | None:
 class Row:
     aliases: int
     entities: int
+    load_s: float
     build_s: float
+    load_build_target_met: bool
     build_target_met: bool
     tracemalloc_peak_mib: float
     tracemalloc_retained_mib: float
@@ -936,8 +947,49 @@ class Row:
     unplanted_items_matched: int = 0
 
 
+def _toml(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)  # a JSON string is a TOML basic string
+
+
+def write_watchlist(entities: list[Entity], directory: Path) -> None:
+    """The entities as one watchlist file, as an analyst would keep them."""
+    with (directory / "bench.toml").open("w", encoding="utf-8") as f:
+        for e in entities:
+            aliases = ", ".join(_toml(a) for a in e.aliases)
+            f.write(
+                f"[[entity]]\nid = {_toml(e.id)}\nname = {_toml(e.name)}\n"
+                f"kind = {_toml(e.kind)}\nseverity = {_toml(e.severity)}\n"
+                f"aliases = [{aliases}]\n\n"
+            )
+
+
+def clear_matching_caches() -> None:
+    """Empty the matcher's per-string caches, so a load is timed as in a fresh process."""
+    for module in (alias_index, lint, name_rules, normalize, risk):
+        for value in vars(module).values():
+            if callable(getattr(value, "cache_clear", None)):
+                value.cache_clear()
+
+
+def time_load(entities: list[Entity]) -> float:
+    """Seconds for load_watchlists on the entities written as a TOML file: parse,
+    validation, collision and risk checks (their warnings silenced: thousands of lines)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        write_watchlist(entities, Path(tmp))
+        clear_matching_caches()
+        gc.collect()
+        logging.disable(logging.WARNING)
+        try:
+            t0 = time.perf_counter()
+            load_watchlists(Path(tmp))
+            return time.perf_counter() - t0
+        finally:
+            logging.disable(logging.NOTSET)
+
+
 def measure(args: argparse.Namespace, size: int, entities: list[Entity],
             items: list[NewsItem]) -> tuple[Row, Matcher, list[list[Any]]]:  # fmt: skip
+    load_s = time_load(entities)
     gc.collect()
     rss0 = rss_bytes()
     t0 = time.perf_counter()
@@ -989,7 +1041,9 @@ def measure(args: argparse.Namespace, size: int, entities: list[Entity],
     row = Row(
         aliases=size,
         entities=len(entities),
+        load_s=load_s,
         build_s=build_s,
+        load_build_target_met=load_s + build_s <= TARGET_LOAD_BUILD_S,
         build_target_met=build_s <= TARGET_BUILD_S,
         tracemalloc_peak_mib=(peak - base) / MIB,
         tracemalloc_retained_mib=(current - base) / MIB,
@@ -1108,18 +1162,23 @@ def render(result: dict[str, Any]) -> str:
         f"{corpus['cyrillic_share']:.0%}, an ALL-CAPS acronym {corpus['acronym_share']:.0%}, "
         f"a planted mention {corpus['planted_share']:.1%}",
         "",
-        f"Index build (target <= {TARGET_BUILD_S:g} s)",
-        f"{'aliases':>8} {'entities':>8} {'build s':>8}  {'':13}  {'peak MiB':>9} "
-        f"{'held MiB':>9} {'RSS +MiB':>9}",
+        f"Watchlist load and index build (target: build <= {TARGET_BUILD_S:g} s; "
+        f"load + build <= {TARGET_LOAD_BUILD_S:g} s)",
+        f"{'aliases':>8} {'entities':>8} {'load s':>7} {'build s':>8} {'both s':>7}  {'':13}  "
+        f"{'peak MiB':>9} {'held MiB':>9} {'RSS +MiB':>9}",
     ]
     for r in result["rows"]:
         rss = "n/a" if r["rss_delta_mib"] is None else f"{r['rss_delta_mib']:.1f}"
+        both = r["load_s"] + r["build_s"]
         lines.append(
-            f"{r['aliases']:>8,} {r['entities']:>8,} {r['build_s']:>8.3f}  "
-            f"{_met(r['build_target_met']):13}  {r['tracemalloc_peak_mib']:>9.1f} "
+            f"{r['aliases']:>8,} {r['entities']:>8,} {r['load_s']:>7.3f} {r['build_s']:>8.3f} "
+            f"{both:>7.3f}  {_met(r['load_build_target_met']):13}  "
+            f"{r['tracemalloc_peak_mib']:>9.1f} "
             f"{r['tracemalloc_retained_mib']:>9.1f} {rss:>9}"
         )
     lines += [
+        "  load: load_watchlists on the list written as one TOML file (parse, validation, "
+        "collision and risk checks), caches emptied first;",
         "  peak/held: tracemalloc during/after a second build; RSS: process growth in the first",
         "",
         f"Matching, one process, one thread (target >= {TARGET_ITEMS_PER_S:,.0f} items/s, "
@@ -1225,7 +1284,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         row, matcher, _ = measure(args, size, entities, items)
         rows.append(asdict(row))
         print(
-            f"[{size:,} aliases: build {row.build_s:.2f} s, {row.items_per_s:,.0f} items/s]",
+            f"[{size:,} aliases: load {row.load_s:.2f} s, build {row.build_s:.2f} s, "
+            f"{row.items_per_s:,.0f} items/s]",
             file=sys.stderr,
         )
         if args.brute and size == BRUTE_SIZE:
@@ -1251,6 +1311,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "items_per_s": TARGET_ITEMS_PER_S,
             "at_aliases": TARGET_AT_ALIASES,
             "build_s": TARGET_BUILD_S,
+            "load_build_s": TARGET_LOAD_BUILD_S,
         },
         "corpus": corpus,
         "rows": rows,

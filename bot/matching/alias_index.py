@@ -42,6 +42,7 @@ from bot.matching.name_rules import (
 from bot.matching.normalize import (
     MIN_SURNAME_STEM,
     consonants,
+    phrase_words,
     scan,
     skeleton,
     surname_stem,
@@ -68,6 +69,23 @@ class Alias:
     risky: bool = False  # see risk.py: matched case-exact, and not inside shouting capitals
 
 
+def all_prefixes(forms: set[str]) -> set[str]:
+    """Every non-empty beginning of every form.
+
+    Longest first, stopping at a beginning already there (its own beginnings
+    are then there too): names share their first letters, so this touches
+    each distinct prefix about once instead of every prefix of every form.
+    """
+    prefixes: set[str] = set()
+    for form in forms:
+        for k in range(len(form), 0, -1):
+            prefix = form[:k]
+            if prefix in prefixes:
+                break
+            prefixes.add(prefix)
+    return prefixes
+
+
 class AliasIndex:
     """Lookup tables from a name's forms to alias numbers (positions in `aliases`)."""
 
@@ -84,8 +102,10 @@ class AliasIndex:
         self.shortened: dict[str, list[int]] = defaultdict(list)  # without "Province"
         self.strict_joined: dict[str, list[int]] = defaultdict(list)  # KP for K-P
         self.by_consonants: dict[str, list[int]] = defaultdict(list)  # for Arabic script
-        self.consonant_variants: dict[str, list[int]] = defaultdict(list)
+        # alias -> its consonants, for one consonant off; the deletion keys that find
+        # them are built on first use (see consonant_variants).
         self.consonant_target: dict[int, str] = {}
+        self._consonant_variants: dict[str, list[int]] | None = None
         # anchor word -> (alias, position); a word or deletion -> anchor words
         self.anchors: dict[str, list[tuple[int, int]]] = defaultdict(list)
         self.anchor_words: dict[str, set[str]] = defaultdict(set)
@@ -120,8 +140,7 @@ class AliasIndex:
         self._build_anchors()
         # Every beginning of every form a name can take, so the exact scan stops
         # at the first word that cannot continue any name.
-        forms = {*self.joined, *self.shortened, *self.noconn}
-        self.prefixes = {form[:k] for form in forms for k in range(1, len(form) + 1)}
+        self.prefixes = all_prefixes({*self.joined, *self.shortened, *self.noconn})
         # Words that may begin a name: a name's first word, or a beginning of
         # three letters or more (a text may split what the alias joins).
         self.starts = {p for p in self.prefixes if len(p) >= 3} | {
@@ -133,7 +152,7 @@ class AliasIndex:
         return len(self.aliases)
 
     def _add_alias(self, entity: Entity, text: str) -> None:
-        toks = scan(text)
+        toks = phrase_words(text)
         if not len(toks):
             return
         risky = text not in entity.loose and bool(risk_reasons(text))
@@ -193,10 +212,24 @@ class AliasIndex:
             self.by_consonants[bare].append(index)
         if len(bare) >= MIN_FUZZY_CONSONANTS:
             self.consonant_target[index] = bare
-            for key in {bare} | deletions(bare):
-                self.consonant_variants[key].append(index)
         # Room for connecting words (al, ud, in the) the alias writes joined or leaves out.
         self.max_words = max(self.max_words, alias.size + 3)
+
+    @property
+    def consonant_variants(self) -> dict[str, list[int]]:
+        """Consonant skeletons and their one-letter deletions -> aliases (in index order).
+
+        Built on first use, not with the index: only items in a vowel-less
+        script (Arabic, Devanagari) need it, and for 10,000 aliases it is
+        70,000 keys, a fifth of the build, that a Latin-script desk never reads.
+        """
+        if self._consonant_variants is None:
+            variants: dict[str, list[int]] = defaultdict(list)
+            for index, bare in self.consonant_target.items():
+                for key in {bare} | deletions(bare):
+                    variants[key].append(index)
+            self._consonant_variants = variants
+        return self._consonant_variants
 
     def _add_variant_forms(self, index: int, alias: Alias) -> None:
         """Index the spelling families the exact forms miss (see exact.variants)."""
@@ -231,9 +264,10 @@ class AliasIndex:
             # aliases would make them all candidates wherever it appears.
             chosen = ranked[:1] + [r for r in ranked[1:ANCHORS_PER_ALIAS] if r[0] <= 8]
             for _, _, word, pos in chosen:
+                if word not in self.anchors:  # a word anchoring several names: keys once
+                    for key in {word} | deletions(word):
+                        self.anchor_words[key].add(word)
                 self.anchors[word].append((index, pos))
-                for key in {word} | deletions(word):
-                    self.anchor_words[key].add(word)
 
     def anchor_hits(self, word: str) -> tuple[tuple[int, int], ...]:
         """Fuzzy candidates (alias, position) for a text word, cached per word.

@@ -6,8 +6,10 @@ analyst hears about a risky alias before it floods a channel.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from bot.matching.name_rules import is_strict
-from bot.matching.normalize import scan, skeleton
+from bot.matching.normalize import letter_count, phrase_words, skeleton
 from bot.matching.risk import risk_reasons
 
 
@@ -17,14 +19,20 @@ def alias_keys(alias: str) -> set[str]:
     An acronym is found by its exact letters; a longer all-capitals alias
     ("TALIBAN") also by its words, since "Taliban" elsewhere matches them too.
     """
-    tokens = scan(alias)
+    return set(_alias_keys(alias))
+
+
+@lru_cache(maxsize=100_000)
+def _alias_keys(alias: str) -> frozenset[str]:
+    """alias_keys, cached: a load asks twice per alias (collisions, exclusions)."""
+    tokens = phrase_words(alias)
     words = "".join(skeleton(w) for w in tokens.folded)
     if not is_strict(alias):
-        return {words}
+        return frozenset((words,))
     keys = {"strict:" + "".join(tokens.cased)}
-    if sum(c.isalnum() for c in alias) > 4:
+    if letter_count(alias) > 4:
         keys.add(words)
-    return keys
+    return frozenset(keys)
 
 
 def alias_warnings(alias: str) -> list[str]:

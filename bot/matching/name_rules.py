@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from functools import reduce
+from functools import lru_cache
 
 from bot.matching.common import COMMON_WORDS
-from bot.matching.normalize import CONNECTOR_WORDS, LINK_WORDS, scan, skeleton
+from bot.matching.normalize import CONNECTOR_WORDS, LINK_WORDS, letter_count, phrase_words, skeleton
 
 PERSON = "person"
 
@@ -91,14 +91,16 @@ VOWELS_RE = re.compile(r"[aeiou]")
 CACHE_LIMIT = 200_000
 
 
+@lru_cache(maxsize=100_000)
 def is_strict(alias: str) -> bool:
     """Acronyms and short aliases match exactly and case-sensitively.
 
     Short means four letters or fewer; an acronym has a capital after the
-    first letter of a word (ISKP, IS-KP, HuM, LeT).
+    first letter of a word (ISKP, IS-KP, HuM, LeT). Cached: loading a
+    watchlist asks it several times per alias (index, lint, collisions).
     """
-    tokens = scan(alias)
-    letters = sum(c.isalnum() for c in alias)
+    tokens = phrase_words(alias)
+    letters = letter_count(alias)
     return letters <= 4 or any(any(c.isupper() for c in t[1:]) for t in tokens.cased)
 
 
@@ -107,6 +109,7 @@ def fuzzy_score(distance: int, length: int) -> float:
     return round(100.0 - 80.0 * distance / max(length, 1), 1)
 
 
+@lru_cache(maxsize=4_096)
 def allowed_edits(length: int, threshold: float) -> int:
     """Edits a variant may differ by, for an alias skeleton of `length` letters.
 
@@ -139,8 +142,18 @@ def join_skeleton(head: str, word: str) -> str:
 
 
 def join_skeletons(words: Iterable[str]) -> str:
-    """Skeletons joined into one string, doubled letters at the seams merged."""
-    return reduce(join_skeleton, words, "")
+    """Skeletons joined into one string, doubled letters at the seams merged.
+
+    A loop rather than reduce(join_skeleton, ...): no call per word, and the
+    index build joins every alias several ways.
+    """
+    out = ""
+    for word in words:
+        if out and word and out[-1] == word[0] and word[0].isalpha():
+            out += word[1:]
+        else:
+            out += word
+    return out
 
 
 def without_connectors(folded: tuple[str, ...], skel: tuple[str, ...]) -> str:

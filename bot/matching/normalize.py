@@ -137,6 +137,35 @@ def _script_class(word: str) -> int:
     return 0
 
 
+_ALNUM = re.compile(r"[^\W_]")  # \w is str.isalnum() plus "_"
+
+
+def letter_count(text: str) -> int:
+    """Letters and digits in `text` (str.isalnum), counted in C: the strictness and risk
+    rules ask it of every alias of a watchlist, and a Python loop per character showed."""
+    return len(_ALNUM.findall(text))
+
+
+@dataclass(frozen=True, slots=True)
+class Words:
+    """The word forms of a watchlist phrase (alias, exclusion), without offsets: immutable,
+    so one scan can be shared by everything that asks about the phrase."""
+
+    folded: tuple[str, ...]
+    cased: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.folded)
+
+
+@lru_cache(maxsize=100_000)
+def phrase_words(text: str) -> Words:
+    """scan() of a watchlist phrase, cached: loading a watchlist asks about each alias
+    five times (validation, strictness, risk, collisions, index), 10,000s of them."""
+    t = scan(text)
+    return Words(tuple(t.folded), tuple(t.cased))
+
+
 def tokenize(text: str) -> list[Token]:
     """Tokens as objects: for callers off the hot path."""
     t = scan(text)

@@ -8,9 +8,10 @@ itself can ask, without an import cycle.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from bot.matching.common import COMMON_WORDS, NAME_WORDS
-from bot.matching.normalize import scan
+from bot.matching.normalize import letter_count, phrase_words
 
 # Words so frequent in news copy that an alias made only of them matches
 # nearly every item. Not a dictionary: the words that actually hurt.
@@ -45,8 +46,15 @@ def dropped_symbols(alias: str) -> str:
 
 def risk_reasons(alias: str) -> list[str]:
     """Reasons an alias would match far more than it should; empty if none."""
-    tokens = scan(alias)
-    letters = sum(c.isalnum() for c in alias)
+    return list(_risk_reasons(alias))
+
+
+@lru_cache(maxsize=100_000)
+def _risk_reasons(alias: str) -> tuple[str, ...]:
+    """risk_reasons, cached as a tuple: loading a watchlist asks twice per alias
+    (the index's case-exact rule and the load-time warnings)."""
+    tokens = phrase_words(alias)
+    letters = letter_count(alias)
     reasons = []
     symbols = dropped_symbols(alias)
     words = RISKY_WORDS if len(tokens) == 1 else PHRASE_WORDS
@@ -68,7 +76,7 @@ def risk_reasons(alias: str) -> list[str]:
             reasons.append("made only of common words: would match most news items")
     elif tokens.folded and all(w.isdigit() for w in tokens.folded):
         reasons.append("only digits: would match any item with that number")
-    return reasons
+    return tuple(reasons)
 
 
 def literal_pattern(alias: str) -> re.Pattern[str]:
