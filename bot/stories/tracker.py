@@ -18,12 +18,25 @@ from datetime import datetime, timedelta
 from bot.dedup import guid_key
 from bot.models import Item, Match
 from bot.storage.base import IngestPlan, StoryMember
+from bot.stories import features
 from bot.stories.index import StoryIndex
-from bot.stories.profile import StoryItem
+from bot.stories.profile import Profile, StoryItem
 
 
-def story_item(key: str, item: Item, entity_ids: Iterable[str], seen_at: datetime) -> StoryItem:
-    return StoryItem.of(key, item.title, item.summary, item.published or seen_at, entity_ids)
+def story_item(
+    key: str,
+    item: Item,
+    entity_ids: Iterable[str],
+    seen_at: datetime,
+    profile: Profile | None = None,
+) -> StoryItem:
+    """The item as story grouping sees it; `profile`, if known (stored), saves reading it."""
+    published = item.published or seen_at
+    if profile is None:
+        return StoryItem.of(key, item.title, item.summary, published, entity_ids)
+    return StoryItem(
+        key, item.title, item.summary, published, frozenset(entity_ids), profile=profile
+    )
 
 
 class StoryTracker:
@@ -32,11 +45,16 @@ class StoryTracker:
         self.index = StoryIndex(self.window)
 
     def load(self, members: Iterable[StoryMember], now: datetime) -> None:
-        """Rebuild the index from stored story members (oldest first)."""
+        """Rebuild the index from stored story members (oldest first).
+
+        Members stored with their profile (`features`) are not read again: that reading
+        was most of the start-up time. Older members, or ones stored by other rules, are.
+        """
         self.index = StoryIndex(self.window)
         for m in members:
+            stored = features.load(m.features)
             self.index.add(
-                story_item(guid_key(m.item), m.item, m.entity_ids, m.fetched_at), m.story
+                story_item(guid_key(m.item), m.item, m.entity_ids, m.fetched_at, stored), m.story
             )
         self.index.expire(now)
 
@@ -49,6 +67,12 @@ class StoryTracker:
         story = self.index.find(candidate) or key
         self.index.add(candidate, story)
         return story
+
+    def features(self, item: Item) -> str | None:
+        """The stored form of the profile of an item `assign` put in a story, for storage to
+        keep with it (bot/stories/features.py); None if it is in none."""
+        member = self.index.member(guid_key(item))
+        return features.dump(member.profile) if member else None
 
     def settle(self, planned: Iterable[IngestPlan], stored: Iterable[IngestPlan]) -> None:
         """Take out of the index the planned items that were not stored (repeats)."""
