@@ -8,9 +8,12 @@ gives it), then times, in the same run so the ratio holds on a busy machine:
 - the reference: the rebuild as it was before features were stored (every member's
   `profile` read again from its text; the stored features are ignored);
 - the rebuild from stored features (what `App.open` does now);
-- loading the members from SQLite, which both need.
+- loading the members from SQLite, which both need;
+- saving the poll state of `--feeds` unchanged feeds (all a 304 writes): one after the
+  other, a transaction each (as every save was before the group commit), against all at
+  once, as a poll cycle saves them (now one transaction).
 
-    python bench/startup.py [--items 20000] [--runs 3]
+    python bench/startup.py [--items 20000] [--feeds 1000] [--runs 3]
 
 Best of `--runs`; CPU seconds of this process (time.process_time).
 """
@@ -33,6 +36,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from story_quality import synthetic  # noqa: E402
 
+from bot.feeds.schedule import after_success  # noqa: E402
 from bot.models import FeedState, Item, Match  # noqa: E402
 from bot.storage.models import IngestPlan, StoryMember  # noqa: E402
 from bot.storage.sqlite import open_storage  # noqa: E402
@@ -92,9 +96,29 @@ def rebuild(members: list[StoryMember], now: datetime) -> tuple[float, int, int]
     return time.process_time() - started, len(tracker.index), READS.items - reads
 
 
+async def save_states(path: Path, feeds: int, at_once: bool) -> float:
+    """CPU seconds to save the state of `feeds` feeds after a 304, per feed."""
+    states = [
+        FeedState(f"https://f{n}.example/rss", f"https://f{n}.example/rss") for n in range(feeds)
+    ]
+    polled = [
+        after_success(s, START, 300.0, etag="e", last_modified=None, body_hash="h") for s in states
+    ]
+    async with open_storage(path) as store:
+        await asyncio.gather(*(store.save_feed_state(s) for s in states))
+        started = time.process_time()
+        if at_once:
+            await asyncio.gather(*(store.save_feed_state(s) for s in polled))
+        else:
+            for s in polled:
+                await store.save_feed_state(s)
+        return (time.process_time() - started) / feeds
+
+
 async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=20_000, help="story members stored")
+    parser.add_argument("--feeds", type=int, default=1000, help="feed states saved")
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -108,6 +132,10 @@ async def main() -> int:
             old.append(rebuild(stripped, now))
             new.append(rebuild(members, now))
             query = min(query, (await load_members(path, now))[1])
+        one_by_one, at_once = [], []
+        for _ in range(args.runs):
+            one_by_one.append(await save_states(Path(tmp) / "a.sqlite3", args.feeds, False))
+            at_once.append(await save_states(Path(tmp) / "b.sqlite3", args.feeds, True))
     (old_s, size_old, read_old), (new_s, size_new, read_new) = min(old), min(new)
     assert size_old == size_new
     print(f"{len(members)} story members in the window, database {size / len(members):.0f} B/item")
@@ -115,6 +143,9 @@ async def main() -> int:
     print(f"  rebuild, reading every profile (before): {old_s:6.3f} s CPU ({read_old} read)")
     print(f"  rebuild from stored features (now):      {new_s:6.3f} s CPU ({read_new} read)")
     print(f"  {old_s / new_s:.1f}x less CPU for the rebuild")
+    print(f"{args.feeds} unchanged feeds' states saved (CPU per feed)")
+    print(f"  a transaction each (before):             {min(one_by_one) * 1000:6.3f} ms")
+    print(f"  all at once, group commit (now):         {min(at_once) * 1000:6.3f} ms")
     return 0
 
 
