@@ -161,3 +161,18 @@ async def test_a_restart_loads_the_stored_features_and_the_follow_up_joins_the_t
     assert by_title[KUNDUZ_FOLLOW_UP["title"]]["story"] == parent["story"]
     assert by_title[KUNDUZ_B["title"]]["story"] == parent["story"]
     assert by_title[DUSHANBE["title"]]["story"] != parent["story"]
+
+
+def test_the_rebuild_leaves_the_garbage_collector_as_it_found_it() -> None:
+    import gc
+
+    members = _members(True)[:5]
+    tracker = StoryTracker(10 * 24 * 3600)
+    tracker.load(members, members[-1].fetched_at)
+    assert gc.isenabled() and len(tracker.index) == 5
+    gc.disable()
+    try:
+        tracker.load(members, members[-1].fetched_at)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
