@@ -5,8 +5,9 @@ Builds a real SQLite database of N matched story members (synthetic news-like it
 from bench/story_quality.py, each ingested through storage with the story the tracker
 gives it), then times, in the same run so the ratio holds on a busy machine:
 
-- the reference: the rebuild as it was before features were stored (every member's
-  `profile` read again from its text; the stored features are ignored);
+- the reference: the rebuild reading every member's `profile` again from its text, as
+  before features were stored (the stored features are ignored; the GC pause of
+  `StoryTracker.load` applies to both lines);
 - the rebuild from stored features (what `App.open` does now);
 - loading the members from SQLite, which both need;
 - saving the poll state of `--feeds` unchanged feeds (all a 304 writes): one after the
