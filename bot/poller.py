@@ -173,6 +173,11 @@ class Poller:
                     muted=muted,
                     story=assign,
                 )
+                if self.stories:  # kept with the item so start-up need not read it again
+                    features = self.stories.features
+                    plans = [
+                        replace(p, story_features=features(p.item)) if p.story else p for p in plans
+                    ]
                 planned.extend(plans)
                 return plans
 

@@ -52,6 +52,8 @@ class IngestPlan:
     matches: tuple[Match, ...] = ()
     deliveries: tuple[Delivery, ...] = ()
     story: str | None = None  # the story it continues (or starts: then its own key)
+    # What bot/stories/features.py made of it, kept so start-up need not read it again.
+    story_features: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +72,7 @@ class StoryMember:
     fetched_at: datetime
     story: str
     entity_ids: frozenset[str]
+    features: str | None = None  # as stored with it (bot/stories/features.py)
 
 
 #: Called with the items that look new (outside the write transaction, so

@@ -71,6 +71,10 @@ class StoryIndex:
     def __contains__(self, key: object) -> bool:
         return key in self._members
 
+    def member(self, key: str) -> StoryItem | None:
+        found = self._members.get(key)
+        return found[0] if found else None
+
     def story_of(self, key: str) -> str | None:
         member = self._members.get(key)
         return member[1] if member else None

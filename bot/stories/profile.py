@@ -194,12 +194,25 @@ def _split_context(summary: str) -> tuple[str, str]:
     return " ".join(clauses), "".join(rest)
 
 
+@dataclass(slots=True)
+class ReadCount:
+    """How many items `profile` has read in this process. A test hook, not a metric: it
+    lets a test see that start-up loads stored profiles (bot/stories/features.py)
+    instead of reading every member's text again."""
+
+    items: int = 0
+
+
+READS = ReadCount()
+
+
 def profile(title: str, summary: str) -> Profile:
     """Read an item's headline and summary once (see the module docstring, step 1).
 
     Both are plain text already (bot/feeds/html_text.py ran at parse time):
     stripping "tags" again would eat literal text such as "<5 dead".
     """
+    READS.items += 1
     summary = _DATELINE.sub("", summary)
     context, body = _split_context(summary)
     names: set[str] = set()

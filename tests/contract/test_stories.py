@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.models import Item
-from bot.storage.base import Storage
+from bot.storage.base import IngestPlan, Storage
 from tests.contract.conftest import NOW, alert_to, ingest, item, match
 
 CH = ("jsonl", "alerts")
@@ -87,3 +87,19 @@ async def test_stale_story_posts_come_longest_waiting_first_up_to_the_limit(
     (first,) = await store.stale_story_posts(*CH, 1)
     assert first.parent.story == "s1"
     assert [u.parent.story for u in await store.stale_story_posts(*CH, 50)] == ["s1", "s2"]
+
+
+async def test_story_members_come_with_the_features_stored_with_them(store: Storage) -> None:
+    """Storage keeps the story features text as given (bot/stories/features.py decides
+    what it means); items in no story keep none, even if a planner gave some."""
+
+    def plan(items: list[Item]) -> list[IngestPlan]:
+        return [
+            IngestPlan(i, (match(),), (), "s1" if n else None, f'{{"n":{n}}}')
+            for n, i in enumerate(items)
+        ]
+
+    await ingest(store, [item(1), item(2)], plan=plan)
+    await ingest(store, [item(3)], plan=alert_to(story=in_story))  # stored without features
+    members = await store.story_members_since(NOW)
+    assert [(m.item.guid[-2:], m.features) for m in members] == [("g2", '{"n":1}'), ("g3", None)]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import aiosqlite
@@ -19,8 +21,21 @@ from bot.storage.sqlite.rows import (
 )
 
 
+@dataclass(slots=True)
+class _StateBatch:
+    """Feed states saved while another write held the database: written together."""
+
+    states: dict[str, FeedState]
+    written: asyncio.Future[None] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
 class FeedRepository(SQLiteConnection):
     """Feed state, added feeds and the heartbeat (bot/storage/feeds.py)."""
+
+    # The batch of feed states waiting to be written; None when none waits.
+    _state_batch: _StateBatch | None = None
 
     # -- feeds -------------------------------------------------------------------
 
@@ -30,8 +45,42 @@ class FeedRepository(SQLiteConnection):
         return {r["url"]: feed_state_from_row(r) for r in rows}
 
     async def save_feed_state(self, state: FeedState) -> None:
-        async with self._transaction() as db:
-            await _upsert_feed(db, state)
+        """Store a feed's poll state; returns once it is committed.
+
+        Most saves are of unchanged feeds (a 304), and a transaction each was most of
+        their cost. So saves overlap into one transaction (a group commit): the first
+        save of a batch waits for the database and writes every state saved meanwhile;
+        the others wait for that write and share its outcome, error included.
+        """
+        batch = self._state_batch
+        if batch is not None:
+            batch.states[state.feed_url] = state
+            try:
+                await asyncio.shield(batch.written)
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if batch.written.cancelled() and task is not None and not task.cancelling():
+                    # The batch's writer was cancelled before it wrote, not this save.
+                    await self.save_feed_state(state)
+                    return
+                raise
+            return
+        batch = self._state_batch = _StateBatch({state.feed_url: state})
+        try:
+            async with self._transaction() as db:
+                if self._state_batch is batch:
+                    self._state_batch = None  # later saves start the next batch
+                await db.executemany(_UPSERT_FEED, [_feed_row(s) for s in batch.states.values()])
+        except BaseException as e:
+            if self._state_batch is batch:
+                self._state_batch = None
+            if isinstance(e, Exception):
+                batch.written.set_exception(e)
+                batch.written.exception()  # seen: no "never retrieved" warning without waiters
+            else:
+                batch.written.cancel()
+            raise
+        batch.written.set_result(None)
 
     # -- feeds added from chat ------------------------------------------------------
 
@@ -111,42 +160,46 @@ class FeedRepository(SQLiteConnection):
             )
 
 
-async def _upsert_feed(db: aiosqlite.Connection, s: FeedState, added_items: int = 0) -> None:
+_UPSERT_FEED = """
+    INSERT INTO feeds (url, fetch_url, etag, last_modified, body_hash, first_polled,
+        next_poll_at, last_success_at, last_error, last_error_at, error_count,
+        failing_since, disabled_reason, items_seen, html_url)
+    VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+    ON CONFLICT (url) DO UPDATE SET fetch_url = excluded.fetch_url, etag = excluded.etag,
+        last_modified = excluded.last_modified, body_hash = excluded.body_hash,
+        first_polled = excluded.first_polled, next_poll_at = excluded.next_poll_at,
+        last_success_at = excluded.last_success_at, last_error = excluded.last_error,
+        last_error_at = excluded.last_error_at, error_count = excluded.error_count,
+        failing_since = excluded.failing_since, disabled_reason = excluded.disabled_reason,
+        items_seen = feeds.items_seen + ?,
+        html_url = coalesce(excluded.html_url, feeds.html_url)
+"""
+
+
+def _feed_row(s: FeedState, added_items: int = 0) -> tuple[object, ...]:
     # items_seen is counted by the database, so a stale in-memory state never lowers it.
-    await db.execute(
-        """
-        INSERT INTO feeds (url, fetch_url, etag, last_modified, body_hash, first_polled,
-            next_poll_at, last_success_at, last_error, last_error_at, error_count,
-            failing_since, disabled_reason, items_seen, html_url)
-        VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
-        ON CONFLICT (url) DO UPDATE SET fetch_url = excluded.fetch_url, etag = excluded.etag,
-            last_modified = excluded.last_modified, body_hash = excluded.body_hash,
-            first_polled = excluded.first_polled, next_poll_at = excluded.next_poll_at,
-            last_success_at = excluded.last_success_at, last_error = excluded.last_error,
-            last_error_at = excluded.last_error_at, error_count = excluded.error_count,
-            failing_since = excluded.failing_since, disabled_reason = excluded.disabled_reason,
-            items_seen = feeds.items_seen + ?,
-            html_url = coalesce(excluded.html_url, feeds.html_url)
-        """,
-        (
-            s.feed_url,
-            s.fetch_url,
-            s.etag,
-            s.last_modified,
-            s.body_hash,
-            int(s.first_polled),
-            ts(s.next_poll_at),
-            ts(s.last_success_at),
-            s.last_error,
-            ts(s.last_error_at),
-            s.error_count,
-            ts(s.failing_since),
-            s.disabled_reason,
-            s.items_seen + added_items,
-            s.html_url,
-            added_items,
-        ),
+    return (
+        s.feed_url,
+        s.fetch_url,
+        s.etag,
+        s.last_modified,
+        s.body_hash,
+        int(s.first_polled),
+        ts(s.next_poll_at),
+        ts(s.last_success_at),
+        s.last_error,
+        ts(s.last_error_at),
+        s.error_count,
+        ts(s.failing_since),
+        s.disabled_reason,
+        s.items_seen + added_items,
+        s.html_url,
+        added_items,
     )
+
+
+async def _upsert_feed(db: aiosqlite.Connection, s: FeedState, added_items: int = 0) -> None:
+    await db.execute(_UPSERT_FEED, _feed_row(s, added_items))
 
 
 async def _record_new_items(db: aiosqlite.Connection, feed_url: str, now: datetime) -> None:

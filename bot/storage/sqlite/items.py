@@ -70,6 +70,7 @@ class ItemRepository(SQLiteConnection):
                         matches_json(p.matches),
                         p.story,
                         it.date_note,
+                        p.story_features if p.story is not None else None,
                     )
                 )
                 if p.story is not None:
@@ -85,8 +86,8 @@ class ItemRepository(SQLiteConnection):
             key_rows += [(k, now_ts, None) for keys in repeats for k in keys]
             await db.executemany(
                 "INSERT INTO items (id, feed_url, guid, url, title, summary, published, "
-                "feed_name, fetched_at, matches, story, date_note) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                "feed_name, fetched_at, matches, story, date_note, story_features) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 item_rows,
             )
             await db.executemany(

@@ -239,6 +239,12 @@ MIGRATIONS: list[str] = [
     ALTER TABLE added_feeds ADD COLUMN html_url TEXT;
     ALTER TABLE feeds ADD COLUMN html_url TEXT;
     """,
+    # 9: an item in a story keeps what story grouping read from it (bot/stories/features.py),
+    # so start-up loads it instead of reading every recent member again. NULL for items
+    # stored before: those are read from their text, as before.
+    """
+    ALTER TABLE items ADD COLUMN story_features TEXT;
+    """,
 ]
 
 

@@ -72,12 +72,12 @@ class StoryRepository(SQLiteConnection):
             )
 
     async def story_members_since(self, since: datetime) -> list[StoryMember]:
-        """Items that belong to stories, fetched at or after `since`, oldest first:
-        for rebuilding the story index at start-up."""
+        """Items that belong to stories, fetched at or after `since`, oldest first, with
+        their stored story features: for rebuilding the story index at start-up."""
         sql = (
             "SELECT feed_url, guid, url, title, summary, published, feed_name, fetched_at, "
-            "story, matches, date_note FROM items WHERE story NOT NULL AND fetched_at >= ? "
-            "ORDER BY id"
+            "story, matches, date_note, story_features FROM items "
+            "WHERE story NOT NULL AND fetched_at >= ? ORDER BY id"
         )
         async with self._db.execute(sql, (since.timestamp(),)) as cur:
             rows = await cur.fetchall()
@@ -87,6 +87,7 @@ class StoryRepository(SQLiteConnection):
                 dt(r[7]) or since,
                 r[8],
                 frozenset(m.entity_id for m in matches_from(r[9])),
+                r[11],
             )
             for r in rows
         ]

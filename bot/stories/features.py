@@ -1,0 +1,67 @@
+"""A story member's profile as stored text, so start-up loads it instead of reading the text again.
+
+Reading an item (`profile`) is the costly part of rebuilding the story index:
+about 0.4 ms an item, for every matched item within the story window, at every
+start. The pipeline stores the profile with the item when it joins a story
+(`dump`), and the rebuild loads it (`load`). Storage only keeps the text; what
+it means is decided here.
+
+`FORMAT` names the rules that made a profile: change it whenever `profile`
+(or the words it relies on) reads an item differently, so that profiles stored
+by older rules are read again from the text rather than trusted (`load` returns
+None for them, and for items stored before features were kept).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from bot.stories.profile import Profile
+
+#: Bump when `profile` would read a stored item differently (see the module docstring).
+FORMAT = 1
+
+_SETS = ("title", "body", "context", "names", "title_names", "places", "events")
+
+
+def dump(profile: Profile) -> str:
+    """The profile as compact JSON: the fields `Profile` is built from, sets sorted."""
+    data: dict[str, Any] = {"v": FORMAT}
+    for name in _SETS:
+        data[name] = sorted(getattr(profile, name))
+    data["briefing"] = profile.briefing
+    data["unspecified_attack"] = profile.unspecified_attack
+    data["surface"] = dict(profile.surface)
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+def load(text: str | None) -> Profile | None:
+    """The stored profile, or None if there is none, it was made by other rules, or it is
+    damaged: the caller then reads the item's text again."""
+    if not text:
+        return None
+    try:
+        data = json.loads(text)
+        if not isinstance(data, dict) or data.get("v") != FORMAT:
+            return None
+        sets = {name: frozenset(_strings(data[name])) for name in _SETS}
+        surface = data["surface"]
+        if type(surface) is not dict:
+            return None
+        return Profile(
+            **sets,
+            briefing=bool(data["briefing"]),
+            unspecified_attack=bool(data["unspecified_attack"]),
+            surface=surface,
+        )
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _strings(value: object) -> list[str]:
+    """The list as stored. Its elements are not checked one by one: that cost as much as
+    the rest of loading, and only this module writes them."""
+    if type(value) is not list:
+        raise TypeError("not a list")
+    return value
