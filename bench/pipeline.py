@@ -1,51 +1,59 @@
-"""End-to-end throughput benchmark of the poll pipeline against a local feed server.
+"""End-to-end cost of the poll pipeline against a local feed server (issue 13's table).
 
 What runs
 ---------
 A separate process serves ``--feeds`` synthetic RSS 2.0 feeds of ``--items``
-items each on 127.0.0.1 (a random free port, never any other address). The
-feeds are generated from ``random.Random(--seed)``: news-like titles and ~40-word
-summaries, of which about ``--watched-share`` (5 %) mention an entity of the
-shipped ``watchlists/`` (ISKP, Tajikistan, Ajit Doval, ...), the rest generic
-news that matches nothing. The server answers conditional GETs: a matching
+items each on 127.0.0.1 (a random free port, never any other address). Feed
+``n`` is generated from ``random.Random(f"{seed}:{n}:0")``: news-like titles,
+HTML descriptions of about 1 KB (paragraphs, emphasis, links, an image), an
+author and a category, so 50 items make ~57 KB like the issue's feeds; about
+``--watched-share`` (5 %) of the items mention an entity of the shipped
+``watchlists/``. The server answers conditional GETs: a matching
 ``If-None-Match`` (or, without one, a not-older ``If-Modified-Since``) gets
-304, and it counts its 200 and 304 responses.
+304, and it counts its 200 and 304 responses. Told to, it "grows" feeds: 5 newer
+items on top, the 5 oldest dropped, a later Last-Modified and a new ETag.
 
-The bot is configured as a user would (``bot.config.settings_from_dict``): a
-temporary SQLite database, the shipped watchlists, ``first_poll = "all"`` on
-every feed so that existing items alert, one jsonl channel writing into the
-temporary directory, ``per_host_concurrency`` equal to ``max_concurrency`` so
-the single local host is not the bottleneck, and ``interval = "5m"``.
+The bot is configured as a user would: a temporary SQLite database, the shipped
+watchlists, ``first_poll = --first-poll`` ("all": existing items alert) on every
+feed, one jsonl channel without flood cap, ``per_host_concurrency`` equal to
+``max_concurrency`` so the single local host is not the bottleneck.
 
-What is measured
-----------------
-* Cycle 1 (cold): ``App.run_once()`` on an empty database: every feed is
-  fetched (200), parsed in the parser processes, deduplicated, matched,
-  ingested, and every alert is queued in the outbox and delivered to the
-  jsonl file.
-* Cycle 2 (warm): ``App.run_once()`` again: every feed answers 304, so this
-  is the fixed per-poll cost (request + feed state write).
+The four cycles
+---------------
+1. first poll: every feed is new (200), parsed, deduplicated, matched, stored;
+   alerts are queued and delivered to the jsonl file.
+2. nothing changed: every feed answers 304.
+3. every 10th feed (10 %) gained 5 items; the rest answer 304.
+4. every feed gained 5 items.
 
-Each cycle is timed with ``time.perf_counter`` around ``run_once`` (delivery
-included; opening the app is timed separately). Per cycle it reports feeds,
-wall seconds, feeds/s, items parsed (``PollOutcome.items``), new items, i.e.
-items that went through matching (``PollOutcome.new_items``) and their rate,
-alerts queued (``PollOutcome.alerts``), alerts delivered
-(``app.outbox.stats.sent``), poll errors and the server's 200/304 counts.
-Memory: the peak RSS of the bot process (``getrusage(RUSAGE_SELF)``) and of
-its reaped children, the parser workers (``getrusage(RUSAGE_CHILDREN)``, the
-largest child, read after the pool is closed and its workers reaped, before
-the feed server process is stopped, so the server is not included). With the
-"fork" start method (Linux default before Python 3.14) the workers are our
-children; with "forkserver" they are not and the children figure reads 0.
+Two modes
+---------
+* In process (default): ``App.open`` once, then ``App.run_once()`` per cycle.
+  CPU is that of this process plus its live and reaped children but the feed
+  server (psutil), i.e. the bot and its parser workers. ``--stages`` times the
+  stages per call: fetch, parse, ingest (dedup + store, which runs match and
+  stories inside the storage lock), match, stories, outbox drain and sink.
+  ``--profile PREFIX`` cProfiles each cycle (event-loop thread).
+* ``--subprocess``: each cycle is ``python -m bot once --config bot.toml``, as
+  the issue measured. CPU is the ``getrusage(RUSAGE_CHILDREN)`` delta around
+  the subprocess: interpreter start-up, imports, watchlist loading, the cycle and
+  the parser workers (reaped by the bot) included. ``--profile PREFIX`` runs it
+  under ``python -m cProfile`` (the bot's main process; workers not profiled).
+
+In the same run, after the cycles, it parses up to ``--reference-feeds`` of
+the cycle-1 bodies with ``feedparser.parse`` and with a bare
+``lxml.etree.fromstring`` and prints CPU per feed; "x feedparser" is a cycle's
+CPU per feed divided by feedparser's, so the ratio holds on a noisy machine.
 
 Run from the project root::
 
-    python bench/pipeline.py                      # 1000 feeds x 50 items
-    python bench/pipeline.py --feeds 100 --json   # quick, machine-readable
+    python bench/pipeline.py --subprocess             # the issue's table, 1000 feeds
+    python bench/pipeline.py --stages                 # in process, per-stage breakdown
+    python bench/pipeline.py --quick                  # 4 feeds x 10 items smoke run
 
-The exit status is 1 when any poll failed or the second cycle was not all
-304s: the figures are then printed but should not be trusted.
+The exit status is 1 when any poll failed, a cycle crashed, or a cycle did not
+get the 200s and 304s its feed changes call for: the figures are then printed
+but should not be trusted.
 """
 
 from __future__ import annotations
@@ -931,6 +939,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "cycles": args.cycles,
             "first_poll": args.first_poll,
             "start_method": multiprocessing.get_start_method(),
+            "no_pyc": sys.dont_write_bytecode,
             "python": sys.version.split()[0],
         },
         "server": server.info,
@@ -991,7 +1000,9 @@ def render(result: dict[str, Any]) -> str:
         + (f" ({srv['wire_bytes'] / 2**20:.1f} MiB gzipped)" if cfg["gzip"] else "")
         + f", {srv['watched_items']} items mention a watched entity, "
         f"generated in {srv['generate_seconds']:.2f} s",
-        f"python {cfg['python']}, start method {cfg['start_method']}; {mode}",
+        f"python {cfg['python']}, start method {cfg['start_method']}, bytecode cache "
+        + ("OFF (PYTHONDONTWRITEBYTECODE: every start-up compiles bot/)" if cfg["no_pyc"] else "on")
+        + f"; {mode}",
         f"reference, same run, {ref['feeds']} bodies of {ref['body_kib']:.1f} KiB: "
         f"feedparser.parse {fp_ms:.2f} ms CPU per feed, lxml.etree.fromstring "
         f"{ref['lxml_ms_per_feed']:.2f} ms",
