@@ -214,7 +214,7 @@ class StageTimes:
         "parse": "parse (incl. wait for a worker)",
         "ingest": "dedup+store (incl. lock, match, stories)",
         "match": "match (per item, event loop)",
-        "stories": "stories (per matched item)",
+        "stories": "stories (per new item)",
         "drain": "outbox (drain, incl. sink)",
         "sink": "sink (jsonl write per alert)",
     }
