@@ -1,51 +1,59 @@
-"""End-to-end throughput benchmark of the poll pipeline against a local feed server.
+"""End-to-end cost of the poll pipeline against a local feed server (issue 13's table).
 
 What runs
 ---------
 A separate process serves ``--feeds`` synthetic RSS 2.0 feeds of ``--items``
-items each on 127.0.0.1 (a random free port, never any other address). The
-feeds are generated from ``random.Random(--seed)``: news-like titles and ~40-word
-summaries, of which about ``--watched-share`` (5 %) mention an entity of the
-shipped ``watchlists/`` (ISKP, Tajikistan, Ajit Doval, ...), the rest generic
-news that matches nothing. The server answers conditional GETs: a matching
+items each on 127.0.0.1 (a random free port, never any other address). Feed
+``n`` is generated from ``random.Random(f"{seed}:{n}:0")``: news-like titles,
+HTML descriptions of about 1 KB (paragraphs, emphasis, links, an image), an
+author and a category, so 50 items make ~57 KB like the issue's feeds; about
+``--watched-share`` (5 %) of the items mention an entity of the shipped
+``watchlists/``. The server answers conditional GETs: a matching
 ``If-None-Match`` (or, without one, a not-older ``If-Modified-Since``) gets
-304, and it counts its 200 and 304 responses.
+304, and it counts its 200 and 304 responses. Told to, it "grows" feeds: 5 newer
+items on top, the 5 oldest dropped, a later Last-Modified and a new ETag.
 
-The bot is configured as a user would (``bot.config.settings_from_dict``): a
-temporary SQLite database, the shipped watchlists, ``first_poll = "all"`` on
-every feed so that existing items alert, one jsonl channel writing into the
-temporary directory, ``per_host_concurrency`` equal to ``max_concurrency`` so
-the single local host is not the bottleneck, and ``interval = "5m"``.
+The bot is configured as a user would: a temporary SQLite database, the shipped
+watchlists, ``first_poll = --first-poll`` ("all": existing items alert) on every
+feed, one jsonl channel without flood cap, ``per_host_concurrency`` equal to
+``max_concurrency`` so the single local host is not the bottleneck.
 
-What is measured
-----------------
-* Cycle 1 (cold): ``App.run_once()`` on an empty database: every feed is
-  fetched (200), parsed in the parser processes, deduplicated, matched,
-  ingested, and every alert is queued in the outbox and delivered to the
-  jsonl file.
-* Cycle 2 (warm): ``App.run_once()`` again: every feed answers 304, so this
-  is the fixed per-poll cost (request + feed state write).
+The four cycles
+---------------
+1. first poll: every feed is new (200), parsed, deduplicated, matched, stored;
+   alerts are queued and delivered to the jsonl file.
+2. nothing changed: every feed answers 304.
+3. every 10th feed (10 %) gained 5 items; the rest answer 304.
+4. every feed gained 5 items.
 
-Each cycle is timed with ``time.perf_counter`` around ``run_once`` (delivery
-included; opening the app is timed separately). Per cycle it reports feeds,
-wall seconds, feeds/s, items parsed (``PollOutcome.items``), new items, i.e.
-items that went through matching (``PollOutcome.new_items``) and their rate,
-alerts queued (``PollOutcome.alerts``), alerts delivered
-(``app.outbox.stats.sent``), poll errors and the server's 200/304 counts.
-Memory: the peak RSS of the bot process (``getrusage(RUSAGE_SELF)``) and of
-its reaped children, the parser workers (``getrusage(RUSAGE_CHILDREN)``, the
-largest child, read after the pool is closed and its workers reaped, before
-the feed server process is stopped, so the server is not included). With the
-"fork" start method (Linux default before Python 3.14) the workers are our
-children; with "forkserver" they are not and the children figure reads 0.
+Two modes
+---------
+* In process (default): ``App.open`` once, then ``App.run_once()`` per cycle.
+  CPU is that of this process plus its live and reaped children but the feed
+  server (psutil), i.e. the bot and its parser workers. ``--stages`` times the
+  stages per call: fetch, parse, ingest (dedup + store, which runs match and
+  stories inside the storage lock), match, stories, outbox drain and sink.
+  ``--profile PREFIX`` cProfiles each cycle (event-loop thread).
+* ``--subprocess``: each cycle is ``python -m bot once --config bot.toml``, as
+  the issue measured. CPU is the ``getrusage(RUSAGE_CHILDREN)`` delta around
+  the subprocess: interpreter start-up, imports, watchlist loading, the cycle and
+  the parser workers (reaped by the bot) included. ``--profile PREFIX`` runs it
+  under ``python -m cProfile`` (the bot's main process; workers not profiled).
+
+In the same run, after the cycles, it parses up to ``--reference-feeds`` of
+the cycle-1 bodies with ``feedparser.parse`` and with a bare
+``lxml.etree.fromstring`` and prints CPU per feed; "x feedparser" is a cycle's
+CPU per feed divided by feedparser's, so the ratio holds on a noisy machine.
 
 Run from the project root::
 
-    python bench/pipeline.py                      # 1000 feeds x 50 items
-    python bench/pipeline.py --feeds 100 --json   # quick, machine-readable
+    python bench/pipeline.py --subprocess             # the issue's table, 1000 feeds
+    python bench/pipeline.py --stages                 # in process, per-stage breakdown
+    python bench/pipeline.py --quick                  # 4 feeds x 10 items smoke run
 
-The exit status is 1 when any poll failed or the second cycle was not all
-304s: the figures are then printed but should not be trusted.
+The exit status is 1 when any poll failed, a cycle crashed, or a cycle did not
+get the 200s and 304s its feed changes call for: the figures are then printed
+but should not be trusted.
 """
 
 from __future__ import annotations
@@ -54,351 +62,49 @@ import argparse
 import asyncio
 import contextlib
 import cProfile
-import gzip
-import hashlib
 import io
 import json
 import logging
 import multiprocessing
 import pstats
-import random
+import re
 import resource
-import socket
+import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime, parsedate_to_datetime
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, ClassVar
-from xml.sax.saxutils import escape
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-import aiohttp  # noqa: E402
-from aiohttp import web  # noqa: E402
+import feedparser  # noqa: E402
+import lxml.etree  # noqa: E402
+import psutil  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # pipeline_feeds, when imported
+
+from pipeline_feeds import (  # noqa: E402
+    HOST,
+    FeedServer,
+    make_feeds,
+)
 
 from bot.app import App, CycleReport  # noqa: E402
 from bot.config import Settings, settings_from_dict  # noqa: E402
 
 WATCHLISTS = ROOT / "watchlists"
-HOST = "127.0.0.1"  # the only address the feed server ever binds
-SERVER_START_TIMEOUT = 120.0
 REAP_TIMEOUT = 10.0
-
-# --- synthetic news -----------------------------------------------------------
-
-# Names exactly as the shipped watchlists spell an alias, with the entity kind.
-WATCHED: tuple[tuple[str, str], ...] = (
-    ("ISKP", "group"),
-    ("Tehrik-i-Taliban Pakistan", "group"),
-    ("Haqqani Network", "group"),
-    ("Lashkar-e-Taiba", "group"),
-    ("Jaish-e-Mohammed", "group"),
-    ("Balochistan Liberation Army", "group"),
-    ("Islamic Movement of Uzbekistan", "group"),
-    ("Tajikistan", "region"),
-    ("Khyber Pakhtunkhwa", "region"),
-    ("North Waziristan", "region"),
-    ("Balochistan", "region"),
-    ("Kurram", "region"),
-    ("Fergana Valley", "region"),
-    ("Gorno-Badakhshan", "region"),
-    ("Ajit Doval", "person"),
-    ("Emomali Rahmon", "person"),
-    ("Amir Khan Muttaqi", "person"),
-    ("Kassym-Jomart Tokayev", "person"),
-)
-
-SUBJECTS = (
-    "City council", "Central bank", "Regional hospital", "School board", "Transport ministry",
-    "Tech startup", "Farmers' union", "Weather service", "Football club", "Energy regulator",
-    "University researchers", "Retail chain", "Port authority", "Housing agency",
-    "Film festival", "Airline", "Water utility", "Museum", "Trade union", "Health ministry",
-    "Supreme court", "Parliament committee", "Chamber of commerce", "Space agency",
-)  # fmt: skip
-VERBS = (
-    "approves", "announces", "delays", "reviews", "expands", "cuts", "launches", "defends",
-    "unveils", "postpones", "criticises", "welcomes", "scraps", "extends", "debates", "backs",
-)  # fmt: skip
-OBJECTS = (
-    "new budget plan", "rail upgrade", "water tariff", "climate targets", "hiring freeze",
-    "vaccine campaign", "stadium project", "tax relief package", "flood defences",
-    "broadband rollout", "pension reform", "fare increase", "recycling scheme",
-    "night bus service", "teacher pay deal", "data privacy rules", "bridge repairs",
-    "solar subsidy", "affordable housing target", "cycling network",
-)  # fmt: skip
-PLACES = (
-    "Lisbon", "Ottawa", "Nairobi", "Melbourne", "Porto Alegre", "Osaka", "Rotterdam",
-    "Valencia", "Calgary", "Accra", "Gdansk", "Tampere", "Auckland", "Montevideo", "Lyon",
-    "Hamburg", "Cork", "Bergen", "Adelaide", "Quebec City",
-)  # fmt: skip
-TAILS = (
-    "after {n}-hour meeting",
-    "citing {n}% rise in costs",
-    "first such move since {year}",
-    "with vote set for {weekday}",
-    "as {n} jobs hang in the balance",
-    "despite {n} objections",
-    "ahead of {month} deadline",
-)
-SENTENCES = (
-    "Officials said the measure would take effect in {month} and cost about {n} million.",
-    "Critics argued that the plan had been rushed through without proper consultation.",
-    "The announcement came after {n} weeks of negotiations between the two sides.",
-    "A spokesperson declined to comment on the timing of the decision on {weekday}.",
-    "Residents have been invited to share their views at a public meeting next week.",
-    "Analysts expect the change to affect around {n},000 households over the next year.",
-    "Opposition members said they would ask for an independent review of the figures.",
-    "The proposal still needs final approval before work can begin in {month}.",
-    "Similar schemes elsewhere have had mixed results, according to a report from {year}.",
-    "Local businesses said they welcomed the clarity but warned about rising costs.",
-)
-WATCHED_TITLES = {
-    "group": (
-        "{e} claims attack that killed {n} at checkpoint, {source} say",
-        "Security forces arrest {n} suspected {e} members on {weekday}, {source} say",
-        "Report warns of {e} recruitment drive, citing {n} cases",
-    ),
-    "region": (
-        "Security tightened in {e} after blast wounds {n}, {source} say",
-        "Curfew imposed in parts of {e} on {weekday} as {n} protesters are detained",
-        "Aid convoy of {n} trucks reaches flood-hit villages in {e}, {source} say",
-    ),
-    "person": (
-        "{e} holds talks on border security with {n}-member delegation on {weekday}",
-        "{e} calls for regional cooperation after {n} attacks this year, {source} say",
-        "{e} meets {n} envoys ahead of {month} summit",
-    ),
-}
-SOURCES = ("officials", "police", "witnesses", "local media", "aid workers")
-WATCHED_SENTENCES = {
-    "group": "Police said {e} had claimed responsibility in a statement posted online.",
-    "region": "The incident took place in {e}, where security has been tightened for weeks.",
-    "person": "{e} was briefed on the situation late on {weekday}, a statement said.",
-}
-MONTHS = ("January", "March", "May", "July", "September", "November")
-WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday")
-BASE_TIME = datetime(2025, 1, 15, 12, 0, tzinfo=UTC)
-
-
-def _fill(rng: random.Random, template: str, entity: str = "") -> str:
-    return template.format(
-        e=entity,
-        n=rng.randint(2, 480),
-        year=rng.randint(1990, 2023),
-        month=rng.choice(MONTHS),
-        weekday=rng.choice(WEEKDAYS),
-        source=rng.choice(SOURCES),
-    )
-
-
-def _generic_title(rng: random.Random) -> str:
-    return (
-        f"{rng.choice(SUBJECTS)} {rng.choice(VERBS)} {rng.choice(OBJECTS)} in "
-        f"{rng.choice(PLACES)} {_fill(rng, rng.choice(TAILS))}"
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class FeedDoc:
-    body: bytes
-    gzipped: bytes | None
-    etag: str
-    last_modified: str
-    watched_items: int
-
-
-def make_feed(
-    rng: random.Random, n: int, items: int, watched_share: float, compress: bool
-) -> FeedDoc:
-    """One RSS 2.0 document; the item count mentioning a watched entity rides along."""
-    entries: list[str] = []
-    watched = 0
-    when = BASE_TIME - timedelta(minutes=rng.randint(0, 600))
-    for i in range(items):
-        when -= timedelta(minutes=rng.randint(3, 90))
-        sentences = [_fill(rng, s) for s in rng.sample(SENTENCES, 3)]
-        if rng.random() < watched_share:
-            watched += 1
-            name, kind = rng.choice(WATCHED)
-            if rng.random() < 0.6:  # named in the title
-                title = _fill(rng, rng.choice(WATCHED_TITLES[kind]), name)
-            else:  # named in the summary only
-                title = _generic_title(rng)
-                sentences[1] = _fill(rng, WATCHED_SENTENCES[kind], name)
-        else:
-            title = _generic_title(rng)
-        summary = "<p>" + " ".join(sentences) + "</p>"
-        slug = "-".join(title.lower().replace("'", "").split()[:6])
-        entries.append(
-            "<item>"
-            f"<title>{escape(title)}</title>"
-            f"<link>https://news{n}.example.com/{when:%Y/%m/%d}/{escape(slug)}-{i}</link>"
-            f'<guid isPermaLink="false">bench-{n}-{i}</guid>'
-            f"<pubDate>{format_datetime(when)}</pubDate>"
-            f"<description><![CDATA[{summary}]]></description>"
-            "</item>"
-        )
-    updated = format_datetime(BASE_TIME, usegmt=True)
-    body = (
-        '<?xml version="1.0" encoding="UTF-8"?>\n<rss version="2.0"><channel>'
-        f"<title>Bench News {n}</title><link>https://news{n}.example.com/</link>"
-        f"<description>Synthetic feed {n}</description><lastBuildDate>{updated}</lastBuildDate>"
-        + "".join(entries)
-        + "</channel></rss>\n"
-    ).encode()
-    etag = '"' + hashlib.sha1(body).hexdigest()[:20] + '"'
-    gzipped = gzip.compress(body, 6, mtime=0) if compress else None
-    return FeedDoc(body, gzipped, etag, updated, watched)
-
-
-def make_feeds(
-    seed: int, feeds: int, items: int, watched_share: float, compress: bool
-) -> list[FeedDoc]:
-    rng = random.Random(seed)
-    return [make_feed(rng, n, items, watched_share, compress) for n in range(feeds)]
-
-
-# --- the feed server (its own process) ---------------------------------------------
-
-
-def _not_modified(request: web.Request, doc: FeedDoc) -> bool:
-    inm = request.headers.get("If-None-Match")
-    if inm is not None:
-        tags = {t.strip().removeprefix("W/") for t in inm.split(",")}
-        return "*" in tags or doc.etag in tags
-    ims = request.headers.get("If-Modified-Since")
-    if ims:
-        try:
-            return parsedate_to_datetime(ims) >= parsedate_to_datetime(doc.last_modified)
-        except (TypeError, ValueError):
-            return False
-    return False
-
-
-async def _serve(docs: list[FeedDoc], sock: socket.socket, control: Connection) -> None:
-    counts = {"200": 0, "304": 0, "404": 0}
-
-    async def feed(request: web.Request) -> web.Response:
-        try:
-            doc = docs[int(request.match_info["n"])]
-        except (ValueError, IndexError):
-            counts["404"] += 1
-            raise web.HTTPNotFound() from None
-        headers = {"ETag": doc.etag, "Last-Modified": doc.last_modified}
-        if _not_modified(request, doc):
-            counts["304"] += 1
-            return web.Response(status=304, headers=headers)
-        counts["200"] += 1
-        body = doc.body
-        if doc.gzipped is not None and "gzip" in request.headers.get("Accept-Encoding", ""):
-            body = doc.gzipped
-            headers["Content-Encoding"] = "gzip"
-        return web.Response(body=body, headers=headers, content_type="application/rss+xml")
-
-    async def stats(_: web.Request) -> web.Response:
-        return web.json_response(counts)
-
-    app = web.Application()
-    app.router.add_get(r"/feed/{n:\d+}.xml", feed)
-    app.router.add_get("/_stats", stats)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.SockSite(runner, sock).start()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    loop.add_reader(control.fileno(), stop.set)  # a message or EOF from the parent
-    control.send("ready")
-    try:
-        await stop.wait()
-    finally:
-        loop.remove_reader(control.fileno())
-        await runner.cleanup()
-
-
-def server_main(
-    control: Connection,
-    seed: int,
-    feeds: int,
-    items: int,
-    watched_share: float,
-    compress: bool,
-) -> None:
-    """Process entry point: generate the feeds, bind 127.0.0.1:0, serve until told to stop."""
-    logging.getLogger("aiohttp").setLevel(logging.ERROR)
-    started = time.perf_counter()
-    docs = make_feeds(seed, feeds, items, watched_share, compress)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((HOST, 0))
-    sock.listen(1024)
-    control.send(
-        {
-            "port": sock.getsockname()[1],
-            "generate_seconds": time.perf_counter() - started,
-            "body_bytes": sum(len(d.body) for d in docs),
-            "wire_bytes": sum(len(d.gzipped or d.body) for d in docs),
-            "watched_items": sum(d.watched_items for d in docs),
-        }
-    )
-    asyncio.run(_serve(docs, sock, control))
-
-
-class FeedServer:
-    """Runs server_main in a child process so serving does not compete for the bot's GIL."""
-
-    def __init__(self, args: argparse.Namespace) -> None:
-        self._control, child = multiprocessing.Pipe()
-        self.process = multiprocessing.Process(
-            target=server_main,
-            args=(child, args.seed, args.feeds, args.items, args.watched_share, args.gzip),
-            name="bench-feed-server",
-            daemon=True,
-        )
-        self.process.start()
-        child.close()
-        if not self._control.poll(SERVER_START_TIMEOUT):
-            self.stop()
-            raise RuntimeError("the feed server did not start")
-        self.info: dict[str, Any] = self._control.recv()
-        if not self._control.poll(SERVER_START_TIMEOUT) or self._control.recv() != "ready":
-            self.stop()
-            raise RuntimeError("the feed server did not start listening")
-        self.base = f"http://{HOST}:{self.info['port']}"
-
-    def feed_url(self, n: int) -> str:
-        return f"{self.base}/feed/{n}.xml"
-
-    async def counts(self) -> dict[str, int]:
-        async with (
-            aiohttp.ClientSession() as session,
-            session.get(f"{self.base}/_stats") as resp,
-        ):
-            resp.raise_for_status()
-            return dict(await resp.json())
-
-    def stop(self) -> None:
-        if self.process.is_alive():
-            with contextlib.suppress(OSError):
-                self._control.send("stop")
-            self.process.join(10)
-        if self.process.is_alive():
-            self.process.terminate()
-            self.process.join(5)
-        self._control.close()
-
 
 # --- the bot side ------------------------------------------------------------------
 
 
-def make_settings(tmp: Path, server: FeedServer, args: argparse.Namespace) -> Settings:
-    data: dict[str, Any] = {
+def config_data(tmp: Path, server: FeedServer, args: argparse.Namespace) -> dict[str, Any]:
+    return {
         "bot": {
             "database": str(tmp / "bench.sqlite3"),
             "watchlists": str(WATCHLISTS),
@@ -406,16 +112,52 @@ def make_settings(tmp: Path, server: FeedServer, args: argparse.Namespace) -> Se
             "max_concurrency": args.concurrency,
             "per_host_concurrency": args.concurrency,
             "parser_workers": args.workers,
-            "log_level": "WARNING",
+            # INFO: `once` then logs its "cycle done: ..." line, which --subprocess reads.
+            "log_level": "INFO" if args.subprocess else "WARNING",
         },
         "feeds": [
-            {"url": server.feed_url(n), "name": f"Bench feed {n}", "first_poll": "all"}
+            {"url": server.feed_url(n), "name": f"Bench feed {n}", "first_poll": args.first_poll}
             for n in range(args.feeds)
         ],
         # No flood cap: this measures throughput, and every alert must be delivered.
         "channels": [{"platform": "jsonl", "id": str(tmp / "alerts.jsonl"), "flood_cap": 0}],
     }
-    return settings_from_dict(data, tmp / "bot.toml")
+
+
+def make_settings(tmp: Path, server: FeedServer, args: argparse.Namespace) -> Settings:
+    return settings_from_dict(config_data(tmp, server, args), tmp / "bot.toml")
+
+
+def toml_text(data: dict[str, Any]) -> str:
+    """The two-level config above as TOML (a JSON string or number is valid TOML here)."""
+    lines: list[str] = []
+    for section, value in data.items():
+        tables = value if isinstance(value, list) else [value]
+        for table in tables:
+            lines.append(f"[[{section}]]" if isinstance(value, list) else f"[{section}]")
+            lines += [f"{key} = {json.dumps(v)}" for key, v in table.items()]
+            lines.append("")
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True, slots=True)
+class CycleSpec:
+    """One of the issue's four cycles; before it, every `grow_every`-th feed gains items."""
+
+    name: str
+    grow_every: int  # 0: no feed changes
+
+    def grown(self, feeds: int) -> list[int]:
+        return list(range(0, feeds, self.grow_every)) if self.grow_every else []
+
+
+NEW_ITEMS = 5
+CYCLES = (
+    CycleSpec("first poll (all new)", 0),
+    CycleSpec("nothing changed (304)", 0),
+    CycleSpec(f"10 % of feeds +{NEW_ITEMS} items", 10),
+    CycleSpec(f"every feed +{NEW_ITEMS} items", 1),
+)
 
 
 @dataclass(slots=True)
@@ -432,6 +174,8 @@ class CycleFigures:
     server_200: int
     server_304: int
     peak_rss_mib: float
+    cpu_seconds: float = 0.0  # the bot's whole process tree, see the module docstring
+    expected_200: int = 0  # feeds whose body changed before this cycle
     error_samples: list[str] = field(default_factory=list)
     crash: str | None = None  # run_once raised instead of returning a report
     stages: dict[str, dict[str, float]] = field(default_factory=dict)
@@ -444,8 +188,13 @@ class CycleFigures:
     def new_items_per_second(self) -> float:
         return self.new_items / self.wall_seconds if self.wall_seconds else 0.0
 
+    @property
+    def cpu_ms_per_feed(self) -> float:
+        return 1000 * self.cpu_seconds / self.feeds if self.feeds else 0.0
+
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
+        d["cpu_ms_per_feed"] = self.cpu_ms_per_feed
         d["feeds_per_second"] = self.feeds_per_second
         d["new_items_per_second"] = self.new_items_per_second
         return d
@@ -463,9 +212,11 @@ class StageTimes:
     LABELS: ClassVar[dict[str, str]] = {
         "fetch": "fetch (HTTP, incl. wait for a slot)",
         "parse": "parse (incl. wait for a worker)",
-        "ingest": "ingest (incl. lock wait, matching)",
+        "ingest": "dedup+store (incl. lock, match, stories)",
         "match": "match (per item, event loop)",
-        "drain": "deliver (outbox drain)",
+        "stories": "stories (per new item)",
+        "drain": "outbox (drain, incl. sink)",
+        "sink": "sink (jsonl write per alert)",
     }
 
     def __init__(self) -> None:
@@ -507,7 +258,10 @@ class StageTimes:
         self.wrap_async(app.poller.parsers, "parse", "parse")
         self.wrap_async(app.storage, "ingest", "ingest")
         self.wrap_sync(app.matcher, "match", "match")
+        self.wrap_sync(app.stories, "assign", "stories")
         self.wrap_async(app.outbox, "drain", "drain")
+        for sink in app.sinks.values():
+            self.wrap_async(sink, "deliver", "sink")
 
     def snapshot_and_reset(self) -> dict[str, dict[str, float]]:
         out = {
@@ -532,6 +286,21 @@ def peak_rss_mib(who: int) -> float:
     if sys.platform == "darwin":
         kib //= 1024
     return kib / 1024
+
+
+def tree_cpu_seconds(exclude: int | None) -> float:
+    """User+system CPU of this process, its reaped children and its live ones (the parser
+    workers) but `exclude` (the feed server, reaped only at the end)."""
+    me = psutil.Process()
+    t = me.cpu_times()
+    total = t.user + t.system + t.children_user + t.children_system
+    for child in me.children(recursive=True):
+        if child.pid == exclude:
+            continue
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+            c = child.cpu_times()
+            total += c.user + c.system
+    return total
 
 
 def figures(
@@ -566,14 +335,20 @@ def figures(
 
 
 async def timed_cycle(
-    name: str,
+    spec: CycleSpec,
+    number: int,
     app: App,
     server: FeedServer,
-    profile: cProfile.Profile | None,
+    args: argparse.Namespace,
     stages: StageTimes | None,
 ) -> CycleFigures:
-    before = await server.counts()
+    grown = spec.grown(args.feeds)
+    if grown:
+        server.grow(grown, NEW_ITEMS)
+    before = server.counts()
     sent = app.outbox.stats.sent
+    profile = cProfile.Profile() if args.profile else None
+    cpu_before = tree_cpu_seconds(server.process.pid)
     if profile is not None:
         profile.enable()
     started = time.perf_counter()
@@ -592,14 +367,72 @@ async def timed_cycle(
     wall = time.perf_counter() - started
     if profile is not None:
         profile.disable()
+        profile.dump_stats(profile_path(args.profile, number))
+    cpu = tree_cpu_seconds(server.process.pid) - cpu_before
     if crash:
         stray = await settle()
         crash += f"; {stray} poll tasks were still running"
-    after = await server.counts()
-    result = figures(name, report, wall, app.outbox.stats.sent - sent, before, after, crash)
+    after = server.counts()
+    result = figures(spec.name, report, wall, app.outbox.stats.sent - sent, before, after, crash)
+    result.cpu_seconds = cpu
+    result.expected_200 = len(grown) if number > 1 else args.feeds
     if stages is not None:
         result.stages = stages.snapshot_and_reset()
     return result
+
+
+def profile_path(prefix: str, number: int) -> Path:
+    return Path(f"{prefix}-cycle{number}.prof")
+
+
+CYCLE_DONE = re.compile(
+    r"cycle done: (\d+) feeds polled, (\d+) with errors, (\d+) alerts queued, (\d+) delivered"
+)
+
+
+def subprocess_cycle(
+    spec: CycleSpec, number: int, config: Path, server: FeedServer, args: argparse.Namespace
+) -> CycleFigures:
+    """One `python -m bot once --config ...`: CPU is the getrusage(RUSAGE_CHILDREN) delta,
+    i.e. the bot and its parser workers once reaped, start-up and shutdown included."""
+    grown = spec.grown(args.feeds)
+    if grown:
+        server.grow(grown, NEW_ITEMS)
+    before = server.counts()
+    command = [sys.executable]
+    if args.profile:
+        command += ["-m", "cProfile", "-o", str(profile_path(args.profile, number))]
+    command += ["-m", "bot", "once", "--config", str(config)]
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - started
+    after_usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after_usage.ru_utime - usage.ru_utime) + (after_usage.ru_stime - usage.ru_stime)
+    after = server.counts()
+    done = CYCLE_DONE.search(proc.stdout + proc.stderr)
+    crash = None
+    if proc.returncode != 0 or done is None:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+        crash = f"`bot once` exited {proc.returncode} without its summary: {' | '.join(tail)}"
+    polled, errors, queued, delivered = (int(g) for g in done.groups()) if done else (0, 0, 0, 0)
+    return CycleFigures(
+        name=spec.name,
+        feeds=polled,
+        wall_seconds=wall,
+        items_parsed=-1,  # not reported by `once`
+        new_items=-1,
+        alerts_queued=queued,
+        alerts_delivered=delivered,
+        errors=errors,
+        statuses={},
+        server_200=after["200"] - before["200"],
+        server_304=after["304"] - before["304"],
+        peak_rss_mib=peak_rss_mib(resource.RUSAGE_CHILDREN),
+        cpu_seconds=cpu,
+        expected_200=len(grown) if number > 1 else args.feeds,
+        crash=crash,
+    )
 
 
 async def settle(timeout: float = 120.0) -> int:
@@ -627,34 +460,79 @@ def reap_children(keep: multiprocessing.Process) -> None:
         time.sleep(0.05)
 
 
-async def run(args: argparse.Namespace) -> dict[str, Any]:
-    server = FeedServer(args)
-    profile = cProfile.Profile() if args.profile else None
+async def run_in_process(
+    args: argparse.Namespace, server: FeedServer, tmp: Path
+) -> tuple[float, list[CycleFigures]]:
     stages = StageTimes() if args.stages else None
+    settings = make_settings(tmp, server, args)
+    started = time.perf_counter()
+    cycles: list[CycleFigures] = []
+    async with App.open(settings) as app:
+        startup = time.perf_counter() - started
+        if stages is not None:
+            stages.install(app)
+        for number, spec in enumerate(CYCLES[: args.cycles], 1):
+            cycles.append(await timed_cycle(spec, number, app, server, args, stages))
+            if cycles[-1].crash:
+                break
+    return startup, cycles
+
+
+def run_subprocesses(args: argparse.Namespace, server: FeedServer, tmp: Path) -> list[CycleFigures]:
+    config = tmp / "bot.toml"
+    config.write_text(toml_text(config_data(tmp, server, args)), encoding="utf-8")
+    cycles: list[CycleFigures] = []
+    for number, spec in enumerate(CYCLES[: args.cycles], 1):
+        cycles.append(subprocess_cycle(spec, number, config, server, args))
+        if cycles[-1].crash:
+            break
+    return cycles
+
+
+def parser_reference(args: argparse.Namespace) -> dict[str, float]:
+    """CPU per feed of feedparser.parse and of a bare lxml parse on the bodies the server
+    sent in cycle 1 (rebuilt from the same seed), measured now, in this process."""
+    count = min(args.feeds, args.reference_feeds)
+    bodies = [d.body for d in make_feeds(args.seed, count, args.items, args.watched_share, False)]
+    started = time.process_time()
+    for body in bodies:
+        feedparser.parse(body)
+    feedparser_seconds = time.process_time() - started
+    safe = lxml.etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
+    started = time.process_time()
+    for body in bodies:
+        lxml.etree.fromstring(body, safe)
+    lxml_seconds = time.process_time() - started
+    return {
+        "feeds": count,
+        "body_kib": sum(len(b) for b in bodies) / count / 1024,
+        "feedparser_ms_per_feed": 1000 * feedparser_seconds / count,
+        "lxml_ms_per_feed": 1000 * lxml_seconds / count,
+    }
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    server = FeedServer(args)
+    startup: float | None = None
     try:
-        with tempfile.TemporaryDirectory(prefix="newswatch-bench-") as tmp:
-            settings = make_settings(Path(tmp), server, args)
-            started = time.perf_counter()
-            async with App.open(settings) as app:
-                startup = time.perf_counter() - started
-                if stages is not None:
-                    stages.install(app)
-                cold = await timed_cycle("cycle 1 (cold, 200s)", app, server, profile, stages)
-                cycles = [cold]
-                if not cold.crash:
-                    cycles.append(
-                        await timed_cycle("cycle 2 (warm, 304s)", app, server, None, stages)
-                    )
-            lines = count_lines(Path(tmp) / "alerts.jsonl")
+        with tempfile.TemporaryDirectory(prefix="newswatch-bench-") as tmp_name:
+            tmp = Path(tmp_name)
+            if args.subprocess:
+                cycles = run_subprocesses(args, server, tmp)
+            else:
+                startup, cycles = asyncio.run(run_in_process(args, server, tmp))
+            lines = count_lines(tmp / "alerts.jsonl")
         reap_children(server.process)
         children_rss = peak_rss_mib(resource.RUSAGE_CHILDREN)
     finally:
         server.stop()
-    if profile is not None:
-        profile.dump_stats(args.profile)
-        out = io.StringIO()
-        pstats.Stats(profile, stream=out).sort_stats("cumulative").print_stats(30)
-        print(out.getvalue(), file=sys.stderr)
+    reference = parser_reference(args)
+    if args.profile:
+        for number in range(1, len(cycles) + 1):
+            out = io.StringIO()
+            path = profile_path(args.profile, number)
+            pstats.Stats(str(path), stream=out).sort_stats("tottime").print_stats(args.profile_top)
+            print(f"=== {path}: {cycles[number - 1].name}\n{out.getvalue()}", file=sys.stderr)
     return {
         "config": {
             "feeds": args.feeds,
@@ -665,12 +543,17 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "watched_share": args.watched_share,
             "gzip": args.gzip,
             "stages": args.stages,
+            "subprocess": args.subprocess,
+            "cycles": args.cycles,
+            "first_poll": args.first_poll,
             "start_method": multiprocessing.get_start_method(),
+            "no_pyc": sys.dont_write_bytecode,
             "python": sys.version.split()[0],
         },
         "server": server.info,
         "startup_seconds": startup,
         "cycles": [c.as_dict() for c in cycles],
+        "reference": reference,
         "jsonl_lines": lines,
         "peak_rss_self_mib": peak_rss_mib(resource.RUSAGE_SELF),
         "peak_rss_children_mib": children_rss,
@@ -680,54 +563,91 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 # --- output ------------------------------------------------------------------------
 
 
+ROWS: tuple[tuple[str, str], ...] = (
+    ("feeds polled", "{feeds}"),
+    ("CPU seconds (process tree)", "{cpu_seconds:.2f}"),
+    ("CPU ms per feed", "{cpu_ms_per_feed:.2f}"),
+    ("x feedparser (CPU per feed)", "{x_feedparser:.2f}"),
+    ("wall time (s)", "{wall_seconds:.2f}"),
+    ("feeds/s", "{feeds_per_second:.1f}"),
+    ("items parsed", "{items_parsed}"),
+    ("new items (matched)", "{new_items}"),
+    ("alerts queued", "{alerts_queued}"),
+    ("alerts delivered", "{alerts_delivered}"),
+    ("poll errors", "{errors}"),
+    ("server 200 responses", "{server_200}"),
+    ("server 304 responses", "{server_304}"),
+    ("peak RSS so far (MiB)", "{peak_rss_mib:.1f}"),
+)
+
+
 def render(result: dict[str, Any]) -> str:
-    cfg, srv, cycles = result["config"], result["server"], result["cycles"]
-    rows: list[tuple[str, str]] = [
-        ("feeds polled", "{feeds}"),
-        ("wall time (s)", "{wall_seconds:.2f}"),
-        ("feeds/s", "{feeds_per_second:.1f}"),
-        ("items parsed", "{items_parsed}"),
-        ("new items (matched)", "{new_items}"),
-        ("new items matched/s", "{new_items_per_second:.1f}"),
-        ("alerts queued", "{alerts_queued}"),
-        ("alerts delivered", "{alerts_delivered}"),
-        ("poll errors", "{errors}"),
-        ("server 200 responses", "{server_200}"),
-        ("server 304 responses", "{server_304}"),
-        ("peak RSS so far, bot (MiB)", "{peak_rss_mib:.1f}"),
-    ]
-    width = max(len(label) for label, _ in rows) + 2
+    cfg, srv, cycles, ref = (
+        result["config"],
+        result["server"],
+        result["cycles"],
+        result["reference"],
+    )
+    fp_ms = ref["feedparser_ms_per_feed"]
+    for c in cycles:
+        c["x_feedparser"] = c["cpu_ms_per_feed"] / fp_ms if fp_ms else 0.0
+    width = max(len(label) for label, _ in ROWS) + 2
     col = max(14, *(len(c["name"]) + 2 for c in cycles))
+    mode = (
+        "each cycle a separate `python -m bot once` (CPU: RUSAGE_CHILDREN delta, start-up included)"
+        if cfg["subprocess"]
+        else "in process (CPU: bot + parser workers); "
+        f"App.open took {result['startup_seconds']:.2f} s"
+    )
     lines = [
         f"newswatch pipeline benchmark: {cfg['feeds']} feeds x {cfg['items']} items, "
-        f"concurrency {cfg['concurrency']}, parser workers {cfg['workers']}, seed {cfg['seed']}",
+        f"concurrency {cfg['concurrency']}, parser workers {cfg['workers']}, seed {cfg['seed']}, "
+        f"first_poll {cfg['first_poll']}",
         f"feed server: {HOST}:{srv['port']} (own process), "
         f"{srv['body_bytes'] / 2**20:.1f} MiB of RSS 2.0 XML"
         + (f" ({srv['wire_bytes'] / 2**20:.1f} MiB gzipped)" if cfg["gzip"] else "")
         + f", {srv['watched_items']} items mention a watched entity, "
         f"generated in {srv['generate_seconds']:.2f} s",
-        f"python {cfg['python']}, start method {cfg['start_method']}; "
-        f"App.open took {result['startup_seconds']:.2f} s",
+        f"python {cfg['python']}, start method {cfg['start_method']}, bytecode cache "
+        + ("OFF (PYTHONDONTWRITEBYTECODE: every start-up compiles bot/)" if cfg["no_pyc"] else "on")
+        + f"; {mode}",
+        f"reference, same run, {ref['feeds']} bodies of {ref['body_kib']:.1f} KiB: "
+        f"feedparser.parse {fp_ms:.2f} ms CPU per feed, lxml.etree.fromstring "
+        f"{ref['lxml_ms_per_feed']:.2f} ms",
         "",
         " " * width + "".join(c["name"].rjust(col) for c in cycles),
     ]
-    for label, fmt in rows:
-        lines.append(label.ljust(width) + "".join(fmt.format(**c).rjust(col) for c in cycles))
+    for label, fmt in ROWS:
+        cells = ["-" if fmt.format(**c).startswith("-1") else fmt.format(**c) for c in cycles]
+        lines.append(label.ljust(width) + "".join(cell.rjust(col) for cell in cells))
     lines += [
         "",
-        "poll outcomes: " + "; ".join(f"{c['name']}: {c['statuses']}" for c in cycles),
-        f"alerts written to the jsonl file: {result['jsonl_lines']}",
-        f"peak RSS, bot process (RUSAGE_SELF):         {result['peak_rss_self_mib']:8.1f} MiB",
-        f"peak RSS, parser workers (RUSAGE_CHILDREN):  {result['peak_rss_children_mib']:8.1f} MiB",
+        "| cycle | CPU seconds | CPU per feed | wall seconds | x feedparser |",
+        "|---|---|---|---|---|",
     ]
+    for c in cycles:
+        lines.append(
+            f"| {c['name']} | {c['cpu_seconds']:.1f} | {c['cpu_ms_per_feed']:.2f} ms "
+            f"| {c['wall_seconds']:.1f} | {c['x_feedparser']:.2f} |"
+        )
+    lines += [
+        "",
+        f"alerts written to the jsonl file: {result['jsonl_lines']}",
+        f"peak RSS, bench process (RUSAGE_SELF):       {result['peak_rss_self_mib']:8.1f} MiB",
+        f"peak RSS, largest child (RUSAGE_CHILDREN):   {result['peak_rss_children_mib']:8.1f} MiB",
+    ]
+    if not cfg["subprocess"]:
+        lines.insert(
+            -3, "poll outcomes: " + "; ".join(f"{c['name']}: {c['statuses']}" for c in cycles)
+        )
     if cfg["stages"]:
         lines += ["", "stage timings (--stages):"]
-        header = f"  {'':36}{'calls':>8}{'total s':>10}{'mean ms':>10}{'max ms':>10}"
+        header = f"  {'':42}{'calls':>8}{'total s':>10}{'mean ms':>10}{'max ms':>10}"
         for c in cycles:
             lines += [f"  {c['name']}", header]
             for stage, t in c["stages"].items():
                 lines.append(
-                    f"  {StageTimes.LABELS[stage]:36}{t['calls']:8d}{t['total_seconds']:10.2f}"
+                    f"  {StageTimes.LABELS[stage]:42}{t['calls']:8d}{t['total_seconds']:10.2f}"
                     f"{t['mean_ms']:10.2f}{t['max_ms']:10.1f}"
                 )
     for c in cycles:
@@ -755,10 +675,13 @@ def problems(result: dict[str, Any]) -> list[str]:
                 f"{c['name']}: {c['alerts_queued']} alerts queued, {c['alerts_delivered']} "
                 "delivered"
             )
-    if len(result["cycles"]) < 2:
-        found.append("cycle 2 was not run")
-    elif result["cycles"][1]["server_304"] != feeds:
-        found.append(f"cycle 2 got {result['cycles'][1]['server_304']} 304s for {feeds} feeds")
+        if (c["server_200"], c["server_304"]) != (c["expected_200"], feeds - c["expected_200"]):
+            found.append(
+                f"{c['name']}: {c['server_200']} 200s and {c['server_304']} 304s, expected "
+                f"{c['expected_200']} and {feeds - c['expected_200']}"
+            )
+    if len(result["cycles"]) < result["config"]["cycles"]:
+        found.append(f"only {len(result['cycles'])} cycles ran")
     return found
 
 
@@ -789,13 +712,47 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument(
         "--profile",
-        metavar="FILE",
-        help="cProfile cycle 1 (event-loop thread), dump stats to FILE, print the top 30",
+        metavar="PREFIX",
+        help="cProfile every cycle (the bot's main process; not the parser workers) into "
+        "PREFIX-cycleN.prof and print the top entries by own time on stderr",
+    )
+    p.add_argument("--profile-top", type=int, default=25, help="entries printed per profile")
+    p.add_argument(
+        "--subprocess",
+        action="store_true",
+        help="run each cycle as `python -m bot once --config ...` (as issue 13 measured); "
+        "--stages needs the default in-process mode",
+    )
+    p.add_argument(
+        "--cycles", type=int, default=len(CYCLES), help=f"run the first N cycles (1-{len(CYCLES)})"
+    )
+    p.add_argument(
+        "--first-poll",
+        choices=("all", "skip"),
+        default="all",
+        help="first_poll of every feed: all (alert existing items, default) or skip",
+    )
+    p.add_argument(
+        "--reference-feeds",
+        type=int,
+        default=200,
+        help="bodies parsed for the feedparser/lxml reference (default 200)",
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke size for CI: 4 feeds x 10 items, 1 parser worker (overrides those options)",
     )
     args = p.parse_args(argv)
-    for name in ("feeds", "items", "concurrency", "workers"):
+    if args.quick:
+        args.feeds, args.items, args.workers, args.concurrency = 4, 10, 1, 4
+    if args.subprocess and args.stages:
+        p.error("--stages times this process's objects: leave out --subprocess")
+    if not 1 <= args.cycles <= len(CYCLES):
+        p.error(f"--cycles must be between 1 and {len(CYCLES)}")
+    for name in ("feeds", "items", "concurrency", "workers", "reference_feeds"):
         if getattr(args, name) < 1:
-            p.error(f"--{name} must be at least 1")
+            p.error(f"--{name.replace('_', '-')} must be at least 1")
     if not 0.0 <= args.watched_share <= 1.0:
         p.error("--watched-share must be between 0 and 1")
     return args
@@ -806,7 +763,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
-    result = asyncio.run(run(args))
+    result = run(args)
     print(json.dumps(result, indent=2) if args.json else render(result))
     found = problems(result)
     for problem in found:
