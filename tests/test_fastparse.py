@@ -9,6 +9,7 @@ always correct by definition.
 from __future__ import annotations
 
 import csv
+import logging
 from pathlib import Path
 
 import pytest
@@ -92,3 +93,26 @@ def test_fast_path_never_raises_on_mutated_feeds(at: int, junk: bytes) -> None:
     body = _SAMPLE[:at] + junk + _SAMPLE[at + len(junk) :]
     result = parse_fast(body, BASE)
     assert result is None or isinstance(result, tuple)
+
+
+@pytest.mark.parametrize("encoding", ["iso-8859-1", "windows-1252"])
+def test_single_byte_encodings_read_like_feedparser(encoding: str) -> None:
+    # 0x92 is a C1 control in Latin-1 but feedparser reads it as Windows-1252's "’".
+    body = (
+        f'<?xml version="1.0" encoding="{encoding}"?><rss version="2.0"><channel>'
+        "<title>Not\xedcias</title><item><title>Caf\xe9 d\x92Ouro</title>"
+        "<link>https://example.org/1</link></item></channel></rss>"
+    ).encode("latin-1")
+    fast, slow = _both(body)
+    assert isinstance(fast, ParsedFeed) and isinstance(slow, ParsedFeed)
+    assert [i.title for i in fast.items] == [i.title for i in slow.items] == ["Café d’Ouro"]
+
+
+def test_the_path_taken_is_logged_at_debug(caplog: pytest.LogCaptureFixture) -> None:
+    good = rss([item(1, "Story in Kabul", "<p>x</p>")])
+    with caplog.at_level(logging.DEBUG, logger="bot.feeds.parse"):
+        parse_feed_bytes(good, "https://example.org/good", "n")
+        parse_feed_bytes(BILLION_LAUGHS, "https://example.org/bomb", "n")
+    messages = [r.getMessage() for r in caplog.records]
+    assert "parsed https://example.org/good on the fast path" in messages
+    assert "parsed https://example.org/bomb with feedparser (the fast path declined it)" in messages

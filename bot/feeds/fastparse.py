@@ -55,8 +55,12 @@ _PARSER = etree.XMLParser(
     remove_pis=True,
 )
 
-# The encodings read here exactly as feedparser reads them (without HTTP headers).
-_ENCODINGS = frozenset({"utf-8", "utf8", "us-ascii", "ascii"})
+# The declared encodings read here exactly as feedparser reads them (without
+# HTTP headers). Latin-1's bytes 0x80-0x9F become C1 controls here but
+# Windows-1252 punctuation in feedparser: `_plain` declines those.
+_ENCODINGS = frozenset(
+    {"utf-8", "utf8", "us-ascii", "ascii", "iso-8859-1", "latin-1", "windows-1252", "cp1252"}
+)
 
 # (namespace, local name) of an entry's child → the feedparser key it feeds.
 # RSS 2.0 elements have no namespace; RSS 1.0 ones the RSS 1.0 namespace.
