@@ -116,3 +116,33 @@ def test_the_path_taken_is_logged_at_debug(caplog: pytest.LogCaptureFixture) -> 
     messages = [r.getMessage() for r in caplog.records]
     assert "parsed https://example.org/good on the fast path" in messages
     assert "parsed https://example.org/bomb with feedparser (the fast path declined it)" in messages
+
+
+# Markup pieces feedparser's HTML re-serialisation treats specially: declarations,
+# comments, PIs, self-closing tags, entity and character references, stray < and &.
+_PIECES = st.sampled_from(
+    [
+        "Kabul", " ", "<p>", "</p>", "<b>", "</b>", "<br/>", "<script/>", "<p/>",
+        "<!channel>", "<!-- c -->", "<![CDATA[x]]>", "<?pi x?>", "<!DOCTYPE html>",
+        "&amp;", "&lt;", "&gt;", "&nbsp;", "&foo;", "&#150;", "&#x92;", "&#39;", "&#8217;",
+        "&", "<", ">", "<5", "<@U0BOT>", "'", '"', "\u00c3\u00a9", "é", "\n",
+        "<a href='x'>", "</a>", "<span style='display:none'>", "</span>",
+    ]
+)  # fmt: skip
+
+
+_LINK_PIECES = st.sampled_from(["a", "/", "?x=1", "&amp;", "&amp;amp;", "&lt;", " ", "%20", "#f"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(_PIECES, max_size=12).map("".join),
+    st.lists(_PIECES, max_size=12).map("".join),
+    st.lists(_LINK_PIECES, max_size=6).map("".join),
+)
+def test_both_paths_agree_on_any_title_summary_and_link(
+    title: str, summary: str, link: str
+) -> None:
+    fast, slow = _both(rss([item(link, title, summary)]))
+    assert isinstance(fast, ParsedFeed) and isinstance(slow, ParsedFeed)
+    assert fast.items == slow.items
