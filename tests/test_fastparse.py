@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import logging
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 import pytest
 from hypothesis import given, settings
@@ -127,6 +128,8 @@ _PIECES = st.sampled_from(
         "&amp;", "&lt;", "&gt;", "&nbsp;", "&foo;", "&#150;", "&#x92;", "&#39;", "&#8217;",
         "&", "<", ">", "<5", "<@U0BOT>", "'", '"', "\u00c3\u00a9", "é", "\n",
         "<a href='x'>", "</a>", "<span style='display:none'>", "</span>",
+        "<a", "< b>", "<p class=x>", "</p x>", "<1>", "<td>", "<style>", "</style>", "<>", "=",
+        "<img src=x alt='a>b'>", "<B>", "</",
     ]
 )  # fmt: skip
 
@@ -146,3 +149,46 @@ def test_both_paths_agree_on_any_title_summary_and_link(
     fast, slow = _both(rss([item(link, title, summary)]))
     assert isinstance(fast, ParsedFeed) and isinstance(slow, ParsedFeed)
     assert fast.items == slow.items
+
+
+_TYPES = st.sampled_from(["", ' type="text"', ' type="html"', ' type="text/html"', ' type="xhtml"'])
+_DATES = st.sampled_from(
+    [
+        "2026-11-24T12:00:00Z", "2026-11-24T12:00:00+05:30", "2026-11-24", "0000-01-01",
+        "9999-12-31T23:59:00-14:00", "Tue, 24 Nov 2026 12:00:00 GMT", "yesterday", "",
+    ]
+)  # fmt: skip
+_RELS = st.sampled_from(["", ' rel="alternate"', ' rel="self"', ' rel="enclosure"'])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.tuples(_TYPES, st.lists(_PIECES, max_size=8).map("".join)),
+    st.tuples(_TYPES, st.lists(_PIECES, max_size=8).map("".join), st.booleans()),
+    st.lists(st.tuples(_RELS, st.sampled_from(["/a", "b?c=1&amp;d", "https://x.org/"]))),
+    st.lists(st.tuples(st.sampled_from(["published", "updated", "issued"]), _DATES), max_size=2),
+    st.sampled_from(["", "<id>urn:x</id>", "<id>rel/1</id>", "<id></id>"]),
+)
+def test_both_paths_agree_on_atom_entries(
+    title: tuple[str, str],
+    summary: tuple[str, str, bool],
+    links: list[tuple[str, str]],
+    dates: list[tuple[str, str]],
+    entry_id: str,
+) -> None:
+    def text(tag: str, kind: str, value: str) -> str:
+        return f"<{tag}{kind}>{escape(value)}</{tag}>"
+
+    body = (
+        '<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
+        "<title>Feed</title><entry>"
+        + text("title", *title)
+        + text("content" if summary[2] else "summary", summary[0], summary[1])
+        + "".join(f'<link{rel} href="{href}"/>' for rel, href in links)
+        + "".join(f"<{tag}>{value}</{tag}>" for tag, value in dates)
+        + entry_id
+        + "</entry></feed>"
+    ).encode()
+    fast, slow = _both(body)
+    assert isinstance(fast, ParsedFeed) and isinstance(slow, ParsedFeed)
+    assert (fast.title, fast.link, fast.items) == (slow.title, slow.link, slow.items)

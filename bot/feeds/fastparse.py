@@ -120,7 +120,11 @@ _DECLINE_CHILDREN = frozenset(
 )
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 _C1 = re.compile("[\x80-\x9f]")
-_RISKY_MARKUP = re.compile(r"<[!?]|/>|&(?![A-Za-z][A-Za-z0-9]*;|#[0-9]+;|#[xX][0-9a-fA-F]+;)")
+_RISKY_MARKUP = re.compile(
+    r"<[!?>]|</(?![A-Za-z])|/>|&(?![A-Za-z][A-Za-z0-9]*;|#[0-9]+;|#[xX][0-9a-fA-F]+;)"
+)
+_TAG = re.compile(r"</?[A-Za-z][^<>]*>")
+_OPEN_TAG = re.compile(r"<[A-Za-z/]")
 _REFERENCE = re.compile(r"&(?:([A-Za-z][A-Za-z0-9]*)|#([0-9]+|[xX][0-9a-fA-F]+));")
 _LINK_ENTITY = re.compile("&([A-Za-z0-9_]+);")
 _KNOWN_ENTITIES = frozenset(html.entities.name2codepoint) | {"apos"}
@@ -232,8 +236,8 @@ class _Reader:
                 out["link"] = text
             elif key == "id":
                 text = self._plain(child).strip()
-                guid_is_link = not atom and _attr(child, "ispermalink", "true") == "true"
-                if text and (atom or guid_is_link):
+                guid_is_link = _attr(child, "ispermalink", "true") == "true"
+                if text and guid_is_link:
                     text = self.urljoin(self.base, text)
                 out["id"] = text
                 if not text:
@@ -302,8 +306,8 @@ def _check_markup(value: str) -> None:
     entities and Windows-1252 character references change. Values with none
     of those read the same either way; the rest are feedparser's.
     """
-    if _RISKY_MARKUP.search(value):
-        raise Decline
+    if _RISKY_MARKUP.search(value) or _OPEN_TAG.search(_TAG.sub("", value)):
+        raise Decline  # includes tags left unterminated ("<a<"), which sgmllib drops
     for name, number in _REFERENCE.findall(value):
         if name and name not in _KNOWN_ENTITIES:
             raise Decline
