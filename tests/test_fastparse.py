@@ -129,7 +129,7 @@ _PIECES = st.sampled_from(
         "&", "<", ">", "<5", "<@U0BOT>", "'", '"', "\u00c3\u00a9", "é", "\n",
         "<a href='x'>", "</a>", "<span style='display:none'>", "</span>",
         "<a", "< b>", "<p class=x>", "</p x>", "<1>", "<td>", "<style>", "</style>", "<>", "=",
-        "<img src=x alt='a>b'>", "<B>", "</",
+        "<img src=x alt='a>b'>", "<B>", "</", "<img src=x/>", "<5/>", "<BR/>", "<hr />",
     ]
 )  # fmt: skip
 

@@ -121,7 +121,13 @@ _DECLINE_CHILDREN = frozenset(
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 _C1 = re.compile("[\x80-\x9f]")
 _RISKY_MARKUP = re.compile(
-    r"<[!?>]|</(?![A-Za-z])|/>|&(?![A-Za-z][A-Za-z0-9]*;|#[0-9]+;|#[xX][0-9a-fA-F]+;)"
+    r"<[!?>]|</(?![A-Za-z])|&(?![A-Za-z][A-Za-z0-9]*;|#[0-9]+;|#[xX][0-9a-fA-F]+;)"
+)
+# feedparser's own rewrite of self-closing tags, and the elements it leaves empty.
+_SHORT_TAG = re.compile(r"<([^<>\s]+?)\s*/>")
+_VOID = frozenset(
+    "area base basefont br col command embed frame hr img input isindex keygen link meta "
+    "param source track wbr".split()
 )
 _TAG = re.compile(r"</?[A-Za-z][^<>]*>")
 _OPEN_TAG = re.compile(r"<[A-Za-z/]")
@@ -302,12 +308,15 @@ def _check_markup(value: str) -> None:
 
     feedparser passes every HTML field through its sgmllib-based relative-URI
     resolver (~0.4 ms per summary: most of its cost), which rewrites a few
-    constructs: `<!x>` becomes text, `<x/>` becomes `<x></x>`, unknown
+    constructs: `<!x>` becomes text, `<p/>` becomes `<p></p>`, unknown
     entities and Windows-1252 character references change. Values with none
     of those read the same either way; the rest are feedparser's.
     """
     if _RISKY_MARKUP.search(value) or _OPEN_TAG.search(_TAG.sub("", value)):
         raise Decline  # includes tags left unterminated ("<a<"), which sgmllib drops
+    for name in _SHORT_TAG.findall(value):
+        if name.lower() not in _VOID:
+            raise Decline  # feedparser turns <p/> into <p></p>; <br/> stays a line break
     for name, number in _REFERENCE.findall(value):
         if name and name not in _KNOWN_ENTITIES:
             raise Decline
