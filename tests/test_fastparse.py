@@ -192,3 +192,13 @@ def test_both_paths_agree_on_atom_entries(
     fast, slow = _both(body)
     assert isinstance(fast, ParsedFeed) and isinstance(slow, ParsedFeed)
     assert (fast.title, fast.link, fast.items) == (slow.title, slow.link, slow.items)
+
+
+@pytest.mark.parametrize("extra", ["<id>other</id>", "<summary>s</summary>"])
+def test_atom_style_fields_in_an_rss_item_go_to_feedparser(extra: str) -> None:
+    # feedparser reads these by local name in RSS as well: they compete with <guid>, <description>.
+    body = rss([item(1, "Kabul", "d")]).replace(b"</item>", extra.encode() + b"</item>")
+    assert parse_fast(body, BASE) is None
+    fast, slow = _both(body)
+    assert isinstance(fast, ParsedFeed) and isinstance(slow, ParsedFeed)
+    assert fast.items == slow.items

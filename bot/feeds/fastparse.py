@@ -117,6 +117,15 @@ _SLOT = {
 # Children that change how feedparser reads the rest (nesting, sources, XHTML bodies).
 _DECLINE_CHILDREN = frozenset(
     {(MEDIA, "group"), (ATOM, "source"), (XHTML, "body"), ("", "body"), ("", "source")}
+    # feedparser reads these by local name in RSS too (an Atom-style <summary> or
+    # <updated> in an RSS item): they would compete with the RSS fields.
+    | {
+        (ns, name)
+        for ns in ("", RSS10)
+        for name in (
+            "summary content id updated published issued modified created fullitem abstract"
+        ).split()
+    }
 )
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 _C1 = re.compile("[\x80-\x9f]")
