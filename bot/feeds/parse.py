@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.errors import ParseError
+from bot.feeds.fastparse import parse_fast
 from bot.feeds.html_text import field_text
 from bot.models import Item
 
@@ -100,12 +101,24 @@ def _summary(entry: Any) -> tuple[Any, str | None]:
     return summary, kind
 
 
-def parse_feed_bytes(body: bytes, feed_url: str, feed_name: str, base_url: str = "") -> ParsedFeed:
+def parse_feed_bytes(
+    body: bytes, feed_url: str, feed_name: str, base_url: str = "", *, fast: bool = True
+) -> ParsedFeed:
     """Parse a feed document into Items. Runs inside a worker process.
 
+    A well-formed feed is read on the fast lxml path (bot/feeds/fastparse.py);
+    anything that path declines goes to feedparser, and both yield the same
+    Items. `fast=False` forces feedparser (the equivalence test and the bench).
     Raises ParseError when the body is not a feed at all; a feed with minor
     errors that feedparser recovered from is returned with a warning.
     """
+    if fast:
+        read = parse_fast(body, base_url)
+        if read is not None:
+            header, entries = read
+            log.debug("parsed %s on the fast path", feed_url)
+            return _parsed_feed(header, entries, feed_url, feed_name, None)
+        log.debug("parsed %s with feedparser (the fast path declined it)", feed_url)
     import feedparser  # imported here: only worker processes need it
 
     headers = {"content-location": base_url} if base_url else {}
@@ -124,6 +137,13 @@ def parse_feed_bytes(body: bytes, feed_url: str, feed_name: str, base_url: str =
             raise ParseError(feed_url, f"not a readable RSS/Atom feed ({warning})")
     if not parsed.get("version") and not entries:
         raise ParseError(feed_url, "not an RSS/Atom feed (no channel or feed element)")
+    return _parsed_feed(parsed.get("feed", {}), entries, feed_url, feed_name, warning)
+
+
+def _parsed_feed(
+    feed: Any, entries: list[Any], feed_url: str, feed_name: str, warning: str | None
+) -> ParsedFeed:
+    """Items from entries in feedparser's shape, whichever path read them."""
     items: list[Item] = []
     for entry in entries:
         title = _text(entry.get("title"), MAX_TITLE, _detail_type(entry, "title"))
@@ -149,7 +169,6 @@ def parse_feed_bytes(body: bytes, feed_url: str, feed_name: str, base_url: str =
                 date_note=date_note,
             )
         )
-    feed = parsed.get("feed", {})
     feed_title = _text(feed.get("title"), MAX_TITLE, _detail_type(feed, "title"))
     return ParsedFeed(feed_title, items, warning, _page_link(feed.get("link")))
 
