@@ -8,6 +8,8 @@ search (fuzzy.py) only looks for entities these did not find.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from rapidfuzz.distance import OSA
 
 from bot.matching.alias_index import AliasIndex
@@ -47,7 +49,7 @@ def exact_mentions(index: AliasIndex, f: Field) -> list[Match]:
     cased, folded = toks.cased, toks.folded
     strict, prefixes, starts = index.strict, index.prefixes, index.starts
     n = len(toks)
-    for i in range(n):
+    for i in _candidates(index, f):
         # Acronyms and short aliases: the cased words, exactly.
         if cased[i] in strict or (
             i + 1 < n and toks.starts[i + 1] == toks.ends[i] + 1 and text[toks.ends[i]] == "-"
@@ -96,6 +98,26 @@ def exact_mentions(index: AliasIndex, f: Field) -> list[Match]:
     if index.literal:
         found.extend(literal_at(index, f))
     return found
+
+
+def _candidates(index: AliasIndex, f: Field) -> Sequence[int]:
+    """The words where exact_mentions' loop can find anything, by set operations in C.
+
+    Most words of a text neither start an indexed name nor are a strict alias,
+    and testing each of them in Python was most of the loop's cost. A hyphen
+    can make any word a strict candidate, so such texts try every word.
+    """
+    n = len(f.tokens)
+    if "-" in f.text:
+        return range(n)
+    skel, cased = f.skel, f.tokens.cased
+    starts = index.starts.intersection(skel)
+    strict = index.strict.keys() & set(cased)
+    if strict:
+        return [i for i in range(n) if skel[i] in starts or cased[i] in strict]
+    if starts:
+        return [i for i in range(n) if skel[i] in starts]
+    return ()
 
 
 def reversed_names(index: AliasIndex, f: Field) -> list[Match]:

@@ -33,6 +33,8 @@ pieces together in their order.
 
 from __future__ import annotations
 
+from typing import cast
+
 from bot.matching.alias_index import AliasIndex
 from bot.matching.exact import exact_mentions
 from bot.matching.fuzzy import fuzzy
@@ -88,15 +90,17 @@ class Matcher:
             cache.clear()
         for name, text in (("title", title), ("summary", summary)):
             toks = scan(text)
-            skel = []
-            for w in toks.folded:
-                sk = cache.get(w)
-                if sk is None:
-                    sk = cache[w] = skeleton(w)
-                skel.append(sk)
-            for k in range(len(skel) - 1):
-                if toks.cased[k] in DIRECTION_ABBREVIATIONS and toks.cased[k + 1][:1].isupper():
-                    skel[k] = skeleton(DIRECTION_ABBREVIATIONS[toks.cased[k]])
+            # Looked up in C; only words not seen before take the Python loop.
+            looked_up = list(map(cache.get, toks.folded))
+            if None in looked_up:
+                for k, w in enumerate(toks.folded):
+                    if looked_up[k] is None:
+                        looked_up[k] = cache[w] = skeleton(w)
+            skel = cast(list[str], looked_up)  # no None left
+            if not DIRECTION_ABBREVIATIONS.keys().isdisjoint(toks.cased):
+                for k in range(len(skel) - 1):
+                    if toks.cased[k] in DIRECTION_ABBREVIATIONS and toks.cased[k + 1][:1].isupper():
+                        skel[k] = skeleton(DIRECTION_ABBREVIATIONS[toks.cased[k]])
             fields.append(Field(name, text, toks, skel))
         excluded = vetoed(index, fields)
         mentions: list[Match] = []

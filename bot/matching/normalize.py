@@ -12,6 +12,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import accumulate
 
 from anyascii import anyascii
 
@@ -82,44 +83,70 @@ def _ascii(word: str) -> str:
     return anyascii(word)
 
 
-# ASCII text (most of what feeds carry) takes a simpler, faster pattern.
-_ASCII_TEXT_WORD = re.compile(r"[A-Za-z0-9]+(?:['`][A-Za-z0-9]+)*|&")
+# ASCII text (most of what feeds carry) takes a simpler, faster pattern. It
+# captures, so re.split yields separators and words in turn and the offsets
+# are running sums of their lengths: no match object per word.
+_ASCII_TEXT_SPLIT = re.compile(r"([A-Za-z0-9]++(?:['`][A-Za-z0-9]++)*+|&)")
+# _POSSESSIVE and "&" for the words of ASCII text joined one per line.
+_ASCII_POSSESSIVE = re.compile(r"['`][sS]$", re.MULTILINE)
+_ASCII_AMPERSAND = re.compile(r"^&$", re.MULTILINE)
+
+
+def _scan_ascii(text: str) -> Tokens:
+    """scan() of ASCII text, in C loops: lower() keeps offsets in ASCII text."""
+    parts = _ASCII_TEXT_SPLIT.split(text)
+    cased = parts[1::2]
+    offsets = list(accumulate(map(len, parts), initial=0))
+    if cased and ("&" in text or "'" in text or "`" in text):
+        # The words one per line, so possessives, apostrophes and "&" are
+        # rewritten by a few substitutions instead of a Python loop per word.
+        lines = _ASCII_AMPERSAND.sub("and", _ASCII_POSSESSIVE.sub("", "\n".join(cased)))
+        lines = lines.replace("'", "").replace("`", "")
+        cased = lines.split("\n")
+        folded = lines.lower().split("\n")
+    else:
+        folded = list(map(str.lower, cased))
+    return Tokens(folded, cased, offsets[1:-1:2], offsets[2::2], [0] * len(cased))
+
+
+@lru_cache(maxsize=100_000)
+def _word_forms(word: str) -> tuple[tuple[str, ...], int]:
+    """The cased ASCII parts of one matched word of non-ASCII text and its script class.
+
+    Cached per distinct word: news repeats its words, and NFKC, anyascii and the
+    script lookup per character were most of what scan() cost on such text.
+    """
+    if word == "&":
+        return ("and",), 0
+    word = _APOSTROPHES.sub("", _POSSESSIVE.sub("", word))
+    if word.isascii():
+        return (word,), 0
+    ascii_word = _ascii(word)
+    foreign = _script_class(word)
+    if ascii_word.isalnum():
+        return (ascii_word,), foreign
+    # Transliteration can yield several words or punctuation; each part
+    # keeps the span of the original word.
+    return tuple(_ASCII_WORD.findall(ascii_word)), foreign
 
 
 def scan(text: str) -> Tokens:
     """Split text into normalised word tokens with their offsets in `text`."""
     if text.isascii():
-        # The hot path, in C loops: lower() keeps offsets in ASCII text.
-        spans = [m.span() for m in _ASCII_TEXT_WORD.finditer(text)]
-        cased = [text[a:b] for a, b in spans]
-        folded = [w.lower() for w in cased]
-        if "&" in text or "'" in text or "`" in text:
-            for k, w in enumerate(cased):
-                if w == "&":
-                    cased[k] = folded[k] = "and"
-                elif "'" in w or "`" in w:
-                    cased[k] = _APOSTROPHES.sub("", _POSSESSIVE.sub("", w))
-                    folded[k] = cased[k].lower()
-        return Tokens(folded, cased, [a for a, _ in spans], [b for _, b in spans], [0] * len(spans))
+        return _scan_ascii(text)
     out = Tokens()
+    folded, cased, starts, ends, foreigns = (
+        out.folded, out.cased, out.starts, out.ends, out.foreign
+    )  # fmt: skip
     for m in _WORD.finditer(text):
-        word = m.group()
-        if word == "&":
-            out.add("and", m.start(), m.end())
-            continue
-        word = _APOSTROPHES.sub("", _POSSESSIVE.sub("", word))
-        if word.isascii():
-            out.add(word, m.start(), m.end())
-            continue
-        ascii_word = _ascii(word)
-        foreign = _script_class(word)
-        if ascii_word.isalnum():
-            out.add(ascii_word, m.start(), m.end(), foreign)
-            continue
-        # Transliteration can yield several words or punctuation; each part
-        # keeps the span of the original word.
-        for part in _ASCII_WORD.findall(ascii_word):
-            out.add(part, m.start(), m.end(), foreign)
+        parts, foreign = _word_forms(m.group())
+        start, end = m.span()
+        for part in parts:
+            folded.append(part.lower())
+            cased.append(part)
+            starts.append(start)
+            ends.append(end)
+            foreigns.append(foreign)
     return out
 
 

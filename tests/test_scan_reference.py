@@ -1,0 +1,106 @@
+"""scan() made cheaper must stay byte-identical to the scan it replaced.
+
+The reference below is the per-word implementation as it was before the
+throughput work (issue 13): kept here, not in bot/, so the fast version is
+always compared with the plain one on arbitrary text.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.matching import normalize
+from bot.matching.normalize import (
+    _APOSTROPHES,
+    _ASCII_WORD,
+    _POSSESSIVE,
+    _WORD,
+    Tokens,
+    _ascii,
+    _script_class,
+    scan,
+)
+
+_REFERENCE_ASCII_TEXT_WORD = re.compile(r"[A-Za-z0-9]+(?:['`][A-Za-z0-9]+)*|&")
+
+
+def reference_scan(text: str) -> Tokens:
+    """scan() as it was: one match object and one Python step per word."""
+    if text.isascii():
+        spans = [m.span() for m in _REFERENCE_ASCII_TEXT_WORD.finditer(text)]
+        cased = [text[a:b] for a, b in spans]
+        folded = [w.lower() for w in cased]
+        if "&" in text or "'" in text or "`" in text:
+            for k, w in enumerate(cased):
+                if w == "&":
+                    cased[k] = folded[k] = "and"
+                elif "'" in w or "`" in w:
+                    cased[k] = _APOSTROPHES.sub("", _POSSESSIVE.sub("", w))
+                    folded[k] = cased[k].lower()
+        return Tokens(folded, cased, [a for a, _ in spans], [b for _, b in spans], [0] * len(spans))
+    out = Tokens()
+    for m in _WORD.finditer(text):
+        word = m.group()
+        if word == "&":
+            out.add("and", m.start(), m.end())
+            continue
+        word = _APOSTROPHES.sub("", _POSSESSIVE.sub("", word))
+        if word.isascii():
+            out.add(word, m.start(), m.end())
+            continue
+        ascii_word = _ascii(word)
+        foreign = _script_class(word)
+        if ascii_word.isalnum():
+            out.add(ascii_word, m.start(), m.end(), foreign)
+            continue
+        for part in _ASCII_WORD.findall(ascii_word):
+            out.add(part, m.start(), m.end(), foreign)
+    return out
+
+
+def _rows(t: Tokens) -> tuple[object, ...]:
+    return dataclasses.astuple(t)
+
+
+# Characters scan() treats specially, over-represented so hypothesis meets them:
+# apostrophes of all kinds, possessive s/S, "&", hyphens, newlines (the fast path
+# joins words by newline), accents, combining marks, Cyrillic, Arabic, Devanagari,
+# ligatures and full-width forms that NFKC rewrites, digits and underscores.
+_TRICKY = "aAsSzZ09_'’‘ʼ`&- \n\t.,«»éüçÅ\u0301\u0308ДжаКабулеپاکستانकिशनﬁＡ１ß"
+_TRICKY_TEXT = st.text(alphabet=st.sampled_from(_TRICKY), max_size=60)
+_ASCII_TEXT = st.text(alphabet=st.characters(max_codepoint=0x7F), max_size=80)
+
+
+@settings(derandomize=True, database=None, max_examples=300)
+@given(st.one_of(st.text(max_size=80), _TRICKY_TEXT, _ASCII_TEXT))
+def test_scan_equals_reference_on_arbitrary_text(text: str) -> None:
+    assert _rows(scan(text)) == _rows(reference_scan(text))
+
+
+def test_scan_equals_reference_on_news_like_text() -> None:
+    """The cases each fast path rewrites, spelled out (hypothesis may meet them late)."""
+    for text in (
+        "",
+        "&",
+        "Rahmon's & Karimov`s party's RAHMON'S rock'n'roll's a's",
+        "Trade & Development\nline two & three",
+        "Соглашение «Кабуле» & Rahmon’s visit to پاکستان",
+        "Toká\u0301yev's ﬁnance Ｔａｌｉｂａｎ's",
+        "Lashkar-e-Taiba, N Waziristan",
+    ):
+        assert _rows(scan(text)) == _rows(reference_scan(text)), text
+
+
+def test_scan_caches_the_work_per_distinct_word_of_non_ascii_text() -> None:
+    """News repeats its words: transliterating each occurrence again was the cost."""
+    text = "Правительство Кабуле: правительство Кабуле, Dushanbé"
+    scan(text)
+    before = normalize._word_forms.cache_info()
+    assert _rows(scan(text)) == _rows(reference_scan(text))
+    after = normalize._word_forms.cache_info()
+    assert after.misses == before.misses
+    assert after.hits - before.hits == len(_WORD.findall(text))
