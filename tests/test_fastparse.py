@@ -202,3 +202,58 @@ def test_atom_style_fields_in_an_rss_item_go_to_feedparser(extra: str) -> None:
     fast, slow = _both(body)
     assert isinstance(fast, ParsedFeed) and isinstance(slow, ParsedFeed)
     assert fast.items == slow.items
+
+
+# Repeats real feeds carry: RSS 1.0 <title> with <dc:title>, a podcast's
+# <description> with <itunes:summary>, in any order, empty or not (issue 13).
+_REPEATABLE = st.sampled_from(
+    [
+        "<title>{}</title>", "<dc:title>{}</dc:title>", "<media:title>{}</media:title>",
+        "<description>{}</description>", "<itunes:summary>{}</itunes:summary>",
+        "<content:encoded>{}</content:encoded>",
+    ]
+)  # fmt: skip
+_SHORT_TEXT = st.sampled_from(["", " ", "Kabul", "<b>Herat</b>", "a &amp; b", "<p/>"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(_REPEATABLE, _SHORT_TEXT), min_size=1, max_size=4), st.booleans())
+def test_both_paths_agree_on_repeated_titles_and_summaries(
+    fields: list[tuple[str, str]], rdf: bool
+) -> None:
+    inner = "".join(form.format(escape(text)) for form, text in fields)
+    namespaces = (
+        'xmlns:dc="http://purl.org/dc/elements/1.1/" '
+        'xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd" '
+        'xmlns:media="http://search.yahoo.com/mrss/" '
+        'xmlns:content="http://purl.org/rss/1.0/modules/content/"'
+    )
+    if rdf:
+        body = (
+            '<?xml version="1.0" encoding="utf-8"?><rdf:RDF '
+            'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" '
+            f'xmlns="http://purl.org/rss/1.0/" {namespaces}>'
+            '<channel rdf:about="https://example.org/"><title>Feed</title>'
+            "<link>https://example.org/</link></channel>"
+            f'<item rdf:about="https://example.org/1"><link>https://example.org/1</link>{inner}'
+            "</item></rdf:RDF>"
+        )
+    else:
+        body = (
+            f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0" {namespaces}><channel>'
+            f"<title>Feed</title>{inner}<item><link>https://example.org/1</link>{inner}</item>"
+            "</channel></rss>"
+        )
+    fast, slow = _both(body.encode())
+    if isinstance(slow, str):
+        assert isinstance(fast, str)
+        return
+    assert isinstance(fast, ParsedFeed), fast
+    assert (fast.title, fast.link, fast.items) == (slow.title, slow.link, slow.items)
+
+
+@pytest.mark.parametrize(
+    "name", ["science-aaas-twis.rdf", "giantbomb-podcast.rss"]
+)  # dc:title beside <title>; <itunes:summary> beside <description>
+def test_feeds_repeating_a_title_or_summary_take_the_fast_path(name: str) -> None:
+    assert parse_fast((DATA / "corpus_shared" / "news" / name).read_bytes(), BASE) is not None

@@ -127,6 +127,10 @@ _DECLINE_CHILDREN = frozenset(
         ).split()
     }
 )
+# Repeats of one slot read here exactly as feedparser reads them (see `_Reader._repeat`).
+_TITLES = frozenset({("", "title"), (RSS10, "title"), (DC, "title"), (ATOM, "title")})
+_PODCAST_SUMMARIES = {("", "description"), (ITUNES, "summary")}
+_REPEATED = ("", "")  # a slot that was filled twice: a third time declines
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 _C1 = re.compile("[\x80-\x9f]")
 _RISKY_MARKUP = re.compile(
@@ -219,6 +223,7 @@ class _Reader:
         seen: set[str] = set()
         alternate: str | None = None
         guid_is_link = False
+        sources: dict[str, tuple[str, str]] = {}  # slot → the first element that filled it
         for child in element:
             tag = child.tag
             if not isinstance(tag, str):
@@ -239,8 +244,10 @@ class _Reader:
                 continue
             slot = _SLOT[key]
             if slot in seen:
-                raise Decline
+                self._repeat(out, slot, (ns, local), sources, child, atom=atom)
+                continue
             seen.add(slot)
+            sources[slot] = (ns, local)
             if key in ("title", "description", "summary", "content", "content_encoded"):
                 self._text_construct(out, key, child, atom=atom)
             elif key == "link":
@@ -261,6 +268,8 @@ class _Reader:
                 text = self._plain(child).strip()
                 out[key] = text
                 out[f"{key}_parsed"] = self.parse_date(text)
+        if sources.get("summary") == _REPEATED and "content" in seen:
+            raise Decline  # with content in the entry feedparser's summary rules change
         if alternate is not None:
             if "link" in seen:
                 raise Decline  # a text <link> and an Atom link: order decides in feedparser
@@ -268,6 +277,44 @@ class _Reader:
         elif "link" not in seen and guid_is_link and out.get("id"):
             out["link"] = out["id"]
         return out
+
+    def _repeat(
+        self,
+        out: dict[str, Any],
+        slot: str,
+        source: tuple[str, str],
+        sources: dict[str, tuple[str, str]],
+        element: etree._Element,
+        *,
+        atom: bool,
+    ) -> None:
+        """A second element for a filled slot: read it as feedparser would, or decline.
+
+        Why only these two: they are the repeats real feeds carry (RSS 1.0
+        `<title>` with `<dc:title>`; a podcast's `<description>` with
+        `<itunes:summary>`), and feedparser's rule for each is simple.
+        A second title is ignored once a non-empty one was read (its
+        `title_depth`), else replaces it. A second summary-like element becomes
+        the entry's *content* while it has none, and the bot reads the content
+        only when the summary is empty, so a non-empty first one stands.
+        Anything else (media:title, which resets `title_depth`; a third one;
+        content in the entry) is feedparser's.
+        """
+        first = sources[slot]
+        if slot == "title" and _TITLES.issuperset({first, source}):
+            sources[slot] = _REPEATED
+            scratch: dict[str, Any] = {}
+            self._text_construct(scratch, "title", element, atom=atom)  # its own declines
+            if not out.get("title"):
+                out.update(scratch)
+            return
+        if slot == "summary" and {first, source} == _PODCAST_SUMMARIES:
+            sources[slot] = _REPEATED
+            self._text_construct({}, _FIELDS[source], element, atom=atom)  # its own declines
+            if not out.get("summary"):
+                raise Decline  # an empty first one: feedparser's content takes over
+            return
+        raise Decline
 
     def _plain(self, element: etree._Element) -> str:
         """An element's text, with feedparser's repair of UTF-8 read as Latin-1 ("Ã©" → "é")."""
