@@ -127,10 +127,19 @@ _DECLINE_CHILDREN = frozenset(
         ).split()
     }
 )
+# Repeats of one slot read here exactly as feedparser reads them (see `_Reader._repeat`).
+_TITLES = frozenset({("", "title"), (RSS10, "title"), (DC, "title"), (ATOM, "title")})
+_PODCAST_SUMMARIES = {("", "description"), (ITUNES, "summary")}
+_REPEATED = ("", "")
+# Children whose start makes feedparser forget a title was read (its `title_depth`).
+_TITLE_RESETS = frozenset({"image", "textinput", "textInput", "item", "entry", "source"})
+_IMAGE_PARTS = frozenset(
+    {"url", "title", "link", "width", "height"}
+)  # a slot that was filled twice: a third time declines
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 _C1 = re.compile("[\x80-\x9f]")
 _RISKY_MARKUP = re.compile(
-    r"<[!?>]|</(?![A-Za-z])|&(?![A-Za-z][A-Za-z0-9]*;|#[0-9]+;|#[xX][0-9a-fA-F]+;)"
+    r"<[!?>]|</(?![A-Za-z])|&(?![A-Za-z][A-Za-z0-9]*;|#[0-9]+;|#[xX][0-9a-fA-F]+;|\s)"
 )
 # feedparser's own rewrite of self-closing tags, and the elements it leaves empty.
 _SHORT_TAG = re.compile(r"<([^<>\s]+?)\s*/>")
@@ -182,6 +191,7 @@ def _parse(body: bytes, base_url: str) -> tuple[dict[str, Any], list[dict[str, A
         if len(channels) != 1 or root.find("item") is not None:
             raise Decline
         channel = channels[0]
+        reader.entry_tag = "item"
         return reader.entry(channel, atom=False, skip="item"), [
             reader.entry(e, atom=False) for e in channel.iterfind("item")
         ]
@@ -193,6 +203,7 @@ def _parse(body: bytes, base_url: str) -> tuple[dict[str, Any], list[dict[str, A
             reader.entry(e, atom=False) for e in root.iterfind(f"{{{RSS10}}}item")
         ]
     if root.tag == f"{{{ATOM}}}feed":
+        reader.entry_tag = f"{{{ATOM}}}entry"
         return reader.entry(root, atom=True, skip="entry"), [
             reader.entry(e, atom=True) for e in root.iterfind(f"{{{ATOM}}}entry")
         ]
@@ -212,20 +223,46 @@ class _Reader:
         self.parse_date = _parse_date
         self.urljoin = _urljoin
         self.lookslikehtml = _FeedParserMixin.looks_like_html
+        # feedparser's `hasContent` flag: set by content (or a repeated summary)
+        # in the channel, cleared only at an item's end, so it leaks into the
+        # next item. Read in document order while reading the header.
+        self.entry_tag = ""  # the entries' tag when they are the header's children
+        self.content_flags: list[bool] = []  # the flag as each entry starts
+        self.content_pending = False
+        self.entries_started = 0
 
     def entry(self, element: etree._Element, *, atom: bool, skip: str = "") -> dict[str, Any]:
         entry_level = not skip  # the feed's header is read with skip= its entries' tag
+        if entry_level:
+            self.entries_started += 1
         out: dict[str, Any] = {}
         seen: set[str] = set()
         alternate: str | None = None
         guid_is_link = False
+        sources: dict[str, tuple[str, str]] = {}  # slot → the first element that filled it
+        title_reset = False
+        has_image = False
         for child in element:
             tag = child.tag
             if not isinstance(tag, str):
                 continue
             qname = etree.QName(child)
             ns, local = qname.namespace or "", qname.localname
+            if entry_level and local in _TITLE_RESETS and ns in ("", RSS10):
+                image_title = _check_entry_image(child)
+                has_image = True
+                if image_title is not None and "title" in seen:
+                    # Its title's type replaces the item's (feedparser stores the
+                    # detail even where it keeps the item's title text).
+                    scratch: dict[str, Any] = {}
+                    self._text_construct(scratch, "title", image_title, atom=atom)
+                    out["title_detail"] = scratch["title_detail"]
+            if local in _TITLE_RESETS or local == skip:
+                title_reset = True  # feedparser forgets it read a title
             if local == skip:
+                if tag == self.entry_tag and not entry_level:
+                    self.content_flags.append(self.content_pending)
+                    self.content_pending = False  # feedparser's _end_item
                 continue
             if (ns, local) in _DECLINE_CHILDREN or child.get("mode") is not None:
                 raise Decline
@@ -239,8 +276,14 @@ class _Reader:
                 continue
             slot = _SLOT[key]
             if slot in seen:
-                raise Decline
+                if slot == "title" and title_reset:
+                    raise Decline
+                self._repeat(out, slot, (ns, local), sources, child, atom=atom, entry=entry_level)
+                continue
             seen.add(slot)
+            sources[slot] = (ns, local)
+            if slot == "content" and not entry_level:
+                self.content_pending = True
             if key in ("title", "description", "summary", "content", "content_encoded"):
                 self._text_construct(out, key, child, atom=atom)
             elif key == "link":
@@ -261,6 +304,10 @@ class _Reader:
                 text = self._plain(child).strip()
                 out[key] = text
                 out[f"{key}_parsed"] = self.parse_date(text)
+        if has_image and sources.get("title", _REPEATED) not in _TITLES:
+            raise Decline  # no title of its own: feedparser takes the image's
+        if sources.get("summary") == _REPEATED and "content" in seen:
+            raise Decline  # with content in the entry feedparser's summary rules change
         if alternate is not None:
             if "link" in seen:
                 raise Decline  # a text <link> and an Atom link: order decides in feedparser
@@ -268,6 +315,63 @@ class _Reader:
         elif "link" not in seen and guid_is_link and out.get("id"):
             out["link"] = out["id"]
         return out
+
+    def _repeat(
+        self,
+        out: dict[str, Any],
+        slot: str,
+        source: tuple[str, str],
+        sources: dict[str, tuple[str, str]],
+        element: etree._Element,
+        *,
+        atom: bool,
+        entry: bool,
+    ) -> None:
+        """A second element for a filled slot: read it as feedparser would, or decline.
+
+        Why only these two: they are the repeats real feeds carry (RSS 1.0
+        `<title>` with `<dc:title>`; a podcast's `<description>` with
+        `<itunes:summary>`), and feedparser's rule for each is simple.
+        A second title is ignored once a non-empty one was read (its
+        `title_depth`), else replaces it. A second summary-like element becomes
+        the entry's *content* while it has none, and the bot reads the content
+        only when the summary is empty, so a non-empty first one stands.
+        But feedparser's "has content" flag outlives the channel's elements and
+        is cleared only at an item's end: after content (or such a repeat) in
+        the channel, the next item's second summary *replaces* the first.
+        Anything else (media:title, which resets `title_depth`; a third one;
+        content in the entry) is feedparser's.
+        """
+        first = sources[slot]
+        if slot == "title" and _TITLES.issuperset({first, source}):
+            sources[slot] = _REPEATED
+            scratch: dict[str, Any] = {}
+            self._text_construct(scratch, "title", element, atom=atom)  # its own declines
+            if not out.get("title"):
+                out.update(scratch)
+            return
+        if slot == "summary" and {first, source} == _PODCAST_SUMMARIES:
+            sources[slot] = _REPEATED
+            if not entry:  # the header's summary is not read; the flag is
+                self._text_construct({}, _FIELDS[source], element, atom=atom)
+                self.content_pending = True
+            elif self._content_at_entry_start():
+                self._text_construct(out, _FIELDS[source], element, atom=atom)  # replaces
+            else:
+                self._text_construct({}, _FIELDS[source], element, atom=atom)  # its own declines
+                if not out.get("summary"):
+                    raise Decline  # an empty first one: feedparser's content takes over
+            return
+        raise Decline
+
+    def _content_at_entry_start(self) -> bool:
+        """feedparser's `hasContent` as the current entry started; unknown declines."""
+        index = self.entries_started - 1
+        if index < len(self.content_flags):
+            return self.content_flags[index]
+        if self.content_pending or self.content_flags:
+            raise Decline  # RSS 1.0 items outside the channel: order not modelled
+        return False
 
     def _plain(self, element: etree._Element) -> str:
         """An element's text, with feedparser's repair of UTF-8 read as Latin-1 ("Ã©" → "é")."""
@@ -310,6 +414,30 @@ class _Reader:
         slot = "summary" if key == "description" else key
         out[slot] = value
         out[f"{slot}_detail"] = {"type": kind}
+
+
+def _check_entry_image(image: etree._Element) -> etree._Element | None:
+    """Decline an item's <image> unless feedparser reads nothing of it the bot uses.
+
+    feedparser stores what an <image> inside an item holds in the item itself:
+    its <title> becomes the item's title when the item has none (checked by
+    the caller), its <url> and sizes go to keys the bot does not read, its
+    <link> is ignored; its title's *type* replaces the item's title type when
+    the item's own title came first. Returns that title element, if any.
+    Anything else in it (two titles, other children) is feedparser's.
+    """
+    title = None
+    for child in image:
+        if not isinstance(child.tag, str):
+            continue
+        qname = etree.QName(child)
+        if qname.localname not in _IMAGE_PARTS or (qname.namespace or "") not in ("", RSS10):
+            raise Decline
+        if qname.localname == "title":
+            if title is not None:
+                raise Decline
+            title = child
+    return title
 
 
 def _check_markup(value: str) -> None:
