@@ -189,17 +189,13 @@ class Outbox:
 
     async def _send_one(self, alert: Alert) -> bool:
         sink = self.sinks[alert.platform]
-        # Durably before the request: if the process dies after the platform stored
-        # the message but before mark_sent, the next try knows to look first.
-        row = ("alert", alert.id)
-        message_id = self._unrecorded.get(row)
-        if message_id is not None:
-            return await self._record(row, self._alert_sent(alert, message_id))
-        await self.storage.claim_alert(alert.id, self.clock())
-        try:
-            message_id = await sink.deliver(alert)
-        except Exception as e:
-            return await self._failed(
+        return await self._post_once(
+            ("alert", alert.id),
+            # Durably before the request: if the process dies after the platform stored
+            # the message but before mark_sent, the next try knows to look first.
+            lambda: self.storage.claim_alert(alert.id, self.clock()),
+            lambda: sink.deliver(alert),
+            lambda e: self._failed(
                 alert.platform,
                 alert.channel_id,
                 f"alert {alert.id}",
@@ -207,36 +203,51 @@ class Outbox:
                 _delivery_error(e, alert.platform),
                 lambda error, now: self._alert_dead(alert, error, now),
                 lambda error, at, now: self.storage.mark_retry(alert.id, error, at, now),
-            )
-        self._unrecorded[row] = message_id
-        return await self._record(row, self._alert_sent(alert, message_id))
+            ),
+            lambda message_id: self._alert_sent(alert, message_id),
+        )
 
     async def _alert_sent(self, alert: Alert, message_id: str) -> None:
         await self.storage.mark_sent(alert.id, message_id, self.clock(), alert.reply_to)
         self.stats.sent += 1
         self.recorder.alert_delivered(alert.platform)
 
-    async def _record(self, row: tuple[str, object], recording: Awaitable[None]) -> bool:
-        """Record a delivery; if storage fails, the message id waits in memory.
+    async def _post_once(
+        self,
+        row: tuple[str, object],
+        claim: Callable[[], Awaitable[None]] | None,
+        post: Callable[[], Awaitable[str]],
+        fail: Callable[[Exception], Awaitable[bool]],
+        record: Callable[[str], Awaitable[None]],
+    ) -> bool:
+        """Post an outbox row unless an earlier try already did, then record it.
 
-        The storage error propagates to the worker loop, which backs off; the next
-        try of the same row only records (bot/storage_health.py), never re-posts.
+        The one place for "posted but not recorded": if recording fails (a storage
+        error), the platform's message id waits in memory, the error reaches the
+        worker loop, which backs off (bot/storage_health.py), and the next try of
+        the same row only records it, never posts it again.
         """
-        await recording
+        message_id = self._unrecorded.get(row)
+        if message_id is None:
+            if claim is not None:
+                await claim()
+            try:
+                message_id = await post()
+            except Exception as e:
+                return await fail(e)
+            self._unrecorded[row] = message_id
+        await record(message_id)
         del self._unrecorded[row]
         return True
 
     async def send_summary(self, summary: FloodSummary, attempts: int) -> bool:
         """Try one flood summary once; True if it left the outbox."""
         sink = self.sinks[summary.platform]
-        row = ("summary", summary.id)
-        message_id = self._unrecorded.get(row)
-        if message_id is not None:
-            return await self._record(row, self._summary_sent(summary, message_id))
-        try:
-            message_id = await sink.deliver_summary(summary)
-        except Exception as e:
-            return await self._failed(
+        return await self._post_once(
+            ("summary", summary.id),
+            None,  # looked for in the channel on every try (its own metadata)
+            lambda: sink.deliver_summary(summary),
+            lambda e: self._failed(
                 summary.platform,
                 summary.channel_id,
                 f"summary {summary.id} of {len(summary.alerts)} held alerts",
@@ -246,9 +257,9 @@ class Outbox:
                 lambda error, at, now: self.storage.mark_summary(
                     summary.id, "pending", now, error=error, next_attempt_at=at
                 ),
-            )
-        self._unrecorded[row] = message_id
-        return await self._record(row, self._summary_sent(summary, message_id))
+            ),
+            lambda message_id: self._summary_sent(summary, message_id),
+        )
 
     async def _summary_sent(self, summary: FloodSummary, message_id: str) -> None:
         await self.storage.mark_summary(summary.id, "sent", self.clock(), message_id=message_id)
@@ -267,18 +278,19 @@ class Outbox:
         backoff, a permanent refusal marks the channel broken (the digest stays
         queued with its alerts), a rejected one is set aside and reported.
         """
-        assert self.build_digest is not None
+        build = self.build_digest
+        assert build is not None
         sink = self.sinks[channel.platform]
-        row = ("digest", job.key)
-        message_id = self._unrecorded.get(row)
-        if message_id is not None:
-            return await self._record(row, self._digest_sent(channel, job, message_id))
-        await self.storage.claim_digest(job.channel, job.day, self.clock())
-        try:
-            digest = await self.build_digest(job.period_end, job.timezone or "UTC")
-            message_id = await sink.post_digest(channel.id, digest, job.key)
-        except Exception as e:
-            return await self._failed(
+
+        async def post() -> str:
+            digest = await build(job.period_end, job.timezone or "UTC")
+            return await sink.post_digest(channel.id, digest, job.key)
+
+        return await self._post_once(
+            ("digest", job.key),
+            lambda: self.storage.claim_digest(job.channel, job.day, self.clock()),
+            post,
+            lambda e: self._failed(
                 channel.platform,
                 channel.id,
                 f"the digest for {job.day}",
@@ -290,9 +302,9 @@ class Outbox:
                 lambda error, at, now: self.storage.mark_digest(
                     job.channel, job.day, "queued", now, error=error, next_attempt_at=at
                 ),
-            )
-        self._unrecorded[row] = message_id
-        return await self._record(row, self._digest_sent(channel, job, message_id))
+            ),
+            lambda message_id: self._digest_sent(channel, job, message_id),
+        )
 
     async def _digest_sent(self, channel: ChannelSettings, job: DigestJob, message_id: str) -> None:
         await self.storage.mark_digest(
