@@ -12,15 +12,14 @@ ROOT = Path(__file__).resolve().parent.parent
 WATCHLISTS = ROOT / "watchlists"
 
 
-async def run_once(config: Path) -> tuple[int, str, str]:
-    """`python -m bot once` as a user runs it; the feed server keeps serving meanwhile."""
+async def cli(*args: str) -> tuple[int, str, str]:
+    """`python -m bot ARGS` as a user runs it; the feed server (in this event loop)
+    keeps serving meanwhile. Returns the exit status, stdout and stderr."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "bot",
-        "once",
-        "--config",
-        str(config),
+        *args,
         cwd=ROOT,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -33,6 +32,11 @@ async def run_once(config: Path) -> tuple[int, str, str]:
         raise
     assert proc.returncode is not None
     return proc.returncode, out.decode(), err.decode()
+
+
+async def run_once(config: Path) -> tuple[int, str, str]:
+    """`python -m bot once --config CONFIG`."""
+    return await cli("once", "--config", str(config))
 
 
 def write_config(tmp_path: Path, feed_url: str, first_poll: str = "all") -> Path:

@@ -10,30 +10,9 @@ from pathlib import Path
 
 from bot.ops.opml import parse_opml
 from tests.feedserver import FeedServer, Route, item
-from tests.run_bot import ROOT, alert_records
+from tests.run_bot import ROOT, alert_records, cli
 
 WATCHLISTS = ROOT / "tests" / "data" / "watchlists"
-
-
-async def cli(*args: str) -> tuple[int, str, str]:
-    """`python -m bot ARGS` while the feed server (in this event loop) keeps serving."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        *args,
-        cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        out, err = await asyncio.wait_for(proc.communicate(), 120)
-    except TimeoutError:  # a hung command must not outlive the test
-        proc.kill()
-        await proc.wait()
-        raise
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
 
 
 def config(tmp_path: Path, feeds: str = "", name: str = "bot.toml") -> Path:
