@@ -245,6 +245,12 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE items ADD COLUMN story_features TEXT;
     """,
+    # 10: the backlog gauge is read after every delivery (how many alerts wait, since
+    # when); without this index each read scanned every delivered row kept for
+    # `retention`, so a delivery cost more the longer the bot had run.
+    """
+    CREATE INDEX outbox_pending ON outbox(created_at) WHERE status = 'pending';
+    """,
 ]
 
 
