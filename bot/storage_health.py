@@ -127,6 +127,15 @@ class StorageHealth:
         log.log(level, "%s", message)
 
 
+def is_busy(error: BaseException) -> bool:
+    """SQLite's "database is locked": SQLITE_BUSY or SQLITE_LOCKED, any extended code
+    (BUSY_RECOVERY, …); by its message where the driver gives no code."""
+    code = getattr(error, "sqlite_errorcode", None)
+    if code is None:
+        return "locked" in str(error) or "busy" in str(error)
+    return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
 def describe_storage_error(error: BaseException) -> str:
     """SQLite's message with its error code, e.g. "disk I/O error [SQLITE_IOERR_WRITE]"."""
     text = str(error) or type(error).__name__

@@ -20,7 +20,7 @@ from pathlib import Path
 from bot.errors import StorageError
 from bot.models import ChatTerm, Heartbeat
 from bot.storage.sqlite import APPLICATION_ID, MIGRATIONS
-from bot.storage_health import describe_storage_error, storage_advice
+from bot.storage_health import describe_storage_error, is_busy, storage_advice
 
 #: How long to wait for a running bot's write to finish before giving up.
 BUSY_TIMEOUT = 0.5
@@ -69,7 +69,7 @@ def read_chat_state(path: Path) -> ChatState:
             removed = rows("removed_terms", "SELECT entity_id, term FROM removed_terms")
             feeds = rows("added_feeds", "SELECT url, name FROM added_feeds ORDER BY added_at")
     except sqlite3.OperationalError as e:
-        if "locked" in str(e) or "busy" in str(e):
+        if is_busy(e):
             raise DatabaseBusy(f"{path}: the database is busy (is the bot running?)") from e
         raise StorageError(f"{path}: not a usable SQLite database ({e})") from e
     except sqlite3.Error as e:
@@ -112,7 +112,7 @@ def read_heartbeat(path: Path) -> Heartbeat | None:
                 db.execute("BEGIN IMMEDIATE")
                 db.execute("ROLLBACK")
             except sqlite3.OperationalError as e:
-                if "locked" not in str(e) and "busy" not in str(e):
+                if not is_busy(e):
                     raise
             tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
             if "heartbeat" not in tables:

@@ -14,7 +14,7 @@ import aiosqlite
 
 from bot.errors import StorageError
 from bot.storage.sqlite.migrations import APPLICATION_ID, MIGRATIONS, statements
-from bot.storage_health import describe_storage_error, storage_advice
+from bot.storage_health import describe_storage_error, is_busy, storage_advice
 
 SETUP_TRIES = 10  # a busy new file at start: about 4 s of backoff in all
 
@@ -95,7 +95,7 @@ class SQLiteConnection:
             except sqlite3.OperationalError as e:
                 with contextlib.suppress(sqlite3.Error):
                     await self._db.execute("ROLLBACK")
-                if not _busy(e) or attempt == SETUP_TRIES - 1:
+                if not is_busy(e) or attempt == SETUP_TRIES - 1:
                     raise
                 await asyncio.sleep(min(0.02 * 2**attempt, 1.0))
         raise AssertionError("unreachable")
@@ -157,11 +157,3 @@ class SQLiteConnection:
                 with contextlib.suppress(sqlite3.Error):
                     await asyncio.shield(self._db.execute("ROLLBACK"))
                 raise
-
-
-def _busy(e: sqlite3.OperationalError) -> bool:
-    """SQLITE_BUSY or SQLITE_LOCKED, with any extended code (BUSY_RECOVERY, …)."""
-    code = getattr(e, "sqlite_errorcode", None)
-    if code is None:
-        return "locked" in str(e) or "busy" in str(e)
-    return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
