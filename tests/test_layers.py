@@ -47,6 +47,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "bot.config_values",
             "bot.storage_health",
             "bot.ops.opml",
+            "bot.safe_xml",
         ),
     ),
     ("config", ("bot.config",)),

@@ -35,6 +35,8 @@ from typing import Any
 
 from lxml import etree
 
+from bot.safe_xml import hardened_parser
+
 ATOM = "http://www.w3.org/2005/Atom"
 RSS10 = "http://purl.org/rss/1.0/"
 RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
@@ -45,16 +47,7 @@ MEDIA = "http://search.yahoo.com/mrss/"
 ITUNES = "http://www.itunes.com/dtds/podcast-1.0.dtd"
 XHTML = "http://www.w3.org/1999/xhtml"
 
-_PARSER = etree.XMLParser(
-    resolve_entities=False,
-    no_network=True,
-    load_dtd=False,
-    dtd_validation=False,
-    huge_tree=False,
-    recover=False,
-    remove_comments=True,
-    remove_pis=True,
-)
+_PARSER = hardened_parser()
 
 # The declared encodings read here exactly as feedparser reads them (without
 # HTTP headers). Latin-1's bytes 0x80-0x9F become C1 controls here but

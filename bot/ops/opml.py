@@ -23,6 +23,7 @@ from pathlib import Path
 from lxml import etree
 
 from bot.errors import OpmlError
+from bot.safe_xml import hardened_parser
 
 #: Far above any real subscription list (10,000 feeds are about 2 MB of OPML).
 MAX_OPML_BYTES = 10 * 1024 * 1024
@@ -73,15 +74,7 @@ def parse_opml(data: bytes, source: str) -> list[OpmlFeed]:
     """
     if any(marker in data for marker in _ENTITY_MARKERS):
         raise _entities_refused(source)
-    parser = etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,  # libxml2's own depth and size limits stay on
-        remove_comments=True,
-        remove_pis=True,
-    )
+    parser = hardened_parser()  # libxml2's own depth and size limits stay on
     try:
         root = etree.fromstring(data, parser)
     except etree.XMLSyntaxError as e:
