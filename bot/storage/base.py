@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from bot.storage.coordination import Coordination
 from bot.storage.digests import DigestStore
 from bot.storage.feeds import FeedStore
 from bot.storage.items import ItemStore
@@ -31,6 +32,7 @@ from bot.storage.terms import TermStore
 
 __all__ = [
     "AddedFeed",
+    "Coordination",
     "Delivery",
     "DigestStore",
     "FeedStore",
@@ -46,7 +48,16 @@ __all__ = [
 ]
 
 
-class Storage(FeedStore, ItemStore, StoryStore, OutboxStore, TermStore, DigestStore, Protocol):
+class Storage(
+    FeedStore,
+    ItemStore,
+    StoryStore,
+    OutboxStore,
+    TermStore,
+    DigestStore,
+    Coordination,
+    Protocol,
+):
     """Every aggregate at once: what the App opens and hands to the stages."""
 
     async def close(self) -> None: ...
