@@ -22,7 +22,7 @@ from bot.chat.base import Sink, connection_up
 from bot.chat.console import ConsoleSink
 from bot.chat.jsonl import JsonlSink
 from bot.commands import Commands
-from bot.config import FeedSettings, FirstPoll, Settings, parse_first_poll
+from bot.config import FeedSettings, FirstPoll, Settings, database_label, parse_first_poll
 from bot.delivery.outbox import Outbox
 from bot.digest.model import Digest
 from bot.digest.service import DigestService
@@ -39,8 +39,8 @@ from bot.ops.health import STALE_AFTER_INTERVALS, cycle_complete, tick_seconds
 from bot.ops.http_status import Check, StatusServer
 from bot.poller import Poller, PollOutcome, new_state
 from bot.redact import Redactor, secret_envs
-from bot.storage.base import AddedFeed
-from bot.storage.sqlite import SQLiteStorage, open_storage
+from bot.storage.base import AddedFeed, Storage
+from bot.storage.open import open_storage
 from bot.storage_health import (
     STORAGE_FAILURES,
     Backoff,
@@ -117,7 +117,7 @@ class App:
     def __init__(
         self,
         settings: Settings,
-        storage: SQLiteStorage,
+        storage: Storage,
         fetcher: Fetcher,
         parsers: ParserPool,
         sinks: dict[str, Sink],
@@ -139,7 +139,7 @@ class App:
         self.commands = Commands(self.control)
         self._watchlist_snapshot: tuple[tuple[str, int, int], ...] = ()
         self.stories = StoryTracker(settings.bot.story_window)
-        self.health = StorageHealth(str(settings.bot.database))
+        self.health = StorageHealth(database_label(settings.bot.database))
         self.metrics = Metrics(sorted({c.platform for c in settings.channels}))
         self.started_at = clock()
         self.last_cycle_at: datetime | None = None
@@ -202,7 +202,7 @@ class App:
                 if isinstance(e, StorageError):
                     raise
                 raise StorageError(
-                    f"{settings.bot.database}: cannot use the database "
+                    f"{database_label(settings.bot.database)}: cannot use the database "
                     f"({describe_storage_error(e)}) — {storage_advice(e)}"
                 ) from e
             for sink in sinks.values():
@@ -505,9 +505,13 @@ class App:
             failing["writing the heartbeat"] = self.heartbeat_error
         if failing:
             detail = "; ".join(f"{where}: {error}" for where, error in sorted(failing.items()))
-            checks["database"] = Check(False, f"{self.settings.bot.database}: {detail}")
+            checks["database"] = Check(
+                False, f"{database_label(self.settings.bot.database)}: {detail}"
+            )
         else:
-            checks["database"] = Check(True, f"{self.settings.bot.database} writable")
+            checks["database"] = Check(
+                True, f"{database_label(self.settings.bot.database)} writable"
+            )
         interval = self.settings.bot.interval
         allowed = STALE_AFTER_INTERVALS * interval
         since = self.last_cycle_at or self.started_at
