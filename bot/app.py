@@ -22,7 +22,7 @@ from bot.app_shared import SharedWork
 from bot.app_sinks import make_sinks
 from bot.chat.base import Sink, connection_up
 from bot.commands import Commands
-from bot.config import FeedSettings, FirstPoll, Settings, parse_first_poll
+from bot.config import FeedSettings, FirstPoll, Settings, database_label, parse_first_poll
 from bot.delivery.outbox import Outbox
 from bot.digest.model import Digest
 from bot.digest.service import DigestService
@@ -40,7 +40,7 @@ from bot.ops.http_status import Check, StatusServer
 from bot.poller import Poller, PollOutcome, new_state
 from bot.redact import Redactor, secret_envs
 from bot.storage.base import AddedFeed, Storage
-from bot.storage.sqlite import open_storage
+from bot.storage.open import open_storage
 from bot.storage_health import (
     STORAGE_FAILURES,
     Backoff,
@@ -114,7 +114,7 @@ class App:
         self.commands = Commands(self.control)
         self._watchlist_snapshot: tuple[tuple[str, int, int], ...] = ()
         self.stories = StoryTracker(settings.bot.story_window)
-        self.health = StorageHealth(str(settings.bot.database))
+        self.health = StorageHealth(database_label(settings.bot.database))
         self.metrics = Metrics(sorted({c.platform for c in settings.channels}))
         self.started_at = clock()
         self.last_cycle_at: datetime | None = None
@@ -179,7 +179,7 @@ class App:
                 if isinstance(e, StorageError):
                     raise
                 raise StorageError(
-                    f"{settings.bot.database}: cannot use the database "
+                    f"{database_label(settings.bot.database)}: cannot use the database "
                     f"({describe_storage_error(e)}) — {storage_advice(e)}"
                 ) from e
             for sink in sinks.values():
@@ -502,9 +502,13 @@ class App:
             failing["writing the heartbeat"] = self.heartbeat_error
         if failing:
             detail = "; ".join(f"{where}: {error}" for where, error in sorted(failing.items()))
-            checks["database"] = Check(False, f"{self.settings.bot.database}: {detail}")
+            checks["database"] = Check(
+                False, f"{database_label(self.settings.bot.database)}: {detail}"
+            )
         else:
-            checks["database"] = Check(True, f"{self.settings.bot.database} writable")
+            checks["database"] = Check(
+                True, f"{database_label(self.settings.bot.database)} writable"
+            )
         interval = self.settings.bot.interval
         allowed = STALE_AFTER_INTERVALS * interval
         since = self.last_cycle_at or self.started_at
