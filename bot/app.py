@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bot.app_control import AppControl
-from bot.chat.base import Sink, connection_up
+from bot.chat.base import Sink, connection_state
 from bot.chat.console import ConsoleSink
 from bot.chat.jsonl import JsonlSink
 from bot.commands import Commands
@@ -211,6 +211,7 @@ class App:
                     bind(app.commands)
                 stack.push_async_callback(sink.close)
                 await sink.start()
+                await sink.start_listener()
             yield app
 
     async def load(self) -> None:
@@ -515,9 +516,9 @@ class App:
         what = "last poll cycle" if self.last_cycle_at else "started, no poll cycle yet,"
         checks["poll_loop"] = Check(age <= allowed, f"{what} {age:.0f}s ago (allowed {allowed:g}s)")
         for platform, sink in sorted(self.sinks.items()):
-            up = connection_up(sink)
-            if up is not None:
-                checks[f"chat:{platform}"] = Check(up, "connected" if up else "not connected")
+            state = connection_state(sink)
+            if state is not None:
+                checks[f"chat:{platform}"] = Check(*state)
         return checks
 
     async def digest_now(self, channel_key: str, request_id: str = "") -> Digest:
