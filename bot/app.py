@@ -20,7 +20,7 @@ from pathlib import Path
 from bot.app_control import AppControl
 from bot.app_shared import SharedWork
 from bot.app_sinks import make_sinks
-from bot.chat.base import Sink, connection_up
+from bot.chat.base import Sink, connection_state
 from bot.commands import Commands
 from bot.config import FeedSettings, FirstPoll, Settings, database_label, parse_first_poll
 from bot.delivery.outbox import Outbox
@@ -188,9 +188,8 @@ class App:
                     bind(app.commands)
                 stack.push_async_callback(sink.close)
                 await sink.start()
-                listen = getattr(sink, "start_listener", None)
-                if listen is not None and app.shared is None:  # else: whoever holds `listener`
-                    await listen()
+                if app.shared is None:  # else: whichever instance holds `listener`
+                    await sink.start_listener()
             yield app
 
     async def load(self) -> None:
@@ -516,9 +515,9 @@ class App:
         what = "last poll cycle" if self.last_cycle_at else "started, no poll cycle yet,"
         checks["poll_loop"] = Check(age <= allowed, f"{what} {age:.0f}s ago (allowed {allowed:g}s)")
         for platform, sink in sorted(self.sinks.items()):
-            up = connection_up(sink)
-            if up is not None:
-                checks[f"chat:{platform}"] = Check(up, "connected" if up else "not connected")
+            state = connection_state(sink)
+            if state is not None:
+                checks[f"chat:{platform}"] = Check(*state)
         if self.shared is not None:
             checks.update(self.shared.checks())
         return checks

@@ -401,10 +401,8 @@ class SharedWork:
         started: list[Sink] = []
         try:
             for sink in self.app.sinks.values():
-                start = getattr(sink, "start_listener", None)
-                if start is not None:
-                    await start()
-                    started.append(sink)
+                started.append(sink)
+                await sink.start_listener()
         except Exception as e:  # give the lock up: another instance may connect
             log.error("cannot open the command listener (%s); trying again later", e)
             await _stop_sinks(started)
@@ -431,10 +429,7 @@ class SharedWork:
 
 async def _stop_sinks(sinks: list[Sink]) -> None:
     for sink in sinks:
-        stop = getattr(sink, "stop_listener", None)
-        if stop is None:
-            continue
         try:
-            await stop()
+            await sink.stop_listener()
         except Exception:  # closing must go on for the other sinks
             log.exception("closing the %s command listener failed", sink.platform)
