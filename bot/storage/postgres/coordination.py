@@ -26,6 +26,7 @@ session that took it, and LISTEN hears only on the session that ran it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 from collections.abc import Callable
@@ -104,10 +105,21 @@ class CoordinationRepository(PostgresConnection):
                 return False
             if name in state.held:
                 return True
-            try:
-                got = await coord.fetchval(
+            attempt = asyncio.ensure_future(
+                coord.fetchval(
                     "SELECT pg_try_advisory_lock($1)", lock_key(name), timeout=PING_TIMEOUT
                 )
+            )
+            try:
+                got = await asyncio.shield(attempt)
+            except asyncio.CancelledError:
+                # The caller gave up, but the server may grant the lock all the same:
+                # let the statement finish (it is bounded by PING_TIMEOUT) and record
+                # the answer, so a lock is never held without our knowing.
+                with contextlib.suppress(*SESSION_ERRORS):
+                    if await attempt:
+                        state.held.add(name)
+                raise
             except SESSION_ERRORS as e:
                 # Granted or not, we cannot tell: ending the session frees it either way.
                 self._lose_session(f"taking lock {name!r}", e)

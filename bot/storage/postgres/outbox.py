@@ -81,9 +81,9 @@ class OutboxRepository(PostgresConnection):
         """Record a delivery. A top-level alert of a story becomes the story's parent in its
         channel; a reply makes the story one source bigger there.
 
-        Only a pending row is recorded: if two instances ever record the same alert
-        (one lost its channel lock mid-send), the first record stands and the story
-        is not counted one source bigger twice.
+        Only a pending row is recorded (here and in mark_retry, mark_dead): if two
+        instances ever record the same alert (one lost its channel lock mid-send),
+        the first record stands and the story is not counted one source bigger twice.
         """
         async with self._transaction() as db:
             row = await db.fetchrow(
@@ -126,7 +126,7 @@ class OutboxRepository(PostgresConnection):
     ) -> None:
         await self._execute(
             "UPDATE outbox SET attempts = attempts + 1, last_error = $1, next_attempt_at = $2 "
-            "WHERE id = $3",
+            "WHERE id = $3 AND status = 'pending'",
             error[:1000],
             next_attempt_at.timestamp(),
             alert_id,
@@ -135,7 +135,7 @@ class OutboxRepository(PostgresConnection):
     async def mark_dead(self, alert_id: int, error: str, now: datetime) -> None:
         await self._execute(
             "UPDATE outbox SET status = 'dead', attempts = attempts + 1, last_error = $1, "
-            "sent_at = $2 WHERE id = $3",
+            "sent_at = $2 WHERE id = $3 AND status = 'pending'",
             error[:1000],
             now.timestamp(),
             alert_id,
