@@ -174,8 +174,10 @@ class CoordinationRepository(PostgresConnection):
         every lock this process holds)."""
         state = self._coordination
         state.closed = True
-        for task in list(state.tasks):
+        tasks = list(state.tasks)
+        for task in tasks:
             task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         state.held.clear()
         await super().close()
 
