@@ -43,7 +43,7 @@ def _output(args: argparse.Namespace) -> Iterator[None]:
 
     prescan = prescan_config(args.config)
     log_format = args.log_format or prescan.log_format or "text"
-    redact = Redactor.from_environment(os.environ, prescan.secret_envs)
+    redact = Redactor.from_environment(os.environ, prescan.secret_envs, prescan.secret_values)
     stdout, stderr = sys.stdout, sys.stderr
     configure_logging(log_format, redact, stderr)
     wrapped = JsonLinesStream if log_format == "json" else RedactingStream

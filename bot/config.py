@@ -19,11 +19,21 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 # Durations, sizes and URLs are read by bot/config_values.py; the names other
 # modules use are re-exported here ("X as X"), so they import from bot.config.
-from bot.config_values import DAY, MAX_DURATION, MISSING, Table, read_toml
+from bot.config_values import (
+    DAY,
+    MAX_DURATION,
+    MISSING,
+    Table,
+    is_database_url,
+    postgres_url_problem,
+    read_toml,
+)
 from bot.config_values import DURATION_HINT as DURATION_HINT
+from bot.config_values import database_label as database_label
 from bot.config_values import format_duration as format_duration
 from bot.config_values import http_url_problem as http_url_problem
 from bot.config_values import is_http_url as is_http_url
+from bot.config_values import is_postgres as is_postgres
 from bot.config_values import parse_duration as parse_duration
 from bot.config_values import parse_listen as parse_listen
 from bot.config_values import parse_size as parse_size
@@ -102,7 +112,9 @@ class DigestSettings:
 
 @dataclass(frozen=True, slots=True)
 class BotSettings:
-    database: Path
+    # A SQLite file (Path), or a PostgreSQL URL (str) for several instances on one
+    # database: is_postgres() tells, database_label() names it without a password.
+    database: Path | str
     watchlists: Path
     interval: float = 300.0
     timezone: str = "UTC"
@@ -328,10 +340,22 @@ def _listen(t: Table) -> tuple[str, int] | None:
         return None
 
 
+def _database(t: Table, base: Path) -> Path | str:
+    """[bot] database: a SQLite file path (relative to the config), or a PostgreSQL URL."""
+    value = t.string("database", "data/newswatch.sqlite3")
+    if not is_database_url(value):
+        return _resolve(base, value)
+    problem = postgres_url_problem(value.strip())
+    if problem:
+        t.report(t.error("database", *problem))
+        return _resolve(base, "data/newswatch.sqlite3")
+    return value.strip()
+
+
 def _bot_settings(t: Table, base: Path) -> BotSettings:
     tz = _timezone(t, "timezone", "UTC")
     settings = BotSettings(
-        database=_resolve(base, t.string("database", "data/newswatch.sqlite3")),
+        database=_database(t, base),
         watchlists=_resolve(base, t.string("watchlists", "watchlists")),
         interval=t.duration("interval", 300.0, MAX_INTERVAL),
         timezone=tz,

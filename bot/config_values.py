@@ -12,7 +12,7 @@ import re
 import tomllib
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from bot.errors import ConfigError
 
@@ -316,4 +316,71 @@ def http_url_problem(url: str) -> tuple[str, str] | None:
         port = 0
     if port == 0:
         return f"{url!r} has no valid port", "use a port from 1 to 65535, or none"
+    return None
+
+
+#: URL schemes `[bot] database` accepts for PostgreSQL (libpq and asyncpg take both).
+POSTGRES_SCHEMES = ("postgresql", "postgres")
+POSTGRES_URL_HINT = (
+    'write a SQLite file path, or "postgresql://USER@HOST:PORT/DBNAME" '
+    "(the password in PGPASSWORD, or as USER:PASSWORD@)"
+)
+_URL_START = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def is_postgres(database: Path | str) -> bool:
+    """True when `[bot] database` names PostgreSQL rather than a SQLite file.
+
+    Settings keep a SQLite database as a Path and a PostgreSQL one as its URL
+    (a str); a raw config value is a URL when it starts with a postgres scheme.
+    """
+    return not isinstance(database, Path) and database.partition("://")[0].lower() in (
+        POSTGRES_SCHEMES
+    )
+
+
+def is_database_url(value: str) -> bool:
+    """The value is written as a URL (scheme://…), not a file path."""
+    return _URL_START.match(value.strip()) is not None
+
+
+def database_label(database: Path | str) -> str:
+    """How messages name the database: the path, or the URL without its password."""
+    from bot.redact import redact_url
+
+    return redact_url(database) if isinstance(database, str) else str(database)
+
+
+def postgres_url_problem(url: str) -> tuple[str, str] | None:
+    """What is wrong with a `[bot] database` URL, as (problem, fix); None if usable.
+
+    Checked here rather than on the first connection so `check` and a starting
+    bot name the key and the fix; the URL is shown without its password.
+    """
+    from bot.redact import redact_url
+
+    shown = redact_url(url)
+    scheme = url.partition("://")[0].lower()
+    if scheme not in POSTGRES_SCHEMES:
+        return f"{shown!r}: {scheme}:// is not a database this bot supports", POSTGRES_URL_HINT
+    if any(c.isspace() for c in url):
+        return f"{shown!r} contains a space", "remove it (escape one inside a password as %20)"
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port
+        query = dict(parse_qsl(parts.query, strict_parsing=bool(parts.query)))
+    except ValueError as e:
+        problem = str(e).replace(url, shown)
+        return f"{shown!r} is not a valid URL ({problem})", POSTGRES_URL_HINT
+    if parts.fragment:
+        return f"{shown!r} has a #fragment", "remove it; escape a '#' in a password as %23"
+    if not host and not query.get("host"):
+        return f"{shown!r} names no server", POSTGRES_URL_HINT
+    if port == 0:
+        return f"{shown!r} has no valid port", "use a port from 1 to 65535, or none for 5432"
+    dbname = parts.path.removeprefix("/")
+    if "/" in dbname:
+        return f"{shown!r}: {parts.path!r} is not a database name", "end the URL with /DBNAME"
+    if not dbname and not (query.get("dbname") or query.get("database")):
+        return f"{shown!r} names no database", "end the URL with /DBNAME"
     return None

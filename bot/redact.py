@@ -7,7 +7,9 @@ every call site, all output passes one Redactor at the edge: the logging
 formatters (bot/logs.py) and the wrappers main() puts around stdout and
 stderr. It replaces the values of the secret environment variables the
 config names, and anything shaped like a Slack or Discord token, with
-"[redacted]".
+"[redacted]". A PostgreSQL URL in `[bot] database` may carry a password: it
+is redacted too (`url_password`), and messages name the database by
+`redact_url`, which never shows it.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
+from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
 REDACTED = "[redacted]"
 
@@ -35,6 +38,7 @@ DEFAULT_SECRET_ENVS = (
     "SLACK_BOT_TOKEN",
     "SLACK_APP_TOKEN",
     "SLACK_SIGNING_SECRET",
+    "PGPASSWORD",  # libpq's and asyncpg's password for a PostgreSQL bot.database
 )
 #: The [discord]/[slack] keys that name a secret's environment variable.
 SECRET_ENV_KEYS = {
@@ -57,6 +61,46 @@ class ConfigPrescan:
 
     log_format: str | None  # "text" / "json" when the file says so validly
     secret_envs: tuple[str, ...]
+    secret_values: tuple[str, ...] = ()  # e.g. the password in a PostgreSQL URL
+
+
+def url_password(url: str) -> str | None:
+    """The password a database URL carries (after `user:` or as `?password=`), if any."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+        query = parse_qsl(parts.query)
+    except ValueError:
+        return None
+    if password:
+        return unquote(password)
+    return next((v for k, v in query if k == "password" and v), None)
+
+
+def redact_url(url: str) -> str:
+    """The URL as messages may show it: any password replaced by "[redacted]".
+
+    Done on the URL's parts, not by value, so a short password (which the
+    Redactor leaves alone, see MIN_SECRET_LENGTH) is hidden too.
+    """
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+        query = parse_qsl(parts.query, keep_blank_values=True)
+    except ValueError:
+        if "@" not in url:
+            return url
+        scheme, _, after = url.partition("://")
+        where = after.rsplit("@", 1)[-1]  # credentials may hold an unescaped "@"
+        return f"{scheme}://{REDACTED}@{where}"
+    if password is None and all(k != "password" for k, _ in query):
+        return url  # nothing to hide: unchanged (urlunsplit would drop an empty "//")
+    netloc = parts.netloc
+    if password is not None:
+        userinfo, _, hostport = netloc.rpartition("@")
+        netloc = f"{userinfo.partition(':')[0]}:{REDACTED}@{hostport}"
+    pairs = [f"{k}={REDACTED if k == 'password' else v}" for k, v in query]
+    return urlunsplit((parts.scheme, netloc, parts.path, "&".join(pairs), parts.fragment))
 
 
 def prescan_config(path: str | Path) -> ConfigPrescan:
@@ -67,7 +111,13 @@ def prescan_config(path: str | Path) -> ConfigPrescan:
         return ConfigPrescan(None, DEFAULT_SECRET_ENVS)
     bot = data.get("bot")
     log_format = bot.get("log_format") if isinstance(bot, dict) else None
-    return ConfigPrescan(log_format if log_format in ("text", "json") else None, secret_envs(data))
+    database = bot.get("database") if isinstance(bot, dict) else None
+    password = url_password(database) if isinstance(database, str) else None
+    return ConfigPrescan(
+        log_format if log_format in ("text", "json") else None,
+        secret_envs(data),
+        (password,) if password else (),
+    )
 
 
 def secret_envs(sections: Mapping[str, Any]) -> tuple[str, ...]:
@@ -93,8 +143,11 @@ class Redactor:
         self._pattern = re.compile("|".join([*map(re.escape, values), *TOKEN_PATTERNS]))
 
     @classmethod
-    def from_environment(cls, environ: Mapping[str, str], names: Iterable[str]) -> Redactor:
-        return cls(environ[n] for n in names if n in environ)
+    def from_environment(
+        cls, environ: Mapping[str, str], names: Iterable[str], values: Iterable[str] = ()
+    ) -> Redactor:
+        """The values of the variables `names` (those set), plus `values` themselves."""
+        return cls([*(environ[n] for n in names if n in environ), *values])
 
     def __call__(self, text: str) -> str:
         return self._pattern.sub(REDACTED, text)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,13 @@ import pytest
 
 from bot.config import Settings, settings_from_dict
 from tests.feedserver import FeedServer
+from tests.postgres import (
+    REQUIRE_ENV,
+    NoPostgres,
+    PostgresServer,
+    server_from_environment,
+    start_server,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
@@ -24,6 +32,40 @@ async def feed_server() -> AsyncIterator[FeedServer]:
         yield server
     finally:
         await server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One PostgreSQL server per pytest worker: the environment's, else a private one.
+
+    Without server binaries the PostgreSQL tests are skipped, saying why; in CI
+    (NEWSWATCH_REQUIRE_POSTGRES=1) that is a failure instead, never a silent skip.
+    """
+    server = server_from_environment()
+    started = server is None
+    if server is None:
+        try:
+            server = start_server()
+        except NoPostgres as e:
+            if os.environ.get(REQUIRE_ENV) == "1":
+                pytest.fail(f"PostgreSQL is required ({REQUIRE_ENV}=1) but: {e}")
+            pytest.skip(f"no PostgreSQL: {e}")
+    try:
+        server.prepare()
+        yield server
+    finally:
+        if started:
+            server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """A fresh empty database for this test (owned by the unprivileged role), as a URL."""
+    name, url = postgres_server.create_database()
+    try:
+        yield url
+    finally:
+        postgres_server.drop_database(name)
 
 
 @pytest.fixture

@@ -115,7 +115,7 @@ async def backtest_term(args: argparse.Namespace) -> int:
 
     from bot.backtest import backtest, format_result
     from bot.matching.watchlists import load_watchlists
-    from bot.storage.sqlite import open_storage
+    from bot.storage.open import open_storage
 
     settings = settings_with_sinks(args)
     entity = None

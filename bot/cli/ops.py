@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.cli.common import config_only, settings_with_sinks
-from bot.errors import ConfigError
+from bot.config import database_label, is_postgres
+from bot.errors import BackupError, ConfigError
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -22,7 +23,7 @@ log = logging.getLogger("bot")
 async def watchlists_export(args: argparse.Namespace) -> int:
     from bot.matching.export import export_files, write_export
     from bot.matching.watchlists import load_watchlists
-    from bot.storage.sqlite import open_storage
+    from bot.storage.open import open_storage
 
     settings = settings_with_sinks(args)
     async with open_storage(settings.bot.database) as storage:
@@ -39,7 +40,7 @@ async def watchlists_export(args: argparse.Namespace) -> int:
 
 
 async def feeds(args: argparse.Namespace) -> int:
-    from bot.storage.sqlite import open_storage
+    from bot.storage.open import open_storage
 
     settings = config_only(args)
     if args.action == "import":
@@ -53,8 +54,10 @@ async def feeds(args: argparse.Namespace) -> int:
         )
     added: list[AddedFeed] = []
     states: dict[str, FeedState] = {}
-    if settings.bot.database.exists():  # no database yet: bot.toml's feeds, never polled
-        async with open_storage(settings.bot.database) as storage:
+    database = settings.bot.database
+    # No SQLite file yet: bot.toml's feeds, never polled (PostgreSQL is always opened).
+    if is_postgres(database) or Path(database).exists():
+        async with open_storage(database) as storage:
             added = await storage.added_feed_records()
             states = await storage.feed_states()
     if args.action == "export":
@@ -95,7 +98,7 @@ async def _feeds_import(args: argparse.Namespace, settings: Settings) -> int:
     from bot.ops.feed_transfer import FAILURES, import_feeds, known_feeds
     from bot.ops.import_progress import ImportProgress
     from bot.ops.opml import read_opml
-    from bot.storage.sqlite import open_storage
+    from bot.storage.open import open_storage
 
     if args.file is None:
         raise ConfigError(
@@ -139,8 +142,16 @@ def backup(args: argparse.Namespace) -> int:
     from bot.ops.backup import backup_database
 
     settings = config_only(args)
+    database = settings.bot.database
+    if is_postgres(database):
+        # A consistent copy of a live PostgreSQL database is pg_dump's job, and it
+        # restores with the server's own tools; copying it here would only be slower.
+        raise BackupError(
+            f"{database_label(database)}: `backup` copies SQLite files; for PostgreSQL run "
+            "`pg_dump --format=custom --file=FILE DBNAME` (restore with pg_restore)"
+        )
     result = backup_database(
-        settings.bot.database, Path(args.path), force=args.force, now=datetime.now(UTC)
+        Path(database), Path(args.path), force=args.force, now=datetime.now(UTC)
     )
     print(f"backup: {result.path} ({result.size:,} bytes)")
     print(f"integrity_check: {result.integrity}")

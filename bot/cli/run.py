@@ -1,4 +1,9 @@
-"""`run` and `once`: the two commands that poll and deliver, under the database's run lock."""
+"""`run` and `once`: the two commands that poll and deliver, under the database's run lock.
+
+The run lock is SQLite's: one deliverer per file. On PostgreSQL several
+instances on one database are the point, and the storage's own locks (feed
+leases, one sender per channel) divide the work, so no file lock is taken.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.cli.common import preflight
+from bot.config import is_postgres
 from bot.errors import AlreadyRunning, StorageError
 
 if TYPE_CHECKING:
@@ -24,10 +30,11 @@ async def run(args: argparse.Namespace) -> int:
     from bot.storage.runlock import RunLock
 
     settings = preflight(args).settings
-    lock = lock_database(settings.bot.database, "run")
+    database = settings.bot.database
+    lock = RunLock(None, None) if is_postgres(database) else lock_database(database, "run")
     if not isinstance(lock, RunLock):
         raise AlreadyRunning(
-            f"{settings.bot.database} is in use by {lock.describe()}; stop that one first "
+            f"{database} is in use by {lock.describe()}; stop that one first "
             "(or give this one another bot.database): two bots on one database post every "
             "alert twice"
         )
@@ -42,7 +49,7 @@ async def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def lock_database(database: Path, command: str) -> RunLock | LockHolder:
+def lock_database(database: Path | str, command: str) -> RunLock | LockHolder:
     """Take the database's deliverer lock (bot/storage/runlock.py), or learn who has it."""
     from bot.storage.runlock import try_lock
 
@@ -60,7 +67,8 @@ async def once(args: argparse.Namespace) -> int:
     from bot.storage.runlock import RunLock
 
     settings = preflight(args).settings
-    lock = lock_database(settings.bot.database, "once")
+    database = settings.bot.database
+    lock = RunLock(None, None) if is_postgres(database) else lock_database(database, "once")
     if not isinstance(lock, RunLock):
         # A running bot delivers from the same outbox: a second deliverer would
         # post every alert twice, so this one only polls and queues.
@@ -72,7 +80,7 @@ async def once(args: argparse.Namespace) -> int:
             len(report.outcomes),
             report.errors,
             report.alerts,
-            settings.bot.database,
+            database,
             lock.describe(),
         )
         return 0

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bot.config_values import is_postgres
+
 if sys.platform != "win32":
     import fcntl
 
@@ -68,8 +70,9 @@ class RunLock:
 
 
 def lock_path(database: Path | str) -> Path | None:
-    """The lock file beside the database; None for an in-memory database (nothing to share)."""
-    if str(database) == ":memory:":
+    """The lock file beside the database; None for an in-memory database (nothing to
+    share) and for PostgreSQL, where several instances on one database are the point."""
+    if str(database) == ":memory:" or is_postgres(database):
         return None
     return Path(f"{database}.lock")
 
