@@ -1,0 +1,9 @@
+"""Placeholder for coordination on PostgreSQL (the pg-outbox branch fills it in)."""
+
+from __future__ import annotations
+
+from bot.storage.postgres.connection import PostgresConnection
+
+
+class CoordinationRepository(PostgresConnection):
+    """Empty until pg-outbox lands; kept so PostgresStorage has its final shape."""
