@@ -31,11 +31,12 @@ measures ``--seconds`` of steady state:
 ``--sqlite`` adds a reference row: one instance on a SQLite file (its default
 engine; SQLite allows one ``run`` per database).
 
-PostgreSQL: ``--database URL`` names a server and a role allowed to CREATE
-DATABASE (each round gets its own database, dropped after); without it the
-bench starts a throwaway PostgreSQL 15 server the way the tests do
-(tests/postgres.py: initdb/pg_ctl from PATH or /usr/lib/postgresql/*/bin, a temp
-directory, 127.0.0.1) and stops it at the end.
+PostgreSQL: without ``--database`` the bench starts a throwaway server the way
+the tests do (tests/postgres.py: initdb/pg_ctl from PATH or
+/usr/lib/postgresql/*/bin, a temp directory, 127.0.0.1, durability settings off
+as for the tests) and stops it at the end; ``--database URL`` names a running
+server's admin (superuser) URL instead. Either way each round gets a fresh
+database owned by the unprivileged role ``newswatch``, dropped after.
 
 Run from the project root (no installation needed)::
 
@@ -165,30 +166,25 @@ class FeedServer:
 
 
 @contextlib.contextmanager
-def postgres_admin(url: str | None) -> Iterator[tuple[str, int | None]]:
-    """An admin URL (may CREATE DATABASE) and the server's postmaster pid if ours."""
+def postgres_server(url: str | None) -> Iterator[tuple[Any, int | None]]:
+    """The server the rounds run on, and its postmaster's pid when the bench started it
+    (its CPU is then measured). Uses the tests' helper (tests/postgres.py): the bot's
+    role there is `newswatch`, not a superuser, as in a real deployment."""
+    from tests.postgres import PostgresServer, start_server
+
     if url is not None:
-        yield url, None
+        server = PostgresServer(url)
+        server.prepare()
+        yield server, None
         return
-    from tests.postgres import PostgresServer  # the tests' throwaway server
-
-    with PostgresServer.started() as server:
-        yield server.admin_url, server.pid
-
-
-def database_url(admin: str, name: str) -> str:
-    base, _, _ = admin.rpartition("/")
-    return f"{base}/{name}"
-
-
-async def _admin_execute(admin: str, sql: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(admin)
+    server = start_server()
     try:
-        await conn.execute(sql)
+        server.prepare()
+        assert server.directory is not None
+        pid_file = server.directory / "data" / "postmaster.pid"
+        yield server, int(pid_file.read_text().split()[0])
     finally:
-        await conn.close()
+        server.stop()
 
 
 async def _fetchval(url: str, sql: str) -> Any:
@@ -282,18 +278,20 @@ class Round:
 
 
 def measure(
-    label: str, engine: str, databases: list[str], server: FeedServer, args: Any, pg_pid: int | None
+    label: str,
+    engine: str,
+    database: str,
+    count: int,
+    server: FeedServer,
+    args: Any,
+    pg_pid: int | None,
 ) -> Round:
-    """Start len(databases) instances (all on databases[0]; the list only names it per
-    instance for clarity), warm up, measure `args.seconds`, stop them."""
-    result = Round(label, len(databases), engine)
+    """Start `count` instances on `database`, warm up, measure `args.seconds`, stop them."""
+    result = Round(label, count, engine)
     with tempfile.TemporaryDirectory(prefix="newswatch-scale-") as tmp_name:
         tmp = Path(tmp_name)
-        names = [f"scale-{k + 1}" for k in range(len(databases))]
-        configs = [
-            write_config(tmp, name, db, server, args)
-            for name, db in zip(names, databases, strict=True)
-        ]
+        names = [f"scale-{k + 1}" for k in range(count)]
+        configs = [write_config(tmp, name, database, server, args) for name in names]
         procs = [start_instance(c) for c in configs]
         try:
             deadline = time.monotonic() + START_TIMEOUT
@@ -312,7 +310,7 @@ def measure(
                 time.sleep(0.5)
             time.sleep(args.settle)
             before = server.stats()
-            items_before = items_stored(databases[0])
+            items_before = items_stored(database)
             cpu_before = sum(tree_cpu(p.pid) for p in procs)
             pg_before = tree_cpu(pg_pid)
             started = time.monotonic()
@@ -321,7 +319,7 @@ def measure(
             after = server.stats()
             result.bot_cpu = sum(tree_cpu(p.pid) for p in procs) - cpu_before
             result.pg_cpu = tree_cpu(pg_pid) - pg_before if pg_pid else None
-            result.items = items_stored(databases[0]) - items_before
+            result.items = items_stored(database) - items_before
             result.per_instance = {
                 n: after.get(n, {}).get("polls", 0) - before.get(n, {}).get("polls", 0)
                 for n in names
@@ -356,17 +354,15 @@ def run(args: argparse.Namespace) -> list[Round]:
         if args.sqlite:
             with tempfile.TemporaryDirectory(prefix="newswatch-scale-db-") as tmp:
                 db = str(Path(tmp) / "scale.sqlite3")
-                rounds.append(measure("SQLite, 1 instance", "sqlite", [db], server, args, None))
-        with postgres_admin(args.database) as (admin, pg_pid):
+                rounds.append(measure("SQLite, 1 instance", "sqlite", db, 1, server, args, None))
+        with postgres_server(args.database) as (pg, pg_pid):
             for count in args.instances:
-                name = f"newswatch_scale_{os.getpid()}_{count}"
-                asyncio.run(_admin_execute(admin, f'CREATE DATABASE "{name}"'))
+                name, url = pg.create_database()  # fresh for each round
                 try:
-                    url = database_url(admin, name)
                     label = f"PostgreSQL, {count} instance{'s' if count > 1 else ''}"
-                    rounds.append(measure(label, "postgres", [url] * count, server, args, pg_pid))
+                    rounds.append(measure(label, "postgres", url, count, server, args, pg_pid))
                 finally:
-                    asyncio.run(_admin_execute(admin, f'DROP DATABASE "{name}" WITH (FORCE)'))
+                    pg.drop_database(name)
     finally:
         server.stop()
     return rounds
