@@ -11,7 +11,17 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 STORAGE = ROOT / "bot" / "storage"
-PROTOCOLS = ("base", "models", "feeds", "items", "stories", "outbox", "terms", "digests")
+PROTOCOLS = (
+    "base",
+    "models",
+    "feeds",
+    "items",
+    "stories",
+    "outbox",
+    "terms",
+    "digests",
+    "coordination",
+)
 # Pure modules (no I/O, importing only models) whose rules every engine calls.
 RULES = ("bot.dedup", "bot.feeds.schedule", "bot.matching.normalize")
 

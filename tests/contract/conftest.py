@@ -1,9 +1,10 @@
 """The storage contract: every engine passes the same tests, written against the protocols.
 
 An engine is one `Engine` below; the tests only see `storage_engine` (and the
-`store` it opens) typed as the protocols in bot/storage/. The PostgreSQL issue
-adds a parameter here, not tests. Everything is real: a real database file per
-test, real migrations, real concurrent connections.
+`store` it opens) typed as the protocols in bot/storage/. Everything is real: a
+real database file per test on SQLite, a fresh database on a real server per
+test on PostgreSQL (tests/postgres.py; skipped with the reason when there is no
+server, except in CI), real migrations, real concurrent connections.
 """
 
 from __future__ import annotations
@@ -14,14 +15,20 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+import asyncpg
 import pytest
 
 from bot.dedup import guid_key
 from bot.models import FeedState, Item, Match
 from bot.storage.base import Delivery, IngestPlan, Storage
+from bot.storage.postgres import MIGRATIONS as PG_MIGRATIONS
+from bot.storage.postgres import open_postgres
+from bot.storage.postgres.migrations import APPLICATION
 from bot.storage.sqlite import APPLICATION_ID, MIGRATIONS, open_storage
 from bot.storage.sqlite.migrations import statements
+from tests.postgres import run_coroutine
 
 NOW = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
 FEED = "https://news.example/feed.xml"
@@ -32,12 +39,13 @@ class Engine:
     """How the contract suite opens, and builds old versions of, one engine's database."""
 
     name: str
-    open: Callable[[Path], AbstractAsyncContextManager[Storage]]
+    open: Callable[[Any], AbstractAsyncContextManager[Storage]]
     schema_versions: int  # the newest schema version this code migrates to
     # Build a database at schema version N (1 <= N < schema_versions) as a bot of that
     # version left it, filled with rows of every aggregate that version had.
-    build_at_version: Callable[[Path, int], None]
-    location: Callable[[Path], Path]  # where a test's database lives
+    build_at_version: Callable[[Any, int], None]
+    # Where a test's database lives: a file path (SQLite) or a URL (PostgreSQL).
+    location: Callable[[pytest.FixtureRequest], Path | str]
 
 
 def _sqlite_build_at_version(path: Path, version: int) -> None:
@@ -94,13 +102,84 @@ def _sqlite_build_at_version(path: Path, version: int) -> None:
     con.close()
 
 
+def _postgres_build_at_version(url: str, version: int) -> None:
+    """A PostgreSQL database as a bot of schema `version` left it: PG_MIGRATIONS[:version],
+    filled with the same rows as SQLite's (today there is no earlier version)."""
+
+    async def build() -> None:
+        con = await asyncpg.connect(url)
+        try:
+            for number, script in enumerate(PG_MIGRATIONS[:version], start=1):
+                await con.execute(script)
+                await con.execute(
+                    "INSERT INTO schema_version (application, version) VALUES ($1, $2) "
+                    "ON CONFLICT (application) DO UPDATE SET version = excluded.version",
+                    APPLICATION,
+                    number,
+                )
+            ts = NOW.timestamp()
+            await con.execute(
+                "INSERT INTO feeds (url, fetch_url, etag, items_seen) VALUES ($1, $1, 'etag-1', 1)",
+                FEED,
+            )
+            await con.execute(
+                "INSERT INTO items (id, feed_url, guid, url, title, summary, published, "
+                "feed_name, fetched_at, matches) VALUES (1, $1, 'old-guid', "
+                "'https://news.example/old', 'An old story kept across upgrades', '', $2, "
+                "'News', $2, $3)",
+                FEED,
+                ts,
+                '[{"entity_id": "iskp", "entity_name": "ISKP", "kind": "group", '
+                '"severity": "medium", "alias": "ISKP", "text": "ISKP", "score": 100.0}]',
+            )
+            await con.execute("SELECT setval(pg_get_serial_sequence('items', 'id'), 1)")
+            old = Item(
+                FEED, "old-guid", "https://news.example/old", "An old story kept across upgrades"
+            )
+            await con.execute(
+                "INSERT INTO seen (key, first_seen, item_id) VALUES ($1, $2, 1)", guid_key(old), ts
+            )
+            await con.execute(
+                "INSERT INTO outbox (item_id, platform, channel_id, matches, next_attempt_at, "
+                "created_at) VALUES (1, 'jsonl', 'alerts', '[]', $1, $1)",
+                ts,
+            )
+            await con.execute(
+                "INSERT INTO watch_terms (entity_id, term, kind, added_by, added_at) "
+                "VALUES ('iskp', 'Wilayat Khurasan', 'group', 'ana', $1)",
+                ts,
+            )
+            await con.execute(
+                "INSERT INTO added_feeds (url, name, added_by, added_at) VALUES "
+                "('https://added.example/rss', 'Added', 'ana', $1)",
+                ts,
+            )
+            await con.execute(
+                "INSERT INTO mutes (entity_id, until, muted_by, muted_at) VALUES "
+                "('ttp', NULL, 'ana', $1)",
+                ts,
+            )
+        finally:
+            await con.close()
+
+    run_coroutine(build())
+
+
 ENGINES = {
     "sqlite": Engine(
         name="sqlite",
         open=open_storage,
         schema_versions=len(MIGRATIONS),
         build_at_version=_sqlite_build_at_version,
-        location=lambda tmp: tmp / "contract.sqlite3",
+        location=lambda request: request.getfixturevalue("tmp_path") / "contract.sqlite3",
+    ),
+    "postgresql": Engine(
+        name="postgresql",
+        open=open_postgres,
+        schema_versions=len(PG_MIGRATIONS),
+        build_at_version=_postgres_build_at_version,
+        # Asked for only here, so SQLite runs never start a server.
+        location=lambda request: request.getfixturevalue("postgres_url"),
     ),
 }
 
@@ -112,8 +191,14 @@ def storage_engine(request: pytest.FixtureRequest) -> Engine:
 
 
 @pytest.fixture
-async def store(storage_engine: Engine, tmp_path: Path) -> AsyncIterator[Storage]:
-    async with storage_engine.open(storage_engine.location(tmp_path)) as storage:
+def database(storage_engine: Engine, request: pytest.FixtureRequest) -> Path | str:
+    """This test's own empty database, on the engine under test."""
+    return storage_engine.location(request)
+
+
+@pytest.fixture
+async def store(storage_engine: Engine, database: Path | str) -> AsyncIterator[Storage]:
+    async with storage_engine.open(database) as storage:
         yield storage
 
 

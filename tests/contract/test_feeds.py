@@ -9,7 +9,7 @@ from bot.models import FeedState
 from bot.storage.base import Storage
 from bot.storage.feeds import FeedStore
 from bot.storage.models import AddedFeed
-from tests.contract.conftest import FEED, NOW, ingest, item
+from tests.contract.conftest import FEED, NOW, ingest, item, keep_all
 
 
 async def test_feed_state_round_trips_and_saving_twice_is_one_feed(store: FeedStore) -> None:
@@ -79,3 +79,113 @@ async def test_the_heartbeat_can_be_started_advanced_and_stopped(store: FeedStor
     await store.beat(NOW + timedelta(minutes=5))
     await store.stop_heartbeat(NOW + timedelta(minutes=6))
     await store.start_heartbeat(5678, "host", NOW + timedelta(minutes=7), 300.0)  # a new run
+
+
+# -- leases: which instance polls which feed ------------------------------------------
+
+LEASE = timedelta(seconds=20)
+
+
+def due(url: str, at: timedelta | None, **kw: object) -> FeedState:
+    """A feed due at NOW + `at` (None: never polled)."""
+    return FeedState(url, url, next_poll_at=None if at is None else NOW + at, **kw)  # type: ignore[arg-type]
+
+
+async def claim(
+    store: FeedStore, owner: str, at: timedelta = timedelta(), limit: int = 10
+) -> list[str]:
+    now = NOW + at
+    return [s.feed_url for s in await store.claim_due_feeds(owner, now, now + LEASE, limit)]
+
+
+async def test_due_feeds_are_claimed_never_polled_first_then_longest_due(
+    store: FeedStore,
+) -> None:
+    await store.ensure_feeds(
+        [
+            due("https://a.example/rss", timedelta(minutes=-10)),
+            due("https://b.example/rss", None),
+            due("https://c.example/rss", timedelta(minutes=-1)),
+            due("https://d.example/rss", timedelta(minutes=5)),  # not due yet
+        ]
+    )
+    assert await claim(store, "one", limit=2) == ["https://b.example/rss", "https://a.example/rss"]
+    # The leased ones are not claimed again, by anyone; the one not due never is.
+    assert await claim(store, "two") == ["https://c.example/rss"]
+    assert await claim(store, "one") == []
+    # Five minutes on, every lease has run out (nobody saved): all four are due, in order.
+    assert await claim(store, "two", timedelta(minutes=5)) == [
+        "https://b.example/rss",
+        "https://a.example/rss",
+        "https://c.example/rss",
+        "https://d.example/rss",
+    ]
+
+
+async def test_a_claim_returns_the_stored_state(store: FeedStore) -> None:
+    stored = replace(due(FEED, timedelta(minutes=-1)), etag='"v2"', first_polled=True, items_seen=4)
+    await store.save_feed_state(stored)
+    (claimed,) = await store.claim_due_feeds("one", NOW, NOW + LEASE, 5)
+    assert claimed == stored
+
+
+async def test_an_expired_lease_is_claimed_by_another_owner(store: FeedStore) -> None:
+    await store.ensure_feeds([due(FEED, None)])
+    assert await claim(store, "one") == [FEED]
+    assert await claim(store, "two", LEASE - timedelta(seconds=1)) == []
+    # Its holder died: once the lease ran out, another instance polls it.
+    assert await claim(store, "two", LEASE + timedelta(seconds=1)) == [FEED]
+
+
+async def test_renewing_keeps_the_lease_and_only_the_owner_can(store: FeedStore) -> None:
+    await store.ensure_feeds([due(FEED, None)])
+    assert await claim(store, "one") == [FEED]
+    await store.renew_feed_leases("two", [FEED], NOW + 10 * LEASE)  # not its lease: no effect
+    await store.renew_feed_leases("one", [FEED], NOW + 2 * LEASE)
+    await store.renew_feed_leases("one", [], NOW + 3 * LEASE)  # nothing to renew
+    assert await claim(store, "two", LEASE + timedelta(seconds=1)) == []
+    assert await claim(store, "two", 2 * LEASE + timedelta(seconds=1)) == [FEED]
+
+
+async def test_a_released_feed_is_claimable_at_once_but_only_its_owner_releases(
+    store: FeedStore,
+) -> None:
+    await store.ensure_feeds([due(FEED, None)])
+    assert await claim(store, "one") == [FEED]
+    await store.release_feed("two", FEED)
+    assert await claim(store, "two") == []
+    await store.release_feed("one", FEED)
+    assert await claim(store, "two") == [FEED]
+
+
+async def test_saving_the_state_releases_the_lease(store: Storage) -> None:
+    await store.ensure_feeds([due(FEED, None), due("https://b.example/rss", None)])
+    assert set(await claim(store, "one")) == {FEED, "https://b.example/rss"}
+    # The poll failed before fetching anything useful: the state says "due again now".
+    await store.save_feed_state(due(FEED, timedelta(), error_count=1))
+    # The poll brought items: ingest saves the state too, due in five minutes.
+    later = replace(due("https://b.example/rss", timedelta(minutes=5)), first_polled=True)
+    await store.ingest(later, [item(1, feed="https://b.example/rss")], NOW, keep_all)
+    assert await claim(store, "two") == [FEED]
+    await store.release_feed("two", FEED)
+    assert await claim(store, "two", timedelta(minutes=5)) == [FEED, "https://b.example/rss"]
+
+
+async def test_ensure_feeds_keeps_a_stored_state(store: FeedStore) -> None:
+    stored = replace(due(FEED, timedelta(minutes=5)), etag='"v1"', first_polled=True)
+    await store.save_feed_state(stored)
+    await store.ensure_feeds([due(FEED, None), due("https://b.example/rss", None)])
+    await store.ensure_feeds([due("https://b.example/rss", None)])  # twice: still one
+    states = await store.feed_states()
+    assert states[FEED] == stored
+    assert states["https://b.example/rss"] == due("https://b.example/rss", None)
+    assert await claim(store, "one") == ["https://b.example/rss"]
+
+
+async def test_a_disabled_feed_is_never_claimed(store: FeedStore) -> None:
+    await store.ensure_feeds(
+        [due(FEED, None, disabled_reason="HTTP 410 Gone"), due("https://b.example/rss", None)]
+    )
+    assert await claim(store, "one") == ["https://b.example/rss"]
+    await store.release_feed("one", "https://b.example/rss")
+    assert await claim(store, "two", timedelta(days=30)) == ["https://b.example/rss"]

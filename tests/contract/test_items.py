@@ -89,13 +89,12 @@ async def test_retention_forgets_old_items_but_keeps_undelivered_ones(store: Ite
 
 
 async def test_concurrent_writers_on_one_database_store_each_item_once(
-    storage_engine: Engine, tmp_path: Path
+    storage_engine: Engine, database: Path | str
 ) -> None:
     """Two storages (two processes' connections) ingest the same items at once: every
     item is stored exactly once, and neither writer fails on the other's lock."""
-    location = storage_engine.location(tmp_path)
     batches = [[item(n) for n in range(k, k + 20)] for k in range(0, 100, 20)]
-    async with storage_engine.open(location) as a, storage_engine.open(location) as b:
+    async with storage_engine.open(database) as a, storage_engine.open(database) as b:
 
         async def writer(store: ItemStore, feed: str) -> int:
             stored = 0

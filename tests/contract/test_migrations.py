@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from bot.models import ChatTerm, Item
@@ -15,11 +13,11 @@ EARLIER_VERSIONS = range(1, max(e.schema_versions for e in ENGINES.values()))
 
 @pytest.mark.parametrize("version", EARLIER_VERSIONS)
 async def test_an_earlier_schema_migrates_with_its_data(
-    storage_engine: Engine, tmp_path: Path, version: int
+    storage_engine: Engine, request: pytest.FixtureRequest, version: int
 ) -> None:
     if version >= storage_engine.schema_versions:
         pytest.skip(f"schema version {version} is not earlier than the newest")
-    location = storage_engine.location(tmp_path)
+    location = request.getfixturevalue("database")
     storage_engine.build_at_version(location, version)
     async with storage_engine.open(location) as store:
         states = await store.feed_states()

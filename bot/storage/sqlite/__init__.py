@@ -1,8 +1,8 @@
 """SQLite storage via aiosqlite: WAL, one connection, explicit short transactions.
 
-One class per aggregate (feeds, items, stories, outbox, terms, digests), each a
-mixin over the one shared connection (connection.py); `SQLiteStorage` is their
-union, the object the App holds. Schema changes are numbered migrations
+One class per aggregate (feeds, items, stories, outbox, terms, digests,
+coordination), each a mixin over the one shared connection (connection.py);
+`SQLiteStorage` is their union, the object the App holds. Schema changes are numbered migrations
 (migrations.py).
 """
 
@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from bot.storage.sqlite.coordination import CoordinationRepository
 from bot.storage.sqlite.digests import DigestRepository
 from bot.storage.sqlite.feeds import FeedRepository
 from bot.storage.sqlite.items import ItemRepository
@@ -30,6 +31,7 @@ class SQLiteStorage(
     OutboxRepository,
     TermRepository,
     DigestRepository,
+    CoordinationRepository,
 ):
     """Every aggregate over one connection: one owner, one write lock, so a
     transaction of one aggregate never interleaves with another's."""

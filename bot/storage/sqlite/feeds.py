@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -81,6 +82,59 @@ class FeedRepository(SQLiteConnection):
                 batch.written.cancel()
             raise
         batch.written.set_result(None)
+
+    # -- leases (bot/storage/feeds.py): one instance per SQLite file, so they never
+    # contend here; they exist so the App and `migrate` see one schema everywhere.
+
+    async def ensure_feeds(self, states: Sequence[FeedState]) -> None:
+        """Store a row for each feed not stored yet; a stored feed keeps its state."""
+        async with self._transaction() as db:
+            await db.executemany(_INSERT_NEW_FEED, [_feed_row(s)[:15] for s in states])
+
+    async def claim_due_feeds(
+        self, owner: str, now: datetime, lease_until: datetime, limit: int
+    ) -> list[FeedState]:
+        """Lease up to `limit` due feeds to `owner`, longest-due first (never polled first).
+
+        BEGIN IMMEDIATE makes the select and the update one step: SQLite has a
+        single writer, so no other claim can slip in between.
+        """
+        async with (
+            self._transaction() as db,
+            db.execute(
+                "UPDATE feeds SET lease_owner = ?, lease_until = ? WHERE url IN ("
+                "SELECT url FROM feeds WHERE disabled_reason IS NULL "
+                "AND (next_poll_at IS NULL OR next_poll_at <= ?) "
+                "AND (lease_until IS NULL OR lease_until < ?) "
+                "ORDER BY next_poll_at, url LIMIT ?) RETURNING *",
+                (owner, lease_until.timestamp(), now.timestamp(), now.timestamp(), limit),
+            ) as cur,
+        ):
+            rows = list(await cur.fetchall())
+        # RETURNING has no order of its own: never polled (NULL) first, then longest due.
+        rows.sort(key=lambda r: (r["next_poll_at"] is not None, r["next_poll_at"] or 0, r["url"]))
+        return [feed_state_from_row(r) for r in rows]
+
+    async def renew_feed_leases(
+        self, owner: str, urls: Sequence[str], lease_until: datetime
+    ) -> None:
+        """Extend `owner`'s leases on `urls`; a lease someone else holds is left alone."""
+        if not urls:
+            return
+        async with self._transaction() as db:
+            await db.executemany(
+                "UPDATE feeds SET lease_until = ? WHERE url = ? AND lease_owner = ?",
+                [(lease_until.timestamp(), url, owner) for url in urls],
+            )
+
+    async def release_feed(self, owner: str, url: str) -> None:
+        """Drop `owner`'s lease without saving a state: claimable again at once."""
+        async with self._transaction() as db:
+            await db.execute(
+                "UPDATE feeds SET lease_owner = NULL, lease_until = NULL "
+                "WHERE url = ? AND lease_owner = ?",
+                (url, owner),
+            )
 
     # -- feeds added from chat ------------------------------------------------------
 
@@ -172,7 +226,17 @@ _UPSERT_FEED = """
         last_error_at = excluded.last_error_at, error_count = excluded.error_count,
         failing_since = excluded.failing_since, disabled_reason = excluded.disabled_reason,
         items_seen = feeds.items_seen + ?,
-        html_url = coalesce(excluded.html_url, feeds.html_url)
+        html_url = coalesce(excluded.html_url, feeds.html_url),
+        lease_owner = NULL, lease_until = NULL
+"""
+
+# A feed the bot knows but the database does not yet: stored so it can be claimed.
+_INSERT_NEW_FEED = """
+    INSERT INTO feeds (url, fetch_url, etag, last_modified, body_hash, first_polled,
+        next_poll_at, last_success_at, last_error, last_error_at, error_count,
+        failing_since, disabled_reason, items_seen, html_url)
+    VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+    ON CONFLICT (url) DO NOTHING
 """
 
 

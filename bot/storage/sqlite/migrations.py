@@ -251,6 +251,14 @@ MIGRATIONS: list[str] = [
     """
     CREATE INDEX outbox_pending ON outbox(created_at) WHERE status = 'pending';
     """,
+    # 11: feed leases (bot/storage/feeds.py), the same columns PostgreSQL has, so the
+    # schemas stay identical for `migrate`; SQLite has one instance per file, so its
+    # leases only ever name that one. Claims read the due feeds by next_poll_at.
+    """
+    ALTER TABLE feeds ADD COLUMN lease_owner TEXT;
+    ALTER TABLE feeds ADD COLUMN lease_until REAL;
+    CREATE INDEX feeds_next_poll_at ON feeds(next_poll_at);
+    """,
 ]
 
 

@@ -1,0 +1,90 @@
+"""Conversions between stored rows and the models, shared by every engine.
+
+Both engines store the same columns the same way (times as epoch seconds, match
+lists as JSON text), so one conversion serves both: an `aiosqlite.Row` and an
+`asyncpg.Record` are both read by column name. Keeping them here, not per
+engine, is one of the guards against the two engines drifting apart.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from bot.models import Alert, FeedState, Item, Match
+
+
+class Row(Protocol):
+    """A result row read by column name (aiosqlite.Row, asyncpg.Record)."""
+
+    def __getitem__(self, key: str, /) -> Any: ...
+
+
+def ts(dt: datetime | None) -> float | None:
+    return None if dt is None else dt.timestamp()
+
+
+def dt(ts: float | None) -> datetime | None:
+    return None if ts is None else datetime.fromtimestamp(ts, UTC)
+
+
+def matches_json(matches: Sequence[Match]) -> str:
+    return json.dumps([asdict(m) for m in matches], ensure_ascii=False)
+
+
+def matches_from(text: str) -> tuple[Match, ...]:
+    return tuple(Match(**m) for m in json.loads(text))
+
+
+def feed_state_from_row(r: Row) -> FeedState:
+    return FeedState(
+        feed_url=r["url"],
+        fetch_url=r["fetch_url"],
+        etag=r["etag"],
+        last_modified=r["last_modified"],
+        body_hash=r["body_hash"],
+        first_polled=bool(r["first_polled"]),
+        next_poll_at=dt(r["next_poll_at"]),
+        last_success_at=dt(r["last_success_at"]),
+        last_error=r["last_error"],
+        last_error_at=dt(r["last_error_at"]),
+        error_count=r["error_count"],
+        failing_since=dt(r["failing_since"]),
+        disabled_reason=r["disabled_reason"],
+        items_seen=r["items_seen"],
+        html_url=r["html_url"],
+    )
+
+
+ALERT_COLUMNS = (
+    "o.*, i.feed_url, i.guid, i.url, i.title, i.summary, i.published, i.feed_name, i.story, "
+    "i.date_note"
+)
+
+
+def alert_from_row(r: Row) -> Alert:
+    item = Item(
+        feed_url=r["feed_url"],
+        guid=r["guid"],
+        url=r["url"],
+        title=r["title"],
+        summary=r["summary"],
+        published=dt(r["published"]),
+        feed_name=r["feed_name"],
+        date_note=r["date_note"],
+    )
+    return Alert(
+        id=r["id"],
+        platform=r["platform"],
+        channel_id=r["channel_id"],
+        item=item,
+        matches=matches_from(r["matches"]),
+        created_at=dt(r["created_at"]) or datetime.now(UTC),
+        attempts=r["attempts"],
+        claimed=r["claimed_at"] is not None,
+        reply_to=r["reply_to"],
+        story=r["story"],
+    )
