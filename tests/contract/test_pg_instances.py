@@ -19,7 +19,7 @@ from datetime import date, timedelta
 import asyncpg
 import pytest
 
-from bot.storage.coordination import OUTBOX_CHANGED
+from bot.storage.coordination import OUTBOX_CHANGED, TERMS_CHANGED
 from bot.storage.postgres import PostgresStorage, open_postgres
 from bot.storage.postgres.coordination import lock_key
 from tests.contract.conftest import NOW, alert_to, ingest, item
@@ -48,13 +48,14 @@ async def pair(postgres_url: str) -> AsyncIterator[tuple[PostgresStorage, Postgr
         yield a, b
 
 
-async def kill_session(url: str, storage: PostgresStorage) -> None:
+async def kill_session(url: str, storage: PostgresStorage, wait: bool = True) -> None:
     """What a crashed instance's host or a DBA does to its coordination session:
-    end the backend (and wait until it has gone, with its locks)."""
+    end the backend (and by default wait until it has gone, with its locks)."""
     admin = await asyncpg.connect(url)
     try:
         pid = storage._coord.get_server_pid()
-        assert await admin.fetchval("SELECT pg_terminate_backend($1, 10000)", pid)
+        timeout = 10_000 if wait else 0
+        assert await admin.fetchval("SELECT pg_terminate_backend($1, $2)", pid, timeout)
     finally:
         await admin.close()
 
@@ -139,6 +140,23 @@ async def test_a_lock_is_freed_when_its_holders_session_dies(
     assert await a.holds_lock("channel:slack:C1")
 
 
+async def test_a_lock_check_right_after_the_session_died_says_lost(
+    postgres_url: str, pair: tuple[PostgresStorage, PostgresStorage]
+) -> None:
+    """Checked while the server's "terminating connection" is still on its way (the
+    client cannot know yet), the holder still never acts on a lock it may have lost:
+    it answers False or, at worst, True once more, never raises; next time False."""
+    a, b = pair
+    for _ in range(5):
+        assert await a.try_lock("listener")
+        await kill_session(postgres_url, a, wait=False)
+        answers = [await a.holds_lock("listener")]
+        await until(lambda: b.try_lock("listener"), "the killed session's lock is free")
+        answers.append(await a.holds_lock("listener"))
+        assert answers[-1] is False, answers
+        await b.unlock("listener")
+
+
 async def test_an_instance_hears_what_another_queues(
     pair: tuple[PostgresStorage, PostgresStorage],
 ) -> None:
@@ -153,6 +171,14 @@ async def test_an_instance_hears_what_another_queues(
     heard.clear()
     await b.queue_digest("jsonl:alerts", date(2026, 11, 24), NOW, "UTC", NOW)
     await asyncio.wait_for(heard.wait(), TIMEOUT)
+
+    terms = asyncio.Event()
+    a.subscribe(TERMS_CHANGED, terms.set)
+    await a.try_lock("x")
+    heard.clear()
+    await b.set_mute("iskp", None, "ana", NOW)
+    await asyncio.wait_for(terms.wait(), TIMEOUT)
+    assert not heard.is_set()  # each topic hears only its own announcements
 
 
 async def test_a_subscription_survives_a_lost_session(

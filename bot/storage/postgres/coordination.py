@@ -52,9 +52,12 @@ TOPICS = {channel: topic for topic, channel in NOTIFY_CHANNELS.items()}
 KEEPALIVE = {"tcp_keepalives_idle": 10, "tcp_keepalives_interval": 3, "tcp_keepalives_count": 5}
 
 # What a lost or unreachable session raises: the connection is given up and reopened.
+# (InternalClientError: a statement sent while the server's "terminating connection"
+# is still being read: "another operation is in progress".)
 SESSION_ERRORS = (
     asyncpg.PostgresError,
     asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
     OSError,
     TimeoutError,
     StorageError,
@@ -228,11 +231,14 @@ class CoordinationRepository(PostgresConnection):
         it held and listened to; the next call opens a new one."""
         state = self._coordination
         if state.held:
+            names = sorted(state.held)
+            more = f" and {len(names) - 5} more" if len(names) > 5 else ""
             log.warning(
-                "coordination: lost the database session while %s (%s); giving up locks %s",
+                "coordination: lost the database session while %s (%s); giving up locks %s%s",
                 doing,
                 error or "connection closed",
-                ", ".join(sorted(state.held)),
+                ", ".join(names[:5]),
+                more,
             )
         state.held.clear()
         state.listening.clear()
