@@ -26,10 +26,9 @@ session that took it, and LISTEN hears only on the session that ran it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -108,44 +107,35 @@ class CoordinationRepository(PostgresConnection):
                 return False
             if name in state.held:
                 return True
-            attempt = asyncio.ensure_future(
-                coord.fetchval(
+
+            async def take() -> bool:
+                got = await coord.fetchval(
                     "SELECT pg_try_advisory_lock($1)", lock_key(name), timeout=PING_TIMEOUT
                 )
-            )
-            try:
-                got = await asyncio.shield(attempt)
-            except asyncio.CancelledError:
-                # The caller gave up, but the server may grant the lock all the same:
-                # let the statement finish (it is bounded by PING_TIMEOUT) and record
-                # the answer, so a lock is never held without our knowing.
-                with contextlib.suppress(*SESSION_ERRORS):
-                    if await attempt:
-                        state.held.add(name)
-                raise
-            except SESSION_ERRORS as e:
-                # Granted or not, we cannot tell: ending the session frees it either way.
-                self._lose_session(f"taking lock {name!r}", e)
-                return False
-            if got:
-                state.held.add(name)
-            return bool(got)
+                if got:
+                    state.held.add(name)
+                return bool(got)
+
+            return bool(await self._to_the_end(take(), f"taking lock {name!r}"))
 
     async def unlock(self, name: str) -> None:
         state = self._coordination
         async with state.lock:
             if name not in state.held:
                 return
-            state.held.discard(name)
             coord = self._coord
             if coord is None or coord.is_closed():
+                state.held.discard(name)
                 return
-            try:
+
+            async def release() -> bool:
                 await coord.fetchval(
                     "SELECT pg_advisory_unlock($1)", lock_key(name), timeout=PING_TIMEOUT
                 )
-            except SESSION_ERRORS as e:
-                self._lose_session(f"releasing lock {name!r}", e)
+                state.held.discard(name)
+                return True
+
+            await self._to_the_end(release(), f"releasing lock {name!r}")
 
     async def holds_lock(self, name: str) -> bool:
         state = self._coordination
@@ -156,11 +146,12 @@ class CoordinationRepository(PostgresConnection):
             if coord is None or coord.is_closed():
                 self._lose_session("checking locks", None)
                 return False
-            try:
+
+            async def ping() -> bool:
                 await coord.fetchval("SELECT 1", timeout=PING_TIMEOUT)
-            except SESSION_ERRORS as e:
-                self._lose_session("checking locks", e)
-                return False
+                return True
+
+            await self._to_the_end(ping(), "checking locks")
             return name in state.held
 
     def subscribe(self, topic: str, callback: Callable[[], None]) -> None:
@@ -170,7 +161,11 @@ class CoordinationRepository(PostgresConnection):
             raise ValueError(f"unknown coordination topic {topic!r}")
         state = self._coordination
         state.callbacks.setdefault(topic, []).append(callback)
-        task = asyncio.get_running_loop().create_task(self._listen_now())
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no loop yet: the first coordination call listens
+        task = loop.create_task(self._listen_now())
         state.tasks.add(task)
         task.add_done_callback(state.tasks.discard)
 
@@ -220,6 +215,23 @@ class CoordinationRepository(PostgresConnection):
             self._lose_session("setting the session up", e)
             return None
         return coord
+
+    async def _to_the_end(self, work: Coroutine[Any, Any, bool], doing: str) -> bool:
+        """Run one statement on the session (and record its effect) to its end, even if
+        our caller is cancelled meanwhile: a statement cut short would leave unknown
+        whether the server took or freed the lock. A session error loses the session
+        (ending it frees whatever it held) and answers False."""
+        task = asyncio.ensure_future(work)
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            await asyncio.wait([task])  # bounded by PING_TIMEOUT
+            if not task.cancelled() and task.exception() is not None:
+                self._lose_session(doing, task.exception())
+            raise
+        except SESSION_ERRORS as e:
+            self._lose_session(doing, e)
+            return False
 
     async def _reopen_coord(self) -> Any:
         """A new coordination session in place of a lost one."""
