@@ -15,6 +15,7 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from datetime import date, timedelta
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
@@ -270,3 +271,88 @@ async def test_two_instances_summarising_one_flood_make_one_summary(
     assert pending is not None and pending[0].id == summary_id and len(pending[0].alerts) == 3
     await b.mark_summary(summary_id, "sent", NOW, message_id="s1")
     assert await a.next_summary(*CH) is None and await a.pending_count() == 0
+
+
+# -- the network between an instance and the server ------------------------------------
+
+
+class Link:
+    """A TCP relay on 127.0.0.1 between one instance and the server: the network that
+    a test cuts (`cut`: every connection reset, new ones refused), stalls (`stall`:
+    connections stay open, nothing passes) and restores (`restore`)."""
+
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url)
+        self.upstream = (parts.hostname or "127.0.0.1", parts.port or 5432)
+        self.url = url
+        self.server: asyncio.Server | None = None
+        self.port = 0
+        self.stalled = False
+        self.sockets: set[asyncio.StreamWriter] = set()
+
+    async def start(self) -> str:
+        """Listen (on the same port as before, after a cut); the URL through the link."""
+        self.server = await asyncio.start_server(self._relay, "127.0.0.1", self.port)
+        self.port = self.server.sockets[0].getsockname()[1]
+        parts = urlsplit(self.url)
+        netloc = parts.netloc.rsplit("@", 1)[0] + f"@127.0.0.1:{self.port}"
+        return urlunsplit(parts._replace(netloc=netloc))
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(*self.upstream)
+        self.sockets |= {writer, up_writer}
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(OSError, asyncio.IncompleteReadError):
+                while data := await src.read(65536):
+                    if not self.stalled:
+                        dst.write(data)
+                        await dst.drain()
+            dst.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    def stall(self) -> None:
+        self.stalled = True
+
+    async def cut(self) -> None:
+        assert self.server is not None
+        self.server.close()
+        for w in self.sockets:
+            w.transport.abort()
+        self.sockets.clear()
+        await self.server.wait_closed()
+
+    async def restore(self) -> None:
+        self.stalled = False
+        await self.start()
+
+
+async def test_an_instance_cut_off_from_the_server_gives_its_locks_up_and_comes_back(
+    postgres_url: str,
+) -> None:
+    link = Link(postgres_url)
+    async with open_postgres(await link.start()) as a, open_postgres(postgres_url) as b:
+        assert await a.try_lock("listener")
+        await link.cut()
+        assert not await a.holds_lock("listener")
+        await until(lambda: b.try_lock("listener"), "the cut-off holder's lock is free")
+        await b.unlock("listener")
+        assert not await a.try_lock("listener")  # free, but unreachable: no lock, no error
+        await link.restore()
+        await until(lambda: a.try_lock("listener"), "the holder reconnected and took it")
+        assert not await b.try_lock("listener")
+
+
+async def test_an_instance_whose_session_stops_answering_gives_its_locks_up(
+    postgres_url: str,
+) -> None:
+    """A stalled network (nothing answers, nothing is closed): holds_lock gives up after
+    its short timeout and ends the session itself, so the server frees the locks."""
+    link = Link(postgres_url)
+    async with open_postgres(await link.start()) as a, open_postgres(postgres_url) as b:
+        assert await a.try_lock("listener")
+        link.stall()
+        assert not await a.holds_lock("listener")
+        await until(lambda: b.try_lock("listener"), "the stalled holder's lock is free")
+        await link.cut()  # the pool's connections too, so closing `a` need not wait on them

@@ -46,6 +46,9 @@ log = logging.getLogger(__name__)
 
 LOCK_NAMESPACE = b"newswatch-bot lock:"  # keeps our keys apart from other programs' locks
 PING_TIMEOUT = 3.0  # seconds a live session has to answer holds_lock's check
+# Seconds between reconnect attempts while the server is unreachable: the App tries
+# every channel's lock every few seconds, and each try need not wait for a timeout.
+RECONNECT_PAUSE = 2.0
 TOPICS = {channel: topic for topic, channel in NOTIFY_CHANNELS.items()}
 # Server-side keepalive of the coordination session: idle 10 s, then 5 probes 3 s apart.
 KEEPALIVE = {"tcp_keepalives_idle": 10, "tcp_keepalives_interval": 3, "tcp_keepalives_count": 5}
@@ -81,6 +84,8 @@ class _CoordinationState:
     configured: bool = False  # keepalives set on the current session
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     closed: bool = False
+    reconnect_at: float = 0.0  # loop time before which no new session is tried
+    unreachable: bool = False  # the last reconnect failed (logged once per outage)
 
 
 class CoordinationRepository(PostgresConnection):
@@ -197,15 +202,24 @@ class CoordinationRepository(PostgresConnection):
         coord = self._coord
         if coord is None or coord.is_closed():
             self._lose_session("using the session", None)
+            loop = asyncio.get_running_loop()
+            if loop.time() < state.reconnect_at:
+                return None  # a reconnect just failed: each lock call need not wait on another
             try:
                 coord = await self._reopen_coord()
             except CONNECT_ERRORS as e:
-                log.warning("coordination: cannot reconnect to the database (%s)", e)
+                state.reconnect_at = loop.time() + RECONNECT_PAUSE
+                if not state.unreachable:
+                    log.warning("coordination: cannot reconnect to the database (%s)", e)
+                state.unreachable = True
                 return None
+            if state.unreachable:
+                log.info("coordination: reconnected to the database")
+            state.unreachable = False
         try:
             if not state.configured:
-                for setting, value in KEEPALIVE.items():
-                    await coord.execute(f"SET {setting} = {int(value)}", timeout=PING_TIMEOUT)
+                settings = "; ".join(f"SET {k} = {int(v)}" for k, v in KEEPALIVE.items())
+                await coord.execute(settings, timeout=PING_TIMEOUT)
                 state.configured = True
             for topic in state.callbacks:
                 if topic not in state.listening:
