@@ -663,6 +663,7 @@ class FakeDiscord:
                          to answer; info: "nonce", "status"; create_overlaps(channel_id=None)
                          = pairs in flight at once for one channel. ``create_latency``
                          (seconds) holds every create that long, so overlaps show
+      hello_released     an asyncio.Event, set; cleared, the gateway holds HELLO back
       interaction_responses  Counter {interaction_id: initial-response POSTs}, refused
                          ones included (a second answer is a 400 "already acknowledged")
     """
@@ -705,6 +706,9 @@ class FakeDiscord:
         self.gateway_echo = gateway_echo
         self.ratelimit_headers = ratelimit_headers
         self.create_latency = create_latency
+        #: cleared, new gateway connections wait for HELLO (a handshake in progress)
+        self.hello_released = asyncio.Event()
+        self.hello_released.set()
 
         self.validator = SpecValidator()
         self._ids = itertools.count(1)
@@ -1093,6 +1097,7 @@ class FakeDiscord:
         self._sessions.add(session)
         self._notify()
         try:
+            await self.hello_released.wait()
             await session.send(
                 {
                     "op": 10,
