@@ -191,6 +191,8 @@ async def test_fake_discord_sees_two_listeners_and_overlapping_creates(
     are in flight together."""
     async with App.open(discord_app_settings) as one, App.open(discord_app_settings) as two:
         assert len(fake.gateway_overlaps()) == 1 and fake.live_gateway_sessions == 2
+        peers = {s.info["peer"] for s in fake.gateway_sessions}  # tells the clients apart
+        assert len(peers) == 2 and None not in peers
         payload = fake.interaction("watch list", {}, permissions=PERM_MANAGE_GUILD)
         await fake.dispatch("INTERACTION_CREATE", payload)
         await fake.wait_for(lambda: fake.interaction_responses[int(payload["id"])] == 2)
