@@ -231,8 +231,8 @@ class DiscordSink:
         that hangs (the command connection lost to another instance meanwhile).
         """
         async with self._listener_lock:
-            if self._listening:
-                return
+            if self._listening and self._runner is not None and not self._runner.done():
+                return  # already listening (a connect loop that died is started again)
             self._listening = True
             self._ready.clear()
             runner = self._runner = asyncio.create_task(
@@ -249,6 +249,7 @@ class DiscordSink:
             if runner.cancelled() or self._runner is not runner:
                 return  # stop_listener() came first
             if runner.done() and runner.exception():
+                self._listening = False
                 raise DeliveryError(f"Discord gateway: {runner.exception()}", retryable=True)
             log.warning(
                 "Discord not ready after %gs; alerts wait in the outbox",
