@@ -18,9 +18,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bot.app_control import AppControl
-from bot.chat.base import Sink, connection_up
-from bot.chat.console import ConsoleSink
-from bot.chat.jsonl import JsonlSink
+from bot.app_shared import SharedWork
+from bot.app_sinks import make_sinks
+from bot.chat.base import Sink, connection_state
 from bot.commands import Commands
 from bot.config import FeedSettings, FirstPoll, Settings, database_label, parse_first_poll
 from bot.delivery.outbox import Outbox
@@ -73,31 +73,6 @@ def watchlist_snapshot(directory: Path) -> tuple[tuple[str, int, int], ...]:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def make_sinks(settings: Settings) -> dict[str, Sink]:
-    """One sink per platform named in [[channels]]; chat adapters load only when used."""
-    sinks: dict[str, Sink] = {}
-    for channel in settings.channels:
-        if channel.platform in sinks:
-            continue
-        if channel.platform == "console":
-            sinks["console"] = ConsoleSink()
-        elif channel.platform == "jsonl":
-            sinks["jsonl"] = JsonlSink()
-        elif channel.platform == "discord":
-            from bot.chat.discord.settings import discord_settings
-            from bot.chat.discord.sink import DiscordSink
-
-            raw = settings.raw_sections.get("discord", {})
-            sinks["discord"] = DiscordSink(discord_settings(raw, settings.path), settings.path)
-        elif channel.platform == "slack":
-            from bot.chat.slack.sink import SlackSink, slack_settings
-
-            raw = settings.raw_sections.get("slack", {})
-            ids = tuple(c.id for c in settings.channels if c.platform == "slack")
-            sinks["slack"] = SlackSink(slack_settings(raw, settings.path), settings.path, ids)
-    return sinks
 
 
 @dataclass(slots=True)
@@ -178,6 +153,8 @@ class App:
             on_queued=self.outbox.digest_queued,
         )
         self.outbox.build_digest = self.digest.build  # queued digests are built when sent
+        # Several instances on one database divide the work (bot/app_shared.py).
+        self.shared = SharedWork(self) if storage.shared else None
 
     @classmethod
     @asynccontextmanager
@@ -211,6 +188,8 @@ class App:
                     bind(app.commands)
                 stack.push_async_callback(sink.close)
                 await sink.start()
+                if app.shared is None:  # else: whichever instance holds `listener`
+                    await sink.start_listener()
             yield app
 
     async def load(self) -> None:
@@ -239,6 +218,8 @@ class App:
         since = now - timedelta(seconds=self.settings.bot.story_window)
         self.stories.load(await self.storage.story_members_since(since), now)
         await self.outbox.load_broken()
+        if self.shared is not None:
+            await self.shared.prepare()
 
     def chat_feed(self, url: str, name: str) -> FeedSettings:
         """Settings for a feed added from chat: the default interval, new items only."""
@@ -261,7 +242,10 @@ class App:
         """Start polling a feed added at run time (already stored by the caller)."""
         self.feeds[feed.url] = feed
         self.states[feed.url] = new_state(feed)  # a re-added feed starts afresh
-        if self._stop is not None and not self._stop.is_set():
+        if self.shared is not None:  # stored afresh (lease dropped): any instance claims it
+            await self.storage.save_feed_state(self.states[feed.url])
+            self.shared.feed_added()
+        elif self._stop is not None and not self._stop.is_set():
             self._start_feed(feed, self._stop)
 
     async def remove_feed(self, url: str) -> None:
@@ -370,6 +354,8 @@ class App:
     async def run_once(self, deliver: bool = True) -> CycleReport:
         """Poll every enabled feed once, then deliver what was queued (unless told not to:
         a running bot owns delivery from this database)."""
+        if self.shared is not None:  # only the due feeds no other instance holds
+            return CycleReport(await self.shared.run_once(deliver))
         outcomes = await asyncio.gather(
             *(
                 self.poll_feed(f)
@@ -395,10 +381,13 @@ class App:
         await self._start_heartbeat()
         await self.outbox.report_backlog()
         delivery = asyncio.create_task(self.outbox.run(stop, self.health), name="outbox")
-        for feed in list(self.feeds.values()):
-            self._start_feed(feed, stop)
+        watchers = []  # shared: the claim loop polls, and watches other instances' changes
+        if self.shared is None:
+            for feed in list(self.feeds.values()):
+                self._start_feed(feed, stop)
+            watchers.append(asyncio.create_task(self._watch_watchlists(stop), name="watchlists"))
+        shared = self.shared.start(stop, self.refresh_watchlists) if self.shared else []
         housekeeping = asyncio.create_task(self._housekeeping(stop), name="housekeeping")
-        watcher = asyncio.create_task(self._watch_watchlists(stop), name="watchlists")
         digests = asyncio.create_task(self.digest.run(stop, self.health), name="digest")
         heartbeat = asyncio.create_task(self._heartbeat(stop), name="heartbeat")
         log.info(
@@ -409,14 +398,17 @@ class App:
         await stop.wait()
         log.info("stopping: finishing in-flight deliveries")
         feed_tasks = list(self._feed_tasks.values())
-        loops = [*feed_tasks, housekeeping, watcher, digests, heartbeat]
+        loops = [*feed_tasks, *watchers, housekeeping, digests, heartbeat]
         for task in loops:
             task.cancel()
-        await asyncio.gather(*loops, return_exceptions=True)
+        await asyncio.gather(*loops, *shared, return_exceptions=True)
         try:
             await asyncio.wait_for(delivery, SHUTDOWN_GRACE)
         except TimeoutError:
             log.warning("deliveries still running after %gs; they stay queued", SHUTDOWN_GRACE)
+        if self.shared is not None:
+            await self.shared.locks.release()  # survivors take the channels at once
+            return  # other instances go on: the heartbeat and the queue are theirs too
         try:
             await self.storage.stop_heartbeat(self.clock())
         except STORAGE_FAILURES as e:
@@ -477,7 +469,11 @@ class App:
             if stop.is_set():
                 return
             now = self.clock()
-            if not cycle_complete(self.states.values(), now, grace):
+            if not (
+                self.shared.cycle_complete(now, grace)
+                if self.shared is not None
+                else cycle_complete(self.states.values(), now, grace)
+            ):
                 continue
             try:
                 if restart:  # the row could not be written at start
@@ -519,9 +515,11 @@ class App:
         what = "last poll cycle" if self.last_cycle_at else "started, no poll cycle yet,"
         checks["poll_loop"] = Check(age <= allowed, f"{what} {age:.0f}s ago (allowed {allowed:g}s)")
         for platform, sink in sorted(self.sinks.items()):
-            up = connection_up(sink)
-            if up is not None:
-                checks[f"chat:{platform}"] = Check(up, "connected" if up else "not connected")
+            state = connection_state(sink)
+            if state is not None:
+                checks[f"chat:{platform}"] = Check(*state)
+        if self.shared is not None:
+            checks.update(self.shared.checks())
         return checks
 
     async def digest_now(self, channel_key: str, request_id: str = "") -> Digest:

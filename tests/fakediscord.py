@@ -71,6 +71,7 @@ import re
 import secrets
 import time
 import zlib
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,6 +79,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import WSMsgType, web
+
+from tests.intervals import Span, overlapping
 
 SPEC_DIR = Path(__file__).resolve().parent / "data" / "discord"
 SPEC_PATH = SPEC_DIR / "openapi.json"
@@ -520,6 +523,7 @@ class _Session:
         self.session_id: str | None = None
         self.intents = 0
         self.live = False  # identified or resumed: receives dispatches
+        self.span = Span(info={"identified": False, "resumed": False})
 
     async def send(self, payload: dict[str, Any]) -> None:
         async with self.lock:
@@ -550,6 +554,9 @@ def _json_response(obj: Any, status: int = 200, headers: dict[str, str] | None =
     if headers:
         h.update(headers)
     return web.Response(status=status, body=json.dumps(obj).encode(), headers=h)
+
+
+_CREATE = re.compile(r"/channels/(\d+)/messages")
 
 
 def _bucket(path: str) -> str:
@@ -646,6 +653,18 @@ class FakeDiscord:
       identifies      IDENTIFY payloads (``intents`` = last identify's intents)
       resumes, gateway_connects, presence_updates, heartbeats, nonce_hits
       errors          validation / protocol errors (should stay empty)
+
+    For several bot processes on one fake (issue 15; times are the fake's monotonic clock):
+      gateway_sessions   [Span] one per gateway websocket, open to close; info: "identified"
+                         (IDENTIFY accepted), "resumed"; gateway_overlaps() = pairs ever
+                         open at once (must stay empty: one command listener at a time);
+                         live_gateway_sessions = identified sessions open now
+      creates            {channel_id: [Span]} each POST /channels/{id}/messages, from arrival
+                         to answer; info: "nonce", "status"; create_overlaps(channel_id=None)
+                         = pairs in flight at once for one channel. ``create_latency``
+                         (seconds) holds every create that long, so overlaps show
+      interaction_responses  Counter {interaction_id: initial-response POSTs}, refused
+                         ones included (a second answer is a 400 "already acknowledged")
     """
 
     def __init__(
@@ -668,6 +687,7 @@ class FakeDiscord:
         reject_invalid: bool = True,
         gateway_echo: bool = True,
         ratelimit_headers: bool = True,
+        create_latency: float = 0.0,
     ) -> None:
         self.token = token
         self.application_id = application_id
@@ -684,6 +704,7 @@ class FakeDiscord:
         self.reject_invalid = reject_invalid
         self.gateway_echo = gateway_echo
         self.ratelimit_headers = ratelimit_headers
+        self.create_latency = create_latency
 
         self.validator = SpecValidator()
         self._ids = itertools.count(1)
@@ -723,6 +744,9 @@ class FakeDiscord:
         self.presence_updates: list[dict[str, Any]] = []
         self.heartbeats = 0
         self.nonce_hits = 0
+        self.gateway_sessions: list[Span] = []
+        self.creates: dict[int, list[Span]] = {}
+        self.interaction_responses: Counter[int] = Counter()
 
         for ch in channels or [
             {"id": ALERTS_CHANNEL_ID, "name": "alerts"},
@@ -1026,6 +1050,22 @@ class FakeDiscord:
             if method in ("*", r.method) and rx.fullmatch(r.path) is not None
         ]
 
+    def gateway_overlaps(self) -> list[tuple[Span, Span]]:
+        """Pairs of gateway websockets that were ever open at the same time."""
+        return overlapping(self.gateway_sessions)
+
+    @property
+    def live_gateway_sessions(self) -> int:
+        """Gateway sessions open now that identified or resumed (receive dispatches)."""
+        return sum(1 for s in self._sessions if s.live)
+
+    def create_overlaps(self, channel_id: int | None = None) -> list[tuple[Span, Span]]:
+        """Pairs of message creates for one channel (any, or `channel_id`) in flight at once."""
+        channels = (
+            self.creates if channel_id is None else {channel_id: self.creates.get(channel_id, [])}
+        )
+        return [pair for spans in channels.values() for pair in overlapping(spans)]
+
     async def wait_for(self, predicate: Callable[[], Any], timeout: float = 5.0) -> Any:
         """Wait (without polling) until ``predicate()`` is truthy; returns its value."""
         async with asyncio.timeout(timeout):
@@ -1049,6 +1089,7 @@ class FakeDiscord:
             await ws.close(code=4002, message=b"Error while decoding payload.")
             return ws
         session = _Session(ws, request.query.get("compress"))
+        self.gateway_sessions.append(session.span)
         self._sessions.add(session)
         self._notify()
         try:
@@ -1076,6 +1117,7 @@ class FakeDiscord:
                     self.errors.append("gateway: client sent a binary frame")
         finally:
             session.live = False
+            session.span.close()
             self._sessions.discard(session)
             if session.session_id is not None:
                 self._session_seqs[session.session_id] = session.seq
@@ -1115,6 +1157,7 @@ class FakeDiscord:
         session.intents = intents
         session.session_id = secrets.token_hex(16)
         session.live = True
+        session.span.info["identified"] = True
         ready: dict[str, Any] = {
             "v": 10,
             "user": self.bot_user,
@@ -1150,6 +1193,7 @@ class FakeDiscord:
         session.session_id = sid
         session.seq = self._session_seqs.pop(sid)
         session.live = True
+        session.span.info["resumed"] = True
         await session.dispatch("RESUMED", {"_trace": ['["gateway-fake",{"micros":0}]']})
 
     async def _request_members(self, session: _Session, d: dict[str, Any]) -> None:
@@ -1642,11 +1686,21 @@ class FakeDiscord:
             headers=dict(request.headers),
         )
         self.requests.append(record)
+        create = _CREATE.fullmatch(path) if method == "POST" else None
+        span = Span()
+        if create is not None:
+            self.creates.setdefault(int(create[1]), []).append(span)
         try:
+            if create is not None and self.create_latency:
+                await asyncio.sleep(self.create_latency)  # Discord's latency, not a wait
             response = await self._handle(request, record)
         except _Reply as reply:
             response = _json_response(reply.body, reply.status, self._ratelimit_headers(path))
-        record.status = response.status
+        finally:
+            span.close()  # also when the client hung up (cancelled) or a stall ended
+            if isinstance(record.json, dict):
+                span.info["nonce"] = record.json.get("nonce")
+        record.status = span.info["status"] = response.status
         self._notify()
         return response
 
@@ -2031,6 +2085,7 @@ class FakeDiscord:
         return self.commands.get(None if guild_id is None else int(guild_id), [])
 
     async def _post_callback(self, request, body, interaction_id, token) -> Any:
+        self.interaction_responses[int(interaction_id)] += 1
         state = self._interactions.get(int(interaction_id))
         if state is None or state.token != token:
             raise _Reply(404, UNKNOWN_INTERACTION)

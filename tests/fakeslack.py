@@ -25,6 +25,12 @@ Everything the fake sees is recorded (``requests``, ``messages``, ``updates``,
 ``files``, ``acks``, ``responses``, ``errors``); ``await fake.wait_for(predicate)``
 waits without polling sleeps: every request/ack/response wakes the waiters.
 
+For several bot processes on one fake (issue 15): ``socket_sessions`` holds a
+``tests.intervals.Span`` per Socket Mode websocket (open to close, the fake's
+monotonic clock) and ``socket_overlaps()`` the pairs ever open at once, which
+must stay empty (one command listener at a time); ``acks_for(envelope_id)``
+counts the answers to one envelope.
+
 Block Kit limits are checked as Slack applies them: 50 blocks, 3,000 characters
 of section text, 150 of header text, 10 context elements, and about 13,000
 characters of block text in one message (``msg_blocks_too_long`` above that,
@@ -46,6 +52,8 @@ from typing import Any, ClassVar, TypeVar
 
 from aiohttp import WSMsgType, web
 from multidict import CIMultiDict
+
+from tests.intervals import Span, overlapping
 
 T = TypeVar("T")
 
@@ -144,6 +152,8 @@ class FakeSlack:
         self.envelopes: dict[str, dict[str, Any]] = {}
         self.sockets: list[web.WebSocketResponse] = []
         self.socket_messages: list[dict[str, Any]] = []
+        #: one span per Socket Mode websocket, open to close
+        self.socket_sessions: list[Span] = []
 
         self._failures: dict[str, list[_Failure]] = {}
         #: methods whose response is being held (stall_after_store), in order
@@ -846,6 +856,8 @@ class FakeSlack:
             }
         )
         self.sockets.append(ws)
+        span = Span()
+        self.socket_sessions.append(span)
         self._notify()
         try:
             async for msg in ws:
@@ -874,10 +886,19 @@ class FakeSlack:
                         fut.set_result(ack)
                 self._notify()
         finally:
+            span.close()
             if ws in self.sockets:
                 self.sockets.remove(ws)
             self._notify()
         return ws
+
+    def socket_overlaps(self) -> list[tuple[Span, Span]]:
+        """Pairs of Socket Mode connections that were ever open at the same time."""
+        return overlapping(self.socket_sessions)
+
+    def acks_for(self, envelope_id: str) -> int:
+        """How many times an envelope was acknowledged (answered)."""
+        return sum(1 for ack in self.acks if ack["envelope_id"] == envelope_id)
 
     async def wait_for_socket(self, timeout: float = 5.0) -> web.WebSocketResponse:
         return (await self.wait_for(lambda: self.sockets, timeout))[-1]

@@ -4,6 +4,14 @@ A sink delivers one alert (optionally as a reply in the thread of an earlier
 alert) and returns the platform's message id; it raises DeliveryError with
 `retryable` set so the outbox knows whether to try again or to mark the
 channel broken. Sinks must not drop an alert silently.
+
+Delivery and commands are two connections (issue 15): `start()` connects for
+delivery only (Discord's REST API, Slack's Web API), which every instance of a
+deployment may do at once; `start_listener()` opens the command connection
+(Discord's gateway, Slack's Socket Mode or HTTP events server), which exactly
+one instance may hold, since a slash command must be answered once. A single
+instance calls both; sinks without commands (console, JSON lines) have nothing
+to open and implement the listener methods as no-ops.
 """
 
 from __future__ import annotations
@@ -20,7 +28,27 @@ class Sink(Protocol):
     platform: str
 
     async def start(self) -> None:
-        """Connect and check credentials; raise ConfigError if they are refused."""
+        """Connect for delivery and check credentials; raise ConfigError if they are refused.
+
+        Opens no command connection: another instance may hold it.
+        """
+        ...
+
+    async def start_listener(self) -> None:
+        """Open the command connection (slash commands), after `start()`.
+
+        Idempotent; may be called again after `stop_listener()` (an instance
+        that lost the command connection to another and takes it back).
+        """
+        ...
+
+    async def stop_listener(self) -> None:
+        """Close the command connection only: delivery goes on. Idempotent."""
+        ...
+
+    @property
+    def listening(self) -> bool:
+        """Between `start_listener()` and `stop_listener()` (or `close()`)."""
         ...
 
     async def close(self) -> None: ...
@@ -87,3 +115,23 @@ def connection_up(sink: object) -> bool | None:
     """
     value = getattr(sink, "connected", None)
     return None if value is None else bool(value)
+
+
+DELIVERY_ONLY = "connected for delivery only; another instance holds the command connection"
+
+
+def connection_state(sink: object) -> tuple[bool, str] | None:
+    """A chat sink's /healthz check as (ok, detail); None for sinks without a connection.
+
+    An instance that delivers but does not hold the command connection is
+    healthy: with several instances on one database exactly one listens, so
+    the others say so rather than fail.
+    """
+    up = connection_up(sink)
+    if up is None:
+        return None
+    if not up:
+        return False, "not connected"
+    if getattr(sink, "listening", True):
+        return True, "connected"
+    return True, DELIVERY_ONLY

@@ -118,6 +118,17 @@ class ConsoleSink:
     async def start(self) -> None:
         return None
 
+    # No command connection: nothing to open or close, and nothing listens.
+    async def start_listener(self) -> None:
+        return None
+
+    async def stop_listener(self) -> None:
+        return None
+
+    @property
+    def listening(self) -> bool:
+        return False
+
     async def close(self) -> None:
         self.stream.flush()
 

@@ -25,6 +25,7 @@ from typing import Any
 
 from bot.chat.base import Sink
 from bot.config import ChannelSettings
+from bot.delivery.channel_locks import ChannelLocks
 from bot.delivery.flood_windows import FloodWindows
 from bot.digest.model import Digest, DigestJob
 from bot.errors import DeliveryError
@@ -115,6 +116,8 @@ class Outbox:
         # Posted, but recording that failed (storage error): the platform's message
         # id by outbox row, so the retry records it instead of posting again.
         self._unrecorded: dict[tuple[str, object], str] = {}
+        # Several instances on one database: send only to the channels this one holds.
+        self.locks: ChannelLocks | None = None
 
     def notify(self) -> None:
         """New alerts were queued: wake every channel worker."""
@@ -380,6 +383,8 @@ class Outbox:
         """
         if channel.key in self._broken:
             return None
+        if self.locks is not None and not await self.locks.may_send(channel):
+            return None  # another instance sends here; woken when this one takes it
         now = self.clock()
         if not self.flood.is_quiet(channel):
             pending = await self.flood.summary_due(channel, now)

@@ -64,6 +64,24 @@ class StoryTracker:
                 story_item(guid_key(m.item), m.item, m.entity_ids, m.fetched_at, stored), m.story
             )
 
+    def merge(self, members: Iterable[StoryMember]) -> int:
+        """Add stored members the index lacks (other instances stored them); how many.
+
+        With several instances on one database each keeps its own index; merging
+        what the others stored since the last look, before grouping new items,
+        keeps one story one thread. Members already known are skipped, so the
+        look-back windows may overlap.
+        """
+        added = 0
+        for m in members:
+            key = guid_key(m.item)
+            if key in self.index:
+                continue
+            stored = features.load(m.features)
+            self.index.add(story_item(key, m.item, m.entity_ids, m.fetched_at, stored), m.story)
+            added += 1
+        return added
+
     def assign(self, item: Item, matches: tuple[Match, ...], now: datetime) -> str | None:
         """The item's story (its own key for a new one); items without matches have none."""
         if not matches:

@@ -102,3 +102,22 @@ async def test_a_digest_is_queued_once_and_taken_in_order(store: OutboxStore) ->
     assert await store.next_digest_job("jsonl:alerts") is None
     (problem,) = await store.delivery_problems(NOW)
     assert problem.channel == "jsonl:alerts" and "2026-11-25" in problem.what
+
+
+async def test_a_delivered_alert_keeps_its_first_record(store: Storage) -> None:
+    """Recording an alert again (a second sender, a late failure report) changes
+    nothing: several instances may race to record one delivery (PostgreSQL)."""
+    await ingest(store, [item(1), item(2)], plan=alert_to(story=lambda _: "s1"))
+    parent = await store.next_alert(*CH)
+    assert parent is not None
+    await store.mark_sent(parent.id, "m1", NOW)
+    await store.mark_sent(parent.id, "m2", NOW + timedelta(seconds=1))
+    await store.mark_retry(parent.id, "HTTP 503", NOW + timedelta(minutes=1), NOW)
+    await store.mark_dead(parent.id, "HTTP 403", NOW)
+    reply = await store.next_alert(*CH)
+    assert reply is not None and reply.reply_to == "m1"
+    for message_id in ("r1", "r2"):
+        await store.mark_sent(reply.id, message_id, NOW + timedelta(minutes=1), "m1")
+    assert await store.delivery_problems(NOW) == []
+    (update,) = await store.stale_story_posts(*CH, 50)
+    assert update.message_id == "m1" and update.revision == 2

@@ -115,6 +115,15 @@ def redirect_discord_py(api_base: str | None, gateway_url: str | None) -> None:
 
 
 class DiscordSink:
+    """Delivery over Discord's REST API; slash commands over the gateway, when listening.
+
+    `start()` logs in (REST: every post, thread, edit and upload is an HTTP
+    request); `start_listener()` opens the gateway session, which receives the
+    slash commands, and registers them. With several instances on one
+    database only the one holding the command connection listens: two gateway
+    sessions would each receive every interaction, and the second answer fails.
+    """
+
     platform = "discord"
 
     def __init__(self, settings: DiscordSettings, config_path: Path) -> None:
@@ -127,25 +136,39 @@ class DiscordSink:
         self.tree = discord.app_commands.CommandTree(self.client)
         self._ready = asyncio.Event()
         self._runner: asyncio.Task[None] | None = None
+        self._listener_lock = asyncio.Lock()
+        self._listening = False
         self._gateway_up = False
+        self._rest_up = False  # logged in, and the last REST call reached Discord
         self.client.event(self.on_ready)
         self.client.event(self.on_resumed)
         self.client.event(self.on_disconnect)
 
     async def on_ready(self) -> None:
-        self._ready.set()
-        self._gateway_up = True
+        if self._listening:  # not a late READY of a session stop_listener() ended
+            self._ready.set()
+            self._gateway_up = True
 
     async def on_resumed(self) -> None:
-        self._gateway_up = True
+        self._gateway_up = self._listening
 
     async def on_disconnect(self) -> None:
         self._gateway_up = False
 
     @property
     def connected(self) -> bool:
-        """The gateway session is ready and not dropped since (for /healthz)."""
-        return self._gateway_up and not self.client.is_closed()
+        """Discord answers REST calls and, while listening, the gateway session is up.
+
+        REST has no connection to watch, so this is what the calls saw: false
+        from a failed reach or a refused token until a call works again.
+        """
+        if self.client.is_closed() or not self._rest_up:
+            return False
+        return self._gateway_up if self._listening else True
+
+    @property
+    def listening(self) -> bool:
+        return self._listening
 
     def bind_commands(self, commands: Commands) -> None:
         from bot.chat.discord.slash import register
@@ -153,6 +176,7 @@ class DiscordSink:
         register(self.tree, commands, self.settings)
 
     async def start(self) -> None:
+        """Log in for REST delivery; no gateway session (see `start_listener`)."""
         token = os.environ.get(self.settings.token_env, "").strip()
         if not token:
             raise ConfigError(
@@ -178,22 +202,51 @@ class DiscordSink:
                 f"Discord rejected the token in {self.settings.token_env}",
                 "copy the bot token again from the Developer Portal (Bot → Reset Token)",
             ) from None
-        self._runner = asyncio.create_task(self.client.connect(), name="discord-gateway")
-        ready = asyncio.create_task(self._ready.wait())
-        done, _ = await asyncio.wait(
-            {ready, self._runner},
-            timeout=self.settings.ready_timeout,
-            return_when=asyncio.FIRST_COMPLETED,
-        )
-        if ready not in done:
-            ready.cancel()
-            if self._runner in done and self._runner.exception():
-                raise DeliveryError(f"Discord gateway: {self._runner.exception()}", retryable=True)
-            log.warning(
-                "Discord not ready after %gs; alerts wait in the outbox",
-                self.settings.ready_timeout,
+        self._rest_up = True
+
+    async def start_listener(self) -> None:
+        """Open the gateway session, wait for READY (bounded), register the slash commands."""
+        async with self._listener_lock:
+            if self._listening:
+                return
+            self._listening = True
+            self._ready.clear()
+            self._runner = asyncio.create_task(self.client.connect(), name="discord-gateway")
+            ready = asyncio.create_task(self._ready.wait())
+            done, _ = await asyncio.wait(
+                {ready, self._runner},
+                timeout=self.settings.ready_timeout,
+                return_when=asyncio.FIRST_COMPLETED,
             )
-        await self._sync_commands()
+            if ready not in done:
+                ready.cancel()
+                if self._runner in done and self._runner.exception():
+                    raise DeliveryError(
+                        f"Discord gateway: {self._runner.exception()}", retryable=True
+                    )
+                log.warning(
+                    "Discord not ready after %gs; alerts wait in the outbox",
+                    self.settings.ready_timeout,
+                )
+            await self._sync_commands()
+
+    async def stop_listener(self) -> None:
+        """Close the gateway session (code 1000: Discord ends it at once); REST goes on.
+
+        Cancelling discord.py's connect loop stops it reconnecting; closing its
+        websocket ends the session, so the next holder's is the only one.
+        """
+        async with self._listener_lock:
+            self._listening = False
+            runner, self._runner = self._runner, None
+            if runner is not None:
+                runner.cancel()
+                await asyncio.gather(runner, return_exceptions=True)
+            ws = self.client.ws
+            if ws is not None and ws.open:
+                await ws.close(code=1000)
+            self._gateway_up = False
+            self._ready.clear()
 
     async def _sync_commands(self) -> None:
         if not self.tree.get_commands():
@@ -210,10 +263,25 @@ class DiscordSink:
             log.error("could not register slash commands with Discord: %s", e)
 
     async def close(self) -> None:
+        self._listening = False
         await self.client.close()
         if self._runner is not None:
             self._runner.cancel()
             await asyncio.gather(self._runner, return_exceptions=True)
+
+    @contextlib.contextmanager
+    def _calling(self, what: str) -> Iterator[None]:
+        """One REST call, errors mapped by delivery_errors; notes whether Discord answered."""
+        try:
+            with delivery_errors(what):
+                yield
+        except DeliveryError as e:
+            cause = e.__cause__  # not an HTTP answer: Discord was not reached
+            if not isinstance(cause, discord.HTTPException) or cause.status == 401:
+                self._rest_up = False
+            raise
+        else:
+            self._rest_up = True
 
     def _mentions(self, alert: Alert) -> tuple[str | None, discord.AllowedMentions]:
         """The only mention the bot ever makes: the configured role, on a high-severity alert."""
@@ -229,13 +297,13 @@ class DiscordSink:
         """Post one message with a nonce (a retry is answered with the stored message)."""
         channel = self.client.get_partial_messageable(int(channel_id))
         message.setdefault("allowed_mentions", NO_MENTIONS)
-        with delivery_errors(f"Discord channel {channel_id}"):
+        with self._calling(f"Discord channel {channel_id}"):
             sent = await channel.send(nonce=nonce, **message)
         return str(sent.id)
 
     async def deliver(self, alert: Alert) -> str:
         if alert.reply_to:
-            with delivery_errors(f"Discord channel {alert.channel_id}"):
+            with self._calling(f"Discord channel {alert.channel_id}"):
                 message = await self._reply_in_thread(alert, reply_embed(alert))
             return str(message.id)
         content, mentions = self._mentions(alert)
@@ -259,7 +327,7 @@ class DiscordSink:
         message = channel.get_partial_message(int(update.message_id))
         _, mentions = self._mentions(parent)
         what = f"Discord message {update.message_id} in channel {parent.channel_id}"
-        with delivery_errors(what):
+        with self._calling(what):
             await message.edit(
                 embed=alert_embed(parent, lead=story_line(update)), allowed_mentions=mentions
             )

@@ -224,6 +224,8 @@ class SlackSink:
         self._locks: dict[str, asyncio.Lock] = {}
         self._group_members: tuple[float, frozenset[str]] = (0.0, frozenset())
         self._api_up = False  # the last call to Slack's Web API worked (for /healthz)
+        self._listener_lock = asyncio.Lock()
+        self._listening = False
 
     @property
     def connected(self) -> bool:
@@ -243,6 +245,7 @@ class SlackSink:
         self._commands = commands
 
     async def start(self) -> None:
+        """The Web API client, its token checked (auth.test); no command connection."""
         s = self.settings
         token = _env(self.config_path, "bot_token_env", s.bot_token_env, "xoxb-… bot token")
         # No retry inside slack_sdk: its default re-sends a post after a dropped
@@ -267,10 +270,37 @@ class SlackSink:
                 f"Slack rejected the token in {s.bot_token_env} ({_api_error(e)[1]})",
                 "copy the Bot User OAuth Token again (OAuth & Permissions)",
             ) from None
-        if self._commands is not None:
+
+    @property
+    def listening(self) -> bool:
+        return self._listening
+
+    async def start_listener(self) -> None:
+        """Take slash commands: connect Socket Mode, or serve the HTTP events endpoint.
+
+        Only one instance of a deployment does: Slack spreads a Socket Mode
+        app's events over all its connections, and an HTTP endpoint is one
+        address. Nothing to open until commands are bound.
+        """
+        async with self._listener_lock:
+            if self._listening or self._commands is None:
+                return
             await self._start_commands()
+            self._listening = True
+
+    async def stop_listener(self) -> None:
+        """Close the Socket Mode connection or stop the HTTP server; posting goes on."""
+        async with self._listener_lock:
+            self._listening = False
+            handler, self._handler = self._handler, None
+            runner, self._runner = self._runner, None
+            if handler is not None:
+                await handler.close_async()
+            if runner is not None:
+                await runner.cleanup()
 
     async def _start_commands(self) -> None:
+        # A new handler each time: a closed Socket Mode client does not reconnect.
         from slack_bolt.async_app import AsyncApp
 
         s = self.settings
@@ -282,8 +312,9 @@ class SlackSink:
             self._register(app)
             from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
-            self._handler = AsyncSocketModeHandler(app, app_token, web_client=self.client)
-            await self._handler.connect_async()
+            handler = AsyncSocketModeHandler(app, app_token, web_client=self.client)
+            await handler.connect_async()
+            self._handler = handler
         else:
             secret = _env(
                 self.config_path, "signing_secret_env", s.signing_secret_env, "signing secret"
@@ -292,7 +323,11 @@ class SlackSink:
             self._register(app)
             runner = aiohttp.web.AppRunner(app.web_app(path="/slack/events"))
             await runner.setup()
-            await aiohttp.web.TCPSite(runner, s.host, s.port).start()
+            try:
+                await aiohttp.web.TCPSite(runner, s.host, s.port).start()
+            except BaseException:
+                await runner.cleanup()
+                raise
             self._runner = runner
 
     def _register(self, app: Any) -> None:
@@ -329,10 +364,7 @@ class SlackSink:
         return False
 
     async def close(self) -> None:
-        if self._handler is not None:
-            await self._handler.close_async()
-        if self._runner is not None:
-            await self._runner.cleanup()
+        await self.stop_listener()
 
     @contextlib.asynccontextmanager
     async def _posting(self, channel_id: str) -> AsyncIterator[AsyncWebClient]:

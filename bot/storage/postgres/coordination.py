@@ -1,9 +1,244 @@
-"""Placeholder for coordination on PostgreSQL (the pg-outbox branch fills it in)."""
+"""Coordination on PostgreSQL: named locks and change announcements between instances.
+
+Implements bot/storage/coordination.py on the connection's dedicated session
+(`self._coord`), never on the pool: a session advisory lock belongs to the
+session that took it, and LISTEN hears only on the session that ran it.
+
+- A lock is `pg_try_advisory_lock(key)`, the key a stable 64-bit hash of the
+  name, so every instance (and every version of the bot) maps a name to the same
+  lock. PostgreSQL frees all of a session's locks when it ends: a SIGKILLed
+  instance's locks pass to a survivor with no clean-up. Advisory locks stack
+  (taking one twice needs two unlocks), so names already held are remembered
+  and not taken again.
+- The session is kept honest: `holds_lock` asks the server (one `SELECT 1` with a
+  short timeout); a session that fails or does not answer is terminated by us, so
+  its locks certainly end with it, and every name is reported lost. The next
+  call opens a new session (re-LISTENing every subscribed topic).
+- The server is told to probe the session with TCP keepalives, so if the host of
+  an instance vanishes (power, network) its locks are freed in about 25 s instead
+  of the operating system's default two hours.
+- An announcement is `pg_notify('newswatch_<topic>', '')` sent inside the
+  announcing transaction: PostgreSQL delivers it at the commit, never for a
+  rolled-back change. An instance hears its own announcements too; they are
+  hints (see the protocol), so a spare wake-up costs one cheap check.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+
+from bot.errors import StorageError
 from bot.storage.postgres.connection import PostgresConnection
+
+log = logging.getLogger(__name__)
+
+CHANNEL_PREFIX = "newswatch_"  # LISTEN/NOTIFY channel of a topic: newswatch_outbox, …
+LOCK_NAMESPACE = b"newswatch-bot lock:"  # keeps our keys apart from other programs' locks
+PING_TIMEOUT = 3.0  # seconds a live session has to answer holds_lock's check
+# Server-side keepalive of the coordination session: idle 10 s, then 5 probes 3 s apart.
+KEEPALIVE = {"tcp_keepalives_idle": 10, "tcp_keepalives_interval": 3, "tcp_keepalives_count": 5}
+
+# What a lost or unreachable session raises: the connection is given up and reopened.
+SESSION_ERRORS = (
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    OSError,
+    TimeoutError,
+    StorageError,
+)
+
+
+def lock_key(name: str) -> int:
+    """The advisory lock key of a name: the first 8 bytes of its namespaced SHA-256,
+    as the signed 64-bit integer PostgreSQL takes."""
+    digest = hashlib.sha256(LOCK_NAMESPACE + name.encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+async def announce(db: Any, topic: str) -> None:
+    """Tell every listening instance that `topic` changed, when `db`'s transaction commits."""
+    await db.execute("SELECT pg_notify($1, '')", CHANNEL_PREFIX + topic)
+
+
+@dataclass
+class _CoordinationState:
+    """What this process knows about its coordination session (one per storage)."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one statement at a time
+    held: set[str] = field(default_factory=set)  # lock names taken on the current session
+    callbacks: dict[str, list[Callable[[], None]]] = field(default_factory=dict)
+    listening: set[str] = field(default_factory=set)  # topics LISTENed on the session
+    configured: bool = False  # keepalives set on the current session
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    closed: bool = False
 
 
 class CoordinationRepository(PostgresConnection):
-    """Empty until pg-outbox lands; kept so PostgresStorage has its final shape."""
+    """Named locks and announcements shared by every instance on the database."""
+
+    _coordination_state: _CoordinationState | None = None
+
+    @property
+    def _coordination(self) -> _CoordinationState:
+        state = self._coordination_state
+        if state is None:
+            state = self._coordination_state = _CoordinationState()
+        return state
+
+    @property
+    def shared(self) -> bool:
+        return True
+
+    async def try_lock(self, name: str) -> bool:
+        state = self._coordination
+        async with state.lock:
+            coord = await self._live_coord()
+            if coord is None:
+                return False
+            if name in state.held:
+                return True
+            attempt = asyncio.ensure_future(
+                coord.fetchval(
+                    "SELECT pg_try_advisory_lock($1)", lock_key(name), timeout=PING_TIMEOUT
+                )
+            )
+            try:
+                got = await asyncio.shield(attempt)
+            except asyncio.CancelledError:
+                # The caller gave up, but the server may grant the lock all the same:
+                # let the statement finish (it is bounded by PING_TIMEOUT) and record
+                # the answer, so a lock is never held without our knowing.
+                with contextlib.suppress(*SESSION_ERRORS):
+                    if await attempt:
+                        state.held.add(name)
+                raise
+            except SESSION_ERRORS as e:
+                # Granted or not, we cannot tell: ending the session frees it either way.
+                self._lose_session(f"taking lock {name!r}", e)
+                return False
+            if got:
+                state.held.add(name)
+            return bool(got)
+
+    async def unlock(self, name: str) -> None:
+        state = self._coordination
+        async with state.lock:
+            if name not in state.held:
+                return
+            state.held.discard(name)
+            coord = self._coord
+            if coord is None or coord.is_closed():
+                return
+            try:
+                await coord.fetchval(
+                    "SELECT pg_advisory_unlock($1)", lock_key(name), timeout=PING_TIMEOUT
+                )
+            except SESSION_ERRORS as e:
+                self._lose_session(f"releasing lock {name!r}", e)
+
+    async def holds_lock(self, name: str) -> bool:
+        state = self._coordination
+        async with state.lock:
+            if name not in state.held:
+                return False
+            coord = self._coord
+            if coord is None or coord.is_closed():
+                self._lose_session("checking locks", None)
+                return False
+            try:
+                await coord.fetchval("SELECT 1", timeout=PING_TIMEOUT)
+            except SESSION_ERRORS as e:
+                self._lose_session("checking locks", e)
+                return False
+            return name in state.held
+
+    def subscribe(self, topic: str, callback: Callable[[], None]) -> None:
+        """Register `callback` at once; the LISTEN runs in a task, and every later
+        coordination call (try_lock, holds_lock) first makes sure it has run."""
+        state = self._coordination
+        state.callbacks.setdefault(topic, []).append(callback)
+        task = asyncio.get_running_loop().create_task(self._listen_now())
+        state.tasks.add(task)
+        task.add_done_callback(state.tasks.discard)
+
+    async def close(self) -> None:
+        """Stop listening and reconnecting, then close the connections (which frees
+        every lock this process holds)."""
+        state = self._coordination
+        state.closed = True
+        tasks = list(state.tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        state.held.clear()
+        await super().close()
+
+    # -- the session ----------------------------------------------------------------
+
+    async def _listen_now(self) -> None:
+        async with self._coordination.lock:
+            await self._live_coord()
+
+    async def _live_coord(self) -> Any | None:
+        """The coordination session, reopened if it was lost, keepalives set and every
+        subscribed topic listened to; None if the server cannot be reached now.
+        Call with the state's lock held."""
+        state = self._coordination
+        if state.closed:
+            return None
+        coord = self._coord
+        if coord is None or coord.is_closed():
+            self._lose_session("using the session", None)
+            try:
+                coord = await self._reopen_coord()
+            except SESSION_ERRORS as e:
+                log.warning("coordination: cannot reconnect to the database (%s)", e)
+                return None
+        try:
+            if not state.configured:
+                for setting, value in KEEPALIVE.items():
+                    await coord.execute(f"SET {setting} = {int(value)}", timeout=PING_TIMEOUT)
+                state.configured = True
+            for topic in state.callbacks:
+                if topic not in state.listening:
+                    await coord.add_listener(CHANNEL_PREFIX + topic, self._dispatch)
+                    state.listening.add(topic)
+        except SESSION_ERRORS as e:
+            self._lose_session("setting the session up", e)
+            return None
+        return coord
+
+    def _lose_session(self, doing: str, error: BaseException | None) -> None:
+        """Give the session up: terminate it (so its locks surely end) and forget what
+        it held and listened to; the next call opens a new one."""
+        state = self._coordination
+        if state.held:
+            log.warning(
+                "coordination: lost the database session while %s (%s); giving up locks %s",
+                doing,
+                error or "connection closed",
+                ", ".join(sorted(state.held)),
+            )
+        state.held.clear()
+        state.listening.clear()
+        state.configured = False
+        coord = self._coord
+        if coord is not None and not coord.is_closed():
+            coord.terminate()
+
+    def _dispatch(self, _connection: Any, _pid: int, channel: str, _payload: str) -> None:
+        """asyncpg's listener: run the topic's callbacks (already on the event loop)."""
+        topic = channel.removeprefix(CHANNEL_PREFIX)
+        for callback in list(self._coordination.callbacks.get(topic, ())):
+            try:
+                callback()
+            except Exception:
+                log.exception("coordination: a %r subscriber failed", topic)

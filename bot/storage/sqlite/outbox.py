@@ -79,14 +79,21 @@ class OutboxRepository(SQLiteConnection):
         self, alert_id: int, message_id: str, now: datetime, reply_to: str | None = None
     ) -> None:
         """Record a delivery. A top-level alert of a story becomes the story's parent in its
-        channel; a reply makes the story one source bigger there."""
+        channel; a reply makes the story one source bigger there.
+
+        Only a pending row is recorded (here and in mark_retry, mark_dead): an alert
+        recorded twice keeps its first record and counts in its story once (the
+        same contract as PostgreSQL's, where two instances could record it).
+        """
         async with self._transaction() as db:
-            await db.execute(
+            cur = await db.execute(
                 "UPDATE outbox SET status = 'sent', message_id = ?, sent_at = ?, "
                 "attempts = attempts + 1, last_error = NULL, reply_to = ?, top_level = ? "
-                "WHERE id = ?",
+                "WHERE id = ? AND status = 'pending'",
                 (message_id, now.timestamp(), reply_to, int(reply_to is None), alert_id),
             )
+            if not cur.rowcount:
+                return
             sql = (
                 "SELECT i.story, o.platform, o.channel_id FROM outbox o "
                 "JOIN items i ON i.id = o.item_id WHERE o.id = ?"
@@ -114,7 +121,7 @@ class OutboxRepository(SQLiteConnection):
         async with self._transaction() as db:
             await db.execute(
                 "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? "
-                "WHERE id = ?",
+                "WHERE id = ? AND status = 'pending'",
                 (error[:1000], next_attempt_at.timestamp(), alert_id),
             )
 
@@ -122,7 +129,7 @@ class OutboxRepository(SQLiteConnection):
         async with self._transaction() as db:
             await db.execute(
                 "UPDATE outbox SET status = 'dead', attempts = attempts + 1, last_error = ?, "
-                "sent_at = ? WHERE id = ?",
+                "sent_at = ? WHERE id = ? AND status = 'pending'",
                 (error[:1000], now.timestamp(), alert_id),
             )
 
