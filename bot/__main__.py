@@ -122,11 +122,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _database_named_in(args: argparse.Namespace) -> str:
-    """The database file the config names, for an error message (the config loaded before)."""
-    from bot.config import load_config
+    """The database the config names, for an error message (the config loaded before)."""
+    from bot.config import database_label, load_config
 
     try:
-        return str(load_config(args.config).bot.database)
+        return database_label(load_config(args.config).bot.database)
     except BotError:
         return "the database"
 
