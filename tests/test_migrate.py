@@ -156,7 +156,7 @@ async def test_a_target_with_rows_is_refused_and_left_alone(
     async with open_storage(database) as storage:
         await storage.add_chat_term(ChatTerm("iskp", "Another"), "u1", NOW)
 
-    code, out, err = await cli("migrate", "--from", str(database), "--to", postgres_url)
+    code, _out, err = await cli("migrate", "--from", str(database), "--to", postgres_url)
 
     assert code == 1
     errors = [line for line in err.splitlines() if line.startswith("error:")]
@@ -237,7 +237,7 @@ async def test_wrong_kinds_of_argument_are_refused_in_one_line(
     def fill(text: str) -> str:
         return text.format(db=database, tmp=tmp_path)
 
-    code, out, err = await cli("migrate", "--from", fill(source), "--to", fill(target))
+    code, _out, err = await cli("migrate", "--from", fill(source), "--to", fill(target))
 
     assert code == 2
     assert err.count("error:") == 1 and fill(message) in err, err
