@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+from bot.cli.common import setup_logging
 from bot.config import database_label, is_postgres
 from bot.config_values import is_database_url, postgres_url_problem
 from bot.errors import AlreadyRunning, ConfigError
@@ -78,7 +79,7 @@ async def migrate(args: argparse.Namespace) -> int:
     from bot.storage.runlock import RunLock
     from bot.storage.transfer import copy_sqlite_to_postgres, summary_lines
 
-    logging.getLogger().setLevel(logging.DEBUG if args.verbose else logging.INFO)
+    setup_logging("DEBUG" if args.verbose else "INFO")  # no config: migrate needs none
     source, target = source_path(args.source), target_url(args.target)
     lock = lock_database(source, "migrate")
     if not isinstance(lock, RunLock):
