@@ -202,7 +202,9 @@ def start_server() -> PostgresServer:
             raise NoPostgres(
                 f"running as root, and there is no '{RUN_AS}' user to run the server as"
             ) from e
-    directory = Path(tempfile.mkdtemp(prefix="newswatch-pg-"))
+    # Under /tmp, not $TMPDIR: the server's user must reach it (root's own temp dir may
+    # be closed to it), and its socket path must stay under the 107-byte limit.
+    directory = Path(tempfile.mkdtemp(prefix="newswatch-pg-", dir=_short_tmp()))
     server = PostgresServer("", directory, bin_dir)
     try:
         if os.geteuid() == 0:
@@ -255,6 +257,10 @@ def start_server() -> PostgresServer:
     except BaseException:
         server.stop()
         raise
+
+
+def _short_tmp() -> str | None:
+    return "/tmp" if os.path.isdir("/tmp") else None
 
 
 def server_from_environment() -> PostgresServer | None:

@@ -18,9 +18,9 @@ session that took it, and LISTEN hears only on the session that ran it.
   an instance vanishes (power, network) its locks are freed in about 25 s instead
   of the operating system's default two hours.
 - An announcement is `pg_notify('newswatch_<topic>', '')` sent inside the
-  announcing transaction: PostgreSQL delivers it at the commit, never for a
-  rolled-back change. An instance hears its own announcements too; they are
-  hints (see the protocol), so a spare wake-up costs one cheap check.
+  announcing transaction (connection.py `notify`): PostgreSQL delivers it at the
+  commit, never for a rolled-back change. An instance hears its own announcements
+  too; they are hints (see the protocol), so a spare wake-up costs one cheap check.
 """
 
 from __future__ import annotations
@@ -36,13 +36,18 @@ from typing import Any
 import asyncpg
 
 from bot.errors import StorageError
-from bot.storage.postgres.connection import PostgresConnection
+from bot.storage.postgres.connection import (
+    CONNECT_ERRORS,
+    CONNECT_TIMEOUT,
+    NOTIFY_CHANNELS,
+    PostgresConnection,
+)
 
 log = logging.getLogger(__name__)
 
-CHANNEL_PREFIX = "newswatch_"  # LISTEN/NOTIFY channel of a topic: newswatch_outbox, …
 LOCK_NAMESPACE = b"newswatch-bot lock:"  # keeps our keys apart from other programs' locks
 PING_TIMEOUT = 3.0  # seconds a live session has to answer holds_lock's check
+TOPICS = {channel: topic for topic, channel in NOTIFY_CHANNELS.items()}
 # Server-side keepalive of the coordination session: idle 10 s, then 5 probes 3 s apart.
 KEEPALIVE = {"tcp_keepalives_idle": 10, "tcp_keepalives_interval": 3, "tcp_keepalives_count": 5}
 
@@ -61,11 +66,6 @@ def lock_key(name: str) -> int:
     as the signed 64-bit integer PostgreSQL takes."""
     digest = hashlib.sha256(LOCK_NAMESPACE + name.encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
-
-
-async def announce(db: Any, topic: str) -> None:
-    """Tell every listening instance that `topic` changed, when `db`'s transaction commits."""
-    await db.execute("SELECT pg_notify($1, '')", CHANNEL_PREFIX + topic)
 
 
 @dataclass
@@ -163,6 +163,8 @@ class CoordinationRepository(PostgresConnection):
     def subscribe(self, topic: str, callback: Callable[[], None]) -> None:
         """Register `callback` at once; the LISTEN runs in a task, and every later
         coordination call (try_lock, holds_lock) first makes sure it has run."""
+        if topic not in NOTIFY_CHANNELS:
+            raise ValueError(f"unknown coordination topic {topic!r}")
         state = self._coordination
         state.callbacks.setdefault(topic, []).append(callback)
         task = asyncio.get_running_loop().create_task(self._listen_now())
@@ -199,7 +201,7 @@ class CoordinationRepository(PostgresConnection):
             self._lose_session("using the session", None)
             try:
                 coord = await self._reopen_coord()
-            except SESSION_ERRORS as e:
+            except CONNECT_ERRORS as e:
                 log.warning("coordination: cannot reconnect to the database (%s)", e)
                 return None
         try:
@@ -209,12 +211,17 @@ class CoordinationRepository(PostgresConnection):
                 state.configured = True
             for topic in state.callbacks:
                 if topic not in state.listening:
-                    await coord.add_listener(CHANNEL_PREFIX + topic, self._dispatch)
+                    await coord.add_listener(NOTIFY_CHANNELS[topic], self._dispatch)
                     state.listening.add(topic)
         except SESSION_ERRORS as e:
             self._lose_session("setting the session up", e)
             return None
         return coord
+
+    async def _reopen_coord(self) -> Any:
+        """A new coordination session in place of a lost one."""
+        self._coord = await asyncpg.connect(self._url, timeout=CONNECT_TIMEOUT)
+        return self._coord
 
     def _lose_session(self, doing: str, error: BaseException | None) -> None:
         """Give the session up: terminate it (so its locks surely end) and forget what
@@ -236,7 +243,7 @@ class CoordinationRepository(PostgresConnection):
 
     def _dispatch(self, _connection: Any, _pid: int, channel: str, _payload: str) -> None:
         """asyncpg's listener: run the topic's callbacks (already on the event loop)."""
-        topic = channel.removeprefix(CHANNEL_PREFIX)
+        topic = TOPICS.get(channel, channel)
         for callback in list(self._coordination.callbacks.get(topic, ())):
             try:
                 callback()
