@@ -15,11 +15,12 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from datetime import date, timedelta
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
 
-from bot.storage.coordination import OUTBOX_CHANGED
+from bot.storage.coordination import OUTBOX_CHANGED, TERMS_CHANGED
 from bot.storage.postgres import PostgresStorage, open_postgres
 from bot.storage.postgres.coordination import lock_key
 from tests.contract.conftest import NOW, alert_to, ingest, item
@@ -48,13 +49,14 @@ async def pair(postgres_url: str) -> AsyncIterator[tuple[PostgresStorage, Postgr
         yield a, b
 
 
-async def kill_session(url: str, storage: PostgresStorage) -> None:
+async def kill_session(url: str, storage: PostgresStorage, wait: bool = True) -> None:
     """What a crashed instance's host or a DBA does to its coordination session:
-    end the backend (and wait until it has gone, with its locks)."""
+    end the backend (and by default wait until it has gone, with its locks)."""
     admin = await asyncpg.connect(url)
     try:
         pid = storage._coord.get_server_pid()
-        assert await admin.fetchval("SELECT pg_terminate_backend($1, 10000)", pid)
+        timeout = 10_000 if wait else 0
+        assert await admin.fetchval("SELECT pg_terminate_backend($1, $2)", pid, timeout)
     finally:
         await admin.close()
 
@@ -92,27 +94,39 @@ async def test_the_server_probes_the_lock_session(
     assert await a._coord.fetchval("SHOW tcp_keepalives_idle") == "10"
 
 
+async def cancelled_after(yields: int, call: Awaitable[object]) -> bool:
+    """Start `call`, let it run `yields` event-loop steps, cancel it; True if it had
+    finished by then (later steps would only repeat this one)."""
+    attempt = asyncio.ensure_future(call)
+    for _ in range(yields):
+        await asyncio.sleep(0)  # one step of the loop, not a wait for time to pass
+    finished = attempt.done()
+    attempt.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await attempt
+    return finished
+
+
 async def test_a_cancelled_lock_call_never_leaves_a_lock_held_unknowingly(
     pair: tuple[PostgresStorage, PostgresStorage],
 ) -> None:
     """Cancelled at any point (a shutdown, a caller's timeout), try_lock either took
-    the lock and knows it, or did not take it: unlock always frees it."""
+    the lock and knows it, or did not take it, and unlock either freed it or still
+    holds it knowingly: what this instance believes is what the other one sees."""
     a, b = pair
-    for yields in range(10_000):
-        attempt = asyncio.ensure_future(a.try_lock("listener"))
-        for _ in range(yields):
-            await asyncio.sleep(0)  # let it get that far: every step of the call in turn
-        finished = attempt.done()
-        attempt.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await attempt
-        await a.unlock("listener")
-        assert await b.try_lock("listener"), f"cancelled after {yields} steps"
-        await b.unlock("listener")
-        if finished:
-            break
-    else:
-        raise AssertionError("try_lock never finished")
+    for call in ("try_lock", "unlock"):
+        for yields in range(10_000):
+            if call == "unlock":
+                assert await a.try_lock("listener")
+            finished = await cancelled_after(yields, getattr(a, call)("listener"))
+            held = await a.holds_lock("listener")
+            assert await b.try_lock("listener") is not held, f"{call}, {yields} steps"
+            await a.unlock("listener")
+            await b.unlock("listener")
+            if finished:
+                break
+        else:
+            raise AssertionError(f"{call} never finished")
 
 
 async def test_a_lock_is_freed_when_its_holder_closes(postgres_url: str) -> None:
@@ -139,6 +153,23 @@ async def test_a_lock_is_freed_when_its_holders_session_dies(
     assert await a.holds_lock("channel:slack:C1")
 
 
+async def test_a_lock_check_right_after_the_session_died_says_lost(
+    postgres_url: str, pair: tuple[PostgresStorage, PostgresStorage]
+) -> None:
+    """Checked while the server's "terminating connection" is still on its way (the
+    client cannot know yet), the holder still never acts on a lock it may have lost:
+    it answers False or, at worst, True once more, never raises; next time False."""
+    a, b = pair
+    for _ in range(5):
+        assert await a.try_lock("listener")
+        await kill_session(postgres_url, a, wait=False)
+        answers = [await a.holds_lock("listener")]
+        await until(lambda: b.try_lock("listener"), "the killed session's lock is free")
+        answers.append(await a.holds_lock("listener"))
+        assert answers[-1] is False, answers
+        await b.unlock("listener")
+
+
 async def test_an_instance_hears_what_another_queues(
     pair: tuple[PostgresStorage, PostgresStorage],
 ) -> None:
@@ -153,6 +184,14 @@ async def test_an_instance_hears_what_another_queues(
     heard.clear()
     await b.queue_digest("jsonl:alerts", date(2026, 11, 24), NOW, "UTC", NOW)
     await asyncio.wait_for(heard.wait(), TIMEOUT)
+
+    terms = asyncio.Event()
+    a.subscribe(TERMS_CHANGED, terms.set)
+    await a.try_lock("x")
+    heard.clear()
+    await b.set_mute("iskp", None, "ana", NOW)
+    await asyncio.wait_for(terms.wait(), TIMEOUT)
+    assert not heard.is_set()  # each topic hears only its own announcements
 
 
 async def test_a_subscription_survives_a_lost_session(
@@ -232,3 +271,88 @@ async def test_two_instances_summarising_one_flood_make_one_summary(
     assert pending is not None and pending[0].id == summary_id and len(pending[0].alerts) == 3
     await b.mark_summary(summary_id, "sent", NOW, message_id="s1")
     assert await a.next_summary(*CH) is None and await a.pending_count() == 0
+
+
+# -- the network between an instance and the server ------------------------------------
+
+
+class Link:
+    """A TCP relay on 127.0.0.1 between one instance and the server: the network that
+    a test cuts (`cut`: every connection reset, new ones refused), stalls (`stall`:
+    connections stay open, nothing passes) and restores (`restore`)."""
+
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url)
+        self.upstream = (parts.hostname or "127.0.0.1", parts.port or 5432)
+        self.url = url
+        self.server: asyncio.Server | None = None
+        self.port = 0
+        self.stalled = False
+        self.sockets: set[asyncio.StreamWriter] = set()
+
+    async def start(self) -> str:
+        """Listen (on the same port as before, after a cut); the URL through the link."""
+        self.server = await asyncio.start_server(self._relay, "127.0.0.1", self.port)
+        self.port = self.server.sockets[0].getsockname()[1]
+        parts = urlsplit(self.url)
+        netloc = parts.netloc.rsplit("@", 1)[0] + f"@127.0.0.1:{self.port}"
+        return urlunsplit(parts._replace(netloc=netloc))
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(*self.upstream)
+        self.sockets |= {writer, up_writer}
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(OSError, asyncio.IncompleteReadError):
+                while data := await src.read(65536):
+                    if not self.stalled:
+                        dst.write(data)
+                        await dst.drain()
+            dst.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    def stall(self) -> None:
+        self.stalled = True
+
+    async def cut(self) -> None:
+        assert self.server is not None
+        self.server.close()
+        for w in self.sockets:
+            w.transport.abort()
+        self.sockets.clear()
+        await self.server.wait_closed()
+
+    async def restore(self) -> None:
+        self.stalled = False
+        await self.start()
+
+
+async def test_an_instance_cut_off_from_the_server_gives_its_locks_up_and_comes_back(
+    postgres_url: str,
+) -> None:
+    link = Link(postgres_url)
+    async with open_postgres(await link.start()) as a, open_postgres(postgres_url) as b:
+        assert await a.try_lock("listener")
+        await link.cut()
+        assert not await a.holds_lock("listener")
+        await until(lambda: b.try_lock("listener"), "the cut-off holder's lock is free")
+        await b.unlock("listener")
+        assert not await a.try_lock("listener")  # free, but unreachable: no lock, no error
+        await link.restore()
+        await until(lambda: a.try_lock("listener"), "the holder reconnected and took it")
+        assert not await b.try_lock("listener")
+
+
+async def test_an_instance_whose_session_stops_answering_gives_its_locks_up(
+    postgres_url: str,
+) -> None:
+    """A stalled network (nothing answers, nothing is closed): holds_lock gives up after
+    its short timeout and ends the session itself, so the server frees the locks."""
+    link = Link(postgres_url)
+    async with open_postgres(await link.start()) as a, open_postgres(postgres_url) as b:
+        assert await a.try_lock("listener")
+        link.stall()
+        assert not await a.holds_lock("listener")
+        await until(lambda: b.try_lock("listener"), "the stalled holder's lock is free")
+        await link.cut()  # the pool's connections too, so closing `a` need not wait on them
