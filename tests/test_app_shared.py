@@ -189,6 +189,11 @@ async def test_each_feed_is_polled_once_per_interval_spread_over_the_apps(
         assert r.app.shared is not None
         await until(lambda r=r: r.app.shared is not None and not r.app.shared.in_flight, "idle")
     assert sum(r.polls for r in apps) == 12
+    # Every due feed is taken: each instance's heartbeat may advance.
+    await until(
+        lambda: all(r.app.shared and r.app.shared.cycle_complete(d.clock(), 1.0) for r in apps),
+        "every instance caught up",
+    )
     # One interval on, each feed is polled once more, by whichever app claims it.
     d.clock.advance(300)
     d.wake()
@@ -341,3 +346,13 @@ async def test_a_story_continued_on_another_instance_stays_one_story(
     members = await b.app.storage.story_members_since(d.clock() - timedelta(hours=1))
     assert [m.item.guid for m in members] == [KUNDUZ_A["guid"], KUNDUZ_B["guid"]]
     assert members[0].story == members[1].story
+
+
+async def test_feed_requests_carry_the_instances_user_agent_verbatim(
+    deployment: Callable[..., Deployment], feed_server: FeedServer
+) -> None:
+    agent = "newswatch-bot/0.1 instance-b (+ops@example.org)"
+    d = deployment(feeds(feed_server, 1), user_agent=agent)
+    one = await d.open("one")
+    await one.app.run_once(deliver=False)
+    assert feed_server.request_headers["/f0.xml"]["User-Agent"] == agent
