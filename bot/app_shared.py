@@ -194,7 +194,12 @@ class SharedWork:
             parked = parked_until(now, self.app.settings.bot.interval)
             await self.storage.renew_feed_leases(self.owner, [state.feed_url], parked)
         if ready:
-            await self.sync_stories()
+            try:
+                await self.sync_stories()
+            except STORAGE_FAILURES as e:  # grouping goes on with what is known here
+                self.app.health.failed("reading other instances' stories", e)
+            else:
+                self.app.health.ok("reading other instances' stories")
         return ready
 
     async def poll_claimed(self, feed: FeedSettings, state: FeedState) -> PollOutcome:
