@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import hashlib
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -66,6 +67,9 @@ class FeedServer:
         self.not_modified: dict[str, int] = {}
         self.requests: dict[str, int] = {}
         self.request_headers: dict[str, dict[str, str]] = {}
+        #: every request in arrival order: (time.monotonic(), path, User-Agent), so a
+        #: test can tell which instance fetched a feed when (several bots, one server)
+        self.log: list[tuple[float, str, str]] = []
         self._release = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -99,6 +103,7 @@ class FeedServer:
         path = request.path
         self.requests[path] = self.requests.get(path, 0) + 1
         self.request_headers[path] = dict(request.headers)
+        self.log.append((time.monotonic(), path, request.headers.get("User-Agent", "")))
         route = self.routes.get(path)
         if route is None:
             return web.Response(status=404, text="not found")
