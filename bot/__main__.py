@@ -1,5 +1,5 @@
 """Command line: python -m bot COMMAND (run, once, check, health, match, backtest, digest,
-watchlists, feeds, backup).
+watchlists, feeds, backup, migrate).
 
 This module parses the arguments, dispatches to the commands (bot/cli/, one
 module per group) and alone decides exit codes and prints errors for people:
@@ -18,7 +18,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from typing import TextIO, cast
 
-from bot.cli import check, digest, match, ops, run
+from bot.cli import check, digest, match, migrate, ops, run
 from bot.cli.common import setup_logging
 from bot.errors import BotError, ConfigError, ConfigErrors
 from bot.logs import LOG_FORMATS
@@ -39,11 +39,14 @@ def _output(args: argparse.Namespace) -> Iterator[None]:
     Restored on the way out, for callers of main() in-process.
     """
     from bot.logs import JsonLinesStream, configure_logging
-    from bot.redact import RedactingStream, Redactor, prescan_config
+    from bot.redact import RedactingStream, Redactor, prescan_config, url_password
 
     prescan = prescan_config(args.config)
     log_format = args.log_format or prescan.log_format or "text"
-    redact = Redactor.from_environment(os.environ, prescan.secret_envs, prescan.secret_values)
+    # A URL given on the command line (migrate --to) may carry a password too.
+    passwords = [url_password(getattr(args, "target", None) or "")]
+    secrets = [*prescan.secret_values, *(p for p in passwords if p)]
+    redact = Redactor.from_environment(os.environ, prescan.secret_envs, secrets)
     stdout, stderr = sys.stdout, sys.stderr
     configure_logging(log_format, redact, stderr)
     wrapped = JsonLinesStream if log_format == "json" else RedactingStream
@@ -113,15 +116,17 @@ def build_parser() -> argparse.ArgumentParser:
     bk = command("backup", "copy the database safely while the bot runs, then verify the copy")
     bk.add_argument("path", help="the backup file, or a folder for a time-stamped file")
     bk.add_argument("--force", action="store_true", help="overwrite an existing file")
+    mg = command("migrate", "copy a SQLite database into an empty PostgreSQL database")
+    migrate.add_arguments(mg)
     return parser
 
 
 def _database_named_in(args: argparse.Namespace) -> str:
-    """The database file the config names, for an error message (the config loaded before)."""
-    from bot.config import load_config
+    """The database the config names, for an error message (the config loaded before)."""
+    from bot.config import database_label, load_config
 
     try:
-        return str(load_config(args.config).bot.database)
+        return database_label(load_config(args.config).bot.database)
     except BotError:
         return "the database"
 
@@ -153,6 +158,8 @@ def _command(args: argparse.Namespace) -> int:
             return asyncio.run(ops.feeds(args))
         if args.command == "backup":
             return ops.backup(args)
+        if args.command == "migrate":
+            return asyncio.run(migrate.migrate(args))
         return match.match(args)
     except ConfigErrors as e:
         for line in str(e).splitlines():

@@ -194,6 +194,8 @@ class App:
 
     async def load(self) -> None:
         """Read watchlists (files + chat terms) and feed states; report disabled feeds."""
+        if self.shared is not None:
+            await self.shared.listen()
         await self.reload_watchlists()
         for added in await self.storage.added_feed_records():
             if added.url not in self.feeds:
@@ -244,7 +246,7 @@ class App:
         self.states[feed.url] = new_state(feed)  # a re-added feed starts afresh
         if self.shared is not None:  # stored afresh (lease dropped): any instance claims it
             await self.storage.save_feed_state(self.states[feed.url])
-            self.shared.feed_added()
+            self.shared.wake()
         elif self._stop is not None and not self._stop.is_set():
             self._start_feed(feed, self._stop)
 

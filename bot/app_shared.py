@@ -124,14 +124,19 @@ class SharedWork:
 
     # -- start-up ---------------------------------------------------------------
 
-    async def prepare(self) -> None:
-        """Store a row for every feed this instance knows, so the deployment can claim
-        it; listen for other instances' changes."""
-        await self.storage.ensure_feeds([new_state(f) for f in self.app.feeds.values()])
-        self._stories_synced = self.app.clock()
-        self._terms = await self._read_terms()
+    async def listen(self) -> None:
+        """Hear other instances' changes from now on: called before the App reads its
+        terms, mutes, feeds and stories, so no change falls between reading and hearing."""
         self.storage.subscribe(OUTBOX_CHANGED, self.app.outbox.digest_queued)
         self.storage.subscribe(TERMS_CHANGED, self._changed.set)
+        await asyncio.sleep(0)  # let the LISTEN start; the next call waits for it
+        await self.storage.holds_lock(LISTENER)
+        self._terms = await self._read_terms()
+        self._stories_synced = self.app.clock()
+
+    async def prepare(self) -> None:
+        """Store a row for every feed this instance knows, so the deployment can claim it."""
+        await self.storage.ensure_feeds([new_state(f) for f in self.app.feeds.values()])
 
     def start(
         self, stop: asyncio.Event, refresh_files: Callable[[], Awaitable[object]]
@@ -156,8 +161,9 @@ class SharedWork:
                 await self.locks.release()
         return outcomes
 
-    def feed_added(self) -> None:
-        """A feed was added here (its row is stored): claim at once."""
+    def wake(self) -> None:
+        """Claim at once: a feed was added here (its row is stored), or a test moved
+        the clock on."""
         self._wake.set()
 
     # -- feeds: claim, poll, renew ---------------------------------------------------
@@ -188,7 +194,12 @@ class SharedWork:
             parked = parked_until(now, self.app.settings.bot.interval)
             await self.storage.renew_feed_leases(self.owner, [state.feed_url], parked)
         if ready:
-            await self.sync_stories()
+            try:
+                await self.sync_stories()
+            except STORAGE_FAILURES as e:  # grouping goes on with what is known here
+                self.app.health.failed("reading other instances' stories", e)
+            else:
+                self.app.health.ok("reading other instances' stories")
         return ready
 
     async def poll_claimed(self, feed: FeedSettings, state: FeedState) -> PollOutcome:

@@ -19,8 +19,8 @@ from typing import TypeVar
 
 from rapidfuzz import fuzz, process
 
-from bot.config import RequiredSecret, Settings, read_config
-from bot.errors import ConfigError, StorageError, raise_collected
+from bot.config import RequiredSecret, Settings, is_postgres, read_config
+from bot.errors import ConfigError, StorageError, StorageUnavailable, raise_collected
 from bot.matching.watchlists import load_watchlists
 from bot.models import Entity
 from bot.storage.readonly import ChatState, DatabaseBusy, read_chat_state
@@ -107,7 +107,9 @@ def _chat_state(settings: Settings, problems: list[ConfigError] | None) -> ChatS
     """What chat added, or None (with the reason reported) if it cannot be read."""
     try:
         return read_chat_state(settings.bot.database)
-    except DatabaseBusy as e:
+    except (DatabaseBusy, StorageUnavailable) as e:
+        # Busy (a running bot writes) or a PostgreSQL server not reachable from here:
+        # the config itself may still be fine, so this is one warning, not a failure.
         log.warning("%s; terms and feeds added from chat are not checked", e)
     except StorageError as e:
         if problems is not None:
@@ -116,7 +118,9 @@ def _chat_state(settings: Settings, problems: list[ConfigError] | None) -> ChatS
                     str(settings.path),
                     "bot.database",
                     f"cannot be used: {e}",
-                    "point bot.database at this bot's database, or at a new file",
+                    "point bot.database at this bot's database, or at a new file"
+                    if not is_postgres(settings.bot.database)
+                    else "point bot.database at this bot's database, or at a new, empty one",
                 )
             )
     return None

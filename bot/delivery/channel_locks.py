@@ -78,12 +78,6 @@ class ChannelLocks:
             self.on_gained()
         return gained
 
-    async def check(self) -> None:
-        """Drop the channels whose lock was lost, so `acquire` may take them again."""
-        for channel in self.channels:
-            if channel.key in self.held:
-                await self.may_send(channel)
-
     async def release(self) -> None:
         """Give every channel up (a clean stop): a survivor takes them at its next try."""
         for channel in self.channels:
@@ -93,11 +87,14 @@ class ChannelLocks:
         self.held.clear()
 
     async def run(self, stop: asyncio.Event, health: StorageHealth) -> None:
-        """Keep trying to take the channels until `stop`; they are kept until `release`."""
+        """Keep trying to take the channels until `stop`; they are kept until `release`.
+
+        A held channel is checked by the outbox before each step (at least every
+        few seconds, idle or not), which drops it here when its lock was lost.
+        """
         where = "taking the channels' locks"
         while not stop.is_set():
             try:
-                await self.check()
                 await self.acquire()
             except STORAGE_FAILURES as e:
                 health.failed(where, e)

@@ -8,6 +8,11 @@ dead run's lock is gone at once, even after SIGKILL, while a stalled one
 (SIGSTOP, a hung loop) keeps its lock but stops beating. Docker reads exit
 status 0 as healthy and 1 as unhealthy (2 is reserved), so every failure is 1.
 
+On PostgreSQL several instances, on several hosts, share one database and
+there is no lock file to ask: `health` answers for the deployment from the
+heartbeat's age alone (`assess_shared`). Each instance's own liveness is its
+/healthz (bot/ops/http_status.py).
+
 The decisions are pure functions of what was read and `now`; only
 `check_health` does I/O.
 """
@@ -19,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from bot.config_values import is_postgres
 from bot.errors import BotError
 from bot.models import FeedState, Heartbeat
 
@@ -93,15 +99,45 @@ def assess(heartbeat: Heartbeat | None, holder: int | None, now: datetime) -> Ve
     return Verdict(True, f"run pid {heartbeat.pid}, last poll cycle {age:.0f}s ago")
 
 
+def assess_shared(heartbeat: Heartbeat | None, now: datetime) -> Verdict:
+    """Healthy iff some instance on the shared database completed a poll cycle within
+    3 intervals (PostgreSQL: no lock tells whether a process on another host lives)."""
+    if heartbeat is None:
+        return Verdict(False, "no run alive: no `python -m bot run` has used this database")
+    last = heartbeat.last_cycle_at or heartbeat.started_at
+    if heartbeat.clean_stop and (heartbeat.stopped_at or last) >= last:
+        at = _when(heartbeat.stopped_at or heartbeat.started_at)
+        return Verdict(False, f"no run alive: the last run (pid {heartbeat.pid}) stopped {at}")
+    age = (now - last).total_seconds()
+    allowed = STALE_AFTER_INTERVALS * heartbeat.interval
+    who = f"pid {heartbeat.pid} on {heartbeat.host}"
+    if age > allowed:
+        return Verdict(
+            False,
+            f"stale: no poll cycle completed for {age:.0f}s (allowed {allowed:g}s = "
+            f"{STALE_AFTER_INTERVALS} × {heartbeat.interval:g}s; the last by {who}): every "
+            "instance is stopped, stalled or cannot write the database — see their logs",
+        )
+    if heartbeat.last_cycle_at is None:
+        return Verdict(True, f"run {who} started {age:.0f}s ago, first cycle due")
+    return Verdict(True, f"run {who}, last poll cycle {age:.0f}s ago")
+
+
 def _when(moment: datetime | None) -> str:
     return moment.strftime("at %Y-%m-%d %H:%M:%S UTC") if moment else "at an unknown time"
 
 
-def check_health(database: Path, now: datetime) -> Verdict:
+def check_health(database: Path | str, now: datetime) -> Verdict:
     """Read the heartbeat and the lock of `database`; never creates or changes it."""
     from bot.storage.readonly import read_heartbeat
     from bot.storage.runlock import holder_pid
 
+    if is_postgres(database):
+        try:
+            return assess_shared(read_heartbeat(database), now)
+        except BotError as e:
+            return Verdict(False, f"database: {e}")
+    database = Path(database)
     if str(database) == ":memory:":
         return Verdict(False, "bot.database is :memory:, which no other process can see")
     if not database.exists():

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from bot.config_values import database_label, is_postgres
-from bot.errors import StorageError, StorageUnavailable
+from bot.errors import StorageError
 from bot.models import ChatTerm, Heartbeat
 from bot.storage.sqlite import APPLICATION_ID, MIGRATIONS
 from bot.storage_health import describe_storage_error, is_busy, storage_advice
@@ -56,10 +56,6 @@ class DatabaseBusy(StorageError):
     """A running bot holds a lock on the database right now: not a problem."""
 
 
-class DatabaseUnreachable(StorageUnavailable):
-    """The PostgreSQL server did not answer (down, wrong host or port, a firewall)."""
-
-
 @dataclass(frozen=True, slots=True)
 class ChatState:
     """Watch terms, removed file aliases and feeds added from chat."""
@@ -73,8 +69,8 @@ def read_chat_state(database: Path | str) -> ChatState:
     """The chat additions stored in `database`; empty when there is no database yet.
 
     Raises StorageError for a file `run` would refuse too: not SQLite, another
-    program's, or a schema newer than this code; DatabaseUnreachable when a
-    PostgreSQL server does not answer.
+    program's, or a schema newer than this code; StorageUnavailable when a
+    PostgreSQL server cannot be reached now.
     """
     if is_postgres(database):
         return _run_sync(_postgres_chat_state(str(database)))
@@ -199,45 +195,29 @@ def _run_sync(coro: Coroutine[Any, Any, T]) -> T:
         return pool.submit(asyncio.run, coro).result()
 
 
-async def _connect(url: str) -> asyncpg.Connection:
-    """A connection to `url`, every failure one readable StorageError naming the database."""
+async def _read_only(url: str, read: Any) -> Any:
+    """Run `read(connection, tables)` in a READ ONLY transaction, after the engine's own
+    refusals (not this bot's database, a newer schema); `tables` are the tables there.
+
+    Failing to connect is StorageUnavailable when it may pass (no server there
+    yet, a timeout), else StorageError, both saying what to fix in one line.
+    """
     import asyncpg
+
+    from bot.storage.postgres.connection import CONNECT_ERRORS, DRIVER_ERRORS, _connect_problem
+
+    # The engine's own refusals, read without migrating (a private name of pg-core's
+    # migrations module: the one place that judges a stored version).
+    from bot.storage.postgres.migrations import _version as checked_version
 
     label = database_label(url)
     try:
-        return await asyncpg.connect(url, timeout=CONNECT_TIMEOUT)
-    except (OSError, TimeoutError) as e:
-        reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e) or "timed out"
-        raise DatabaseUnreachable(
-            f"{label}: the PostgreSQL server is not reachable ({reason})"
-        ) from e
-    except (
-        asyncpg.InvalidPasswordError,
-        asyncpg.InvalidAuthorizationSpecificationError,
-    ) as e:
-        raise StorageError(
-            f"{label}: the server refused the login ({e}) — check the user in the URL "
-            "and the password (PGPASSWORD or USER:PASSWORD@)"
-        ) from e
-    except asyncpg.InvalidCatalogNameError as e:
-        raise StorageError(
-            f"{label}: {e} — create it (createdb -O USER DBNAME) or fix the URL"
-        ) from e
-    except (asyncpg.PostgresError, asyncpg.InterfaceError, ValueError) as e:
-        raise StorageError(f"{label}: cannot connect ({e})") from e
-
-
-async def _read_only(url: str, read: Any) -> Any:
-    """Run `read(connection, tables)` in a READ ONLY transaction, after refusing a
-    schema newer than this bot; `tables` are the tables of the current schema."""
-    import asyncpg
-
-    from bot.storage.postgres import MIGRATIONS
-
-    label = database_label(url)
-    connection = await _connect(url)
+        connection = await asyncpg.connect(url, timeout=CONNECT_TIMEOUT)
+    except CONNECT_ERRORS as e:
+        raise _connect_problem(url, e) from e
     try:
         async with connection.transaction(readonly=True):
+            await checked_version(connection, label)  # raises for a foreign or newer schema
             tables = {
                 r[0]
                 for r in await connection.fetch(
@@ -245,18 +225,12 @@ async def _read_only(url: str, read: Any) -> Any:
                     "WHERE table_schema = current_schema()"
                 )
             }
-            if "schema_version" in tables:
-                version = await connection.fetchval("SELECT max(version) FROM schema_version")
-                if (version or 0) > len(MIGRATIONS):
-                    raise StorageError(
-                        f"{label}: the database has schema version {version}, newer than "
-                        f"this bot knows ({len(MIGRATIONS)}); use the same version as `run`"
-                    )
             return await read(connection, tables)
-    except asyncpg.PostgresError as e:
-        raise StorageError(f"{label}: cannot read the database ({e})") from e
+    except DRIVER_ERRORS as e:
+        raise StorageError(f"{label}: cannot read the database ({type(e).__name__}: {e})") from e
     finally:
-        await connection.close()
+        with contextlib.suppress(*DRIVER_ERRORS):
+            await connection.close(timeout=CONNECT_TIMEOUT)
 
 
 async def _postgres_chat_state(url: str) -> ChatState:
