@@ -54,7 +54,8 @@ log = logging.getLogger(__name__)
 
 LISTENER = "listener"
 LISTENER_RETRY = 5.0  # a standby instance tries to take the command listener this often
-STATE_REFRESH = 60.0  # feed states polled elsewhere are read again this often (for /feeds)
+STATE_REFRESH = 300.0  # feed states polled elsewhere are read again this often (/feeds):
+# a full read of the feeds table, so rare enough to cost little in an idle deployment
 STORY_OVERLAP = timedelta(seconds=60)  # story members are read again this far back
 
 
