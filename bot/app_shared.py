@@ -298,11 +298,11 @@ class SharedWork:
         """Claim and poll until nothing is due (`once`): never a feed another instance holds."""
         outcomes: list[PollOutcome] = []
         limit = claim_limit(self.app.settings.bot.max_concurrency, 0)
-        while claimed := await self.claim(limit):
+        while True:  # each feed once: a polled, failed or parked one is not due again
+            claimed = await self.claim(limit)
             outcomes += await asyncio.gather(*(self.poll_claimed(f, s) for f, s in claimed))
             if not self._backlog:
-                break
-        return outcomes
+                return outcomes
 
     def cycle_complete(self, now: datetime, grace: float) -> bool:
         """The heartbeat's test on a shared database: a claim recently found every due

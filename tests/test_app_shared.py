@@ -356,3 +356,25 @@ async def test_feed_requests_carry_the_instances_user_agent_verbatim(
     one = await d.open("one")
     await one.app.run_once(deliver=False)
     assert feed_server.request_headers["/f0.xml"]["User-Agent"] == agent
+
+
+async def test_a_stored_feed_this_instance_cannot_poll_is_parked_for_an_interval(
+    deployment: Callable[..., Deployment], feed_server: FeedServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    d = deployment(feeds(feed_server, 1))
+    one = await d.open("one")
+    storage = one.app.storage
+    gone = "https://removed.example/feed.xml"  # removed from the config: its row stays
+    await storage.ensure_feeds([FeedState(gone, gone)])
+    report = await one.app.run_once(deliver=False)
+    assert [o.feed_url for o in report.outcomes] == [feed_server.url("/f0.xml")]
+    assert caplog.text.count("neither configured nor added here") == 1
+    # Not claimed again at every tick, by anyone: it would come first in every claim.
+    d.clock.advance(60)
+    now = d.clock()
+    assert await storage.claim_due_feeds("another", now, now + LEASE, 10) == []
+    # After an interval another instance (one that knows it, say) may have it.
+    d.clock.advance(300)
+    now = d.clock()
+    claimed = await storage.claim_due_feeds("another", now, now + LEASE, 10)
+    assert gone in [s.feed_url for s in claimed]
