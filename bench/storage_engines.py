@@ -23,6 +23,10 @@ runs, each on a new database). Needs SQLAlchemy 2.0 (`pip install
 "sqlalchemy[asyncio]>=2.0,<2.1"`, not a dependency of the bot); without it
 only `storage` and `raw` are reported.
 
+With `--database postgresql://USER@HOST:PORT/DB` (a role that may create
+databases) it also times `postgres`: PostgresStorage.ingest, the same batches,
+on a new database per run (created beside DB and dropped after).
+
     python bench/storage_engines.py --feeds 200 --items 50
 """
 
@@ -268,12 +272,42 @@ async def best_of(
     return best
 
 
+async def run_postgres(url: str, data: list[Batch]) -> float:
+    """PostgresStorage.ingest over `data` on a new database; the seconds it took."""
+    import uuid
+    from urllib.parse import urlsplit, urlunsplit
+
+    import asyncpg
+
+    from bot.storage.postgres import open_postgres
+
+    name = f"newswatch_bench_{uuid.uuid4().hex[:12]}"
+    parts = urlsplit(url)
+    admin = await asyncpg.connect(url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            target = urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, ""))
+            async with open_postgres(target) as store:
+                start = time.perf_counter()
+                for feed, batch in data:
+                    await store.ingest(
+                        FeedState(feed, feed), batch, NOW, lambda b: [IngestPlan(i) for i in b]
+                    )
+                return time.perf_counter() - start
+        finally:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--feeds", type=int, default=200)
     parser.add_argument("--items", type=int, default=50)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--database", help="also time PostgresStorage on this server (a URL)")
     args = parser.parse_args()
     data = batches(args.feeds, args.items)
     runs: dict[str, Callable[[Path, list[Batch]], Awaitable[None]]] = {
@@ -288,6 +322,10 @@ async def main() -> None:
     except ImportError:
         version = None
     results = {name: await best_of(run, data, args.repeat) for name, run in runs.items()}
+    if args.database:
+        results["postgres"] = min(
+            [await run_postgres(args.database, data) for _ in range(args.repeat)]
+        )
     total = args.feeds * args.items
     if args.json:
         print(

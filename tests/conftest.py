@@ -45,7 +45,7 @@ def postgres_server() -> Iterator[PostgresServer]:
     started = server is None
     if server is None:
         try:
-            server = start_server()
+            server = start_server(owner_pid=os.getpid())
         except NoPostgres as e:
             if os.environ.get(REQUIRE_ENV) == "1":
                 pytest.fail(f"PostgreSQL is required ({REQUIRE_ENV}=1) but: {e}")

@@ -13,6 +13,10 @@ Tests connect as the role `newswatch`, which is not a superuser (the issue: the
 bot's role need not be one) but may create databases; each test gets its own
 database owned by it, so tests and xdist workers never see each other's rows.
 
+A server started for a test run is stopped by the fixture's teardown, and, should
+pytest be killed before that (a timeout, Ctrl-C twice), by a small watchdog process
+that stops it once the starting process is gone: no server outlives its run.
+
 Command line (used by .ci/postgres):
     python -m tests.postgres start STATE_FILE   # prints the admin URL
     python -m tests.postgres stop STATE_FILE
@@ -31,6 +35,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
@@ -186,8 +191,11 @@ def _run_as_owner(argv: Sequence[str], check: bool = True) -> subprocess.Complet
     return result
 
 
-def start_server() -> PostgresServer:
-    """Start a private throwaway server (raises NoPostgres without the binaries)."""
+def start_server(owner_pid: int | None = None) -> PostgresServer:
+    """Start a private throwaway server (raises NoPostgres without the binaries).
+
+    With `owner_pid`, a watchdog stops the server when that process has ended.
+    """
     bin_dir = find_bin_dir()
     if bin_dir is None:
         raise NoPostgres(
@@ -202,7 +210,9 @@ def start_server() -> PostgresServer:
             raise NoPostgres(
                 f"running as root, and there is no '{RUN_AS}' user to run the server as"
             ) from e
-    directory = Path(tempfile.mkdtemp(prefix="newswatch-pg-"))
+    # Under /tmp, not $TMPDIR: the server's user must reach it (root's own temp dir may
+    # be closed to it), and its socket path must stay under the 107-byte limit.
+    directory = Path(tempfile.mkdtemp(prefix="newswatch-pg-", dir=_short_tmp()))
     server = PostgresServer("", directory, bin_dir)
     try:
         if os.geteuid() == 0:
@@ -247,6 +257,8 @@ def start_server() -> PostgresServer:
             )
             if result.returncode == 0:
                 server.admin_url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+                if owner_pid is not None:
+                    _watch(owner_pid, directory, bin_dir)
                 return server
             if attempt == 4:
                 log = (directory / "server.log").read_text(errors="replace")[-2000:]
@@ -257,12 +269,54 @@ def start_server() -> PostgresServer:
         raise
 
 
+def _watch(owner_pid: int, directory: Path, bin_dir: Path) -> None:
+    """Start the watchdog: a process of its own session, so it outlives a killed pytest."""
+    subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tests.postgres",
+            "watch",
+            str(owner_pid),
+            str(directory),
+            str(bin_dir),
+        ],
+        cwd=Path(__file__).resolve().parent.parent,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _short_tmp() -> str | None:
+    return "/tmp" if os.path.isdir("/tmp") else None
+
+
 def server_from_environment() -> PostgresServer | None:
     url = os.environ.get(ADMIN_ENV, "").strip()
     return PostgresServer(url) if url else None
 
 
 def _main(argv: list[str]) -> int:
+    if len(argv) == 4 and argv[0] == "watch":
+        owner, directory, bin_dir = int(argv[1]), Path(argv[2]), Path(argv[3])
+        # Polls once a second: a background guard, not test synchronisation.
+        while _alive(owner) and directory.exists():
+            time.sleep(1.0)
+        if directory.exists():
+            PostgresServer("", directory, bin_dir).stop()
+        return 0
     if len(argv) != 2 or argv[0] not in ("start", "stop"):
         print("usage: python -m tests.postgres start|stop STATE_FILE", file=sys.stderr)
         return 2

@@ -52,3 +52,10 @@ def test_the_sqlite_engine_imports_no_stage_above_it() -> None:
 def test_every_storage_file_stays_small() -> None:
     for path in sorted(STORAGE.rglob("*.py")):
         assert len(path.read_text().splitlines()) < 600, path
+
+
+def test_the_postgres_engine_imports_no_stage_above_it() -> None:
+    allowed = {"bot.models", "bot.errors", "bot.storage_health", *RULES}
+    for path in sorted((STORAGE / "postgres").glob("*.py")):
+        above = {m for m in bot_imports(path) if not m.startswith("bot.storage")} - allowed
+        assert not above, f"{path.name} imports {sorted(above)}"

@@ -18,38 +18,48 @@ session that took it, and LISTEN hears only on the session that ran it.
   an instance vanishes (power, network) its locks are freed in about 25 s instead
   of the operating system's default two hours.
 - An announcement is `pg_notify('newswatch_<topic>', '')` sent inside the
-  announcing transaction: PostgreSQL delivers it at the commit, never for a
-  rolled-back change. An instance hears its own announcements too; they are
-  hints (see the protocol), so a spare wake-up costs one cheap check.
+  announcing transaction (connection.py `notify`): PostgreSQL delivers it at the
+  commit, never for a rolled-back change. An instance hears its own announcements
+  too; they are hints (see the protocol), so a spare wake-up costs one cheap check.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
 
 from bot.errors import StorageError
-from bot.storage.postgres.connection import PostgresConnection
+from bot.storage.postgres.connection import (
+    CONNECT_ERRORS,
+    CONNECT_TIMEOUT,
+    NOTIFY_CHANNELS,
+    PostgresConnection,
+)
 
 log = logging.getLogger(__name__)
 
-CHANNEL_PREFIX = "newswatch_"  # LISTEN/NOTIFY channel of a topic: newswatch_outbox, …
 LOCK_NAMESPACE = b"newswatch-bot lock:"  # keeps our keys apart from other programs' locks
 PING_TIMEOUT = 3.0  # seconds a live session has to answer holds_lock's check
+# Seconds between reconnect attempts while the server is unreachable: the App tries
+# every channel's lock every few seconds, and each try need not wait for a timeout.
+RECONNECT_PAUSE = 2.0
+TOPICS = {channel: topic for topic, channel in NOTIFY_CHANNELS.items()}
 # Server-side keepalive of the coordination session: idle 10 s, then 5 probes 3 s apart.
 KEEPALIVE = {"tcp_keepalives_idle": 10, "tcp_keepalives_interval": 3, "tcp_keepalives_count": 5}
 
 # What a lost or unreachable session raises: the connection is given up and reopened.
+# (InternalClientError: a statement sent while the server's "terminating connection"
+# is still being read: "another operation is in progress".)
 SESSION_ERRORS = (
     asyncpg.PostgresError,
     asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
     OSError,
     TimeoutError,
     StorageError,
@@ -63,11 +73,6 @@ def lock_key(name: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
-async def announce(db: Any, topic: str) -> None:
-    """Tell every listening instance that `topic` changed, when `db`'s transaction commits."""
-    await db.execute("SELECT pg_notify($1, '')", CHANNEL_PREFIX + topic)
-
-
 @dataclass
 class _CoordinationState:
     """What this process knows about its coordination session (one per storage)."""
@@ -79,6 +84,8 @@ class _CoordinationState:
     configured: bool = False  # keepalives set on the current session
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     closed: bool = False
+    reconnect_at: float = 0.0  # loop time before which no new session is tried
+    unreachable: bool = False  # the last reconnect failed (logged once per outage)
 
 
 class CoordinationRepository(PostgresConnection):
@@ -105,44 +112,35 @@ class CoordinationRepository(PostgresConnection):
                 return False
             if name in state.held:
                 return True
-            attempt = asyncio.ensure_future(
-                coord.fetchval(
+
+            async def take() -> bool:
+                got = await coord.fetchval(
                     "SELECT pg_try_advisory_lock($1)", lock_key(name), timeout=PING_TIMEOUT
                 )
-            )
-            try:
-                got = await asyncio.shield(attempt)
-            except asyncio.CancelledError:
-                # The caller gave up, but the server may grant the lock all the same:
-                # let the statement finish (it is bounded by PING_TIMEOUT) and record
-                # the answer, so a lock is never held without our knowing.
-                with contextlib.suppress(*SESSION_ERRORS):
-                    if await attempt:
-                        state.held.add(name)
-                raise
-            except SESSION_ERRORS as e:
-                # Granted or not, we cannot tell: ending the session frees it either way.
-                self._lose_session(f"taking lock {name!r}", e)
-                return False
-            if got:
-                state.held.add(name)
-            return bool(got)
+                if got:
+                    state.held.add(name)
+                return bool(got)
+
+            return bool(await self._to_the_end(take(), f"taking lock {name!r}"))
 
     async def unlock(self, name: str) -> None:
         state = self._coordination
         async with state.lock:
             if name not in state.held:
                 return
-            state.held.discard(name)
             coord = self._coord
             if coord is None or coord.is_closed():
+                state.held.discard(name)
                 return
-            try:
+
+            async def release() -> bool:
                 await coord.fetchval(
                     "SELECT pg_advisory_unlock($1)", lock_key(name), timeout=PING_TIMEOUT
                 )
-            except SESSION_ERRORS as e:
-                self._lose_session(f"releasing lock {name!r}", e)
+                state.held.discard(name)
+                return True
+
+            await self._to_the_end(release(), f"releasing lock {name!r}")
 
     async def holds_lock(self, name: str) -> bool:
         state = self._coordination
@@ -153,19 +151,26 @@ class CoordinationRepository(PostgresConnection):
             if coord is None or coord.is_closed():
                 self._lose_session("checking locks", None)
                 return False
-            try:
+
+            async def ping() -> bool:
                 await coord.fetchval("SELECT 1", timeout=PING_TIMEOUT)
-            except SESSION_ERRORS as e:
-                self._lose_session("checking locks", e)
-                return False
+                return True
+
+            await self._to_the_end(ping(), "checking locks")
             return name in state.held
 
     def subscribe(self, topic: str, callback: Callable[[], None]) -> None:
         """Register `callback` at once; the LISTEN runs in a task, and every later
         coordination call (try_lock, holds_lock) first makes sure it has run."""
+        if topic not in NOTIFY_CHANNELS:
+            raise ValueError(f"unknown coordination topic {topic!r}")
         state = self._coordination
         state.callbacks.setdefault(topic, []).append(callback)
-        task = asyncio.get_running_loop().create_task(self._listen_now())
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no loop yet: the first coordination call listens
+        task = loop.create_task(self._listen_now())
         state.tasks.add(task)
         task.add_done_callback(state.tasks.discard)
 
@@ -197,35 +202,69 @@ class CoordinationRepository(PostgresConnection):
         coord = self._coord
         if coord is None or coord.is_closed():
             self._lose_session("using the session", None)
+            loop = asyncio.get_running_loop()
+            if loop.time() < state.reconnect_at:
+                return None  # a reconnect just failed: each lock call need not wait on another
             try:
                 coord = await self._reopen_coord()
-            except SESSION_ERRORS as e:
-                log.warning("coordination: cannot reconnect to the database (%s)", e)
+            except CONNECT_ERRORS as e:
+                state.reconnect_at = loop.time() + RECONNECT_PAUSE
+                if not state.unreachable:
+                    log.warning("coordination: cannot reconnect to the database (%s)", e)
+                state.unreachable = True
                 return None
+            if state.unreachable:
+                log.info("coordination: reconnected to the database")
+            state.unreachable = False
         try:
             if not state.configured:
-                for setting, value in KEEPALIVE.items():
-                    await coord.execute(f"SET {setting} = {int(value)}", timeout=PING_TIMEOUT)
+                settings = "; ".join(f"SET {k} = {int(v)}" for k, v in KEEPALIVE.items())
+                await coord.execute(settings, timeout=PING_TIMEOUT)
                 state.configured = True
             for topic in state.callbacks:
                 if topic not in state.listening:
-                    await coord.add_listener(CHANNEL_PREFIX + topic, self._dispatch)
+                    await coord.add_listener(NOTIFY_CHANNELS[topic], self._dispatch)
                     state.listening.add(topic)
         except SESSION_ERRORS as e:
             self._lose_session("setting the session up", e)
             return None
         return coord
 
+    async def _to_the_end(self, work: Coroutine[Any, Any, bool], doing: str) -> bool:
+        """Run one statement on the session (and record its effect) to its end, even if
+        our caller is cancelled meanwhile: a statement cut short would leave unknown
+        whether the server took or freed the lock. A session error loses the session
+        (ending it frees whatever it held) and answers False."""
+        task = asyncio.ensure_future(work)
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            await asyncio.wait([task])  # bounded by PING_TIMEOUT
+            if not task.cancelled() and task.exception() is not None:
+                self._lose_session(doing, task.exception())
+            raise
+        except SESSION_ERRORS as e:
+            self._lose_session(doing, e)
+            return False
+
+    async def _reopen_coord(self) -> Any:
+        """A new coordination session in place of a lost one."""
+        self._coord = await asyncpg.connect(self._url, timeout=CONNECT_TIMEOUT)
+        return self._coord
+
     def _lose_session(self, doing: str, error: BaseException | None) -> None:
         """Give the session up: terminate it (so its locks surely end) and forget what
         it held and listened to; the next call opens a new one."""
         state = self._coordination
         if state.held:
+            names = sorted(state.held)
+            more = f" and {len(names) - 5} more" if len(names) > 5 else ""
             log.warning(
-                "coordination: lost the database session while %s (%s); giving up locks %s",
+                "coordination: lost the database session while %s (%s); giving up locks %s%s",
                 doing,
                 error or "connection closed",
-                ", ".join(sorted(state.held)),
+                ", ".join(names[:5]),
+                more,
             )
         state.held.clear()
         state.listening.clear()
@@ -236,7 +275,7 @@ class CoordinationRepository(PostgresConnection):
 
     def _dispatch(self, _connection: Any, _pid: int, channel: str, _payload: str) -> None:
         """asyncpg's listener: run the topic's callbacks (already on the event loop)."""
-        topic = channel.removeprefix(CHANNEL_PREFIX)
+        topic = TOPICS.get(channel, channel)
         for callback in list(self._coordination.callbacks.get(topic, ())):
             try:
                 callback()

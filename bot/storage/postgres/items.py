@@ -11,8 +11,9 @@ Ids come from the identity sequences, never `max(id) + 1`.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import asyncpg
 
@@ -50,9 +51,7 @@ class ItemRepository(PostgresConnection):
         keys_of = [item_keys(item) for item in items]
         # Outside any transaction: which items look new, and what to do with them.
         # Matching is the expensive part and must not hold locks.
-        sightings = await self._sightings(
-            self._fetch, sorted({k for keys in keys_of for k in keys})
-        )
+        sightings = await _sightings(self._fetch, sorted({k for keys in keys_of for k in keys}))
         candidates, repeats = split_repeats(
             items, keys_of, still_seen(sightings, now, dedup_window)
         )
@@ -71,7 +70,7 @@ class ItemRepository(PostgresConnection):
                     SEEN_LOCK_SPACE,
                     sorted({_lock_key(k) for k in candidate_keys}),
                 )
-                sightings = await self._sightings(con.fetch, candidate_keys)
+                sightings = await _sightings(con.fetch, candidate_keys)
                 seen = still_seen(sightings, now, dedup_window)
                 fresh = [p for p in plans if not seen.intersection(keys_by_item[id(p.item)])]
             ids: list[int] = []
@@ -163,16 +162,6 @@ class ItemRepository(PostgresConnection):
                 await notify(con, OUTBOX_CHANGED)  # other instances deliver at once
         return IngestResult(len(fresh), len(items) - len(fresh), alerts, tuple(fresh))
 
-    @staticmethod
-    async def _sightings(fetch: object, keys: list[str]) -> dict[str, datetime]:
-        """When each of these keys was stored (or, for a title key, last seen)."""
-        if not keys:
-            return {}
-        rows = await fetch(  # type: ignore[operator]
-            "SELECT key, first_seen FROM seen WHERE key = ANY($1::text[])", keys
-        )
-        return {r[0]: datetime.fromtimestamp(r[1], UTC) for r in rows}
-
     async def items_since(self, since: datetime) -> list[Item]:
         rows = await self._fetch(
             "SELECT feed_url, guid, url, title, summary, published, feed_name, date_note "
@@ -205,6 +194,17 @@ class ItemRepository(PostgresConnection):
             ):
                 removed += affected(await con.execute(sql, cutoff))
         return removed
+
+
+async def _sightings(
+    fetch: Callable[..., Awaitable[Sequence[Any]]], keys: list[str]
+) -> dict[str, datetime]:
+    """When each of these keys was stored (or, for a title key, last seen); `fetch` is
+    the pool's (outside a transaction) or a transaction's connection's."""
+    if not keys:
+        return {}
+    rows = await fetch("SELECT key, first_seen FROM seen WHERE key = ANY($1::text[])", keys)
+    return {r[0]: datetime.fromtimestamp(r[1], UTC) for r in rows}
 
 
 async def _remember(

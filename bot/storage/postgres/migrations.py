@@ -18,6 +18,13 @@ import asyncpg
 from bot.errors import StorageError
 
 APPLICATION = "newswatch"  # our row in schema_version
+# Read from the catalog by a plain query (an MVCC snapshot per statement): a name
+# lookup such as to_regclass() may answer from this connection's cache, which can
+# still say "no such table" after another starter created it.
+_HAS_VERSIONS = (
+    "SELECT EXISTS (SELECT 1 FROM pg_tables "
+    "WHERE schemaname = current_schema() AND tablename = 'schema_version')"
+)
 #: Key of the transaction advisory lock migrations run under (the SQLite file's
 #: application id, "NWTB"): starters of one deployment migrate one at a time.
 MIGRATION_LOCK = 0x4E575442
@@ -204,9 +211,15 @@ MIGRATIONS: list[str] = [
 
 
 async def schema_state(con: asyncpg.Connection, where: str) -> bool:
-    """True when the schema is this bot's newest; refuses a database that is not ours
-    or is newer than this bot knows."""
-    return await _version(con, where) == len(MIGRATIONS)
+    """True when the schema is this bot's newest: a plain read, no lock. Anything else
+    (empty, older, newer, not ours) is for `migrate` to judge under its lock, since
+    another starter may be creating the schema this very moment."""
+    if not await con.fetchval(_HAS_VERSIONS):
+        return False
+    version = await con.fetchval(
+        "SELECT version FROM schema_version WHERE application = $1", APPLICATION
+    )
+    return bool(version == len(MIGRATIONS))
 
 
 async def migrate(con: asyncpg.Connection, where: str) -> None:
@@ -233,7 +246,7 @@ async def migrate(con: asyncpg.Connection, where: str) -> None:
 
 async def _version(con: asyncpg.Connection, where: str) -> int:
     """The stored schema version (0 for an empty database), after the refusals."""
-    has_versions = await con.fetchval("SELECT to_regclass('schema_version') IS NOT NULL")
+    has_versions = await con.fetchval(_HAS_VERSIONS)
     version: int | None = None
     if has_versions:
         version = await con.fetchval(

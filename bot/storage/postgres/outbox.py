@@ -17,9 +17,8 @@ from typing import Any
 
 from bot.models import Alert, DeliveryProblem, DigestJob, FloodSummary
 from bot.storage.coordination import OUTBOX_CHANGED
-from bot.storage.postgres.connection import PostgresConnection
-from bot.storage.postgres.coordination import announce
-from bot.storage.sqlite.rows import ALERT_COLUMNS, alert_from_row, dt, ts
+from bot.storage.postgres.connection import PostgresConnection, notify
+from bot.storage.rows import ALERT_COLUMNS, alert_from_row, dt, ts
 
 
 class OutboxRepository(PostgresConnection):
@@ -250,7 +249,7 @@ class OutboxRepository(PostgresConnection):
                 platform,
                 channel_id,
             )
-            await announce(db, OUTBOX_CHANGED)
+            await notify(db, OUTBOX_CHANGED)
         return int(summary_id)
 
     async def next_summary(
@@ -367,7 +366,7 @@ class OutboxRepository(PostgresConnection):
                 timezone,
             )
             if queued is not None:
-                await announce(db, OUTBOX_CHANGED)
+                await notify(db, OUTBOX_CHANGED)
 
     async def next_digest_job(self, channel: str) -> DigestJob | None:
         r = await self._fetchrow(

@@ -11,7 +11,7 @@ from typing import Any
 from bot.models import Item, StoryRecord, StoryUpdate
 from bot.storage.models import StoryMember
 from bot.storage.postgres.connection import PostgresConnection
-from bot.storage.sqlite.rows import ALERT_COLUMNS, alert_from_row, dt, matches_from
+from bot.storage.rows import ALERT_COLUMNS, alert_from_row, dt, matches_from
 
 
 class StoryRepository(PostgresConnection):
