@@ -559,6 +559,12 @@ def _json_response(obj: Any, status: int = 200, headers: dict[str, str] | None =
 _CREATE = re.compile(r"/channels/(\d+)/messages")
 
 
+def _peer(request: web.Request) -> tuple[str, int] | None:
+    """The client's (host, port): which bot process it was (psutil maps ports to pids)."""
+    peer = request.transport.get_extra_info("peername") if request.transport else None
+    return (peer[0], peer[1]) if peer else None
+
+
 def _bucket(path: str) -> str:
     """A stable fake X-RateLimit-Bucket per route shape (ids stripped)."""
     shape = re.sub(r"/[0-9]+", "/:id", path)
@@ -654,17 +660,21 @@ class FakeDiscord:
       resumes, gateway_connects, presence_updates, heartbeats, nonce_hits
       errors          validation / protocol errors (should stay empty)
 
-    For several bot processes on one fake (issue 15; times are the fake's monotonic clock):
-      gateway_sessions   [Span] one per gateway websocket, open to close; info: "identified"
-                         (IDENTIFY accepted), "resumed"; gateway_overlaps() = pairs ever
-                         open at once (must stay empty: one command listener at a time);
+    For several bot processes on one fake (issue 15; times are the fake's monotonic clock;
+    "peer" is the client's (host, port), which psutil maps to a process):
+      gateway_sessions   [Span] one per gateway websocket, open to close; info:
+                         "identified" (IDENTIFY accepted), "resumed", "peer".
+                         gateway_overlaps() = pairs ever open at once (must stay
+                         empty: one command listener at a time);
                          live_gateway_sessions = identified sessions open now
-      creates            {channel_id: [Span]} each POST /channels/{id}/messages, from arrival
-                         to answer; info: "nonce", "status"; create_overlaps(channel_id=None)
-                         = pairs in flight at once for one channel. ``create_latency``
-                         (seconds) holds every create that long, so overlaps show
+      creates            {channel_id: [Span]} each POST /channels/{id}/messages, from
+                         arrival to answer; info: "nonce", "status", "peer".
+                         create_overlaps(channel_id=None) = pairs in flight at once
+                         for one channel; ``create_latency`` (seconds, also a
+                         constructor argument) holds every create that long
       interaction_responses  Counter {interaction_id: initial-response POSTs}, refused
                          ones included (a second answer is a 400 "already acknowledged")
+      hello_released     an asyncio.Event, set; cleared, the gateway holds HELLO back
     """
 
     def __init__(
@@ -705,6 +715,9 @@ class FakeDiscord:
         self.gateway_echo = gateway_echo
         self.ratelimit_headers = ratelimit_headers
         self.create_latency = create_latency
+        #: cleared, new gateway connections wait for HELLO (a handshake in progress)
+        self.hello_released = asyncio.Event()
+        self.hello_released.set()
 
         self.validator = SpecValidator()
         self._ids = itertools.count(1)
@@ -1089,10 +1102,12 @@ class FakeDiscord:
             await ws.close(code=4002, message=b"Error while decoding payload.")
             return ws
         session = _Session(ws, request.query.get("compress"))
+        session.span.info["peer"] = _peer(request)
         self.gateway_sessions.append(session.span)
         self._sessions.add(session)
         self._notify()
         try:
+            await self.hello_released.wait()
             await session.send(
                 {
                     "op": 10,
@@ -1687,7 +1702,7 @@ class FakeDiscord:
         )
         self.requests.append(record)
         create = _CREATE.fullmatch(path) if method == "POST" else None
-        span = Span()
+        span = Span(info={"peer": _peer(request)})
         if create is not None:
             self.creates.setdefault(int(create[1]), []).append(span)
         try:

@@ -856,7 +856,8 @@ class FakeSlack:
             }
         )
         self.sockets.append(ws)
-        span = Span()
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        span = Span(info={"peer": (peer[0], peer[1]) if peer else None})  # which process
         self.socket_sessions.append(span)
         self._notify()
         try:

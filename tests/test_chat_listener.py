@@ -163,6 +163,26 @@ async def test_discord_listener_stops_and_starts_while_delivery_goes_on(
     assert fake.gateway_overlaps() == []
 
 
+async def test_discord_stop_during_the_gateway_handshake_leaves_no_session(
+    fake: FakeDiscord, rest_sink: DiscordSink
+) -> None:
+    """A listener stopped mid-handshake (the lock lost while connecting) leaves no
+    socket open: left open it would become a second session beside the next holder's.
+    The start returns instead of raising or waiting for its READY timeout."""
+    fake.hello_released.clear()
+    starting = asyncio.create_task(rest_sink.start_listener())
+    (span,) = await fake.wait_for(lambda: fake.gateway_sessions)
+    stopping = asyncio.create_task(rest_sink.stop_listener())
+    await asyncio.wait_for(starting, timeout=10)  # returns: stopped first
+    fake.hello_released.set()  # the fake reads the close frame only after HELLO
+    await stopping
+    await fake.wait_for(lambda: not span.open)
+    assert fake.identifies == [] and not rest_sink.listening
+    await rest_sink.deliver(alert(1, "discord", ALERTS))  # REST unaffected
+    await rest_sink.start_listener()
+    assert fake.live_gateway_sessions == 1 and fake.gateway_overlaps() == []
+
+
 async def test_fake_discord_sees_two_listeners_and_overlapping_creates(
     fake: FakeDiscord, discord_app_settings
 ) -> None:
@@ -171,6 +191,8 @@ async def test_fake_discord_sees_two_listeners_and_overlapping_creates(
     are in flight together."""
     async with App.open(discord_app_settings) as one, App.open(discord_app_settings) as two:
         assert len(fake.gateway_overlaps()) == 1 and fake.live_gateway_sessions == 2
+        peers = {s.info["peer"] for s in fake.gateway_sessions}  # tells the clients apart
+        assert len(peers) == 2 and None not in peers
         payload = fake.interaction("watch list", {}, permissions=PERM_MANAGE_GUILD)
         await fake.dispatch("INTERACTION_CREATE", payload)
         await fake.wait_for(lambda: fake.interaction_responses[int(payload["id"])] == 2)

@@ -205,7 +205,10 @@ async def _read_only(url: str, read: Any) -> Any:
     import asyncpg
 
     from bot.storage.postgres.connection import CONNECT_ERRORS, DRIVER_ERRORS, _connect_problem
-    from bot.storage.postgres.migrations import schema_state
+
+    # The engine's own refusals, read without migrating (a private name of pg-core's
+    # migrations module: the one place that judges a stored version).
+    from bot.storage.postgres.migrations import _version as checked_version
 
     label = database_label(url)
     try:
@@ -214,7 +217,7 @@ async def _read_only(url: str, read: Any) -> Any:
         raise _connect_problem(url, e) from e
     try:
         async with connection.transaction(readonly=True):
-            await schema_state(connection, label)  # raises for a foreign or newer schema
+            await checked_version(connection, label)  # raises for a foreign or newer schema
             tables = {
                 r[0]
                 for r in await connection.fetch(

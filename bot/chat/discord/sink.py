@@ -140,9 +140,29 @@ class DiscordSink:
         self._listening = False
         self._gateway_up = False
         self._rest_up = False  # logged in, and the last REST call reached Discord
+        self._sockets: set[aiohttp.ClientWebSocketResponse] = set()
+        self._track_gateway_sockets()
         self.client.event(self.on_ready)
         self.client.event(self.on_resumed)
         self.client.event(self.on_disconnect)
+
+    def _track_gateway_sockets(self) -> None:
+        """Remember every gateway websocket discord.py opens, so stop_listener can close it.
+
+        discord.py keeps only a finished handshake's socket (`client.ws`). One
+        still in its handshake when stop_listener cancels the connect loop is
+        otherwise closed only by garbage collection, and never once HELLO has
+        started its heartbeat thread, which holds it: it would stay open, a
+        second session beside the next holder's.
+        """
+        connect = self.client.http.ws_connect
+
+        async def tracked(url: str, *, compress: int = 0) -> aiohttp.ClientWebSocketResponse:
+            socket = await connect(url, compress=compress)
+            self._sockets = {s for s in self._sockets if not s.closed} | {socket}
+            return socket
+
+        self.client.http.ws_connect = tracked  # type: ignore[method-assign]
 
     async def on_ready(self) -> None:
         if self._listening:  # not a late READY of a session stop_listener() ended
@@ -205,29 +225,37 @@ class DiscordSink:
         self._rest_up = True
 
     async def start_listener(self) -> None:
-        """Open the gateway session, wait for READY (bounded), register the slash commands."""
+        """Open the gateway session, wait for READY (bounded), register the slash commands.
+
+        The wait is outside the lock, so stop_listener() can end a handshake
+        that hangs (the command connection lost to another instance meanwhile).
+        """
         async with self._listener_lock:
-            if self._listening:
-                return
+            if self._listening and self._runner is not None and not self._runner.done():
+                return  # already listening (a connect loop that died is started again)
             self._listening = True
             self._ready.clear()
-            self._runner = asyncio.create_task(self.client.connect(), name="discord-gateway")
-            ready = asyncio.create_task(self._ready.wait())
-            done, _ = await asyncio.wait(
-                {ready, self._runner},
-                timeout=self.settings.ready_timeout,
-                return_when=asyncio.FIRST_COMPLETED,
+            runner = self._runner = asyncio.create_task(
+                self.client.connect(), name="discord-gateway"
             )
-            if ready not in done:
-                ready.cancel()
-                if self._runner in done and self._runner.exception():
-                    raise DeliveryError(
-                        f"Discord gateway: {self._runner.exception()}", retryable=True
-                    )
-                log.warning(
-                    "Discord not ready after %gs; alerts wait in the outbox",
-                    self.settings.ready_timeout,
-                )
+        ready = asyncio.create_task(self._ready.wait())
+        done, _ = await asyncio.wait(
+            {ready, runner},
+            timeout=self.settings.ready_timeout,
+            return_when=asyncio.FIRST_COMPLETED,
+        )
+        if ready not in done:
+            ready.cancel()
+            if runner.cancelled() or self._runner is not runner:
+                return  # stop_listener() came first
+            if runner.done() and runner.exception():
+                self._listening = False
+                raise DeliveryError(f"Discord gateway: {runner.exception()}", retryable=True)
+            log.warning(
+                "Discord not ready after %gs; alerts wait in the outbox",
+                self.settings.ready_timeout,
+            )
+        if self._runner is runner:
             await self._sync_commands()
 
     async def stop_listener(self) -> None:
@@ -244,7 +272,11 @@ class DiscordSink:
                 await asyncio.gather(runner, return_exceptions=True)
             ws = self.client.ws
             if ws is not None and ws.open:
-                await ws.close(code=1000)
+                await ws.close(code=1000)  # also stops its heartbeat thread
+            sockets, self._sockets = self._sockets, set()
+            for socket in sockets:
+                if not socket.closed:
+                    await socket.close(code=1000)
             self._gateway_up = False
             self._ready.clear()
 
