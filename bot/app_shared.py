@@ -193,7 +193,8 @@ class SharedWork:
                     state.feed_url,
                 )
             parked = parked_until(now, self.app.settings.bot.interval)
-            await self.storage.renew_feed_leases(self.owner, [state.feed_url], parked)
+            with contextlib.suppress(*STORAGE_FAILURES):  # else its lease runs out soon
+                await self.storage.renew_feed_leases(self.owner, [state.feed_url], parked)
         if ready:
             try:
                 await self.sync_stories()
