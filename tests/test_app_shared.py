@@ -381,3 +381,18 @@ async def test_a_stored_feed_this_instance_cannot_poll_is_parked_for_an_interval
     now = d.clock()
     claimed = await storage.claim_due_feeds("another", now, now + LEASE, 10)
     assert gone in [s.feed_url for s in claimed]
+
+
+async def test_a_claimed_feed_added_elsewhere_is_looked_up_and_polled(
+    deployment: Callable[..., Deployment], feed_server: FeedServer
+) -> None:
+    d = deployment(feeds(feed_server, 1), allow_private_feeds=True)
+    a = await d.open("a")
+    b = await d.open("b")  # not running: it hears no announcement, only claims
+    await b.app.run_once(deliver=False)
+    added = feed_server.feed("/added.xml", [item("x", "Added from chat")])
+    await a.app.control.add_chat_feed(added, "Added", "ana")
+    assert added not in b.app.feeds
+    report = await b.app.run_once(deliver=False)
+    assert [o.feed_url for o in report.outcomes] == [added]
+    assert b.app.feeds[added].name == "Added"
