@@ -54,7 +54,8 @@ log = logging.getLogger(__name__)
 
 LISTENER = "listener"
 LISTENER_RETRY = 5.0  # a standby instance tries to take the command listener this often
-STATE_REFRESH = 60.0  # feed states polled elsewhere are read again this often (for /feeds)
+STATE_REFRESH = 300.0  # feed states polled elsewhere are read again this often (/feeds):
+# a full read of the feeds table, so rare enough to cost little in an idle deployment
 STORY_OVERLAP = timedelta(seconds=60)  # story members are read again this far back
 
 
@@ -192,7 +193,8 @@ class SharedWork:
                     state.feed_url,
                 )
             parked = parked_until(now, self.app.settings.bot.interval)
-            await self.storage.renew_feed_leases(self.owner, [state.feed_url], parked)
+            with contextlib.suppress(*STORAGE_FAILURES):  # else its lease runs out soon
+                await self.storage.renew_feed_leases(self.owner, [state.feed_url], parked)
         if ready:
             try:
                 await self.sync_stories()
@@ -297,11 +299,11 @@ class SharedWork:
         """Claim and poll until nothing is due (`once`): never a feed another instance holds."""
         outcomes: list[PollOutcome] = []
         limit = claim_limit(self.app.settings.bot.max_concurrency, 0)
-        while claimed := await self.claim(limit):
+        while True:  # each feed once: a polled, failed or parked one is not due again
+            claimed = await self.claim(limit)
             outcomes += await asyncio.gather(*(self.poll_claimed(f, s) for f, s in claimed))
             if not self._backlog:
-                break
-        return outcomes
+                return outcomes
 
     def cycle_complete(self, now: datetime, grace: float) -> bool:
         """The heartbeat's test on a shared database: a claim recently found every due

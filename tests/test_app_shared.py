@@ -177,11 +177,14 @@ async def test_each_feed_is_polled_once_per_interval_spread_over_the_apps(
     deployment: Callable[..., Deployment], feed_server: FeedServer
 ) -> None:
     d = deployment(feeds(feed_server, 12), max_concurrency=2)
+    for name in ("a", "b", "c"):  # all open first, so they start claiming together
+        await d.open(name)
     apps = [await d.run(name) for name in ("a", "b", "c")]
     await until(lambda: sum(feed_server.requests.values()) >= 12, "every feed polled")
     await until(lambda: sum(r.polls for r in apps) == 12, "every poll recorded")
     assert sorted(feed_server.requests.values()) == [1] * 12
-    assert all(r.polls >= 1 for r in apps), [r.polls for r in apps]
+    # Each claims at most its two free slots, so each took a share.
+    assert all(r.polls >= 2 for r in apps), [r.polls for r in apps]
     # Within the interval nobody polls again, however often they claim.
     d.clock.advance(60)
     d.wake()
@@ -356,3 +359,40 @@ async def test_feed_requests_carry_the_instances_user_agent_verbatim(
     one = await d.open("one")
     await one.app.run_once(deliver=False)
     assert feed_server.request_headers["/f0.xml"]["User-Agent"] == agent
+
+
+async def test_a_stored_feed_this_instance_cannot_poll_is_parked_for_an_interval(
+    deployment: Callable[..., Deployment], feed_server: FeedServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    d = deployment(feeds(feed_server, 1))
+    one = await d.open("one")
+    storage = one.app.storage
+    gone = "https://removed.example/feed.xml"  # removed from the config: its row stays
+    await storage.ensure_feeds([FeedState(gone, gone)])
+    report = await one.app.run_once(deliver=False)
+    assert [o.feed_url for o in report.outcomes] == [feed_server.url("/f0.xml")]
+    assert caplog.text.count("neither configured nor added here") == 1
+    # Not claimed again at every tick, by anyone: it would come first in every claim.
+    d.clock.advance(60)
+    now = d.clock()
+    assert await storage.claim_due_feeds("another", now, now + LEASE, 10) == []
+    # After an interval another instance (one that knows it, say) may have it.
+    d.clock.advance(300)
+    now = d.clock()
+    claimed = await storage.claim_due_feeds("another", now, now + LEASE, 10)
+    assert gone in [s.feed_url for s in claimed]
+
+
+async def test_a_claimed_feed_added_elsewhere_is_looked_up_and_polled(
+    deployment: Callable[..., Deployment], feed_server: FeedServer
+) -> None:
+    d = deployment(feeds(feed_server, 1), allow_private_feeds=True)
+    a = await d.open("a")
+    b = await d.open("b")  # not running: it hears no announcement, only claims
+    await b.app.run_once(deliver=False)
+    added = feed_server.feed("/added.xml", [item("x", "Added from chat")])
+    await a.app.control.add_chat_feed(added, "Added", "ana")
+    assert added not in b.app.feeds
+    report = await b.app.run_once(deliver=False)
+    assert [o.feed_url for o in report.outcomes] == [added]
+    assert b.app.feeds[added].name == "Added"

@@ -44,6 +44,8 @@ def test_an_idle_instance_claims_at_the_next_due_time_or_every_claim_period() ->
     assert claim_wait(NOW, [], batch_full=False) == idle
     assert claim_wait(NOW, [NOW + timedelta(seconds=2), None], batch_full=False) == 2.0
     assert claim_wait(NOW, [NOW + timedelta(hours=1)], batch_full=False) == idle
+    # Feeds falling due a few milliseconds apart are claimed together, a second apart.
+    assert claim_wait(NOW, [NOW + timedelta(milliseconds=10)], batch_full=False) == 1.0
     # Due times in the past are feeds polled elsewhere since: waiting for them would spin.
     assert claim_wait(NOW, [NOW - timedelta(minutes=3)], batch_full=False) == idle
 

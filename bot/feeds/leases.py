@@ -24,6 +24,10 @@ LEASE = timedelta(seconds=20)
 RENEW_EVERY = LEASE / 3  # a lease survives two missed renewals
 CLAIM_EVERY = timedelta(seconds=5)  # the longest an idle instance waits between claims
 MAX_BATCH = 25  # feeds per claim: the work spreads over every live instance
+# The shortest wait between claims that were not full: with thousands of feeds falling
+# due at scattered moments, claiming at each one would be a query per feed; a second's
+# delay lets each claim take every feed due by then.
+MIN_CLAIM_GAP = timedelta(seconds=1)
 TAKEOVER_WITHIN = timedelta(seconds=30)  # a dead instance's feeds are polled again within this
 assert LEASE + CLAIM_EVERY < TAKEOVER_WITHIN
 
@@ -53,13 +57,14 @@ def claim_wait(
     *,
     batch_full: bool,
     idle: timedelta = CLAIM_EVERY,
+    min_gap: timedelta = MIN_CLAIM_GAP,
 ) -> float:
     """Seconds until the next claim.
 
     A full batch means more feeds may be due: claim again as soon as a slot is
     free (0). Otherwise wait for the earliest feed this instance knows to become
-    due, but at most `idle`: feeds another instance polled, and dead instances'
-    leases, are only found by claiming. Past due times are ignored: they are
+    due, but at most `idle` (feeds another instance polled, and dead instances'
+    leases, are only found by claiming) and at least `min_gap`. Past due times are ignored: they are
     feeds other instances polled since (their stored state has moved on), and
     waiting for them would make a busy loop.
     """
@@ -69,7 +74,7 @@ def claim_wait(
     for due in next_due:
         if due is not None and due > now:
             wait = min(wait, (due - now).total_seconds())
-    return wait
+    return max(wait, min_gap.total_seconds())
 
 
 def parked_until(now: datetime, interval: float) -> datetime:
