@@ -25,6 +25,8 @@ measures ``--seconds`` of steady state:
 * bot CPU ms per poll: CPU of every instance's process tree (parser workers
   included) divided by the polls; PostgreSQL CPU ms per poll likewise (its
   server process tree, when the bench started the server itself);
+* cores busy: CPU seconds per second of the instances, PostgreSQL and the feed
+  server together: near the machine's core count, the round was CPU-bound;
 * speed-up: polls per second over the 1-instance round's, measured in the same
   run on the same machine (the reference, 1.00x).
 
@@ -93,6 +95,7 @@ def serve(control: Connection, seed: int, feeds: int, items: int, new: int, shar
     """Process entry point: feeds that change on every poll after the first."""
     docs: list[FeedDoc] = make_feeds(seed, feeds, items, share, False)
     stats: dict[str, dict[str, int]] = {}
+    polled: set[int] = set()  # feeds polled since the last reset (a round's first polls)
 
     async def feed(request: web.Request) -> web.Response:
         n = int(request.match_info["n"])
@@ -100,6 +103,7 @@ def serve(control: Connection, seed: int, feeds: int, items: int, new: int, shar
             raise web.HTTPNotFound()
         agent = stats.setdefault(request.headers.get("User-Agent", "?"), {"polls": 0, "new": 0})
         agent["polls"] += 1
+        polled.add(n)
         if request.headers.get("If-None-Match") == docs[n].etag:
             # Polled before: there is always something new since.
             docs[n] = grow_feed(docs[n], new, seed, share, False)
@@ -109,12 +113,19 @@ def serve(control: Connection, seed: int, feeds: int, items: int, new: int, shar
         return web.Response(body=doc.body, headers=headers, content_type="application/rss+xml")
 
     async def stats_view(_: web.Request) -> web.Response:
-        return web.json_response(stats)
+        return web.json_response({"agents": stats, "feeds": len(polled)})
+
+    async def reset(_: web.Request) -> web.Response:
+        """A new round: its instances' counts and first polls start from zero."""
+        stats.clear()
+        polled.clear()
+        return web.json_response({})
 
     async def main() -> None:
         app = web.Application()
         app.router.add_get(r"/feed/{n:\d+}.xml", feed)
         app.router.add_get("/_stats", stats_view)
+        app.router.add_get("/_reset", reset)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -150,9 +161,14 @@ class FeedServer:
     def url(self, n: int) -> str:
         return f"{self.base}/feed/{n}.xml"
 
-    def stats(self) -> dict[str, dict[str, int]]:
+    def stats(self) -> dict[str, Any]:
+        """{"agents": {user agent: {"polls", "new"}}, "feeds": distinct feeds polled}."""
         with urllib.request.urlopen(f"{self.base}/_stats", timeout=30) as resp:
             return dict(json.loads(resp.read()))
+
+    def reset(self) -> None:
+        with urllib.request.urlopen(f"{self.base}/_reset", timeout=30) as resp:
+            resp.read()
 
     def stop(self) -> None:
         with contextlib.suppress(OSError):
@@ -177,7 +193,7 @@ def postgres_server(url: str | None) -> Iterator[tuple[Any, int | None]]:
         server.prepare()
         yield server, None
         return
-    server = start_server()
+    server = start_server(owner_pid=os.getpid())  # stopped even if the bench is killed
     try:
         server.prepare()
         assert server.directory is not None
@@ -234,6 +250,12 @@ def start_instance(config: Path) -> subprocess.Popen[bytes]:
     )
 
 
+def log_tail(config: Path) -> str:
+    """The end of an instance's log, without the per-feed 'impolite interval' warnings."""
+    text = config.with_suffix(".log").read_text(errors="replace")
+    return "\n".join(line for line in text.splitlines() if "impolite" not in line)[-2000:]
+
+
 def tree_cpu(pid: int | None) -> float:
     """User+system CPU seconds of a process and its live descendants."""
     if pid is None:
@@ -262,6 +284,7 @@ class Round:
     items: int = 0
     bot_cpu: float = 0.0
     pg_cpu: float | None = None
+    server_cpu: float = 0.0  # the feed server's, for the cores busy in total
     per_instance: dict[str, int] | None = None
     problem: str | None = None
 
@@ -292,32 +315,38 @@ def measure(
         tmp = Path(tmp_name)
         names = [f"scale-{k + 1}" for k in range(count)]
         configs = [write_config(tmp, name, database, server, args) for name in names]
+        server.reset()
         procs = [start_instance(c) for c in configs]
         try:
             deadline = time.monotonic() + START_TIMEOUT
             while True:  # warm-up: every instance polls, every feed has had its first poll
                 stats = server.stats()
-                mine = {n: stats.get(n, {}).get("polls", 0) for n in names}
-                if all(mine.values()) and sum(mine.values()) >= args.feeds:
+                mine = {n: stats["agents"].get(n, {}).get("polls", 0) for n in names}
+                # ... and every first poll's items are stored (the seeds, feeds x items).
+                if (
+                    all(mine.values())
+                    and stats["feeds"] == args.feeds
+                    and items_stored(database) >= args.feeds * args.items
+                ):
                     break
-                dead = [c.stem for c, p in zip(configs, procs, strict=True) if p.poll() is not None]
+                dead = [c for c, p in zip(configs, procs, strict=True) if p.poll() is not None]
                 if dead or time.monotonic() > deadline:
-                    result.problem = (
-                        f"{dead or 'no instance'} failed to start or poll: "
-                        + (configs[0].with_suffix(".log").read_text(errors="replace")[-1500:])
-                    )
+                    culprit = dead[0] if dead else configs[0]
+                    result.problem = f"{culprit.stem} failed to start or poll: " + log_tail(culprit)
                     return result
                 time.sleep(0.5)
             time.sleep(args.settle)
-            before = server.stats()
+            before = server.stats()["agents"]
             items_before = items_stored(database)
             cpu_before = sum(tree_cpu(p.pid) for p in procs)
             pg_before = tree_cpu(pg_pid)
+            server_before = tree_cpu(server.process.pid)
             started = time.monotonic()
             time.sleep(args.seconds)
             result.seconds = time.monotonic() - started
-            after = server.stats()
+            after = server.stats()["agents"]
             result.bot_cpu = sum(tree_cpu(p.pid) for p in procs) - cpu_before
+            result.server_cpu = tree_cpu(server.process.pid) - server_before
             result.pg_cpu = tree_cpu(pg_pid) - pg_before if pg_pid else None
             result.items = items_stored(database) - items_before
             result.per_instance = {
@@ -375,21 +404,24 @@ def render(rounds: list[Round], args: argparse.Namespace) -> str:
         f"# bench/scale.py: {args.feeds} feeds x {args.items} items, +{args.new} new items "
         f"per poll, interval {args.interval}, {args.seconds:g} s measured per round",
         f"# {os.cpu_count()} CPU cores for the instances, PostgreSQL and the feed server; "
-        f"parser_workers = {args.workers} per instance; Python {sys.version.split()[0]}",
+        f"parser_workers = {args.workers} per instance; Python {sys.version.split()[0]}; "
+        f"load average {args.load:.1f} before the run",
         "",
         "| deployment | feeds polled/s | items ingested/s | bot CPU ms/poll "
-        "| PostgreSQL CPU ms/poll | polls per instance | vs 1 instance |",
-        "|---|---:|---:|---:|---:|---|---:|",
+        "| PostgreSQL CPU ms/poll | cores busy | polls per instance "
+        "| vs PostgreSQL, 1 instance |",
+        "|---|---:|---:|---:|---:|---:|---|---:|",
     ]
     for r in rounds:
         pg = r.ms_per_poll(r.pg_cpu)
         bot = r.ms_per_poll(r.bot_cpu)
         share = " / ".join(str(v) for v in (r.per_instance or {}).values()) or "-"
         ratio = f"{r.polls_per_second / base:.2f}x" if base else "-"
+        busy = (r.bot_cpu + (r.pg_cpu or 0.0) + r.server_cpu) / r.seconds if r.seconds else 0.0
         lines.append(
             f"| {r.label} | {r.polls_per_second:.1f} | {r.items_per_second:.1f} "
             f"| {'-' if bot is None else f'{bot:.1f}'} | {'-' if pg is None else f'{pg:.1f}'} "
-            f"| {share} | {ratio} |"
+            f"| {busy:.2f} | {share} | {ratio} |"
         )
     return "\n".join(lines)
 
@@ -417,11 +449,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--quick",
         action="store_true",
-        help="smoke size: 30 feeds, 1 and 2 instances, 3 s rounds (overrides those options)",
+        help="smoke size: 200 feeds, 1 and 2 instances, 5 s rounds (overrides those options)",
     )
     args = p.parse_args(argv)
     if args.quick:
-        args.feeds, args.items, args.seconds, args.settle = 30, 10, 3.0, 1.0
+        args.feeds, args.items, args.seconds, args.settle = 200, 10, 5.0, 1.0
         args.instances = "1,2"
     try:
         args.instances = [int(n) for n in str(args.instances).split(",")]
@@ -436,6 +468,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    args.load = os.getloadavg()[0]
     rounds = run(args)
     if args.json:
         print(json.dumps([{**r.__dict__} for r in rounds], indent=2))
