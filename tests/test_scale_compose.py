@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 import yaml
 
+from bot.config import is_postgres, read_config
 from tests.dockerfile import DockerIgnore
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -154,3 +155,13 @@ def test_every_replica_reads_one_config_equal_to_the_single_instance_one_but_the
     host, port = listen.rsplit(":", 1)
     assert host == "127.0.0.1"
     assert f"http://127.0.0.1:{port}/healthz" in " ".join(bot["healthcheck"]["test"])
+
+
+def test_the_bot_reads_the_replicas_config_as_a_postgresql_deployment(bot: dict) -> None:
+    """The settings the replicas get: PostgreSQL, /healthz on, and no other problem
+    than the sample feed files, which exist in the image's /config, not beside it here."""
+    report = read_config(_config_of(bot))
+    others = [p for p in report.problems if not p.where.startswith("feeds[")]
+    assert others == [], others
+    assert is_postgres(report.settings.bot.database)
+    assert report.settings.bot.listen == ("127.0.0.1", 9100)
