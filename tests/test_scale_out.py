@@ -56,6 +56,7 @@ START = 90.0  # generous bound on bot processes starting on a loaded 2-core mach
 THIRD_CHANNEL_ID = 1_300_000_000_000_000_203
 CHANNELS = (ALERTS_CHANNEL_ID, OPS_CHANNEL_ID, THIRD_CHANNEL_ID)
 CREATE = re.compile(r"/channels/(\d+)/messages")
+LISTENING = "this instance holds the command listener"  # bot/app_shared.py, INFO
 # One distinct event per new item (no shared wording: none is a repeat of another,
 # and stories stay apart); each names an entity of tests/data/watchlists/test.toml.
 NEWS_TITLES = (
@@ -245,6 +246,12 @@ async def test_three_instances_share_feeds_alerts_and_the_gateway_and_survive_a_
                 deadline,
                 instances,
             )
+            await until(  # the gateway session is instance 1's
+                "instance-1 saying it listens",
+                lambda: LISTENING in first.output(),
+                deadline,
+                instances,
+            )
             for inst in survivors:
                 await start(inst, fake)
             await until(
@@ -301,6 +308,12 @@ async def test_three_instances_share_feeds_alerts_and_the_gateway_and_survive_a_
                 instances,
             )
             taken["gateway"] = time.monotonic() - killed_at
+            await until(
+                "the survivor on the gateway saying so",
+                lambda: sum(LISTENING in i.output() for i in survivors) == 1,
+                deadline,
+                instances,
+            )
             await until(
                 "every alert delivered",
                 lambda: _count(db, "SELECT count(*) FROM outbox WHERE status = 'sent'", expected),
