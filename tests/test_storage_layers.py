@@ -55,7 +55,26 @@ def test_every_storage_file_stays_small() -> None:
 
 
 def test_the_postgres_engine_imports_no_stage_above_it() -> None:
-    allowed = {"bot.models", "bot.errors", "bot.storage_health", *RULES}
+    # bot.redact (lowest layer, pure): the engine names its server as every message does.
+    allowed = {"bot.models", "bot.errors", "bot.storage_health", "bot.redact", *RULES}
     for path in sorted((STORAGE / "postgres").glob("*.py")):
         above = {m for m in bot_imports(path) if not m.startswith("bot.storage")} - allowed
         assert not above, f"{path.name} imports {sorted(above)}"
+
+
+def test_no_module_imports_a_private_name_from_another_package() -> None:
+    """A leading underscore means "this package's own": a module elsewhere that needs
+    it gets a public name instead (readonly.py once imported the PostgreSQL engine's
+    `_version` and `_connect_problem`)."""
+    found = []
+    for path in sorted((ROOT / "bot").rglob("*.py")):
+        package = ".".join(path.relative_to(ROOT).with_suffix("").parts[:-1])
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if not (isinstance(node, ast.ImportFrom) and node.module and node.level == 0):
+                continue
+            if not node.module.startswith("bot.") or node.module.rpartition(".")[0] == package:
+                continue
+            private = [a.name for a in node.names if a.name.startswith("_")]
+            if private:
+                found.append(f"{path.relative_to(ROOT)}: from {node.module} import {private}")
+    assert found == []

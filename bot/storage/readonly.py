@@ -204,17 +204,17 @@ async def _read_only(url: str, read: Any) -> Any:
     """
     import asyncpg
 
-    from bot.storage.postgres.connection import CONNECT_ERRORS, DRIVER_ERRORS, _connect_problem
+    from bot.storage.postgres.connection import CONNECT_ERRORS, DRIVER_ERRORS, connect_problem
 
-    # The engine's own refusals, read without migrating (a private name of pg-core's
-    # migrations module: the one place that judges a stored version).
-    from bot.storage.postgres.migrations import _version as checked_version
+    # The engine's own refusals, read without migrating: the one place that judges
+    # a stored version.
+    from bot.storage.postgres.migrations import checked_version
 
     label = database_label(url)
     try:
         connection = await asyncpg.connect(url, timeout=CONNECT_TIMEOUT)
     except CONNECT_ERRORS as e:
-        raise _connect_problem(url, e) from e
+        raise connect_problem(url, e) from e
     try:
         async with connection.transaction(readonly=True):
             await checked_version(connection, label)  # raises for a foreign or newer schema

@@ -15,10 +15,11 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import pytest
 
+from bot.config_values import database_label
 from bot.errors import StorageError, StorageUnavailable
 from bot.models import ChatTerm, FeedState
 from bot.storage.postgres import MIGRATIONS, PostgresStorage, open_postgres
-from bot.storage.postgres.connection import NOTIFY_CHANNELS, shown_url
+from bot.storage.postgres.connection import DRIVER_ERRORS, NOTIFY_CHANNELS, storage_error
 from bot.storage.postgres.migrations import APPLICATION
 from tests.contract.conftest import FEED, NOW, alert_to, item
 from tests.postgres import free_port
@@ -149,11 +150,15 @@ async def test_an_unknown_user_is_refused_with_the_fix(postgres_url: str) -> Non
 
 
 async def test_an_unreachable_server_is_reported_without_the_password() -> None:
-    url = f"postgresql://bot:s3cret-pw@127.0.0.1:{free_port()}/newswatch"
+    # One redaction style: the URL as `check`, /healthz and the config's errors show it
+    # (bot.redact.redact_url), "[redacted]" in the password's place.
+    url = f"postgresql://bot:s3cret-pw@127.0.0.1:{free_port()}/newswatch?password=pw2"
     with pytest.raises(StorageUnavailable, match="cannot reach the PostgreSQL server") as e:
         await PostgresStorage.open(url)
-    assert "s3cret-pw" not in str(e.value)
-    assert "postgresql://bot@127.0.0.1:" in str(e.value)
+    assert "s3cret-pw" not in str(e.value) and "pw2" not in str(e.value)
+    assert str(e.value).startswith(database_label(url) + ": ")
+    assert "postgresql://bot:[redacted]@127.0.0.1:" in str(e.value)
+    assert "password=[redacted]" in str(e.value)
 
 
 async def test_a_database_of_another_program_is_refused(postgres_url: str) -> None:
@@ -212,9 +217,10 @@ async def test_lost_connections_fail_as_storage_errors_and_are_replaced(
         assert failures <= 4
 
 
-def test_urls_are_shown_without_their_password() -> None:
-    assert shown_url("postgresql://bot:pw@db:5432/news") == "postgresql://bot@db:5432/news"
-    assert shown_url("postgres://db/news?password=pw&sslmode=require") == (
-        "postgres://db/news?sslmode=require"
-    )
-    assert shown_url("postgresql://bot@db/news") == "postgresql://bot@db/news"
+def test_an_internal_client_error_counts_as_a_lost_connection() -> None:
+    """asyncpg raises InternalClientError (not an InterfaceError) when its protocol state
+    breaks, as after pg_terminate_backend mid-statement: it may pass, like any lost
+    connection, so the loops back off instead of failing for good."""
+    error = asyncpg.InternalClientError("waiter is not done while handling critical error")
+    assert isinstance(error, DRIVER_ERRORS)
+    assert isinstance(storage_error("postgresql://db/news", error), StorageUnavailable)

@@ -9,7 +9,8 @@ connection ends, which is what passes a dead instance's locks to a survivor.
 Every asyncpg or socket error leaving a helper becomes our own StorageError
 (StorageUnavailable when it may pass: a lost connection, a deadlock, a server
 shutting down), so the loops back off and say what happened, naming the server
-without its password (bot/storage_health.py).
+as every message does, its password shown as "[redacted]" (bot/redact.py:
+redact_url; bot/storage_health.py).
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, Self
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import asyncpg
 
 from bot.errors import StorageError, StorageUnavailable
+from bot.redact import redact_url
 from bot.storage.coordination import OUTBOX_CHANGED, TERMS_CHANGED
 from bot.storage.postgres.migrations import migrate, schema_state
 
@@ -40,6 +42,10 @@ _TRANSIENT_CLASSES = ("08", "40", "53", "57")
 DRIVER_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.PostgresError,
     asyncpg.InterfaceError,
+    # Not an InterfaceError: asyncpg's own state gone wrong, met when the server ends a
+    # session mid-statement (pg_terminate_backend): the connection is dropped, so it
+    # may pass like any lost connection (storage_error makes it StorageUnavailable).
+    asyncpg.InternalClientError,
     OSError,
 )
 #: ... and what connecting may raise besides.
@@ -50,26 +56,10 @@ def is_postgres_url(database: object) -> bool:
     return isinstance(database, str) and database.startswith(("postgresql://", "postgres://"))
 
 
-def shown_url(url: str) -> str:
-    """The URL as logs and errors may show it: without its password."""
-    try:
-        parts = urlsplit(url)
-        netloc = parts.netloc
-        if "@" in netloc:
-            userinfo, host = netloc.rsplit("@", 1)
-            user = userinfo.split(":", 1)[0]
-            netloc = f"{user}@{host}"
-        query = urlencode(
-            [(k, v) for k, v in parse_qsl(parts.query) if k.lower() not in ("password",)]
-        )
-        return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
-    except ValueError:
-        return "the PostgreSQL database"  # unparsable: show nothing that may hold a secret
-
-
-def _connect_problem(url: str, e: BaseException) -> StorageError:
-    """Why the bot could not connect, and what fixes it, in one line."""
-    where = shown_url(url)
+def connect_problem(url: str, e: BaseException) -> StorageError:
+    """Why the bot could not connect, and what fixes it, in one line (also `check` and
+    `health`, bot/storage/readonly.py, which connect without a pool)."""
+    where = redact_url(url)
     parts = urlsplit(url)
     user = parts.username or "(the default user)"
     database = parts.path.lstrip("/") or user
@@ -121,14 +111,14 @@ class PostgresConnection:
         self._pool = pool
         self._coord = coord
         self._url = url
-        self._where = shown_url(url)
+        self._where = redact_url(url)
 
     @classmethod
     async def open(cls, url: str) -> Self:
         """Connect, refuse a database that is not ours or too new, migrate, and return."""
         if not is_postgres_url(url):
             raise StorageError(
-                f"{shown_url(url)}: not a PostgreSQL URL (postgresql://USER@HOST:PORT/DBNAME)"
+                f"{redact_url(url)}: not a PostgreSQL URL (postgresql://USER@HOST:PORT/DBNAME)"
             )
         pool: asyncpg.Pool | None = None
         try:
@@ -139,7 +129,7 @@ class PostgresConnection:
         except CONNECT_ERRORS as e:
             if pool is not None:
                 pool.terminate()
-            raise _connect_problem(url, e) from e
+            raise connect_problem(url, e) from e
         storage = cls(pool, coord, url)
         try:
             await storage._setup()

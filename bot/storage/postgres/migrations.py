@@ -233,7 +233,7 @@ async def migrate(con: asyncpg.Connection, where: str) -> None:
     """
     async with con.transaction():
         await con.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK)
-        version = await _version(con, where)
+        version = await checked_version(con, where)
         for number in range(version + 1, len(MIGRATIONS) + 1):
             await con.execute(MIGRATIONS[number - 1])
             await con.execute(
@@ -244,8 +244,12 @@ async def migrate(con: asyncpg.Connection, where: str) -> None:
             )
 
 
-async def _version(con: asyncpg.Connection, where: str) -> int:
-    """The stored schema version (0 for an empty database), after the refusals."""
+async def checked_version(con: asyncpg.Connection, where: str) -> int:
+    """The stored schema version (0 for an empty database), after the refusals.
+
+    Public: `check` and `health` (bot/storage/readonly.py) judge a database with it
+    without migrating, so a foreign or newer schema is refused by the same rule.
+    """
     has_versions = await con.fetchval(_HAS_VERSIONS)
     version: int | None = None
     if has_versions:
