@@ -7,16 +7,22 @@ import pytest
 from bot.models import ChatTerm, Item
 from tests.contract.conftest import ENGINES, FEED, NOW, Engine, ingest, item
 
-#: Every schema version some engine has before its newest.
-EARLIER_VERSIONS = range(1, max(e.schema_versions for e in ENGINES.values()))
+#: Each engine with each of its own schema versions before its newest (engines number
+#: their migrations apart: PostgreSQL starts at SQLite's newest shape), so no case is
+#: generated, then skipped, for a version an engine never had.
+EARLIER_VERSIONS = [
+    pytest.param(name, version, id=f"{name}-v{version}")
+    for name, engine in sorted(ENGINES.items())
+    for version in range(1, engine.schema_versions)
+]
 
 
-@pytest.mark.parametrize("version", EARLIER_VERSIONS)
+@pytest.mark.parametrize(
+    ("storage_engine", "version"), EARLIER_VERSIONS, indirect=["storage_engine"]
+)
 async def test_an_earlier_schema_migrates_with_its_data(
     storage_engine: Engine, request: pytest.FixtureRequest, version: int
 ) -> None:
-    if version >= storage_engine.schema_versions:
-        pytest.skip(f"schema version {version} is not earlier than the newest")
     location = request.getfixturevalue("database")
     storage_engine.build_at_version(location, version)
     async with storage_engine.open(location) as store:
