@@ -21,4 +21,8 @@ class DigestStore(Protocol):
 
     async def record_digest(
         self, channel: str, day: date, status: str, now: datetime, message_id: str | None = None
-    ) -> None: ...
+    ) -> None:
+        """Record the day's digest as `status` ("skipped", mostly) unless that day's digest
+        was already queued, sent or given up: those rows are never downgraded, since on a
+        shared database another instance may have queued or sent it a moment ago."""
+        ...

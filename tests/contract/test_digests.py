@@ -35,3 +35,26 @@ async def test_mentions_and_first_sightings_of_entities(store: Storage) -> None:
     ]
     assert sorted(await store.mentions_since(later)) == [("iskp", later), ("ttp", later)]
     assert await store.entity_first_seen() == {"iskp": NOW, "ttp": later}
+
+
+async def test_recording_a_skip_never_downgrades_a_queued_sent_or_dead_digest(
+    store: Storage,
+) -> None:
+    """Instances decide about a day independently: one deciding to skip it must not
+    overwrite the digest another just queued, sent or gave up on."""
+    queued, sent, dead, late = (date(2026, 11, d) for d in (21, 22, 23, 24))
+    for day in (queued, sent, dead):
+        await store.queue_digest("jsonl:alerts", day, NOW, "UTC", NOW)
+    await store.mark_digest("jsonl:alerts", sent, "sent", NOW, message_id="m1")
+    await store.mark_digest("jsonl:alerts", dead, "dead", NOW, error="HTTP 404")
+    await store.record_digest("jsonl:alerts", late, "skipped", NOW)
+    for day in (queued, sent, dead, late):
+        await store.record_digest("jsonl:alerts", day, "skipped", NOW + timedelta(minutes=1))
+    assert [await store.digest_status("jsonl:alerts", d) for d in (queued, sent, dead, late)] == [
+        "queued",
+        "sent",
+        "dead",
+        "skipped",
+    ]
+    job = await store.next_digest_job("jsonl:alerts")
+    assert job is not None and job.day == queued  # still waiting to be sent

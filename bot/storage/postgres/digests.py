@@ -46,7 +46,8 @@ class DigestRepository(PostgresConnection):
             "INSERT INTO digests (channel, day, status, message_id, at) "
             "VALUES ($1, $2, $3, $4, $5) "
             "ON CONFLICT (channel, day) DO UPDATE SET status = excluded.status, "
-            "message_id = excluded.message_id, at = excluded.at",
+            "message_id = excluded.message_id, at = excluded.at "
+            "WHERE digests.status NOT IN ('queued', 'sent', 'dead')",
             channel,
             day.isoformat(),
             status,

@@ -50,6 +50,7 @@ class DigestRepository(SQLiteConnection):
             await db.execute(
                 "INSERT INTO digests (channel, day, status, message_id, at) VALUES (?,?,?,?,?) "
                 "ON CONFLICT (channel, day) DO UPDATE SET status = excluded.status, "
-                "message_id = excluded.message_id, at = excluded.at",
+                "message_id = excluded.message_id, at = excluded.at "
+                "WHERE digests.status NOT IN ('queued', 'sent', 'dead')",
                 (channel, day.isoformat(), status, message_id, now.timestamp()),
             )
