@@ -57,6 +57,10 @@ LISTENER_RETRY = 5.0  # a standby instance tries to take the command listener th
 STATE_REFRESH = 300.0  # feed states polled elsewhere are read again this often (/feeds):
 # a full read of the feeds table, so rare enough to cost little in an idle deployment
 STORY_OVERLAP = timedelta(seconds=60)  # story members are read again this far back
+#: At a clean stop, polls in flight may finish this long (their leases still renewed),
+#: as deliveries may (bot/app.py: SHUTDOWN_GRACE): a finished poll saves its feed's
+#: next due time, so no other instance fetches the feed again within its interval.
+STOP_GRACE = 15.0
 
 
 class SharedApp(Protocol):
@@ -241,10 +245,11 @@ class SharedWork:
         return claim_limit(self.app.settings.bot.max_concurrency, len(self.in_flight))
 
     async def run_feeds(self, stop: asyncio.Event) -> None:
-        """Claim and poll due feeds until `stop`; leases of unfinished polls are released."""
+        """Claim and poll due feeds until `stop`; then let the polls in flight finish."""
         where = "claiming due feeds"
         backoff = Backoff()
-        renew = asyncio.create_task(self._renew(stop), name="lease-renewal")
+        polls_over = asyncio.Event()
+        renew = asyncio.create_task(self._renew(polls_over), name="lease-renewal")
         try:
             while not stop.is_set():
                 self._wake.clear()
@@ -268,25 +273,44 @@ class SharedWork:
                 if wait > 0 or self._free() == 0:
                     await _wait([stop, self._wake], wait or CLAIM_EVERY.total_seconds())
         finally:
-            renew.cancel()
-            await self._stop_polls()
+            try:
+                await self._finish_polls()
+            finally:
+                polls_over.set()
+                renew.cancel()
 
-    async def _stop_polls(self) -> None:
-        tasks = dict(self.in_flight)
-        for task in tasks.values():
+    async def _finish_polls(self) -> None:
+        """Let the polls in flight finish (within STOP_GRACE), cancel the rest.
+
+        A finished poll saves its feed's state, which ends the lease with the next due
+        time: nobody fetches the feed again within its interval. A poll cancelled here
+        keeps its lease, which runs out by itself (at most LEASE later); releasing it
+        would let another instance fetch the feed again at once.
+        """
+        tasks = list(self.in_flight.values())
+        if not tasks:
+            return
+        log.info("stopping: letting %d feed polls finish (up to %gs)", len(tasks), STOP_GRACE)
+        _, unfinished = await asyncio.wait(tasks, timeout=STOP_GRACE)
+        for task in unfinished:
             task.cancel()
-        await asyncio.gather(*tasks.values(), return_exceptions=True)
-        for url in tasks:  # not polled to the end: another instance may take them at once
-            with contextlib.suppress(*STORAGE_FAILURES):
-                await self.storage.release_feed(self.owner, url)
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if unfinished:
+            log.warning(
+                "%d feed polls still running after %gs were cancelled; their leases run out "
+                "by themselves, then another instance polls those feeds",
+                len(unfinished),
+                STOP_GRACE,
+            )
 
-    async def _renew(self, stop: asyncio.Event) -> None:
-        """Extend the leases of the polls still running, every third of a lease."""
+    async def _renew(self, done: asyncio.Event) -> None:
+        """Extend the leases of the polls still running, every third of a lease, until
+        `done` (after a stop's grace: polls finishing then keep their feeds leased)."""
         where = "renewing feed leases"
-        while not stop.is_set():
-            await _wait([stop], RENEW_EVERY.total_seconds())
+        while not done.is_set():
+            await _wait([done], RENEW_EVERY.total_seconds())
             urls = list(self.in_flight)
-            if not urls:
+            if not urls or done.is_set():
                 continue
             try:
                 await self.storage.renew_feed_leases(self.owner, urls, self.app.clock() + LEASE)

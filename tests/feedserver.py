@@ -94,6 +94,11 @@ class FeedServer:
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
+    def release_hung(self) -> None:
+        """Answer the requests hanging now (their routes' `hang` stays as it is)."""
+        self._release.set()
+        self._release = asyncio.Event()
+
     async def stop(self) -> None:
         self._release.set()
         if self._runner:

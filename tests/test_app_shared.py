@@ -223,21 +223,48 @@ async def test_a_dead_instances_leases_run_out_and_survivors_poll_its_feeds(
     assert sorted(feed_server.requests.values()) == [1] * 4
 
 
-async def test_a_stopped_instance_releases_its_polls_and_another_takes_them_at_once(
+async def test_a_clean_stop_lets_polls_in_flight_finish_so_nobody_fetches_them_again(
     deployment: Callable[..., Deployment], feed_server: FeedServer
 ) -> None:
-    # Three requests at once, each hanging longer than the test takes.
     d = deployment(feeds(feed_server, 3), timeout="60s", per_host_concurrency=3)
     for i in range(3):
-        feed_server.set(f"/f{i}.xml", hang=True)
+        feed_server.routes[f"/f{i}.xml"].hang = True
     first = await d.run("first")
     await until(lambda: sum(feed_server.requests.values()) == 3, "polls in flight")
-    await d.close("first")  # its polls never finished
-    assert first.polls == 0
+    first.stop.set()  # SIGTERM: the polls are still waiting for their answers
     for i in range(3):
-        feed_server.set(f"/f{i}.xml", hang=False)
-    second = await d.run("second")  # same clock: no lease had to run out
-    await until(lambda: second.polls == 3, "the released feeds polled")
+        feed_server.routes[f"/f{i}.xml"].hang = False
+    feed_server.release_hung()
+    await d.close("first")
+    assert first.polls == 3  # finished and saved, not cancelled
+    second = await d.run("second")  # same clock: within the interval
+    assert second.app.shared is not None
+    await until(lambda: second.app.shared.caught_up_at is not None, "a claim made")
+    assert second.polls == 0
+    assert sorted(feed_server.requests.values()) == [1, 1, 1]
+
+
+async def test_a_poll_outlasting_the_stop_grace_is_cancelled_and_keeps_its_lease(
+    deployment: Callable[..., Deployment],
+    feed_server: FeedServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(bot.app_shared, "STOP_GRACE", 0.2)
+    d = deployment(feeds(feed_server, 3), timeout="60s", per_host_concurrency=3)
+    feed_server.routes["/f0.xml"].hang = True  # answers only after the grace
+    first = await d.run("first")
+    await until(lambda: first.polls == 2 and sum(feed_server.requests.values()) == 3, "polls")
+    await d.close("first")  # the hanging poll is cancelled, its feed stays leased
+    assert first.polls == 2
+    feed_server.routes["/f0.xml"].hang = False
+    second = await d.run("second")
+    assert second.app.shared is not None
+    await until(lambda: second.app.shared.caught_up_at is not None, "a claim made")
+    assert second.polls == 0  # not fetched again at once: the lease was kept
+    d.clock.advance(LEASE.total_seconds() + 1)  # the lease runs out; the feed is due
+    d.wake()
+    await until(lambda: second.polls == 1, "the cancelled poll's feed polled once it expired")
+    assert feed_server.requests["/f0.xml"] == 2
 
 
 async def queue_alert(app: App, n: int) -> None:
