@@ -101,7 +101,9 @@ class SharedWork:
         self.app = app
         self.storage = app.storage
         self.owner = owner or owner_name()
-        self.locks = ChannelLocks(app.storage, app.settings.channels, app.outbox.notify)
+        self.locks = ChannelLocks(
+            app.storage, app.settings.channels, app.outbox.notify, app.outbox.read_broken
+        )
         app.outbox.locks = self.locks
         build = app.outbox.build_digest
 

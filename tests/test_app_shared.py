@@ -23,6 +23,7 @@ import bot.delivery.channel_locks
 from bot.app import App
 from bot.chat.jsonl import JsonlSink
 from bot.config import Settings
+from bot.errors import DeliveryError
 from bot.feeds.leases import LEASE
 from bot.models import Alert, ChatTerm, FeedState, Item, Match
 from bot.storage.base import Delivery, IngestPlan
@@ -66,8 +67,11 @@ class RecordingSink(JsonlSink):
         self.name = name
         self.listeners = listeners
         self.delivered: list[int] = []
+        self.refuse: str | None = None  # a permanent refusal: the channel breaks
 
     async def deliver(self, alert: Alert) -> str:
+        if self.refuse is not None:
+            raise DeliveryError(self.refuse, retryable=False)
         self.delivered.append(alert.id)
         return await super().deliver(alert)
 
@@ -302,6 +306,29 @@ async def test_an_alert_queued_by_one_instance_is_delivered_once_by_the_channel_
     await until(lambda: len(other.sink.delivered) == 1, "the new holder delivers")
     assert len(holder.sink.delivered) == 1
     assert holder.sink.delivered[0] != other.sink.delivered[0]
+
+
+async def test_a_channel_broken_on_another_instance_stays_broken_when_taken_over(
+    deployment: Callable[..., Deployment], feed_server: FeedServer
+) -> None:
+    d = deployment(feeds(feed_server, 1))
+    holder = await d.run("holder")
+    await until(lambda: bool(holder.app.shared and holder.app.shared.locks.held), "holder sends")
+    other = await d.run("other")  # started while the channel was fine
+    (channel,) = d.settings.channels
+    holder.sink.refuse = "403 Missing Permissions"
+    await queue_alert(holder.app, 1)
+
+    async def broken() -> bool:
+        return bool(await other.app.storage.broken_channels())
+
+    await until(broken, "the holder marks the channel broken")
+    await d.close("holder")
+    await until(lambda: bool(other.app.shared and other.app.shared.locks.held), "taken over")
+    # The new sender read the channel's state when it took the lock: no blind retry.
+    assert await other.app.outbox.step(channel) is None
+    assert other.sink.delivered == [] and holder.sink.delivered == []
+    assert await other.app.storage.pending_count() == 1  # still queued, not lost
 
 
 async def test_one_listener_at_a_time_and_it_moves_when_the_holder_closes(

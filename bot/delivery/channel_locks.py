@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from bot.config import ChannelSettings
 from bot.storage.coordination import Coordination
@@ -39,10 +39,15 @@ class ChannelLocks:
         coordination: Coordination,
         channels: tuple[ChannelSettings, ...],
         on_gained: Callable[[], None] = lambda: None,
+        on_taken: Callable[[ChannelSettings], Awaitable[None]] | None = None,
     ) -> None:
         self.coordination = coordination
         self.channels = channels
         self.on_gained = on_gained  # wakes the outbox: a gained channel may have a backlog
+        # Runs once the lock is taken, before the channel counts as held: reads what the
+        # previous sender stored about it (Outbox.read_broken). If it fails, the lock is
+        # given up again and taken at a later try.
+        self.on_taken = on_taken
         self.held: set[str] = set()
 
     async def may_send(self, channel: ChannelSettings) -> bool:
@@ -67,6 +72,13 @@ class ChannelLocks:
             if channel.key in self.held:
                 continue
             if await self.coordination.try_lock(lock_name(channel)):
+                if self.on_taken is not None:
+                    try:
+                        await self.on_taken(channel)
+                    except BaseException:
+                        with contextlib.suppress(*STORAGE_FAILURES):
+                            await self.coordination.unlock(lock_name(channel))
+                        raise
                 self.held.add(channel.key)
                 gained += 1
                 log.info(

@@ -138,25 +138,41 @@ class Outbox:
         """
         broken = await self.storage.broken_channel_details()
         for c in self.channels:
-            if (c.platform, c.id) not in broken:
-                continue
-            reason, config_hash = broken[(c.platform, c.id)]
-            if config_hash != self.fingerprint(c):
-                await self.storage.set_channel_broken(c.platform, c.id, None, self.clock())
-                log.info(
-                    "channel %s: configuration changed, trying it again",
-                    c.key,
-                    extra={"channel": c.key},
-                )
-                continue
-            self._broken.add(c.key)
-            log.error(
-                "channel %s is marked broken (%s); its alerts stay queued until its "
-                "configuration changes",
+            await self._apply_broken(c, broken.get((c.platform, c.id)))
+
+    async def read_broken(self, channel: ChannelSettings) -> None:
+        """Read the channel's broken state again: this instance just became its sender
+        (ChannelLocks), and the previous sender, another instance, may have marked it
+        broken (or cleared it) since this one started."""
+        broken = await self.storage.broken_channel_details()
+        await self._apply_broken(channel, broken.get((channel.platform, channel.id)))
+
+    async def _apply_broken(
+        self, c: ChannelSettings, stored: tuple[str, str | None] | None
+    ) -> None:
+        if stored is None:
+            self._broken.discard(c.key)
+            return
+        reason, config_hash = stored
+        if config_hash != self.fingerprint(c):
+            await self.storage.set_channel_broken(c.platform, c.id, None, self.clock())
+            self._broken.discard(c.key)
+            log.info(
+                "channel %s: configuration changed, trying it again",
                 c.key,
-                reason,
                 extra={"channel": c.key},
             )
+            return
+        if c.key in self._broken:
+            return
+        self._broken.add(c.key)
+        log.error(
+            "channel %s is marked broken (%s); its alerts stay queued until its "
+            "configuration changes",
+            c.key,
+            reason,
+            extra={"channel": c.key},
+        )
 
     def fingerprint(self, channel: ChannelSettings) -> str:
         return channel_fingerprint(channel, self.platform_settings.get(channel.platform, {}))
@@ -514,7 +530,13 @@ class Outbox:
         never = asyncio.Event()
         while not stop.is_set():
             if channel.key in self._broken:
-                return
+                if self.locks is None:
+                    return  # one instance: broken until its configuration changes
+                # Shared database: taking the channel's lock again reads its state anew
+                # (read_broken), then wakes this worker.
+                wake.clear()
+                await _wait_any(stop, wake, None)
+                continue
             wake.clear()
             try:
                 wait = await self.step(channel)
