@@ -380,6 +380,8 @@ class App:
                 await listener.close()
 
     async def _run_loops(self, stop: asyncio.Event) -> None:
+        if self.shared is not None:  # before the heartbeat: see SharedWork.last_to_stop
+            await self.shared.join_running()
         await self._start_heartbeat()
         await self.outbox.report_backlog()
         delivery = asyncio.create_task(self.outbox.run(stop, self.health), name="outbox")
@@ -410,7 +412,8 @@ class App:
             log.warning("deliveries still running after %gs; they stay queued", SHUTDOWN_GRACE)
         if self.shared is not None:
             await self.shared.locks.release()  # survivors take the channels at once
-            return  # other instances go on: the heartbeat and the queue are theirs too
+            if not await self.shared.last_to_stop():
+                return  # other instances go on: the heartbeat and the queue are theirs too
         try:
             await self.storage.stop_heartbeat(self.clock())
         except STORAGE_FAILURES as e:

@@ -331,6 +331,24 @@ class SharedWork:
             if not self._backlog:
                 return outcomes
 
+    # -- the deployment's heartbeat ---------------------------------------------------
+
+    async def join_running(self) -> None:
+        """Count this `run` among the deployment's running instances (again after a lost
+        database session: run_listener repeats it)."""
+        with contextlib.suppress(*STORAGE_FAILURES):
+            await self.storage.join_running()
+
+    async def last_to_stop(self) -> bool:
+        """At a clean stop: True when no other instance runs, so this one marks the
+        deployment's heartbeat stopped (`health` then says so). While it does, instances
+        starting wait to count themselves, so their start is recorded after the stop.
+        The hold ends with this process's database session."""
+        try:
+            return await self.storage.leave_running()
+        except STORAGE_FAILURES:
+            return False  # cannot tell: `health` goes by the heartbeat's age
+
     def cycle_complete(self, now: datetime, grace: float) -> bool:
         """The heartbeat's test on a shared database: a claim recently found every due
         feed taken (by this instance or another), so no feed waits unpolled."""
@@ -419,6 +437,7 @@ class SharedWork:
         try:
             while not stop.is_set():
                 try:
+                    await self.storage.join_running()  # a no-op unless the session was lost
                     if self.listening:
                         if not await self.storage.holds_lock(LISTENER):
                             log.warning("lost the command listener lock; closing the listener")

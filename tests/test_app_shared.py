@@ -26,7 +26,9 @@ from bot.config import Settings
 from bot.errors import DeliveryError
 from bot.feeds.leases import LEASE
 from bot.models import Alert, ChatTerm, FeedState, Item, Match
+from bot.ops.health import Verdict, assess_shared
 from bot.storage.base import Delivery, IngestPlan
+from bot.storage.readonly import read_heartbeat
 from tests.clock import Clock
 from tests.feedserver import FeedServer, item
 from tests.story_items import KUNDUZ_A, KUNDUZ_B
@@ -329,6 +331,27 @@ async def test_a_channel_broken_on_another_instance_stays_broken_when_taken_over
     assert await other.app.outbox.step(channel) is None
     assert other.sink.delivered == [] and holder.sink.delivered == []
     assert await other.app.storage.pending_count() == 1  # still queued, not lost
+
+
+async def test_health_says_stopped_only_once_every_instance_stopped_cleanly(
+    deployment: Callable[..., Deployment], feed_server: FeedServer
+) -> None:
+    d = deployment(feeds(feed_server, 2))
+    a, b = await d.run("a"), await d.run("b")
+    await until(lambda: a.polls + b.polls == 2, "both running")
+    database = str(d.settings.bot.database)
+
+    async def verdict() -> Verdict:
+        return assess_shared(await asyncio.to_thread(read_heartbeat, database), d.clock())
+
+    assert (await verdict()).healthy
+    await d.close("a")  # one stops cleanly while the other polls: still running
+    after_one = await verdict()
+    assert after_one.healthy, after_one.reason
+    await d.close("b")  # the last one: the deployment stopped
+    after_all = await verdict()
+    assert not after_all.healthy
+    assert after_all.reason.startswith("no run alive: every instance stopped cleanly")
 
 
 async def test_one_listener_at_a_time_and_it_moves_when_the_holder_closes(

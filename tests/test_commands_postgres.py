@@ -124,7 +124,7 @@ async def test_health_reads_the_heartbeat_from_postgres(tmp_path: Path, postgres
         await storage.stop_heartbeat(datetime.now(UTC))
     code, out, _ = await cli("health", "--config", str(path))
     assert code == 1
-    assert out.startswith("unhealthy: no run alive: the last run (pid 4242) stopped at ")
+    assert out.startswith("unhealthy: no run alive: every instance stopped cleanly, the last at ")
 
 
 async def test_backup_on_postgres_points_to_pg_dump(tmp_path: Path) -> None:

@@ -10,7 +10,8 @@ status 0 as healthy and 1 as unhealthy (2 is reserved), so every failure is 1.
 
 On PostgreSQL several instances, on several hosts, share one database and
 there is no lock file to ask: `health` answers for the deployment from the
-heartbeat's age alone (`assess_shared`). Each instance's own liveness is its
+heartbeat's age (`assess_shared`), and says "stopped" once the last running
+instance stopped cleanly (only the last marks the row). Each instance's own liveness is its
 /healthz (bot/ops/http_status.py).
 
 The decisions are pure functions of what was read and `now`; only
@@ -106,8 +107,10 @@ def assess_shared(heartbeat: Heartbeat | None, now: datetime) -> Verdict:
         return Verdict(False, "no run alive: no `python -m bot run` has used this database")
     last = heartbeat.last_cycle_at or heartbeat.started_at
     if heartbeat.clean_stop and (heartbeat.stopped_at or last) >= last:
+        # Marked by the last instance to stop (bot/app_shared.py: last_to_stop); the row's
+        # pid is the instance that started last, not necessarily that one.
         at = _when(heartbeat.stopped_at or heartbeat.started_at)
-        return Verdict(False, f"no run alive: the last run (pid {heartbeat.pid}) stopped {at}")
+        return Verdict(False, f"no run alive: every instance stopped cleanly, the last {at}")
     age = (now - last).total_seconds()
     allowed = STALE_AFTER_INTERVALS * heartbeat.interval
     who = f"pid {heartbeat.pid} on {heartbeat.host}"

@@ -15,6 +15,9 @@ deployment must agree):
   (the Discord gateway, Slack Socket Mode).
 - ``channel:<platform>:<id>``: the one instance sending to that channel, so its
   alerts leave in order and one create at a time.
+- ``running``: held *shared* by every `run` while it lives (`join_running`), so a
+  `run` stopping cleanly can tell whether it is the last one (`leave_running`): only
+  the last marks the deployment's heartbeat stopped.
 """
 
 from __future__ import annotations
@@ -48,6 +51,18 @@ class Coordination(Protocol):
     async def holds_lock(self, name: str) -> bool:
         """Still held: False once the connection that held it was lost, since another
         instance may hold it now (a caller must then stop acting as its holder)."""
+        ...
+
+    async def join_running(self) -> None:
+        """Count this process among the running instances (a shared hold on ``running``)
+        until `leave_running` or its session ends. Taking it again is a no-op; a lost
+        session loses it, so callers repeat this from time to time."""
+        ...
+
+    async def leave_running(self) -> bool:
+        """Stop counting as running; True when no other instance runs (then ``running``
+        is held exclusively until `unlock("running")` or the session ends, so an instance
+        starting meanwhile counts itself only after this one's stop is recorded)."""
         ...
 
     def subscribe(self, topic: str, callback: Callable[[], None]) -> None:

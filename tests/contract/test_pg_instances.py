@@ -356,3 +356,23 @@ async def test_an_instance_whose_session_stops_answering_gives_its_locks_up(
         assert not await a.holds_lock("listener")
         await until(lambda: b.try_lock("listener"), "the stalled holder's lock is free")
         await link.cut()  # the pool's connections too, so closing `a` need not wait on them
+
+
+async def test_only_the_last_running_instance_to_leave_is_told_it_is_the_last(
+    postgres_url: str,
+) -> None:
+    async with open_postgres(postgres_url) as a, open_postgres(postgres_url) as b:
+        await a.join_running()
+        await a.join_running()  # again: still one hold
+        await b.join_running()
+        assert await a.leave_running() is False  # b still runs
+        assert await b.leave_running() is True
+        # While the last one records its stop, an instance starting cannot count itself.
+        admin = await asyncpg.connect(postgres_url)
+        try:
+            shared = "SELECT pg_try_advisory_lock_shared($1)"
+            assert await admin.fetchval(shared, lock_key("running")) is False
+            await b.unlock("running")
+            assert await admin.fetchval(shared, lock_key("running")) is True
+        finally:
+            await admin.close()

@@ -44,6 +44,9 @@ from bot.storage.postgres.connection import (
 
 log = logging.getLogger(__name__)
 
+RUNNING = "running"  # bot/storage/coordination.py: every `run` holds it shared
+_RUNNING_SHARED = "running (shared)"  # how `held` records the shared hold
+
 LOCK_NAMESPACE = b"newswatch-bot lock:"  # keeps our keys apart from other programs' locks
 PING_TIMEOUT = 3.0  # seconds a live session has to answer holds_lock's check
 # Seconds between reconnect attempts while the server is unreachable: the App tries
@@ -158,6 +161,47 @@ class CoordinationRepository(PostgresConnection):
 
             await self._to_the_end(ping(), "checking locks")
             return name in state.held
+
+    async def join_running(self) -> None:
+        state = self._coordination
+        async with state.lock:
+            coord = await self._live_coord()
+            if coord is None or _RUNNING_SHARED in state.held:
+                return
+
+            async def take() -> bool:
+                # Waits (briefly) only while a stopping instance records its stop.
+                await coord.fetchval(
+                    "SELECT pg_advisory_lock_shared($1)", lock_key(RUNNING), timeout=PING_TIMEOUT
+                )
+                state.held.add(_RUNNING_SHARED)
+                return True
+
+            await self._to_the_end(take(), "counting this instance as running")
+
+    async def leave_running(self) -> bool:
+        state = self._coordination
+        async with state.lock:
+            coord = await self._live_coord()
+            if coord is None:
+                return False  # cannot tell: the others' next beat says they run
+
+            async def leave() -> bool:
+                if _RUNNING_SHARED in state.held:
+                    await coord.fetchval(
+                        "SELECT pg_advisory_unlock_shared($1)",
+                        lock_key(RUNNING),
+                        timeout=PING_TIMEOUT,
+                    )
+                    state.held.discard(_RUNNING_SHARED)
+                last = await coord.fetchval(
+                    "SELECT pg_try_advisory_lock($1)", lock_key(RUNNING), timeout=PING_TIMEOUT
+                )
+                if last:
+                    state.held.add(RUNNING)
+                return bool(last)
+
+            return bool(await self._to_the_end(leave(), "leaving the running instances"))
 
     def subscribe(self, topic: str, callback: Callable[[], None]) -> None:
         """Register `callback` at once; the LISTEN runs in a task, and every later

@@ -26,6 +26,13 @@ class CoordinationRepository:
     async def holds_lock(self, name: str) -> bool:
         return True
 
+    async def join_running(self) -> None:
+        return None
+
+    async def leave_running(self) -> bool:
+        """One `run` per file (bot/storage/runlock.py): the stopping one is the last."""
+        return True
+
     def subscribe(self, topic: str, callback: Callable[[], None]) -> None:
         """No other instance writes to this file, so there is nothing to hear."""
         return None
