@@ -380,7 +380,7 @@ class App:
                 await listener.close()
 
     async def _run_loops(self, stop: asyncio.Event) -> None:
-        if self.shared is not None:  # before the heartbeat: see SharedWork.last_to_stop
+        if self.shared is not None:  # before the heartbeat: see SharedWork.leave_running
             await self.shared.join_running()
         await self._start_heartbeat()
         await self.outbox.report_backlog()
@@ -412,8 +412,8 @@ class App:
             log.warning("deliveries still running after %gs; they stay queued", SHUTDOWN_GRACE)
         if self.shared is not None:
             await self.shared.locks.release()  # survivors take the channels at once
-            if not await self.shared.last_to_stop():
-                return  # other instances go on: the heartbeat and the queue are theirs too
+            await self.shared.leave_running(self.clock())  # the last one marks the stop
+            return  # other instances go on: the heartbeat and the queue are theirs too
         try:
             await self.storage.stop_heartbeat(self.clock())
         except STORAGE_FAILURES as e:

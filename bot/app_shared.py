@@ -53,6 +53,7 @@ from bot.stories import StoryTracker
 log = logging.getLogger(__name__)
 
 LISTENER = "listener"
+RUNNING = "running"  # held shared by every running instance (bot/storage/coordination.py)
 LISTENER_RETRY = 5.0  # a standby instance tries to take the command listener this often
 STATE_REFRESH = 300.0  # feed states polled elsewhere are read again this often (/feeds):
 # a full read of the feeds table, so rare enough to cost little in an idle deployment
@@ -339,15 +340,30 @@ class SharedWork:
         with contextlib.suppress(*STORAGE_FAILURES):
             await self.storage.join_running()
 
-    async def last_to_stop(self) -> bool:
-        """At a clean stop: True when no other instance runs, so this one marks the
-        deployment's heartbeat stopped (`health` then says so). While it does, instances
-        starting wait to count themselves, so their start is recorded after the stop.
-        The hold ends with this process's database session."""
+    async def leave_running(self, now: datetime) -> bool:
+        """At a clean stop: if no other instance runs, mark the deployment's heartbeat
+        stopped (`health` then says so) and return True. While this one records it,
+        instances starting wait to count themselves (milliseconds), so a start is never
+        hidden by this stop."""
         try:
-            return await self.storage.leave_running()
+            last = await self.storage.leave_running()
         except STORAGE_FAILURES:
             return False  # cannot tell: `health` goes by the heartbeat's age
+        if not last:
+            return False
+        try:
+            await self.storage.stop_heartbeat(now)
+        except STORAGE_FAILURES as e:
+            log.warning(
+                "the heartbeat could not be marked stopped (%s): `health` will report the "
+                "deployment as stale rather than stopped",
+                e,
+            )
+        finally:
+            with contextlib.suppress(*STORAGE_FAILURES):
+                await self.storage.unlock(RUNNING)
+        log.info("no other instance runs: the deployment's heartbeat is marked stopped")
+        return True
 
     def cycle_complete(self, now: datetime, grace: float) -> bool:
         """The heartbeat's test on a shared database: a claim recently found every due
