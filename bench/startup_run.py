@@ -23,6 +23,7 @@ and `python -c "import bot.app"` wall times.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import hashlib
@@ -156,9 +157,7 @@ def story_pool(n: int, now: datetime) -> list[tuple[str, str, str, str, str | No
     pool = []
     for m in members:
         item = Item("pool", m.key, f"https://pool/{m.key}", m.title, m.summary, m.when)
-        matches = tuple(
-            Match(e, e, "group", "medium", e, e, 100.0) for e in sorted(m.entities)
-        )
+        matches = tuple(Match(e, e, "group", "medium", e, e, 100.0) for e in sorted(m.entities))
         story = tracker.assign(item, matches, m.when or start) or m.key
         pool.append((m.title, m.summary, matches_json(matches), story, tracker.features(item)))
     return pool
@@ -202,12 +201,18 @@ def seed(path: Path, base: str, items: int, feeds: int, days: float, matched: fl
     db.executemany(
         "INSERT INTO added_feeds (url, name, added_by, added_at, source, first_poll) "
         "VALUES (?,?,?,?,?,?)",
-        [(u, f"Feed {n}", "bench", now.timestamp() - span, "operator", "skip") for n, u in enumerate(urls)],
+        [
+            (u, f"Feed {n}", "bench", now.timestamp() - span, "operator", "skip")
+            for n, u in enumerate(urls)
+        ],
     )
     db.executemany(
         "INSERT INTO feeds (url, fetch_url, etag, body_hash, first_polled, next_poll_at, "
         "last_success_at, items_seen) VALUES (?,?,?,?,1,?,?,?)",
-        [(u, u, ETAG, "h", now.timestamp() - 1, now.timestamp() - 300, items // feeds) for u in urls],
+        [
+            (u, u, ETAG, "h", now.timestamp() - 1, now.timestamp() - 300, items // feeds)
+            for u in urls
+        ],
     )
     pool_at = 0
     members = 0
@@ -235,7 +240,22 @@ def seed(path: Path, base: str, items: int, feeds: int, days: float, matched: fl
                 s = stories.get(story)
                 stories[story] = (title, url, s[2] if s else at, at)
                 outbox.append((n + 1, "jsonl", "alerts", mjson, "sent", 1, at, at, at))
-            rows.append((n + 1, feed, guid, url, title, summary, at - 600, f"Feed {n % feeds}", at, mjson, story, feats))
+            rows.append(
+                (
+                    n + 1,
+                    feed,
+                    guid,
+                    url,
+                    title,
+                    summary,
+                    at - 600,
+                    f"Feed {n % feeds}",
+                    at,
+                    mjson,
+                    story,
+                    feats,
+                )
+            )
             seen.append((_key("guid:", guid), at, n + 1))
             seen.append((_key("url:", url), at, n + 1))
             seen.append((_key("title:", f"{title}{n}", 20), at, n + 1))
@@ -251,7 +271,8 @@ def seed(path: Path, base: str, items: int, feeds: int, days: float, matched: fl
             outbox,
         )
     db.executemany(
-        "INSERT OR REPLACE INTO stories (key, title, url, first_seen, last_seen) VALUES (?,?,?,?,?)",
+        "INSERT OR REPLACE INTO stories (key, title, url, first_seen, last_seen) "
+        "VALUES (?,?,?,?,?)",
         [(k, *v) for k, v in stories.items()],
     )
     db.commit()
@@ -374,42 +395,46 @@ def write_config(tmp: Path, database: Path, watchlists: Path, concurrency: int) 
     return config
 
 
-def main(args: object) -> int:
+def main(args: argparse.Namespace) -> int:
     import tempfile
 
-    items: int = args.items  # type: ignore[attr-defined]
-    feeds: int = args.feeds  # type: ignore[attr-defined]
-    roots = [ROOT, *(Path(r) for r in args.compare)]  # type: ignore[attr-defined]
+    items: int = args.items
+    feeds: int = args.feeds
+    roots = [ROOT, *(Path(r) for r in args.compare)]
     server = FeedServer()
     try:
-        with tempfile.TemporaryDirectory(dir=args.tmp) as tmp_name:  # type: ignore[attr-defined]
+        with tempfile.TemporaryDirectory(dir=args.tmp) as tmp_name:
             tmp = Path(tmp_name)
-            kept = args.database is not None  # type: ignore[attr-defined]
-            database = Path(args.database) if kept else tmp / "bench.sqlite3"  # type: ignore[attr-defined]
-            write_watchlist(tmp / "watchlists", args.aliases)  # type: ignore[attr-defined]
+            kept = args.database is not None
+            database = Path(args.database) if kept else tmp / "bench.sqlite3"
+            write_watchlist(tmp / "watchlists", args.aliases)
             if kept and database.exists():
                 reset_feeds(database, server.base)
                 with contextlib.closing(sqlite3.connect(database)) as db:
                     items = db.execute("SELECT count(*) FROM items").fetchone()[0]
                     feeds = db.execute("SELECT count(*) FROM feeds").fetchone()[0]
-                seeded = Seeded(items, -1, 0.0)
+                    members = db.execute(
+                        "SELECT count(*) FROM items WHERE story NOT NULL AND fetched_at >= ?",
+                        (time.time() - WINDOW,),
+                    ).fetchone()[0]
+                seeded = Seeded(items, members, 0.0)
             else:
-                seeded = seed(database, server.base, items, feeds, args.days, args.matched)  # type: ignore[attr-defined]
+                seeded = seed(database, server.base, items, feeds, args.days, args.matched)
             size = db_bytes(database)
             config = write_config(tmp, database, tmp / "watchlists", 50)
             results: dict[str, list[RunResult]] = {str(r): [] for r in roots}
-            for _ in range(args.runs):  # type: ignore[attr-defined]
+            for _ in range(args.runs):
                 for root in reversed(roots):  # alternating: the compared ones first
                     reset_feeds(database)
-                    results[str(root)].append(run_bot(root, config, server, feeds, args.cycles))  # type: ignore[attr-defined]
+                    results[str(root)].append(run_bot(root, config, server, feeds, args.cycles))
             passes = reference(ROOT, "pass")
             imports = {str(r): reference(r, "import bot.app") for r in roots}
     finally:
         server.stop()
     print(
-        f"{items:,} remembered items over {args.days:g} days ({args.matched:.0%} matched), "  # type: ignore[attr-defined]
+        f"{items:,} remembered items over {args.days:g} days ({args.matched:.0%} matched), "
         f"{seeded.members_in_window:,} story members in the 48 h window, {feeds:,} feeds, "
-        f"{args.aliases:,} aliases; seeded in {seeded.seconds:.0f} s"  # type: ignore[attr-defined]
+        f"{args.aliases:,} aliases; seeded in {seeded.seconds:.0f} s"
     )
     print(f"database: {size / items:,.0f} bytes per remembered item ({size / 2**20:,.0f} MiB)")
     print(f"reference: python -c pass {passes:.3f} s wall (best of 3)")
@@ -421,10 +446,13 @@ def main(args: object) -> int:
             f"{min(r.cpu_at_first_s for r in runs):.2f} s CPU (process tree; best of {len(runs)}; "
             f"all: {', '.join(f'{r.first_request_s:.2f}' for r in runs)})"
         )
+        main = min(r.steady_main_mib for r in runs)
+        tree = min(r.steady_rss_mib for r in runs)
+        peak = min(r.peak_rss_mib for r in runs)
         print(
-            f"  RSS after {args.cycles} cycles of all-304 polls: main {min(r.steady_main_mib for r in runs):.0f} MiB, "  # type: ignore[attr-defined]
-            f"tree {min(r.steady_rss_mib for r in runs):.0f} MiB; peak tree {min(r.peak_rss_mib for r in runs):.0f} MiB"
+            f"  RSS after {args.cycles} cycles of all-304 polls: main {main:.0f} MiB, "
+            f"tree {tree:.0f} MiB; peak tree {peak:.0f} MiB"
         )
-    if args.json:  # type: ignore[attr-defined]
+    if args.json:
         print(json.dumps({k: [asdict(r) for r in v] for k, v in results.items()}))
     return 0

@@ -13,7 +13,7 @@ then turns out to be a repeat and is not stored, it is taken out again.
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
@@ -52,9 +52,20 @@ class StoryTracker:
         Members stored with their profile (`features`) are not read again: that reading
         was most of the start-up time. Older members, or ones stored by other rules, are.
         """
+        rows = list(members)
+        for _ in self.loading(rows, now, len(rows)):
+            pass
+
+    def loading(self, members: Sequence[StoryMember], now: datetime, step: int) -> Iterator[int]:
+        """`load`, `step` members at a time: yields the count added after each step, so a
+        caller can let other work run in between (bot/app_warmup.py). The index is only
+        complete once this is exhausted."""
         self.index = StoryIndex(self.window)
-        with _cycle_collection_paused():
-            self._load(members)
+        step = max(1, step)
+        for start in range(0, len(members), step):
+            with _cycle_collection_paused():
+                self._load(members[start : start + step])
+            yield min(len(members), start + step)
         self.index.expire(now)
 
     def _load(self, members: Iterable[StoryMember]) -> None:
