@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import socket
@@ -223,8 +224,8 @@ class App:
         self.mutes = await self.storage.mutes()
         now = self.clock()
         since = now - timedelta(seconds=self.settings.bot.story_window)
-        members = await self.storage.story_members_since(since)
-        self.warm_up.start(members, now, background=self.shared is None)
+        members = functools.partial(self.storage.story_members_since, since)
+        await self.warm_up.start(members, now, background=self.shared is None)
 
     def chat_feed(self, url: str, name: str) -> FeedSettings:
         """Settings for a feed added from chat: the default interval, new items only."""
@@ -396,6 +397,7 @@ class App:
         if self.shared is None:
             for feed in list(self.feeds.values()):
                 self._start_feed(feed, stop)
+            self.warm_up.begin()  # the story index, now that the first polls are under way
             watchers.append(asyncio.create_task(self._watch_watchlists(stop), name="watchlists"))
         shared = self.shared.start(stop, self.refresh_watchlists) if self.shared else []
         housekeeping = asyncio.create_task(self._housekeeping(stop), name="housekeeping")

@@ -1,15 +1,16 @@
 """Start-up work that need not delay the first poll: rebuilding the story index.
 
-With a long history the story window holds thousands of members, and rebuilding
-their index costs about a second of CPU (bench/startup.py --run). Nothing needs
-the index until a poll has new matched items to group, and most first polls are
-304s, so the rebuild runs as a task after start-up, a slice at a time so that
-polls and deliveries go on in between, and the poller waits for it (`wait`)
-before it matches and groups anything: items are grouped exactly as if the
-index had been rebuilt before the first poll.
+With a long history the story window holds thousands of members, and reading
+them and rebuilding their index costs a second or more of CPU (bench/startup.py
+--run). Nothing needs the index until a poll has new matched items to group,
+and most polls are 304s, so the rebuild runs as a task once the feed loops have
+started (`begin`), a slice at a time so that polls and deliveries go on in
+between, and the poller waits for it (`wait`, which also begins it) before it
+matches and groups anything: items are grouped exactly as if the index had been
+rebuilt before the first poll.
 
 Several instances on one database merge each other's members into their index
-(bot/app_shared.py), so there the rebuild stays synchronous, as before.
+(bot/app_shared.py), so there the rebuild stays part of start-up, as before.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -26,36 +27,47 @@ from bot.stories import StoryTracker
 
 log = logging.getLogger(__name__)
 
-#: Members added to the index between two chances for other tasks to run (~40 ms).
-SLICE = 500
+#: Members added to the index between two chances for other tasks to run (~10 ms).
+SLICE = 100
+
+Members = Callable[[], Awaitable[Sequence[StoryMember]]]
 
 
 class StoryWarmUp:
     def __init__(self, tracker: StoryTracker) -> None:
         self.tracker = tracker
         self._done = asyncio.Event()
+        self._go = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
-    def start(self, members: Sequence[StoryMember], now: datetime, background: bool) -> None:
-        """Rebuild the index from `members`: now, or in the background."""
+    async def start(self, members: Members, now: datetime, background: bool) -> None:
+        """Rebuild the index from the members `members()` reads: now, or in the background
+        from `begin` (or the first `wait`) on."""
         if not background:
-            self.tracker.load(members, now)
+            self.tracker.load(await members(), now)
             self._done.set()
             return
         self._task = asyncio.create_task(self._rebuild(members, now), name="story-index")
 
-    async def _rebuild(self, members: Sequence[StoryMember], now: datetime) -> None:
+    def begin(self) -> None:
+        """Start-up is done: the background rebuild may use the CPU now."""
+        self._go.set()
+
+    async def _rebuild(self, members: Members, now: datetime) -> None:
         try:
-            for _ in self.tracker.loading(members, now, SLICE):
+            await self._go.wait()
+            rows = await members()
+            for _ in self.tracker.loading(rows, now, SLICE):
                 await _between_slices()
-        except Exception:  # a bug: group with what was loaded rather than stop polling
-            log.exception("rebuilding the story index failed; grouping with what it holds")
+        except Exception:  # the database failed, or a bug: group with what was loaded
+            log.exception("rebuilding the story index failed; new items may start new stories")
         finally:
             self._done.set()
 
     async def wait(self) -> None:
         """Return once the index is rebuilt (at once, after that)."""
         if not self._done.is_set():
+            self._go.set()
             await self._done.wait()
 
     async def close(self) -> None:
@@ -74,8 +86,8 @@ async def together(*steps: Awaitable[Any]) -> None:
     """Run the steps concurrently; raise the first one's error (in the given order) after
     cancelling the others, as running them one after the other would have raised it.
 
-    Start-up builds the matcher in a thread meanwhile it reads the feeds and the story
-    members, most of which waits on the database."""
+    Start-up builds the matcher in a thread meanwhile it reads the feeds, most of
+    which waits on the database."""
     tasks = [asyncio.ensure_future(step) for step in steps]
     try:
         for task in tasks:
