@@ -24,6 +24,7 @@ from typing import Any
 
 from bot.storage.base import StoryMember
 from bot.stories import StoryTracker
+from bot.stories.tracker import draining
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ class StoryWarmUp:
     async def _rebuild(self, members: Members, now: datetime) -> None:
         try:
             await self._go.wait()
-            rows = await members()
+            rows = draining(list(await members()))
             for _ in self.tracker.loading(rows, now, SLICE):
                 await _between_slices()
         except Exception:  # the database failed, or a bug: group with what was loaded

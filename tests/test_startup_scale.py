@@ -22,6 +22,7 @@ from bot.matching.watchlists import ChatTerm, load_watchlists
 from bot.models import Item
 from bot.preflight import LoadedWatchlists, watchlist_snapshot
 from bot.stories import StoryTracker
+from bot.stories.tracker import draining
 from tests.clock import Clock
 from tests.feedserver import FeedServer
 from tests.story_items import DUSHANBE, KUNDUZ_A, KUNDUZ_B, KUNDUZ_FOLLOW_UP
@@ -103,7 +104,9 @@ def test_rebuilding_a_slice_at_a_time_gives_the_same_index() -> None:
     whole.load(members, now)
     for step in (1, 7):
         sliced = StoryTracker(10 * 24 * 3600)
-        counts = list(sliced.loading(members, now, step))
+        rows = list(members)
+        counts = list(sliced.loading(draining(rows), now, step))
+        assert rows == []  # let go of as they were added
         assert counts[-1] == len(members) and len(counts) == -(-len(members) // step)
         assert len(sliced.index) == len(whole.index)
         for m in members:

@@ -49,7 +49,7 @@ def load(text: str | None) -> Profile | None:
         # Interned: the same words recur across the thousands of profiles kept in the
         # story index, and one shared string each instead of a copy per profile was a
         # third of the index's memory (bench/startup.py --run).
-        sets = {name: frozenset(map(intern, _strings(data[name]))) for name in _SETS}
+        sets = {name: _set(_strings(data[name])) for name in _SETS}
         surface = data["surface"]
         if type(surface) is not dict:
             return None
@@ -62,6 +62,14 @@ def load(text: str | None) -> Profile | None:
         )
     except (ValueError, KeyError, TypeError):
         return None
+
+
+_EMPTY: frozenset[str] = frozenset()
+
+
+def _set(words: list[str]) -> frozenset[str]:
+    """The words as a set, interned; every empty one is the same (each costs 216 bytes)."""
+    return frozenset(map(intern, words)) if words else _EMPTY
 
 
 def _strings(value: object) -> list[str]:
