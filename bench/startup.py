@@ -17,6 +17,14 @@ gives it), then times, in the same run so the ratio holds on a busy machine:
     python bench/startup.py [--items 20000] [--feeds 1000] [--runs 3]
 
 Best of `--runs`; CPU seconds of this process (time.process_time).
+
+With `--run`, the whole bot instead (bench/startup_run.py): a database seeded with
+`--items` remembered items (1,000,000 for issue 13's target), `--feeds` feeds and an
+`--aliases` watchlist, then `python -m bot run` timed to its first feed request, its RSS
+after `--cycles` polls of every feed, and the database's bytes per item:
+
+    python bench/startup.py --run --items 1000000 --feeds 10000 --aliases 10000 \
+        [--compare /path/to/other/checkout] [--runs 2]
 """
 
 from __future__ import annotations
@@ -121,7 +129,24 @@ async def main() -> int:
     parser.add_argument("--items", type=int, default=20_000, help="story members stored")
     parser.add_argument("--feeds", type=int, default=1000, help="feed states saved")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--run", action="store_true", help="time `python -m bot run` instead")
+    parser.add_argument("--aliases", type=int, default=10_000, help="--run: watchlist size")
+    parser.add_argument("--days", type=float, default=30.0, help="--run: history's span")
+    parser.add_argument("--matched", type=float, default=0.2, help="--run: matched share")
+    parser.add_argument("--cycles", type=int, default=2, help="--run: polls of every feed")
+    parser.add_argument(
+        "--compare", action="append", default=[], help="--run: another checkout, alternately"
+    )
+    parser.add_argument(
+        "--database", default=None, help="--run: seed this file once, then reuse it as it is"
+    )
+    parser.add_argument("--tmp", default=None, help="--run: where the database goes")
+    parser.add_argument("--json", action="store_true", help="--run: raw results as JSON too")
     args = parser.parse_args()
+    if args.run:
+        import startup_run
+
+        return await asyncio.to_thread(startup_run.main, args)  # it runs its own loops
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench.sqlite3"
         now = await build(path, args.items)

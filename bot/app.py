@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import socket
@@ -15,11 +16,11 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from bot.app_control import AppControl
 from bot.app_shared import SharedWork
 from bot.app_sinks import make_sinks
+from bot.app_warmup import StoryWarmUp, together
 from bot.chat.base import Sink, connection_state
 from bot.commands import Commands
 from bot.config import FeedSettings, FirstPoll, Settings, database_label, parse_first_poll
@@ -38,6 +39,7 @@ from bot.models import FeedState
 from bot.ops.health import STALE_AFTER_INTERVALS, cycle_complete, tick_seconds
 from bot.ops.http_status import Check, StatusServer
 from bot.poller import Poller, PollOutcome, new_state
+from bot.preflight import LoadedWatchlists, watchlist_snapshot
 from bot.redact import Redactor, secret_envs
 from bot.storage.base import AddedFeed, Storage
 from bot.storage.open import open_storage
@@ -60,15 +62,6 @@ async def wait_for_stop(stop: asyncio.Event, seconds: float) -> None:
     """Sleep for `seconds`, or less if the bot is told to stop."""
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), seconds)
-
-
-def watchlist_snapshot(directory: Path) -> tuple[tuple[str, int, int], ...]:
-    """Names, sizes and modification times of the watchlist files: changes show here."""
-    try:
-        files = sorted(directory.glob("*.toml"))
-        return tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in files)
-    except OSError:
-        return ()
 
 
 def utcnow() -> datetime:
@@ -97,8 +90,10 @@ class App:
         parsers: ParserPool,
         sinks: dict[str, Sink],
         clock: Callable[[], datetime] = utcnow,
+        watchlists: LoadedWatchlists | None = None,
     ) -> None:
         self.settings = settings
+        self._preloaded = watchlists  # preflight's, for the first matcher if still current
         self.storage = storage
         self.clock = clock
         self.sinks = sinks
@@ -114,6 +109,7 @@ class App:
         self.commands = Commands(self.control)
         self._watchlist_snapshot: tuple[tuple[str, int, int], ...] = ()
         self.stories = StoryTracker(settings.bot.story_window)
+        self.warm_up = StoryWarmUp(self.stories)  # its index is rebuilt after start-up
         self.health = StorageHealth(database_label(settings.bot.database))
         self.metrics = Metrics(sorted({c.platform for c in settings.channels}))
         self.started_at = clock()
@@ -130,6 +126,7 @@ class App:
             self.active_mutes,
             self.stories,
             self.metrics,
+            self.warm_up.wait,
         )
         self.outbox = Outbox(
             storage,
@@ -163,8 +160,10 @@ class App:
         settings: Settings,
         clock: Callable[[], datetime] = utcnow,
         sinks: dict[str, Sink] | None = None,
+        watchlists: LoadedWatchlists | None = None,
     ) -> AsyncIterator[App]:
-        """Open everything the bot needs; `sinks` replaces the configured ones (tests)."""
+        """Open everything the bot needs; `sinks` replaces the configured ones (tests);
+        `watchlists` are preflight's, used if nothing they came from changed since."""
         async with AsyncExitStack() as stack:
             storage = await stack.enter_async_context(open_storage(settings.bot.database))
             fetcher = await stack.enter_async_context(Fetcher(settings.bot))
@@ -172,7 +171,8 @@ class App:
                 ParserPool(settings.bot.parser_workers, settings.bot.timeout)
             )
             sinks = sinks if sinks is not None else make_sinks(settings)
-            app = cls(settings, storage, fetcher, parsers, sinks, clock)
+            app = cls(settings, storage, fetcher, parsers, sinks, clock, watchlists)
+            stack.push_async_callback(app.warm_up.close)
             try:
                 await app.load()
             except STORAGE_FAILURES as e:
@@ -196,7 +196,13 @@ class App:
         """Read watchlists (files + chat terms) and feed states; report disabled feeds."""
         if self.shared is not None:
             await self.shared.listen()
-        await self.reload_watchlists()
+        await together(self.reload_watchlists(), self._load_state())
+        await self.outbox.load_broken()
+        if self.shared is not None:
+            await self.shared.prepare()
+
+    async def _load_state(self) -> None:
+        """Feeds, mutes and the story members (their index rebuilt after start-up)."""
         for added in await self.storage.added_feed_records():
             if added.url not in self.feeds:
                 self.feeds[added.url] = (
@@ -218,10 +224,8 @@ class App:
         self.mutes = await self.storage.mutes()
         now = self.clock()
         since = now - timedelta(seconds=self.settings.bot.story_window)
-        self.stories.load(await self.storage.story_members_since(since), now)
-        await self.outbox.load_broken()
-        if self.shared is not None:
-            await self.shared.prepare()
+        members = functools.partial(self.storage.story_members_since, since)
+        await self.warm_up.start(members, now, background=self.shared is None)
 
     def chat_feed(self, url: str, name: str) -> FeedSettings:
         """Settings for a feed added from chat: the default interval, new items only."""
@@ -272,9 +276,15 @@ class App:
         removed = await self.storage.removed_terms()
         directory = self.settings.bot.watchlists
         self._watchlist_snapshot = watchlist_snapshot(directory)
+        preloaded, self._preloaded = self._preloaded, None
+        if preloaded is not None and not preloaded.usable(terms, removed, self._watchlist_snapshot):
+            preloaded = None
 
         def build() -> Matcher:
-            entities = load_watchlists(directory, terms, removed)
+            if preloaded is not None:  # what preflight loaded is what loading would give
+                entities = list(preloaded.entities)
+            else:
+                entities = load_watchlists(directory, terms, removed)
             return Matcher(entities, self.settings.bot.match_threshold)
 
         matcher = await asyncio.to_thread(build)
@@ -389,6 +399,7 @@ class App:
         if self.shared is None:
             for feed in list(self.feeds.values()):
                 self._start_feed(feed, stop)
+            self.warm_up.begin()  # the story index, now that the first polls are under way
             watchers.append(asyncio.create_task(self._watch_watchlists(stop), name="watchlists"))
         shared = self.shared.start(stop, self.refresh_watchlists) if self.shared else []
         housekeeping = asyncio.create_task(self._housekeeping(stop), name="housekeeping")
@@ -578,13 +589,3 @@ class App:
             if removed:
                 log.info("pruned %d old records", removed)
             await wait_for_stop(stop, PRUNE_EVERY)
-
-
-def check_sinks_configured(settings: Settings) -> None:
-    if not settings.channels:
-        raise ConfigError(
-            str(settings.path),
-            "channels",
-            "no [[channels]] configured: alerts would go nowhere",
-            'add [[channels]] with platform = "console"',
-        )

@@ -10,6 +10,7 @@ from bot.chat.base import Sink
 from bot.chat.console import ConsoleSink
 from bot.chat.jsonl import JsonlSink
 from bot.config import Settings
+from bot.errors import ConfigError
 
 
 def make_sinks(settings: Settings) -> dict[str, Sink]:
@@ -35,3 +36,14 @@ def make_sinks(settings: Settings) -> dict[str, Sink]:
             ids = tuple(c.id for c in settings.channels if c.platform == "slack")
             sinks["slack"] = SlackSink(slack_settings(raw, settings.path), settings.path, ids)
     return sinks
+
+
+def check_sinks_configured(settings: Settings) -> None:
+    """Refuse a config without channels before anything starts: alerts would go nowhere."""
+    if not settings.channels:
+        raise ConfigError(
+            str(settings.path),
+            "channels",
+            "no [[channels]] configured: alerts would go nowhere",
+            'add [[channels]] with platform = "console"',
+        )

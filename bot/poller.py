@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -99,8 +99,12 @@ class Poller:
         muted: Callable[[datetime], frozenset[str]] = lambda now: frozenset(),
         stories: StoryTracker | None = None,
         recorder: Recorder = NO_RECORDING,
+        ready: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.settings = settings
+        # Awaited before matching and grouping: start-up work still going on (the story
+        # index, bot/app_warmup.py) that they need.
+        self.ready = ready
         self.recorder = recorder
         self.storage = storage
         self.fetcher = fetcher
@@ -154,6 +158,8 @@ class Poller:
                 log.debug("%s: feed has minor errors: %s", feed.name, parsed.warning)
             if parsed.link and parsed.link != succeeded.html_url:
                 succeeded = replace(succeeded, html_url=parsed.link)  # for `feeds export`
+            if self.ready is not None:
+                await self.ready()
             now = self.clock()
             first_poll = not state.first_polled
             matcher = self.matcher()

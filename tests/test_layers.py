@@ -96,7 +96,17 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         ("bot.chat.console", "bot.chat.jsonl", "bot.chat.discord", "bot.chat.slack"),
     ),
     # The composition root, its start-up checks and its side of the control port.
-    ("app", ("bot.app", "bot.app_control", "bot.app_shared", "bot.app_sinks", "bot.preflight")),
+    (
+        "app",
+        (
+            "bot.app",
+            "bot.app_control",
+            "bot.app_shared",
+            "bot.app_sinks",
+            "bot.app_warmup",
+            "bot.preflight",
+        ),
+    ),
     ("command line", ("bot.__main__", "bot.cli", "bot.ops.import_progress")),
 )
 

@@ -146,6 +146,7 @@ async def test_a_restart_loads_the_stored_features_and_the_follow_up_joins_the_t
     clock.advance(6 * 3600)
     read_before = READS.items
     async with App.open(settings, clock=clock) as app:  # the story index is rebuilt
+        await app.warm_up.wait()  # after start-up (bot/app_warmup.py)
         assert READS.items == read_before  # from the stored features: no item read again
         assert len(app.stories.index) == 3
         feed_server.feed("/c.xml", [KUNDUZ_FOLLOW_UP])

@@ -22,7 +22,7 @@ def setup_logging(level: str) -> None:
 
 def settings_with_sinks(args: argparse.Namespace) -> Settings:
     """The config alone, for commands that read the database but post nothing."""
-    from bot.app import check_sinks_configured
+    from bot.app_sinks import check_sinks_configured
     from bot.config import load_config
 
     settings = load_config(args.config)

@@ -29,7 +29,8 @@ async def run(args: argparse.Namespace) -> int:
     from bot.app import App
     from bot.storage.runlock import RunLock
 
-    settings = preflight(args).settings
+    checked = preflight(args)
+    settings = checked.settings
     database = settings.bot.database
     lock = RunLock(None, None) if is_postgres(database) else lock_database(database, "run")
     if not isinstance(lock, RunLock):
@@ -44,7 +45,7 @@ async def run(args: argparse.Namespace) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):  # not on this platform
                 loop.add_signal_handler(sig, stop.set)
-        async with App.open(settings) as app:
+        async with App.open(settings, watchlists=checked.watchlists) as app:
             await app.run_forever(stop)
     return 0
 
@@ -66,13 +67,14 @@ async def once(args: argparse.Namespace) -> int:
     from bot.app import App
     from bot.storage.runlock import RunLock
 
-    settings = preflight(args).settings
+    checked = preflight(args)
+    settings = checked.settings
     database = settings.bot.database
     lock = RunLock(None, None) if is_postgres(database) else lock_database(database, "once")
     if not isinstance(lock, RunLock):
         # A running bot delivers from the same outbox: a second deliverer would
         # post every alert twice, so this one only polls and queues.
-        async with App.open(settings, sinks={}) as app:
+        async with App.open(settings, sinks={}, watchlists=checked.watchlists) as app:
             report = await app.run_once(deliver=False)
         log.info(
             "cycle done: %d feeds polled, %d with errors, %d alerts queued; not delivering "
@@ -85,7 +87,7 @@ async def once(args: argparse.Namespace) -> int:
         )
         return 0
     with lock:
-        async with App.open(settings) as app:
+        async with App.open(settings, watchlists=checked.watchlists) as app:
             report = await app.run_once()
             pending = await app.storage.pending_count()
     log.info(

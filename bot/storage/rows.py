@@ -39,6 +39,12 @@ def matches_from(text: str) -> tuple[Match, ...]:
     return tuple(Match(**m) for m in json.loads(text))
 
 
+def entity_ids_from(text: str) -> frozenset[str]:
+    """The entity ids of stored matches (`matches_json`) without making each Match:
+    start-up reads those of every story member in the window."""
+    return frozenset(m["entity_id"] for m in json.loads(text))
+
+
 def feed_state_from_row(r: Row) -> FeedState:
     return FeedState(
         feed_url=r["url"],

@@ -85,19 +85,29 @@ class Profile:
         weights.update(dict.fromkeys(self.body, _FIELD_WEIGHT["body"]))
         weights.update(dict.fromkeys(self.title, _FIELD_WEIGHT["title"]))
         said = self.title | self.body
+        # A derived set equal to one at hand is that one, and an empty one is _EMPTY:
+        # thousands of profiles stay in the story index, and each set costs ~0.6 KB.
         derived = {
             "said": said,
-            "terms": said | self.context,
+            "terms": said | self.context if self.context else said,
             "field_weights": weights,
-            "counts": frozenset(t for t in said if t[0] == "#" and int(t[1:]) >= 4),
-            "families": frozenset(FAMILY[e] for e in self.events),
+            "counts": frozenset(t for t in said if t[0] == "#" and int(t[1:]) >= 4) or _EMPTY,
+            "families": frozenset(FAMILY[e] for e in self.events) or _EMPTY,
             "telling_said": tuple(t for t in said if telling(t)),
             "title_words": tuple(t for t in self.title if t[0] != "#"),
-            "specific_places": self.places - _PRIOR_COMMON,
-            "specific_title_names": self.title_names - _PRIOR_COMMON,
+            "specific_places": _without(self.places, _PRIOR_COMMON),
+            "specific_title_names": _without(self.title_names, _PRIOR_COMMON),
         }
         for name, value in derived.items():
             object.__setattr__(self, name, value)
+
+
+_EMPTY: frozenset[str] = frozenset()
+
+
+def _without(terms: frozenset[str], common: frozenset[str]) -> frozenset[str]:
+    """`terms - common`, but `terms` itself when they share nothing (no copy kept)."""
+    return terms if terms.isdisjoint(common) else (terms - common or _EMPTY)
 
 
 def _sentence_start(text: str, start: int) -> bool:
@@ -294,7 +304,10 @@ class StoryItem:
         # A watched place the matcher found only in a clause about another event
         # ("hours after ... in the Red Sea") is not where this item puts its event.
         elsewhere = self.profile.context - self.profile.said
-        object.__setattr__(self, "mentions", self.profile.said | (entity_terms - elsewhere))
+        said = self.profile.said
+        extra = entity_terms - elsewhere
+        # `said` itself when the entities add nothing to it: one set fewer kept per member.
+        object.__setattr__(self, "mentions", said if extra <= said else said | extra)
         object.__setattr__(self, "when", self.published or self.seen_at)
 
     @classmethod

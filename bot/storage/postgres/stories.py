@@ -11,7 +11,7 @@ from typing import Any
 from bot.models import Item, StoryRecord, StoryUpdate
 from bot.storage.models import StoryMember
 from bot.storage.postgres.connection import PostgresConnection
-from bot.storage.rows import ALERT_COLUMNS, alert_from_row, dt, matches_from
+from bot.storage.rows import ALERT_COLUMNS, alert_from_row, dt, entity_ids_from, matches_from
 
 
 class StoryRepository(PostgresConnection):
@@ -78,7 +78,7 @@ class StoryRepository(PostgresConnection):
                 Item(r[0], r[1], r[2], r[3], r[4], dt(r[5]), r[6], r[10]),
                 dt(r[7]) or since,
                 r[8],
-                frozenset(m.entity_id for m in matches_from(r[9])),
+                entity_ids_from(r[9]),
                 r[11],
             )
             for r in rows

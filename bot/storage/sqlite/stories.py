@@ -17,6 +17,7 @@ from bot.storage.sqlite.rows import (
     ALERT_COLUMNS,
     alert_from_row,
     dt,
+    entity_ids_from,
     matches_from,
 )
 
@@ -86,7 +87,7 @@ class StoryRepository(SQLiteConnection):
                 Item(r[0], r[1], r[2], r[3], r[4], dt(r[5]), r[6], r[10]),
                 dt(r[7]) or since,
                 r[8],
-                frozenset(m.entity_id for m in matches_from(r[9])),
+                entity_ids_from(r[9]),
                 r[11],
             )
             for r in rows

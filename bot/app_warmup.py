@@ -1,0 +1,99 @@
+"""Start-up work that need not delay the first poll: rebuilding the story index.
+
+With a long history the story window holds thousands of members, and reading
+them and rebuilding their index costs a second or more of CPU (bench/startup.py
+--run). Nothing needs the index until a poll has new matched items to group,
+and most polls are 304s, so the rebuild runs as a task once the feed loops have
+started (`begin`), a slice at a time so that polls and deliveries go on in
+between, and the poller waits for it (`wait`, which also begins it) before it
+matches and groups anything: items are grouped exactly as if the index had been
+rebuilt before the first poll.
+
+Several instances on one database merge each other's members into their index
+(bot/app_shared.py), so there the rebuild stays part of start-up, as before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from bot.storage.base import StoryMember
+from bot.stories import StoryTracker
+from bot.stories.tracker import draining
+
+log = logging.getLogger(__name__)
+
+#: Members added to the index between two chances for other tasks to run (~10 ms).
+SLICE = 100
+
+Members = Callable[[], Awaitable[Sequence[StoryMember]]]
+
+
+class StoryWarmUp:
+    def __init__(self, tracker: StoryTracker) -> None:
+        self.tracker = tracker
+        self._done = asyncio.Event()
+        self._go = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self, members: Members, now: datetime, background: bool) -> None:
+        """Rebuild the index from the members `members()` reads: now, or in the background
+        from `begin` (or the first `wait`) on."""
+        if not background:
+            self.tracker.load(await members(), now)
+            self._done.set()
+            return
+        self._task = asyncio.create_task(self._rebuild(members, now), name="story-index")
+
+    def begin(self) -> None:
+        """Start-up is done: the background rebuild may use the CPU now."""
+        self._go.set()
+
+    async def _rebuild(self, members: Members, now: datetime) -> None:
+        try:
+            await self._go.wait()
+            rows = draining(list(await members()))
+            for _ in self.tracker.loading(rows, now, SLICE):
+                await _between_slices()
+        except Exception:  # the database failed, or a bug: group with what was loaded
+            log.exception("rebuilding the story index failed; new items may start new stories")
+        finally:
+            self._done.set()
+
+    async def wait(self) -> None:
+        """Return once the index is rebuilt (at once, after that)."""
+        if not self._done.is_set():
+            self._go.set()
+            await self._done.wait()
+
+    async def close(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+
+async def _between_slices() -> None:
+    """Let other tasks run between two slices of the rebuild (tests hold it here)."""
+    await asyncio.sleep(0)
+
+
+async def together(*steps: Awaitable[Any]) -> None:
+    """Run the steps concurrently; raise the first one's error (in the given order) after
+    cancelling the others, as running them one after the other would have raised it.
+
+    Start-up builds the matcher in a thread meanwhile it reads the feeds, most of
+    which waits on the database."""
+    tasks = [asyncio.ensure_future(step) for step in steps]
+    try:
+        for task in tasks:
+            await task
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
