@@ -32,6 +32,7 @@ from bot.matching.name_rules import (
     allowed_edits,
     deletions,
     distinctive,
+    head,
     is_strict,
     join_skeletons,
     same_start,
@@ -86,6 +87,14 @@ def all_prefixes(forms: set[str]) -> set[str]:
     return prefixes
 
 
+# A fuzzy candidate: alias number, the anchor's position in it, the alias,
+# and for fuzzy.neighbours_fit and verify's first test, precomputed: the
+# head (name_rules.head) of the alias word after the anchor (None: the anchor
+# is last), the heads of the one or two words before it (None: it is first),
+# whether it is the last word, and the head of the alias's first word.
+Hit = tuple[int, int, Alias, str | None, frozenset[str] | None, bool, str]
+
+
 class AliasIndex:
     """Lookup tables from a name's forms to alias numbers (positions in `aliases`)."""
 
@@ -109,7 +118,8 @@ class AliasIndex:
         # anchor word -> (alias, position); a word or deletion -> anchor words
         self.anchors: dict[str, list[tuple[int, int]]] = defaultdict(list)
         self.anchor_words: dict[str, set[str]] = defaultdict(set)
-        self.anchor_cache: dict[str, tuple[tuple[int, int], ...]] = {}
+        self.anchor_cache: dict[str, tuple[Hit, ...]] = {}
+        self._hits: dict[tuple[int, int], Hit] = {}
         self.skeleton_cache: dict[str, str] = {}  # word -> skeleton, a plain dict: hot path
         self.excludes: dict[str, list[tuple[str, tuple[str, ...]]]] = defaultdict(list)
         # Risky aliases with symbols word matching would drop (C++): the raw text, as written.
@@ -269,8 +279,31 @@ class AliasIndex:
                         self.anchor_words[key].add(word)
                 self.anchors[word].append((index, pos))
 
+    def _hit(self, key: tuple[int, int]) -> Hit:
+        """The Hit for (alias, position): what the fuzzy pass checks first, precomputed."""
+        hit = self._hits.get(key)
+        if hit is None:
+            a, pos = key
+            alias = self.aliases[a]
+            skel, size = alias.skel, alias.size
+            after = head(skel[pos + 1]) if pos + 1 < size else None
+            before = frozenset(head(w) for w in skel[max(0, pos - 2) : pos]) if pos else None
+            hit = self._hits[key] = (a, pos, alias, after, before, pos == size - 1, head(skel[0]))
+        return hit
+
+    def hits_of(self, word: str) -> tuple[Hit, ...]:
+        """A text word's fuzzy candidates as Hits, cached per word in anchor_cache."""
+        hits = self.anchor_cache.get(word)
+        if hits is None:
+            anchorable = len(word) >= MIN_ANCHOR_LEN - 1 and distinctive(word)
+            hits = tuple(map(self._hit, self.anchor_hits(word))) if anchorable else ()
+            if len(self.anchor_cache) >= CACHE_LIMIT:
+                self.anchor_cache.clear()
+            self.anchor_cache[word] = hits
+        return hits
+
     def anchor_hits(self, word: str) -> tuple[tuple[int, int], ...]:
-        """Fuzzy candidates (alias, position) for a text word, cached per word.
+        """Fuzzy candidates (alias, position) for a text word (cached by hits_of).
 
         A shared deletion only says two words are up to two edits apart. A
         candidate is kept when the word starts like the anchor word (spelling
@@ -278,27 +311,21 @@ class AliasIndex:
         and is within budget: a one-word name's own (a five-letter name has
         none, so "Kabul" never wakes "Kadul"), or a longer name's.
         """
-        hits = self.anchor_cache.get(word)
-        if hits is None:
-            found: set[tuple[int, int]] = set()
-            anchors: set[str] = set()
-            for key in {word} | deletions(word):
-                anchors.update(self.anchor_words.get(key, ()))
-            for anchor in anchors:
-                if anchor == word:
-                    found.update(self.anchors[anchor])
-                    continue
-                if not same_start(anchor, word):
-                    continue
-                own = allowed_edits(len(anchor), self.threshold)
-                distance = OSA.distance(anchor, word, score_cutoff=max(own, 1))
-                for a, pos in self.anchors[anchor]:
-                    # A word of a longer name may spend the name's budget.
-                    budget = own if self.aliases[a].size == 1 else self.aliases[a].allowed
-                    if distance <= budget:
-                        found.add((a, pos))
-            hits = tuple(sorted(found))
-            if len(self.anchor_cache) >= CACHE_LIMIT:
-                self.anchor_cache.clear()
-            self.anchor_cache[word] = hits
-        return hits
+        found: set[tuple[int, int]] = set()
+        anchors: set[str] = set()
+        for key in {word} | deletions(word):
+            anchors.update(self.anchor_words.get(key, ()))
+        for anchor in anchors:
+            if anchor == word:
+                found.update(self.anchors[anchor])
+                continue
+            if not same_start(anchor, word):
+                continue
+            own = allowed_edits(len(anchor), self.threshold)
+            distance = OSA.distance(anchor, word, score_cutoff=max(own, 1))
+            for a, pos in self.anchors[anchor]:
+                # A word of a longer name may spend the name's budget.
+                budget = own if self.aliases[a].size == 1 else self.aliases[a].allowed
+                if distance <= budget:
+                    found.add((a, pos))
+        return tuple(sorted(found))

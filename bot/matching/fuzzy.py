@@ -19,8 +19,7 @@ from bot.matching.name_rules import (
     DIRECTIONS,
     GENERIC_WORDS,
     MAX_INSERTED,
-    MIN_ANCHOR_LEN,
-    distinctive,
+    head,
     join_skeletons,
     same_start,
     signature,
@@ -35,21 +34,38 @@ def fuzzy(index: AliasIndex, f: Field, skip: set[str]) -> list[Match]:
     best: dict[str, Match] = {}
     tried: set[tuple[int, int, int, int]] = set()
     toks, skel = f.tokens, f.skel
-    cache = index.anchor_cache
-    for i, word in enumerate(skel):
-        hits = cache.get(word)
-        if hits is None:
-            anchorable = len(word) >= MIN_ANCHOR_LEN - 1 and distinctive(word)
-            hits = index.anchor_hits(word) if anchorable else ()
-            cache[word] = hits
-        for a, pos in hits:
-            alias = index.aliases[a]
-            if alias.entity.id in skip or not neighbours_fit(alias, pos, i, toks, skel):
+    # Looked up in C; only words not seen before take the Python path.
+    found = list(map(index.anchor_cache.get, skel))
+    if None in found:
+        for k, word in enumerate(skel):
+            if found[k] is None:
+                found[k] = index.hits_of(word)
+    cased, n = toks.cased, len(skel)
+    for i in [i for i, hits in enumerate(found) if hits]:
+        # neighbours_fit, inlined over precomputed first letters (see Hit).
+        right = head(skel[i + 1]) if i + 1 < n else None
+        right_up = right is not None and cased[i + 1][:1].isupper()
+        left = head(skel[i - 1]) if i > 0 else None
+        left_up = left is not None and cased[i - 1][:1].isupper()
+        for a, pos, alias, after, before, last, first in found[i]:  # type: ignore[union-attr]
+            if alias.entity.id in skip:
+                continue
+            if after is not None and (
+                right is None or not (right_up or right == after or not right or not after)
+            ):
+                continue
+            if before is not None and (
+                left is None
+                or not (left in before or not left or "" in before or (last and left_up))
+            ):
                 continue
             for start, end, gap in windows(alias, i, pos, toks):
                 if (a, start, end, gap) in tried:
                     continue
                 tried.add((a, start, end, gap))
+                # verify's first test, inlined: the window starts like the alias.
+                if first and skel[start] and head(skel[start]) != first:
+                    continue
                 m = verify(index, alias, f, start, end, gap)
                 if m is not None:
                     current = best.get(m.entity_id)
