@@ -50,6 +50,7 @@ def fuzzy(index: AliasIndex, f: Field, skip: set[str]) -> list[Match]:
         for a, pos, alias, after, before, last, first in found[i]:  # type: ignore[union-attr]
             if alias.entity.id in skip:
                 continue
+            length, allowed = len(alias.joined), alias.allowed
             if after is not None and (
                 right is None or not (right_up or right == after or not right or not after)
             ):
@@ -63,8 +64,12 @@ def fuzzy(index: AliasIndex, f: Field, skip: set[str]) -> list[Match]:
                 if (a, start, end, gap) in tried:
                     continue
                 tried.add((a, start, end, gap))
-                # verify's first test, inlined: the window starts like the alias.
+                # verify's first tests, inlined: the window starts like the alias,
+                # and a one-word window (its skeleton is the candidate) is not
+                # too long or too short for the alias's edit budget.
                 if first and skel[start] and head(skel[start]) != first:
+                    continue
+                if end - start == 1 and abs(len(skel[start]) - length) > allowed:
                     continue
                 m = verify(index, alias, f, start, end, gap)
                 if m is not None:
@@ -88,20 +93,28 @@ def windows(alias: Alias, i: int, pos: int, toks: Tokens) -> list[tuple[int, int
             if 0 <= start <= i < start + length <= n:
                 out.append((start, start + length, 0))
     if size >= 2:  # a middle name inside: first words, inserted words, last word
+        # Each further gap widens the window by one word on the same side, so
+        # once it leaves the text or takes in a word that is no name, wider
+        # gaps fail too: check only the word each gap adds, and stop there.
+        cased, folded = toks.cased, toks.folded
         for gap in range(1, MAX_INSERTED + 1):
-            start = i - pos if pos < size - 1 else i - pos - gap
+            if pos < size - 1:
+                start = i - pos
+                k = start + size - 2 + gap  # the inserted word this gap adds
+            else:
+                start = i - pos - gap
+                k = start + size - 1
             end = start + size + gap
             if start < 0 or end > n:
-                continue
+                break
             # Inserted words must look like names: capitalised, not generic.
-            inner = range(end - 1 - gap, end - 1)
-            if all(
-                toks.cased[k][:1].isupper()
-                and toks.folded[k] not in GENERIC_WORDS
-                and toks.folded[k] not in DIRECTIONS
-                for k in inner
+            if not (
+                cased[k][:1].isupper()
+                and folded[k] not in GENERIC_WORDS
+                and folded[k] not in DIRECTIONS
             ):
-                out.append((start, end, gap))
+                break
+            out.append((start, end, gap))
     return out
 
 
