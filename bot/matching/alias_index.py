@@ -156,6 +156,9 @@ class AliasIndex:
         self.starts = {p for p in self.prefixes if len(p) >= 3} | {
             skeleton(w) for a in self.aliases if not a.strict for w in a.folded[:1]
         }
+        # Cased words that may begin an acronym: its first word, or a beginning
+        # of it spelled with hyphens (K-P for KP).
+        self.strict_heads = set(self.strict) | all_prefixes(set(self.strict_joined))
 
     @property
     def alias_count(self) -> int:

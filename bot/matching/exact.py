@@ -103,16 +103,15 @@ def exact_mentions(index: AliasIndex, f: Field) -> list[Match]:
 def _candidates(index: AliasIndex, f: Field) -> Sequence[int]:
     """The words where exact_mentions' loop can find anything, by set operations in C.
 
-    Most words of a text neither start an indexed name nor are a strict alias,
-    and testing each of them in Python was most of the loop's cost. A hyphen
-    can make any word a strict candidate, so such texts try every word.
+    Most words of a text neither start an indexed name nor can start an
+    acronym, and testing each of them in Python was most of the loop's cost.
+    An acronym spelled with hyphens (K-P) can only start at a word that
+    begins one (index.strict_heads), so hyphenated texts need no other rule.
     """
     n = len(f.tokens)
-    if "-" in f.text:
-        return range(n)
     skel, cased = f.skel, f.tokens.cased
     starts = index.starts.intersection(skel)
-    strict = index.strict.keys() & set(cased)
+    strict = index.strict_heads.intersection(cased)
     if strict:
         return [i for i in range(n) if skel[i] in starts or cased[i] in strict]
     if starts:
