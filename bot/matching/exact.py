@@ -56,12 +56,22 @@ def exact_mentions(index: AliasIndex, f: Field) -> list[Match]:
         ):
             found.extend(strict_at(index, f, i))
         # Longer aliases: the joined skeletons of 1..k words, exactly.
-        if skel[i] not in starts:
+        word = skel[i]
+        if word not in starts or word not in prefixes:
             continue
-        joined, bare, interior, linked = "", "", False, False
-        for j in range(i, min(n, i + index.max_words)):
+        # The first word alone, unrolled from the loop below (most candidates
+        # stop after it): joined and bare are the word itself, never dropped.
+        for a in index.joined.get(word, ()):
+            found.append(make_match(index.aliases[a], f, i, i + 1, 0))
+        if word in index.shortened and (
+            i + 1 == n or folded[i + 1] not in TRAILING_GENERIC or folded[i + 1] in SUBUNIT_WORDS
+        ):
+            for a in index.shortened[word]:
+                found.append(make_match(index.aliases[a], f, i, i + 1, 0))
+        joined, bare, interior, linked = word, word, False, False
+        for j in range(i + 1, min(n, i + index.max_words)):
             joined = join_skeleton(joined, skel[j])
-            droppable = j > i and folded[j] in DROPPABLE
+            droppable = folded[j] in DROPPABLE
             bare_next = bare if droppable else join_skeleton(bare, skel[j])
             if joined not in prefixes and bare_next not in prefixes:
                 break
@@ -86,7 +96,7 @@ def exact_mentions(index: AliasIndex, f: Field) -> list[Match]:
                 for a, words in index.noconn.get(bare, ()):
                     if words >= 3 or not linked:
                         found.append(make_match(index.aliases[a], f, i, j + 1, 0))
-            elif j > i:  # the text leaves out the connecting words the alias has
+            else:  # the text leaves out the connecting words the alias has
                 for a in index.dropped.get(bare, ()):
                     found.append(make_match(index.aliases[a], f, i, j + 1, 0))
     if any(toks.foreign):
