@@ -132,6 +132,7 @@ class AliasIndex:
         self.vowel_forms: dict[str, list[int]] = defaultdict(list)
         self.vowel_starts: set[str] = set()
         self.vowel_cache: dict[str, str] = {}
+        self.variant_start_cache: dict[str, bool] = {}
         # Names with connecting words (al, of the, va) that texts may leave out.
         self.dropped: dict[str, list[int]] = defaultdict(list)
         self.risky: set[tuple[str, str]] = set()  # (entity id, alias)
@@ -281,6 +282,20 @@ class AliasIndex:
                     for key in {word} | deletions(word):
                         self.anchor_words[key].add(word)
                 self.anchors[word].append((index, pos))
+
+    def variant_start(self, word: str) -> bool:
+        """May exact.variants find a name from this word (a skeleton)? Cached per word.
+
+        Its family-name stem is indexed, or its vowel class begins an indexed
+        vowel form: the two lookups variants makes first. Few words pass.
+        """
+        yes = surname_stem(word) in self.surnames or (
+            bool(self.vowel_forms) and vowel_class(word) in self.vowel_starts
+        )
+        if len(self.variant_start_cache) >= CACHE_LIMIT:
+            self.variant_start_cache.clear()
+        self.variant_start_cache[word] = yes
+        return yes
 
     def _hit(self, key: tuple[int, int]) -> Hit:
         """The Hit for (alias, position): what the fuzzy pass checks first, precomputed."""

@@ -164,7 +164,14 @@ def variants(index: AliasIndex, f: Field) -> list[Match]:
     cache = index.vowel_cache
     if len(cache) > CACHE_LIMIT:
         cache.clear()
-    for i in range(n):
+    # Only words that can begin a family are visited (index.variant_start, a
+    # lookup per word in C); the rest of a text never reaches the loop.
+    starts = list(map(index.variant_start_cache.get, skel))
+    if None in starts:
+        for k, word in enumerate(skel):
+            if starts[k] is None:
+                starts[k] = index.variant_start(word)
+    for i in [i for i, yes in enumerate(starts) if yes]:
         if not cased[i][:1].isupper() or toks.foreign[i]:
             continue
         word = skel[i]
