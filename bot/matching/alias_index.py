@@ -91,8 +91,8 @@ def all_prefixes(forms: set[str]) -> set[str]:
 # and for fuzzy.neighbours_fit and verify's first test, precomputed: the
 # head (name_rules.head) of the alias word after the anchor (None: the anchor
 # is last), the heads of the one or two words before it (None: it is first),
-# whether it is the last word, and the head of the alias's first word.
-Hit = tuple[int, int, Alias, str | None, frozenset[str] | None, bool, str]
+# whether it is the last word, and the heads of the alias's first and last words.
+Hit = tuple[int, int, Alias, str | None, frozenset[str] | None, bool, str, str]
 
 
 class AliasIndex:
@@ -306,7 +306,9 @@ class AliasIndex:
             skel, size = alias.skel, alias.size
             after = head(skel[pos + 1]) if pos + 1 < size else None
             before = frozenset(head(w) for w in skel[max(0, pos - 2) : pos]) if pos else None
-            hit = self._hits[key] = (a, pos, alias, after, before, pos == size - 1, head(skel[0]))
+            last = pos == size - 1
+            hit = (a, pos, alias, after, before, last, head(skel[0]), head(skel[-1]))
+            self._hits[key] = hit
         return hit
 
     def hits_of(self, word: str) -> tuple[Hit, ...]:

@@ -47,10 +47,10 @@ def fuzzy(index: AliasIndex, f: Field, skip: set[str]) -> list[Match]:
         right_up = right is not None and cased[i + 1][:1].isupper()
         left = head(skel[i - 1]) if i > 0 else None
         left_up = left is not None and cased[i - 1][:1].isupper()
-        for a, pos, alias, after, before, last, first in found[i]:  # type: ignore[union-attr]
+        for a, pos, alias, after, before, last, first, final in found[i]:  # type: ignore[union-attr]
             if alias.entity.id in skip:
                 continue
-            length, allowed = len(alias.joined), alias.allowed
+            length, allowed, size = len(alias.joined), alias.allowed, alias.size
             if after is not None and (
                 right is None or not (right_up or right == after or not right or not after)
             ):
@@ -64,13 +64,22 @@ def fuzzy(index: AliasIndex, f: Field, skip: set[str]) -> list[Match]:
                 if (a, start, end, gap) in tried:
                     continue
                 tried.add((a, start, end, gap))
-                # verify's first tests, inlined: the window starts like the alias,
-                # and a one-word window (its skeleton is the candidate) is not
-                # too long or too short for the alias's edit budget.
+                # verify's first tests, inlined: the window starts (and, word for
+                # word, ends) like the alias, and a window of one or two words is
+                # not too long or too short for the alias's edit budget (two
+                # skeletons join to their summed length, or one less).
                 if first and skel[start] and head(skel[start]) != first:
                     continue
-                if end - start == 1 and abs(len(skel[start]) - length) > allowed:
+                picked = end - start - gap  # the words verify compares
+                if picked == size and final and skel[end - 1] and head(skel[end - 1]) != final:
                     continue
+                if picked == 1:
+                    if abs(len(skel[start]) - length) > allowed:
+                        continue
+                elif picked == 2:
+                    both = len(skel[start]) + len(skel[end - 1])
+                    if both - 1 - length > allowed or length - both > allowed:
+                        continue
                 m = verify(index, alias, f, start, end, gap)
                 if m is not None:
                     current = best.get(m.entity_id)
