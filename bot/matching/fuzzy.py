@@ -160,6 +160,10 @@ def verify(
 def neighbours_fit(alias: Alias, pos: int, i: int, toks: Tokens, skel: list[str]) -> bool:
     """A quick necessary condition before any window is scored.
 
+    fuzzy() applies this rule inline, over the first letters each Hit carries,
+    to save a call per candidate; this function is its readable form, and
+    tests/test_match_prefilter.py checks the two agree.
+
     The words next to the anchor must start like the alias's words next to
     it, be a capitalised inserted name (a middle name), or hold a joined pair
     of the alias's words (Hizbul for Hizb ul).
