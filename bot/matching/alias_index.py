@@ -131,6 +131,7 @@ class AliasIndex:
         # Names by their vowel-class form (Usama = Osama), and those forms' first words.
         self.vowel_forms: dict[str, list[int]] = defaultdict(list)
         self.vowel_starts: set[str] = set()
+        self.vowel_words = 1  # the most words of a name indexed by vowel class
         self.vowel_cache: dict[str, str] = {}
         self.variant_start_cache: dict[str, bool] = {}
         # Names with connecting words (al, of the, va) that texts may leave out.
@@ -259,6 +260,7 @@ class AliasIndex:
             self.vowel_forms[form].append(index)
             self.vowel_starts.add(vowel_class(alias.skel[0]))
             self.max_words = max(self.max_words, alias.size)
+            self.vowel_words = max(self.vowel_words, alias.size)
 
     def _build_anchors(self) -> None:
         """Index fuzzy aliases by their rarest distinctive words and those words' deletions."""

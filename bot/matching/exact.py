@@ -188,7 +188,8 @@ def variants(index: AliasIndex, f: Field) -> list[Match]:
         if vowels not in index.vowel_starts:
             continue
         form = vowels
-        for j in range(i, min(n, i + index.max_words)):
+        # A vowel form matches only a name of as many words (alias.size below).
+        for j in range(i, min(n, i + index.vowel_words)):
             if j > i:
                 if toks.foreign[j]:
                     break
