@@ -32,6 +32,7 @@ from bot.matching.name_rules import (
     allowed_edits,
     deletions,
     distinctive,
+    head,
     is_strict,
     join_skeletons,
     same_start,
@@ -86,6 +87,14 @@ def all_prefixes(forms: set[str]) -> set[str]:
     return prefixes
 
 
+# A fuzzy candidate: alias number, the anchor's position in it, the alias,
+# and for fuzzy.neighbours_fit and verify's first test, precomputed: the
+# head (name_rules.head) of the alias word after the anchor (None: the anchor
+# is last), the heads of the one or two words before it (None: it is first),
+# whether it is the last word, and the heads of the alias's first and last words.
+Hit = tuple[int, int, Alias, str | None, frozenset[str] | None, bool, str, str]
+
+
 class AliasIndex:
     """Lookup tables from a name's forms to alias numbers (positions in `aliases`)."""
 
@@ -109,7 +118,8 @@ class AliasIndex:
         # anchor word -> (alias, position); a word or deletion -> anchor words
         self.anchors: dict[str, list[tuple[int, int]]] = defaultdict(list)
         self.anchor_words: dict[str, set[str]] = defaultdict(set)
-        self.anchor_cache: dict[str, tuple[tuple[int, int], ...]] = {}
+        self.anchor_cache: dict[str, tuple[Hit, ...]] = {}
+        self._hits: dict[tuple[int, int], Hit] = {}
         self.skeleton_cache: dict[str, str] = {}  # word -> skeleton, a plain dict: hot path
         self.excludes: dict[str, list[tuple[str, tuple[str, ...]]]] = defaultdict(list)
         # Risky aliases with symbols word matching would drop (C++): the raw text, as written.
@@ -121,7 +131,9 @@ class AliasIndex:
         # Names by their vowel-class form (Usama = Osama), and those forms' first words.
         self.vowel_forms: dict[str, list[int]] = defaultdict(list)
         self.vowel_starts: set[str] = set()
+        self.vowel_words = 1  # the most words of a name indexed by vowel class
         self.vowel_cache: dict[str, str] = {}
+        self.variant_start_cache: dict[str, bool] = {}
         # Names with connecting words (al, of the, va) that texts may leave out.
         self.dropped: dict[str, list[int]] = defaultdict(list)
         self.risky: set[tuple[str, str]] = set()  # (entity id, alias)
@@ -146,6 +158,9 @@ class AliasIndex:
         self.starts = {p for p in self.prefixes if len(p) >= 3} | {
             skeleton(w) for a in self.aliases if not a.strict for w in a.folded[:1]
         }
+        # Cased words that may begin an acronym: its first word, or a beginning
+        # of it spelled with hyphens (K-P for KP).
+        self.strict_heads = set(self.strict) | all_prefixes(set(self.strict_joined))
 
     @property
     def alias_count(self) -> int:
@@ -245,6 +260,7 @@ class AliasIndex:
             self.vowel_forms[form].append(index)
             self.vowel_starts.add(vowel_class(alias.skel[0]))
             self.max_words = max(self.max_words, alias.size)
+            self.vowel_words = max(self.vowel_words, alias.size)
 
     def _build_anchors(self) -> None:
         """Index fuzzy aliases by their rarest distinctive words and those words' deletions."""
@@ -269,8 +285,47 @@ class AliasIndex:
                         self.anchor_words[key].add(word)
                 self.anchors[word].append((index, pos))
 
+    def variant_start(self, word: str) -> bool:
+        """May exact.variants find a name from this word (a skeleton)? Cached per word.
+
+        Its family-name stem is indexed, or its vowel class begins an indexed
+        vowel form: the two lookups variants makes first. Few words pass.
+        """
+        yes = surname_stem(word) in self.surnames or (
+            bool(self.vowel_forms) and vowel_class(word) in self.vowel_starts
+        )
+        if len(self.variant_start_cache) >= CACHE_LIMIT:
+            self.variant_start_cache.clear()
+        self.variant_start_cache[word] = yes
+        return yes
+
+    def _hit(self, key: tuple[int, int]) -> Hit:
+        """The Hit for (alias, position): what the fuzzy pass checks first, precomputed."""
+        hit = self._hits.get(key)
+        if hit is None:
+            a, pos = key
+            alias = self.aliases[a]
+            skel, size = alias.skel, alias.size
+            after = head(skel[pos + 1]) if pos + 1 < size else None
+            before = frozenset(head(w) for w in skel[max(0, pos - 2) : pos]) if pos else None
+            last = pos == size - 1
+            hit = (a, pos, alias, after, before, last, head(skel[0]), head(skel[-1]))
+            self._hits[key] = hit
+        return hit
+
+    def hits_of(self, word: str) -> tuple[Hit, ...]:
+        """A text word's fuzzy candidates as Hits, cached per word in anchor_cache."""
+        hits = self.anchor_cache.get(word)
+        if hits is None:
+            anchorable = len(word) >= MIN_ANCHOR_LEN - 1 and distinctive(word)
+            hits = tuple(map(self._hit, self.anchor_hits(word))) if anchorable else ()
+            if len(self.anchor_cache) >= CACHE_LIMIT:
+                self.anchor_cache.clear()
+            self.anchor_cache[word] = hits
+        return hits
+
     def anchor_hits(self, word: str) -> tuple[tuple[int, int], ...]:
-        """Fuzzy candidates (alias, position) for a text word, cached per word.
+        """Fuzzy candidates (alias, position) for a text word (cached by hits_of).
 
         A shared deletion only says two words are up to two edits apart. A
         candidate is kept when the word starts like the anchor word (spelling
@@ -278,27 +333,21 @@ class AliasIndex:
         and is within budget: a one-word name's own (a five-letter name has
         none, so "Kabul" never wakes "Kadul"), or a longer name's.
         """
-        hits = self.anchor_cache.get(word)
-        if hits is None:
-            found: set[tuple[int, int]] = set()
-            anchors: set[str] = set()
-            for key in {word} | deletions(word):
-                anchors.update(self.anchor_words.get(key, ()))
-            for anchor in anchors:
-                if anchor == word:
-                    found.update(self.anchors[anchor])
-                    continue
-                if not same_start(anchor, word):
-                    continue
-                own = allowed_edits(len(anchor), self.threshold)
-                distance = OSA.distance(anchor, word, score_cutoff=max(own, 1))
-                for a, pos in self.anchors[anchor]:
-                    # A word of a longer name may spend the name's budget.
-                    budget = own if self.aliases[a].size == 1 else self.aliases[a].allowed
-                    if distance <= budget:
-                        found.add((a, pos))
-            hits = tuple(sorted(found))
-            if len(self.anchor_cache) >= CACHE_LIMIT:
-                self.anchor_cache.clear()
-            self.anchor_cache[word] = hits
-        return hits
+        found: set[tuple[int, int]] = set()
+        anchors: set[str] = set()
+        for key in {word} | deletions(word):
+            anchors.update(self.anchor_words.get(key, ()))
+        for anchor in anchors:
+            if anchor == word:
+                found.update(self.anchors[anchor])
+                continue
+            if not same_start(anchor, word):
+                continue
+            own = allowed_edits(len(anchor), self.threshold)
+            distance = OSA.distance(anchor, word, score_cutoff=max(own, 1))
+            for a, pos in self.anchors[anchor]:
+                # A word of a longer name may spend the name's budget.
+                budget = own if self.aliases[a].size == 1 else self.aliases[a].allowed
+                if distance <= budget:
+                    found.add((a, pos))
+        return tuple(sorted(found))

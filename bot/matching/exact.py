@@ -56,12 +56,22 @@ def exact_mentions(index: AliasIndex, f: Field) -> list[Match]:
         ):
             found.extend(strict_at(index, f, i))
         # Longer aliases: the joined skeletons of 1..k words, exactly.
-        if skel[i] not in starts:
+        word = skel[i]
+        if word not in starts or word not in prefixes:
             continue
-        joined, bare, interior, linked = "", "", False, False
-        for j in range(i, min(n, i + index.max_words)):
+        # The first word alone, unrolled from the loop below (most candidates
+        # stop after it): joined and bare are the word itself, never dropped.
+        for a in index.joined.get(word, ()):
+            found.append(make_match(index.aliases[a], f, i, i + 1, 0))
+        if word in index.shortened and (
+            i + 1 == n or folded[i + 1] not in TRAILING_GENERIC or folded[i + 1] in SUBUNIT_WORDS
+        ):
+            for a in index.shortened[word]:
+                found.append(make_match(index.aliases[a], f, i, i + 1, 0))
+        joined, bare, interior, linked = word, word, False, False
+        for j in range(i + 1, min(n, i + index.max_words)):
             joined = join_skeleton(joined, skel[j])
-            droppable = j > i and folded[j] in DROPPABLE
+            droppable = folded[j] in DROPPABLE
             bare_next = bare if droppable else join_skeleton(bare, skel[j])
             if joined not in prefixes and bare_next not in prefixes:
                 break
@@ -86,7 +96,7 @@ def exact_mentions(index: AliasIndex, f: Field) -> list[Match]:
                 for a, words in index.noconn.get(bare, ()):
                     if words >= 3 or not linked:
                         found.append(make_match(index.aliases[a], f, i, j + 1, 0))
-            elif j > i:  # the text leaves out the connecting words the alias has
+            else:  # the text leaves out the connecting words the alias has
                 for a in index.dropped.get(bare, ()):
                     found.append(make_match(index.aliases[a], f, i, j + 1, 0))
     if any(toks.foreign):
@@ -103,16 +113,15 @@ def exact_mentions(index: AliasIndex, f: Field) -> list[Match]:
 def _candidates(index: AliasIndex, f: Field) -> Sequence[int]:
     """The words where exact_mentions' loop can find anything, by set operations in C.
 
-    Most words of a text neither start an indexed name nor are a strict alias,
-    and testing each of them in Python was most of the loop's cost. A hyphen
-    can make any word a strict candidate, so such texts try every word.
+    Most words of a text neither start an indexed name nor can start an
+    acronym, and testing each of them in Python was most of the loop's cost.
+    An acronym spelled with hyphens (K-P) can only start at a word that
+    begins one (index.strict_heads), so hyphenated texts need no other rule.
     """
     n = len(f.tokens)
-    if "-" in f.text:
-        return range(n)
     skel, cased = f.skel, f.tokens.cased
     starts = index.starts.intersection(skel)
-    strict = index.strict.keys() & set(cased)
+    strict = index.strict_heads.intersection(cased)
     if strict:
         return [i for i in range(n) if skel[i] in starts or cased[i] in strict]
     if starts:
@@ -124,6 +133,8 @@ def reversed_names(index: AliasIndex, f: Field) -> list[Match]:
     """A person's name written family name first, after a comma: "Ahmadi, Said"."""
     toks, skel, text = f.tokens, f.skel, f.text
     n, found = len(toks), []
+    if index.reversed.keys().isdisjoint(skel):  # most texts: one pass in C
+        return []
     for k in range(n - 1):
         if skel[k] not in index.reversed or text[toks.ends[k] : toks.starts[k + 1]].strip() != ",":
             continue
@@ -153,7 +164,14 @@ def variants(index: AliasIndex, f: Field) -> list[Match]:
     cache = index.vowel_cache
     if len(cache) > CACHE_LIMIT:
         cache.clear()
-    for i in range(n):
+    # Only words that can begin a family are visited (index.variant_start, a
+    # lookup per word in C); the rest of a text never reaches the loop.
+    starts = list(map(index.variant_start_cache.get, skel))
+    if None in starts:
+        for k, word in enumerate(skel):
+            if starts[k] is None:
+                starts[k] = index.variant_start(word)
+    for i in [i for i, yes in enumerate(starts) if yes]:
         if not cased[i][:1].isupper() or toks.foreign[i]:
             continue
         word = skel[i]
@@ -170,7 +188,8 @@ def variants(index: AliasIndex, f: Field) -> list[Match]:
         if vowels not in index.vowel_starts:
             continue
         form = vowels
-        for j in range(i, min(n, i + index.max_words)):
+        # A vowel form matches only a name of as many words (alias.size below).
+        for j in range(i, min(n, i + index.vowel_words)):
             if j > i:
                 if toks.foreign[j]:
                     break

@@ -19,8 +19,7 @@ from bot.matching.name_rules import (
     DIRECTIONS,
     GENERIC_WORDS,
     MAX_INSERTED,
-    MIN_ANCHOR_LEN,
-    distinctive,
+    head,
     join_skeletons,
     same_start,
     signature,
@@ -35,21 +34,52 @@ def fuzzy(index: AliasIndex, f: Field, skip: set[str]) -> list[Match]:
     best: dict[str, Match] = {}
     tried: set[tuple[int, int, int, int]] = set()
     toks, skel = f.tokens, f.skel
-    cache = index.anchor_cache
-    for i, word in enumerate(skel):
-        hits = cache.get(word)
-        if hits is None:
-            anchorable = len(word) >= MIN_ANCHOR_LEN - 1 and distinctive(word)
-            hits = index.anchor_hits(word) if anchorable else ()
-            cache[word] = hits
-        for a, pos in hits:
-            alias = index.aliases[a]
-            if alias.entity.id in skip or not neighbours_fit(alias, pos, i, toks, skel):
+    # Looked up in C; only words not seen before take the Python path.
+    found = list(map(index.anchor_cache.get, skel))
+    if None in found:
+        for k, word in enumerate(skel):
+            if found[k] is None:
+                found[k] = index.hits_of(word)
+    cased, n = toks.cased, len(skel)
+    for i in [i for i, hits in enumerate(found) if hits]:
+        # neighbours_fit, inlined over precomputed first letters (see Hit).
+        right = head(skel[i + 1]) if i + 1 < n else None
+        right_up = right is not None and cased[i + 1][:1].isupper()
+        left = head(skel[i - 1]) if i > 0 else None
+        left_up = left is not None and cased[i - 1][:1].isupper()
+        for a, pos, alias, after, before, last, first, final in found[i]:  # type: ignore[union-attr]
+            if alias.entity.id in skip:
+                continue
+            length, allowed, size = len(alias.joined), alias.allowed, alias.size
+            if after is not None and (
+                right is None or not (right_up or right == after or not right or not after)
+            ):
+                continue
+            if before is not None and (
+                left is None
+                or not (left in before or not left or "" in before or (last and left_up))
+            ):
                 continue
             for start, end, gap in windows(alias, i, pos, toks):
                 if (a, start, end, gap) in tried:
                     continue
                 tried.add((a, start, end, gap))
+                # verify's first tests, inlined: the window starts (and, word for
+                # word, ends) like the alias, and a window of one or two words is
+                # not too long or too short for the alias's edit budget (two
+                # skeletons join to their summed length, or one less).
+                if first and skel[start] and head(skel[start]) != first:
+                    continue
+                picked = end - start - gap  # the words verify compares
+                if picked == size and final and skel[end - 1] and head(skel[end - 1]) != final:
+                    continue
+                if picked == 1:
+                    if abs(len(skel[start]) - length) > allowed:
+                        continue
+                elif picked == 2:
+                    both = len(skel[start]) + len(skel[end - 1])
+                    if both - 1 - length > allowed or length - both > allowed:
+                        continue
                 m = verify(index, alias, f, start, end, gap)
                 if m is not None:
                     current = best.get(m.entity_id)
@@ -72,20 +102,28 @@ def windows(alias: Alias, i: int, pos: int, toks: Tokens) -> list[tuple[int, int
             if 0 <= start <= i < start + length <= n:
                 out.append((start, start + length, 0))
     if size >= 2:  # a middle name inside: first words, inserted words, last word
+        # Each further gap widens the window by one word on the same side, so
+        # once it leaves the text or takes in a word that is no name, wider
+        # gaps fail too: check only the word each gap adds, and stop there.
+        cased, folded = toks.cased, toks.folded
         for gap in range(1, MAX_INSERTED + 1):
-            start = i - pos if pos < size - 1 else i - pos - gap
+            if pos < size - 1:
+                start = i - pos
+                k = start + size - 2 + gap  # the inserted word this gap adds
+            else:
+                start = i - pos - gap
+                k = start + size - 1
             end = start + size + gap
             if start < 0 or end > n:
-                continue
+                break
             # Inserted words must look like names: capitalised, not generic.
-            inner = range(end - 1 - gap, end - 1)
-            if all(
-                toks.cased[k][:1].isupper()
-                and toks.folded[k] not in GENERIC_WORDS
-                and toks.folded[k] not in DIRECTIONS
-                for k in inner
+            if not (
+                cased[k][:1].isupper()
+                and folded[k] not in GENERIC_WORDS
+                and folded[k] not in DIRECTIONS
             ):
-                out.append((start, end, gap))
+                break
+            out.append((start, end, gap))
     return out
 
 
@@ -121,6 +159,10 @@ def verify(
 
 def neighbours_fit(alias: Alias, pos: int, i: int, toks: Tokens, skel: list[str]) -> bool:
     """A quick necessary condition before any window is scored.
+
+    fuzzy() applies this rule inline, over the first letters each Hit carries,
+    to save a call per candidate; this function is its readable form, and
+    tests/test_match_prefilter.py checks the two agree.
 
     The words next to the anchor must start like the alias's words next to
     it, be a capitalised inserted name (a middle name), or hold a joined pair

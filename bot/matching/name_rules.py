@@ -201,6 +201,17 @@ def distinctive(skel: str) -> bool:
     return skel not in _COMMON_SKELETONS
 
 
+def head(word: str) -> str:
+    """A word's first letter for same_start: "a" for any vowel, "" for no word.
+
+    same_start(x, y) holds exactly when head(x) == head(y) or either is "",
+    so the fuzzy pass can compare precomputed heads instead of calling it.
+    """
+    if not word:
+        return ""
+    return "a" if word[0] in VOWELS else word[0]
+
+
 def same_start(a: str, b: str) -> bool:
     """Two spellings of one name word start alike (or both with a vowel: Usman/Osman)."""
     return not a or not b or a[0] == b[0] or (a[0] in VOWELS and b[0] in VOWELS)
