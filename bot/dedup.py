@@ -64,7 +64,9 @@ def _is_tracking(name: str) -> bool:
 # An article URL that is already in canonical form but for its scheme: lower-case
 # host without port, a path of unreserved characters with no "//" and no
 # trailing slash, no query, no fragment. Most feed links look like this.
-_PLAIN_URL = re.compile(r"https?://([a-z0-9](?:[a-z0-9.-]*[a-z0-9])?)(/(?:[A-Za-z0-9._~%-]+/)*[A-Za-z0-9._~%-]+|/?)")
+_PLAIN_URL = re.compile(
+    r"https?://([a-z0-9](?:[a-z0-9.-]*[a-z0-9])?)(/(?:[A-Za-z0-9._~%-]+/)*[A-Za-z0-9._~%-]+|/?)"
+)
 
 
 def canonical_url(url: str) -> str:

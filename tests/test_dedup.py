@@ -256,8 +256,22 @@ _URL_PIECES = st.sampled_from(
     ["a", "Z", "0", "-", ".", "_", "~", "%", "%2F", "/", "//", "?", "=", "&", "#", ":", "@", " "]
 )
 _HOSTS = st.sampled_from(
-    ["example.com", "Example.COM", "news1.example.com", "a", "a.", "1.2.3.4", "-x.org", "x-.org",
-     "example.com:80", "example.com:8080", "[2001:db8::1]", "b..c", "xn--80ak6aa92e.com", ""]
+    [
+        "example.com",
+        "Example.COM",
+        "news1.example.com",
+        "a",
+        "a.",
+        "1.2.3.4",
+        "-x.org",
+        "x-.org",
+        "example.com:80",
+        "example.com:8080",
+        "[2001:db8::1]",
+        "b..c",
+        "xn--80ak6aa92e.com",
+        "",
+    ]
 )
 
 
