@@ -132,8 +132,13 @@ _IMAGE_PARTS = frozenset(
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 _C1 = re.compile("[\x80-\x9f]")
 _RISKY_MARKUP = re.compile(
-    r"<[!?>]|</(?![A-Za-z])|&(?![A-Za-z][A-Za-z0-9]*;|#[0-9]+;|#[xX][0-9a-fA-F]+;|\s)"
+    r"<[!?>]|</(?![A-Za-z])|&(?![A-Za-z][-.A-Za-z0-9]*|#[0-9]+;|#[xX][0-9a-fA-F]+;|\s)"
 )
+# A bare "&name" (no ";"; sgmllib's entity-name characters): feedparser writes an
+# unknown one back as "&amp;name", which reads as the same text, unless a browser
+# would decode a prefix of it without ";" ("&copy2024" shows "©2024"): those decline.
+_BARE_REFERENCE = re.compile(r"&([A-Za-z][-.A-Za-z0-9]*)(;?)")
+_LEGACY_ENTITIES = tuple(sorted(k for k in html.entities.html5 if not k.endswith(";")))
 # feedparser's own rewrite of self-closing tags, and the elements it leaves empty.
 _SHORT_TAG = re.compile(r"<([^<>\s]+?)\s*/>")
 _VOID = frozenset(
@@ -465,6 +470,11 @@ def _check_markup(value: str) -> None:
     for name in _SHORT_TAG.findall(value):
         if name.lower() not in _VOID:
             raise Decline  # feedparser turns <p/> into <p></p>; <br/> stays a line break
+    for name, semicolon in _BARE_REFERENCE.findall(value):
+        if not semicolon and name.startswith(_LEGACY_ENTITIES):
+            raise Decline
+        if semicolon and not re.fullmatch("[A-Za-z][A-Za-z0-9]*", name):
+            raise Decline  # "&T.;": sgmllib drops the ";" after a name with "-" or "."
     for name, number in _REFERENCE.findall(value):
         if name and name not in _KNOWN_ENTITIES:
             raise Decline
