@@ -10,6 +10,7 @@ within a time window, since titles like "Daily briefing" recur).
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -60,14 +61,35 @@ def _is_tracking(name: str) -> bool:
     return lower in TRACKING_PARAMS or lower.startswith(TRACKING_PREFIXES)
 
 
+# An article URL that is already in canonical form but for its scheme: lower-case
+# host without port, a path of unreserved characters with no "//" and no
+# trailing slash, no query, no fragment. Most feed links look like this.
+_PLAIN_URL = re.compile(
+    r"https?://([a-z0-9](?:[a-z0-9.-]*[a-z0-9])?)(/(?:[A-Za-z0-9._~%-]+/)*[A-Za-z0-9._~%-]+|/?)"
+)
+
+
 def canonical_url(url: str) -> str:
     """A stable form of an article URL for duplicate detection.
 
     Scheme and host are lower-cased, default ports, fragments and tracking
     parameters dropped, remaining parameters sorted, a trailing slash removed.
     http and https count as the same article.
+
+    Why a shortcut: every parsed item of a changed feed gets its keys, repeats
+    included (their keys are remembered too), and urlsplit + parse_qsl cost
+    ~6 µs a link. A link `_PLAIN_URL` matches whole comes out of the general
+    path as "https://" + host + path (tests/test_dedup.py checks both agree).
     """
     url = url.strip()
+    plain = _PLAIN_URL.fullmatch(url)
+    if plain is not None:
+        return f"https://{plain[1]}{plain[2] or '/'}"
+    return _canonical_general(url)
+
+
+def _canonical_general(url: str) -> str:
+    """canonical_url for any (stripped) URL: the rules spelled out with urllib."""
     try:
         parts = urlsplit(url)
         port = parts.port

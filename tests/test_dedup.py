@@ -249,3 +249,41 @@ def test_canonical_url_of_http_urls(url):
 @given(st.one_of(st.text(), urls().map(lambda u: u.replace("/", "[", 1))))
 def test_canonical_url_never_raises(text):
     assert isinstance(canonical_url(text), str)
+
+
+# canonical_url's shortcut for plain links must give what the general rules give.
+_URL_PIECES = st.sampled_from(
+    ["a", "Z", "0", "-", ".", "_", "~", "%", "%2F", "/", "//", "?", "=", "&", "#", ":", "@", " "]
+)
+_HOSTS = st.sampled_from(
+    [
+        "example.com",
+        "Example.COM",
+        "news1.example.com",
+        "a",
+        "a.",
+        "1.2.3.4",
+        "-x.org",
+        "x-.org",
+        "example.com:80",
+        "example.com:8080",
+        "[2001:db8::1]",
+        "b..c",
+        "xn--80ak6aa92e.com",
+        "",
+    ]
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    scheme=st.sampled_from(["http", "https", "HTTP", "ftp", ""]),
+    host=_HOSTS,
+    path=st.lists(_URL_PIECES, max_size=10).map("".join),
+    pad=st.sampled_from(["", " ", "\t", "\n"]),
+)
+def test_canonical_url_shortcut_agrees_with_the_general_rules(scheme, host, path, pad) -> None:
+    from bot.dedup import _canonical_general
+
+    url = f"{scheme}://{host}{path}" if scheme else f"{host}{path}"
+    assert canonical_url(pad + url + pad) == _canonical_general(url.strip())

@@ -132,8 +132,13 @@ _IMAGE_PARTS = frozenset(
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 _C1 = re.compile("[\x80-\x9f]")
 _RISKY_MARKUP = re.compile(
-    r"<[!?>]|</(?![A-Za-z])|&(?![A-Za-z][A-Za-z0-9]*;|#[0-9]+;|#[xX][0-9a-fA-F]+;|\s)"
+    r"<[!?>]|</(?![A-Za-z])|&(?![A-Za-z][-.A-Za-z0-9]*|#[0-9]+;|#[xX][0-9a-fA-F]+;|\s)"
 )
+# A bare "&name" (no ";"; sgmllib's entity-name characters): feedparser writes an
+# unknown one back as "&amp;name", which reads as the same text, unless a browser
+# would decode a prefix of it without ";" ("&copy2024" shows "©2024"): those decline.
+_BARE_REFERENCE = re.compile(r"&([A-Za-z][-.A-Za-z0-9]*)(;?)")
+_LEGACY_ENTITIES = tuple(sorted(k for k in html.entities.html5 if not k.endswith(";")))
 # feedparser's own rewrite of self-closing tags, and the elements it leaves empty.
 _SHORT_TAG = re.compile(r"<([^<>\s]+?)\s*/>")
 _VOID = frozenset(
@@ -145,6 +150,25 @@ _OPEN_TAG = re.compile(r"<[A-Za-z/]")
 _REFERENCE = re.compile(r"&(?:([A-Za-z][A-Za-z0-9]*)|#([0-9]+|[xX][0-9a-fA-F]+));")
 _LINK_ENTITY = re.compile("&([A-Za-z0-9_]+);")
 _KNOWN_ENTITIES = frozenset(html.entities.name2codepoint) | {"apos"}
+
+
+_TAG_PARTS: dict[str, tuple[str, str]] = {}  # "{ns}local" → (ns, local), per worker
+
+
+def _split_tag(tag: str) -> tuple[str, str]:
+    """(namespace or "", local name) of an lxml tag, as etree.QName gives them.
+
+    Cached: a feed repeats a handful of tags thousands of times, and building a
+    QName per child was a tenth of the fast path's own time. Bounded: a
+    document with many distinct tags stops adding to the cache.
+    """
+    parts = _TAG_PARTS.get(tag)
+    if parts is None:
+        qname = etree.QName(tag)
+        parts = (qname.namespace or "", qname.localname)
+        if len(_TAG_PARTS) < 4096:
+            _TAG_PARTS[tag] = parts
+    return parts
 
 
 class Decline(Exception):
@@ -239,8 +263,7 @@ class _Reader:
             tag = child.tag
             if not isinstance(tag, str):
                 continue
-            qname = etree.QName(child)
-            ns, local = qname.namespace or "", qname.localname
+            ns, local = _split_tag(tag)
             if entry_level and local in _TITLE_RESETS and ns in ("", RSS10):
                 image_title = _check_entry_image(child)
                 has_image = True
@@ -447,6 +470,11 @@ def _check_markup(value: str) -> None:
     for name in _SHORT_TAG.findall(value):
         if name.lower() not in _VOID:
             raise Decline  # feedparser turns <p/> into <p></p>; <br/> stays a line break
+    for name, semicolon in _BARE_REFERENCE.findall(value):
+        if not semicolon and name.startswith(_LEGACY_ENTITIES):
+            raise Decline
+        if semicolon and not re.fullmatch("[A-Za-z][A-Za-z0-9]*", name):
+            raise Decline  # "&T.;": sgmllib drops the ";" after a name with "-" or "."
     for name, number in _REFERENCE.findall(value):
         if name and name not in _KNOWN_ENTITIES:
             raise Decline

@@ -100,33 +100,43 @@ def html_to_text(markup: str) -> str:
 def _visible_pieces(root: etree._Element) -> list[str]:
     """The text nodes a reader sees, in document order, with spaces at block edges.
 
-    Walked with an explicit stack, not recursion: nesting depth is the
-    document's to choose (libxml2 caps it, but Python's recursion limit is lower).
+    Walked by lxml's `iterwalk` (in C; no recursion, so nesting depth cannot
+    hit Python's limit): about twice as fast as a Python stack walk, and this
+    runs on every HTML summary of every parsed item. A hidden element's
+    subtree is skipped; its end event still comes, and then only its tail shows.
     """
     pieces: list[str] = []
-    stack: list[tuple[etree._Element, bool]] = [(root, False)]
-    while stack:
-        element, closing = stack.pop()
-        tag = element.tag if isinstance(element.tag, str) else ""
-        if closing:
-            if tag.lower() in _BLOCK:
-                pieces.append(" ")
+    append = pieces.append
+    skipped = None  # the hidden element whose subtree was skipped: its end comes next
+    walker = etree.iterwalk(root, events=("start", "end", "comment", "pi"))
+    for event, element in walker:
+        if event == "start":
+            tag = element.tag.lower()
+            if tag in _INVISIBLE or _hidden_by_attribute(element):
+                walker.skip_subtree()
+                skipped = element
+                continue
+            if tag in _BLOCK:
+                append(" ")
+            if element.text:
+                append(element.text)
+        elif event == "end":
+            if element is skipped:
+                skipped = None
+            elif element.tag.lower() in _BLOCK:
+                append(" ")
             if element.tail:
-                pieces.append(element.tail)
-            continue
-        if not tag or _hidden(element, tag.lower()):
-            # A comment, processing instruction or invisible element: its own text
-            # is not shown, but the text after it (its tail) is.
-            if element.tail:
-                pieces.append(element.tail)
-            continue
-        if tag.lower() in _BLOCK:
-            pieces.append(" ")
-        if element.text:
-            pieces.append(element.text)
-        stack.append((element, True))
-        stack.extend((child, False) for child in reversed(element))
+                append(element.tail)
+        elif element.tail:  # a comment or processing instruction: only the text after it shows
+            append(element.tail)
     return pieces
+
+
+def _hidden_by_attribute(element: etree._Element) -> bool:
+    if element.get("hidden") is not None:
+        return True
+    style = element.get("style")
+    return bool(style and _HIDING_STYLE.search(style))
 
 
 def _hidden(element: etree._Element, tag: str) -> bool:

@@ -52,6 +52,26 @@ async def test_a_title_repeats_only_within_the_window(store: ItemStore) -> None:
     assert (inside.new_items, later.new_items, after.new_items) == (0, 0, 1)
 
 
+async def test_a_repeat_remembers_its_new_keys_and_keeps_the_stored_ones(store: ItemStore) -> None:
+    """A repeat (same guid) under a new URL teaches that URL; the keys already stored
+    keep their first sighting, so retention still counts from it."""
+    await ingest(store, [item(1)])
+    moved = Item(
+        FEED, f"{FEED}#g1", "https://news.example/moved", "Story number 1 reported here today"
+    )
+    assert await ingest(store, [moved], NOW + timedelta(days=1)) == (0, 1, 0)
+    elsewhere = Item("https://other.example/feed", "x", "https://news.example/moved", "Other words")
+    assert await ingest(
+        store, [elsewhere], NOW + timedelta(days=1), feed="https://other.example/feed"
+    ) == (0, 1, 0)
+    day = 86400.0
+    # The guid and first URL keys are from NOW: pruned at NOW + 30.5 days, the moved URL not.
+    assert await store.prune(NOW + timedelta(days=30, hours=12), retention_seconds=30 * day) > 0
+    later = NOW + timedelta(days=30, hours=12)
+    assert await ingest(store, [item(1)], later) == (1, 0, 0)
+    assert await ingest(store, [elsewhere], later, feed="https://other.example/feed") == (0, 1, 0)
+
+
 async def test_items_since_is_newest_first(store: ItemStore) -> None:
     await ingest(store, [item(1)])
     await ingest(store, [item(2)], NOW + timedelta(minutes=1))

@@ -268,12 +268,12 @@ async def _upsert_feed(db: aiosqlite.Connection, s: FeedState, added_items: int 
 
 async def _record_new_items(db: aiosqlite.Connection, feed_url: str, now: datetime) -> None:
     """Track how often a feed has news; the average is bot/feeds/schedule.py's rule."""
-    async with db.execute(
+    rows = await db.execute_fetchall(
         "SELECT last_new_at, mean_gap FROM feeds WHERE url = ?", (feed_url,)
-    ) as cur:
-        row = await cur.fetchone()
-    if row is None:
+    )
+    if not rows:
         return
+    row = next(iter(rows))
     mean_gap = next_mean_gap(dt(row[0]), row[1], now)
     await db.execute(
         "UPDATE feeds SET mean_gap = ?, last_new_at = ? WHERE url = ?",

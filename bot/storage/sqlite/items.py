@@ -44,12 +44,22 @@ class ItemRepository(SQLiteConnection):
         plans = plan([item for item, _ in candidates])
         keys_by_item = {id(item): keys for item, keys in candidates}
 
+        # Keys of repeats are remembered too (below), but re-writing a stored guid or
+        # URL key changes nothing: those are only confirmed inside the transaction.
+        stored_keys = {
+            k for keys in repeats for k in keys if k in sightings and not slides_when_seen_again(k)
+        }
         async with self._transaction() as db:
-            # Another feed may have recorded the same story since the look above.
-            sightings = await self._sightings({k for _, keys in candidates for k in keys})
+            # Another feed may have recorded the same story since the look above
+            # (and retention may have pruned a key the repeats share).
+            sightings = await self._sightings(
+                {k for _, keys in candidates for k in keys} | stored_keys
+            )
+            stored_keys.intersection_update(sightings)
             seen = still_seen(sightings, now, dedup_window)
             fresh = [p for p in plans if not seen.intersection(keys_by_item[id(p.item)])]
-            next_id = int(await self._scalar("SELECT coalesce(max(id), 0) + 1 FROM items"))
+            (next_row,) = await db.execute_fetchall("SELECT coalesce(max(id), 0) + 1 FROM items")
+            next_id = int(next_row[0])
             item_rows, outbox_rows = [], []
             key_rows: list[tuple[str, float, int | None]] = []
             story_rows: list[tuple[str, str, str, float, float]] = []
@@ -82,30 +92,39 @@ class ItemRepository(SQLiteConnection):
                     for d in p.deliveries
                 ]
             # Keys of repeats are remembered too, so a later URL or title variant
-            # of a repeat is recognised as well.
-            key_rows += [(k, now_ts, None) for keys in repeats for k in keys]
-            await db.executemany(
+            # of a repeat is recognised as well. A guid or URL key still stored would
+            # be left as it is by `_remember` (first sighting kept, item id kept):
+            # skipping it saves ~90 no-op upserts per changed feed of 50 items.
+            key_rows += [
+                (k, now_ts, None) for keys in repeats for k in keys if k not in stored_keys
+            ]
+            # Each statement is a round trip to aiosqlite's thread (a queue, a wake-up
+            # of the event loop): one with no rows is skipped, its effect being none.
+            await _insert_many(
+                db,
                 "INSERT INTO items (id, feed_url, guid, url, title, summary, published, "
                 "feed_name, fetched_at, matches, story, date_note, story_features) "
                 "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 item_rows,
             )
-            await db.executemany(
+            await _insert_many(
+                db,
                 "INSERT INTO stories (key, title, url, first_seen, last_seen) VALUES (?,?,?,?,?) "
                 "ON CONFLICT (key) DO UPDATE SET last_seen = excluded.last_seen",
                 story_rows,
             )
-            await db.executemany(
+            await _insert_many(
+                db,
                 "INSERT OR IGNORE INTO entity_first_seen (entity_id, first_seen) VALUES (?,?)",
                 first_seen_rows,
             )
             await _remember(db, key_rows)
-            cur = await db.executemany(
+            alerts = await _insert_many(
+                db,
                 "INSERT OR IGNORE INTO outbox (item_id, platform, channel_id, matches, "
                 "next_attempt_at, created_at) VALUES (?,?,?,?,?,?)",
                 outbox_rows,
             )
-            alerts = max(cur.rowcount, 0)
             await _upsert_feed(db, state, added_items=len(fresh))
             if fresh:
                 await _record_new_items(db, state.feed_url, now)
@@ -118,9 +137,8 @@ class ItemRepository(SQLiteConnection):
         for i in range(0, len(ordered), 500):
             chunk = ordered[i : i + 500]
             sql = f"SELECT key, first_seen FROM seen WHERE key IN ({','.join('?' * len(chunk))})"
-            async with self._db.execute(sql, chunk) as cur:
-                for key, first_seen in await cur.fetchall():
-                    found[key] = datetime.fromtimestamp(first_seen, UTC)
+            for key, first_seen in await self._db.execute_fetchall(sql, chunk):
+                found[key] = datetime.fromtimestamp(first_seen, UTC)
         return found
 
     async def items_since(self, since: datetime) -> list[Item]:
@@ -154,11 +172,21 @@ class ItemRepository(SQLiteConnection):
         return removed
 
 
+async def _insert_many(db: aiosqlite.Connection, sql: str, rows: Sequence[Sequence[object]]) -> int:
+    """executemany, skipped when there are no rows; the number of rows it changed."""
+    if not rows:
+        return 0
+    cur = await db.executemany(sql, rows)
+    return max(cur.rowcount, 0)
+
+
 async def _remember(
     db: aiosqlite.Connection, rows: Sequence[tuple[str, float, int | None]]
 ) -> None:
     """Record (key, seen_at, item_id) rows; a key seen again is refreshed only when
     bot/dedup.py says its window slides."""
+    if not rows:
+        return
     await db.executemany(
         "INSERT INTO seen (key, first_seen, item_id) VALUES (?,?,?) ON CONFLICT (key) DO "
         "UPDATE SET first_seen = CASE WHEN ? THEN excluded.first_seen ELSE first_seen END, "

@@ -33,13 +33,17 @@ class StoryRepository(SQLiteConnection):
         """Story parents in a channel whose message is behind the story's growth there.
 
         Each carries the feeds of the story's items delivered in the channel;
-        bot/stories/rules.py counts the sources from them.
+        bot/stories/rules.py counts the sources from them. The CROSS JOIN makes
+        SQLite start from the story's items (index items_story), not from every
+        sent alert of the channel: 32 ms a story post with 25,000 sent alerts
+        before, 0.02 ms after, so a first poll of 10,000 feeds no longer spends
+        minutes editing story messages.
         """
         sql = f"""
             SELECT {ALERT_COLUMNS}, sp.message_id AS parent_message, sp.sources AS revision,
                 sp.last_update, (
-                    SELECT json_group_array(DISTINCT mi.feed_url) FROM outbox mo
-                    JOIN items mi ON mi.id = mo.item_id
+                    SELECT json_group_array(DISTINCT mi.feed_url) FROM items mi
+                    CROSS JOIN outbox mo ON mo.item_id = mi.id
                     WHERE mi.story = sp.story AND mo.platform = sp.platform
                         AND mo.channel_id = sp.channel_id AND mo.status = 'sent'
                 ) AS feeds
