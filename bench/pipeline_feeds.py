@@ -279,6 +279,24 @@ def _not_modified(request: web.Request, doc: FeedDoc) -> bool:
     return False
 
 
+async def serve_until_told(app: web.Application, control: Connection) -> None:
+    """Serve `app` on 127.0.0.1 (a free port, sent through `control`) until any message
+    or EOF arrives on `control`: the small feed servers of bench/scale.py and
+    bench/startup_run.py run this in a child process."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((HOST, 0))
+    sock.listen(1024)
+    await web.SockSite(runner, sock).start()
+    control.send(sock.getsockname()[1])
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_reader(control.fileno(), stop.set)
+    await stop.wait()
+    await runner.cleanup()
+
+
 async def _serve(
     docs: list[FeedDoc],
     sock: socket.socket,

@@ -61,7 +61,6 @@ import json
 import multiprocessing
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -81,7 +80,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # pipeline_feeds
 
 import psutil  # noqa: E402
 from aiohttp import web  # noqa: E402
-from pipeline_feeds import HOST, FeedDoc, grow_feed, make_feeds  # noqa: E402
+from pipeline_feeds import (  # noqa: E402
+    HOST,
+    FeedDoc,
+    grow_feed,
+    make_feeds,
+    serve_until_told,
+)
 
 WATCHLISTS = ROOT / "watchlists"
 START_TIMEOUT = 180.0  # instances starting and every feed's first poll, on a loaded machine
@@ -126,19 +131,7 @@ def serve(control: Connection, seed: int, feeds: int, items: int, new: int, shar
         app.router.add_get(r"/feed/{n:\d+}.xml", feed)
         app.router.add_get("/_stats", stats_view)
         app.router.add_get("/_reset", reset)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((HOST, 0))
-        sock.listen(1024)
-        await web.SockSite(runner, sock).start()
-        control.send(sock.getsockname()[1])
-        loop = asyncio.get_running_loop()
-        stop = asyncio.Event()
-        loop.add_reader(control.fileno(), stop.set)  # any message or EOF: stop
-        await stop.wait()
-        await runner.cleanup()
+        await serve_until_told(app, control)
 
     asyncio.run(main())
 

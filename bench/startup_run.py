@@ -90,24 +90,14 @@ def serve(control: Connection) -> None:
         return web.json_response(state)
 
     async def main() -> None:
-        import socket
+        sys.path.insert(0, str(ROOT / "bench"))
+        from pipeline_feeds import serve_until_told
 
         app = web.Application()
         app.router.add_get(r"/feed/{n:\d+}.xml", feed)
         app.router.add_get("/_watch", watch)
         app.router.add_get("/_stats", stats)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((HOST, 0))
-        sock.listen(1024)
-        await web.SockSite(runner, sock).start()
-        control.send(sock.getsockname()[1])
-        stop = asyncio.Event()
-        asyncio.get_running_loop().add_reader(control.fileno(), stop.set)
-        await stop.wait()
-        await runner.cleanup()
+        await serve_until_told(app, control)
 
     asyncio.run(main())
 
