@@ -14,7 +14,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from bot.models import Alert, FeedState, Item, Match
+from bot.models import Alert, FeedState, FloodSummary, Item, Match
 
 
 class Row(Protocol):
@@ -94,3 +94,17 @@ def alert_from_row(r: Row) -> Alert:
         reply_to=r["reply_to"],
         story=r["story"],
     )
+
+
+def summary_from_row(r: Row, alerts: tuple[Alert, ...]) -> tuple[FloodSummary, int, datetime]:
+    """A pending `flood_summaries` row with the alerts it lists: (summary, attempts so
+    far, when it is due), as OutboxStore.next_summary returns it."""
+    summary = FloodSummary(
+        id=r["id"],
+        platform=r["platform"],
+        channel_id=r["channel_id"],
+        alerts=alerts,
+        window_start=dt(r["window_start"]) or datetime.now(UTC),
+        window_end=dt(r["window_end"]) or datetime.now(UTC),
+    )
+    return summary, r["attempts"], dt(r["next_attempt_at"]) or datetime.now(UTC)

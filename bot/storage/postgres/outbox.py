@@ -18,7 +18,7 @@ from typing import Any
 from bot.models import Alert, DeliveryProblem, DigestJob, FloodSummary
 from bot.storage.coordination import OUTBOX_CHANGED
 from bot.storage.postgres.connection import PostgresConnection, notify
-from bot.storage.rows import ALERT_COLUMNS, alert_from_row, dt, ts
+from bot.storage.rows import ALERT_COLUMNS, alert_from_row, dt, summary_from_row, ts
 
 
 class OutboxRepository(PostgresConnection):
@@ -269,15 +269,7 @@ class OutboxRepository(PostgresConnection):
             WHERE o.summary_id = $1 ORDER BY o.id
         """
         alerts = tuple(alert_from_row(r) for r in await self._fetch(sql, row["id"]))
-        summary = FloodSummary(
-            id=row["id"],
-            platform=platform,
-            channel_id=channel_id,
-            alerts=alerts,
-            window_start=dt(row["window_start"]) or datetime.now(UTC),
-            window_end=dt(row["window_end"]) or datetime.now(UTC),
-        )
-        return summary, row["attempts"], dt(row["next_attempt_at"]) or datetime.now(UTC)
+        return summary_from_row(row, alerts)
 
     async def mark_summary(
         self,

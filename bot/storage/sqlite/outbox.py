@@ -12,6 +12,7 @@ from bot.models import (
     DigestJob,
     FloodSummary,
 )
+from bot.storage.rows import summary_from_row
 from bot.storage.sqlite.connection import SQLiteConnection
 from bot.storage.sqlite.rows import (
     ALERT_COLUMNS,
@@ -254,15 +255,7 @@ class OutboxRepository(SQLiteConnection):
         """
         async with self._db.execute(sql, (row["id"],)) as cur:
             alerts = tuple(alert_from_row(r) for r in await cur.fetchall())
-        summary = FloodSummary(
-            id=row["id"],
-            platform=platform,
-            channel_id=channel_id,
-            alerts=alerts,
-            window_start=dt(row["window_start"]) or datetime.now(UTC),
-            window_end=dt(row["window_end"]) or datetime.now(UTC),
-        )
-        return summary, row["attempts"], dt(row["next_attempt_at"]) or datetime.now(UTC)
+        return summary_from_row(row, alerts)
 
     async def mark_summary(
         self,
