@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from bot.models import Alert, FeedState, FloodSummary, Item, Match
+from bot.storage.models import IngestPlan
 
 
 class Row(Protocol):
@@ -108,3 +109,30 @@ def summary_from_row(r: Row, alerts: tuple[Alert, ...]) -> tuple[FloodSummary, i
         window_end=dt(r["window_end"]) or datetime.now(UTC),
     )
     return summary, r["attempts"], dt(r["next_attempt_at"]) or datetime.now(UTC)
+
+
+# The columns an ingest writes for a new item, in the order of `item_row`'s values.
+ITEM_INSERT_COLUMNS = (
+    "id, feed_url, guid, url, title, summary, published, "
+    "feed_name, fetched_at, matches, story, date_note, story_features"
+)
+
+
+def item_row(item_id: int, plan: IngestPlan, fetched_at: float) -> tuple[object, ...]:
+    """The values of a new item's row (ITEM_INSERT_COLUMNS), the same for every engine."""
+    it = plan.item
+    return (
+        item_id,
+        it.feed_url,
+        it.guid,
+        it.url,
+        it.title,
+        it.summary,
+        ts(it.published),
+        it.feed_name,
+        fetched_at,
+        matches_json(plan.matches),
+        plan.story,
+        it.date_note,
+        plan.story_features if plan.story is not None else None,
+    )

@@ -23,7 +23,7 @@ from bot.storage.coordination import OUTBOX_CHANGED
 from bot.storage.models import IngestResult, Planner
 from bot.storage.postgres.connection import PostgresConnection, affected, notify
 from bot.storage.postgres.feeds import record_new_items, upsert_feed
-from bot.storage.rows import dt, matches_json, ts
+from bot.storage.rows import ITEM_INSERT_COLUMNS, dt, item_row, matches_json
 
 #: First half of the two-int advisory lock keys on item keys (the second is a hash
 #: of the key); two-int keys never collide with the one-bigint session locks.
@@ -89,23 +89,7 @@ class ItemRepository(PostgresConnection):
             first_seen: set[str] = set()
             for item_id, p in zip(ids, fresh, strict=True):
                 it = p.item
-                item_rows.append(
-                    (
-                        item_id,
-                        it.feed_url,
-                        it.guid,
-                        it.url,
-                        it.title,
-                        it.summary,
-                        ts(it.published),
-                        it.feed_name,
-                        now_ts,
-                        matches_json(p.matches),
-                        p.story,
-                        it.date_note,
-                        p.story_features if p.story is not None else None,
-                    )
-                )
+                item_rows.append(item_row(item_id, p, now_ts))
                 if p.story is not None:
                     story_rows.setdefault(p.story, (p.story, it.title, it.url, now_ts, now_ts))
                 first_seen.update(m.entity_id for m in p.matches)
@@ -122,8 +106,7 @@ class ItemRepository(PostgresConnection):
                     key_rows.setdefault(k, (k, now_ts, None, slides_when_seen_again(k)))
             if item_rows:
                 await con.executemany(
-                    "INSERT INTO items (id, feed_url, guid, url, title, summary, published, "
-                    "feed_name, fetched_at, matches, story, date_note, story_features) "
+                    f"INSERT INTO items ({ITEM_INSERT_COLUMNS}) "
                     "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)",
                     item_rows,
                 )

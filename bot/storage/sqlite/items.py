@@ -13,12 +13,12 @@ from bot.models import (
     Item,
 )
 from bot.storage.models import IngestResult, Planner
+from bot.storage.rows import ITEM_INSERT_COLUMNS, item_row
 from bot.storage.sqlite.connection import SQLiteConnection
 from bot.storage.sqlite.feeds import _record_new_items, _upsert_feed
 from bot.storage.sqlite.rows import (
     dt,
     matches_json,
-    ts,
 )
 
 
@@ -66,23 +66,7 @@ class ItemRepository(SQLiteConnection):
             first_seen_rows: list[tuple[str, float]] = []
             for item_id, p in enumerate(fresh, start=next_id):
                 it = p.item
-                item_rows.append(
-                    (
-                        item_id,
-                        it.feed_url,
-                        it.guid,
-                        it.url,
-                        it.title,
-                        it.summary,
-                        ts(it.published),
-                        it.feed_name,
-                        now_ts,
-                        matches_json(p.matches),
-                        p.story,
-                        it.date_note,
-                        p.story_features if p.story is not None else None,
-                    )
-                )
+                item_rows.append(item_row(item_id, p, now_ts))
                 if p.story is not None:
                     story_rows.append((p.story, it.title, it.url, now_ts, now_ts))
                 first_seen_rows += [(m.entity_id, now_ts) for m in p.matches]
@@ -102,9 +86,7 @@ class ItemRepository(SQLiteConnection):
             # of the event loop): one with no rows is skipped, its effect being none.
             await _insert_many(
                 db,
-                "INSERT INTO items (id, feed_url, guid, url, title, summary, published, "
-                "feed_name, fetched_at, matches, story, date_note, story_features) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                f"INSERT INTO items ({ITEM_INSERT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 item_rows,
             )
             await _insert_many(
