@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.cli.common import preflight
-from bot.config import is_postgres
 from bot.errors import AlreadyRunning, StorageError
 
 if TYPE_CHECKING:
@@ -32,7 +31,7 @@ async def run(args: argparse.Namespace) -> int:
     checked = preflight(args)
     settings = checked.settings
     database = settings.bot.database
-    lock = RunLock(None, None) if is_postgres(database) else lock_database(database, "run")
+    lock = lock_database(database, "run")  # PostgreSQL: no file lock (lock_path)
     if not isinstance(lock, RunLock):
         raise AlreadyRunning(
             f"{database} is in use by {lock.describe()}; stop that one first "
@@ -70,7 +69,7 @@ async def once(args: argparse.Namespace) -> int:
     checked = preflight(args)
     settings = checked.settings
     database = settings.bot.database
-    lock = RunLock(None, None) if is_postgres(database) else lock_database(database, "once")
+    lock = lock_database(database, "once")  # PostgreSQL: no file lock (lock_path)
     if not isinstance(lock, RunLock):
         # A running bot delivers from the same outbox: a second deliverer would
         # post every alert twice, so this one only polls and queues.
