@@ -93,6 +93,21 @@ class Sink(Protocol):
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?")
 
 
+class NoCommandConnection:
+    """For sinks that only write (console, JSON lines): there is no command connection
+    to open or close, and nothing ever listens."""
+
+    async def start_listener(self) -> None:
+        return None
+
+    async def stop_listener(self) -> None:
+        return None
+
+    @property
+    def listening(self) -> bool:
+        return False
+
+
 def plain_text(text: str) -> str:
     """Feed text made safe for a terminal or log: no escape sequences or control characters."""
     text = _ANSI.sub("", text)

@@ -10,7 +10,7 @@ import sys
 from datetime import UTC, datetime
 from typing import TextIO
 
-from bot.chat.base import plain_lines, plain_text
+from bot.chat.base import NoCommandConnection, plain_lines, plain_text
 from bot.chat.format import (
     Markup,
     cut,
@@ -105,7 +105,7 @@ def format_digest(digest: Digest) -> str:
     return text
 
 
-class ConsoleSink:
+class ConsoleSink(NoCommandConnection):
     platform = "console"
 
     def __init__(self, stream: TextIO | None = None) -> None:
@@ -117,17 +117,6 @@ class ConsoleSink:
 
     async def start(self) -> None:
         return None
-
-    # No command connection: nothing to open or close, and nothing listens.
-    async def start_listener(self) -> None:
-        return None
-
-    async def stop_listener(self) -> None:
-        return None
-
-    @property
-    def listening(self) -> bool:
-        return False
 
     async def close(self) -> None:
         self.stream.flush()

@@ -22,6 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from bot.chat.base import NoCommandConnection
 from bot.chat.format import source_of
 from bot.digest.model import Digest
 from bot.errors import DeliveryError
@@ -117,7 +118,7 @@ def _record_key(record: Any) -> str | None:
     return None
 
 
-class JsonlSink:
+class JsonlSink(NoCommandConnection):
     platform = "jsonl"
 
     def __init__(self) -> None:
@@ -126,17 +127,6 @@ class JsonlSink:
 
     async def start(self) -> None:
         return None
-
-    # No command connection: nothing to open or close, and nothing listens.
-    async def start_listener(self) -> None:
-        return None
-
-    async def stop_listener(self) -> None:
-        return None
-
-    @property
-    def listening(self) -> bool:
-        return False
 
     async def close(self) -> None:
         return None
