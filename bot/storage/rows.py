@@ -72,6 +72,29 @@ ALERT_COLUMNS = (
 )
 
 
+def feed_row(s: FeedState, added_items: int = 0) -> tuple[object, ...]:
+    """A feed's row values in `feeds` column order (url … html_url), for every engine.
+    `added_items` new items are counted into items_seen; the upserts also add them to
+    the stored count, so a stale in-memory state never lowers it."""
+    return (
+        s.feed_url,
+        s.fetch_url,
+        s.etag,
+        s.last_modified,
+        s.body_hash,
+        int(s.first_polled),
+        ts(s.next_poll_at),
+        ts(s.last_success_at),
+        s.last_error,
+        ts(s.last_error_at),
+        s.error_count,
+        ts(s.failing_since),
+        s.disabled_reason,
+        s.items_seen + added_items,
+        s.html_url,
+    )
+
+
 def alert_from_row(r: Row) -> Alert:
     item = Item(
         feed_url=r["feed_url"],

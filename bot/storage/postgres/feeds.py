@@ -19,7 +19,7 @@ from bot.models import FeedState
 from bot.storage.coordination import TERMS_CHANGED
 from bot.storage.models import AddedFeed
 from bot.storage.postgres.connection import PostgresConnection, affected, notify
-from bot.storage.rows import dt, feed_state_from_row, ts
+from bot.storage.rows import dt, feed_row, feed_state_from_row
 
 _FEED_COLUMNS = (
     "url, fetch_url, etag, last_modified, body_hash, first_polled, next_poll_at, "
@@ -66,28 +66,8 @@ _CLAIM = """
 """
 
 
-def _feed_row(s: FeedState, added_items: int = 0) -> tuple[object, ...]:
-    return (
-        s.feed_url,
-        s.fetch_url,
-        s.etag,
-        s.last_modified,
-        s.body_hash,
-        int(s.first_polled),
-        ts(s.next_poll_at),
-        ts(s.last_success_at),
-        s.last_error,
-        ts(s.last_error_at),
-        s.error_count,
-        ts(s.failing_since),
-        s.disabled_reason,
-        s.items_seen + added_items,
-        s.html_url,
-    )
-
-
 async def upsert_feed(con: asyncpg.Connection, s: FeedState, added_items: int = 0) -> None:
-    await con.execute(_UPSERT_FEED, *_feed_row(s, added_items), added_items)
+    await con.execute(_UPSERT_FEED, *feed_row(s, added_items), added_items)
 
 
 async def record_new_items(con: asyncpg.Connection, feed_url: str, now: datetime) -> None:
@@ -119,7 +99,7 @@ class FeedRepository(PostgresConnection):
         (SQLite groups concurrent saves into one transaction because it has one
         writer; PostgreSQL commits concurrent statements side by side.)
         """
-        await self._execute(_UPSERT_FEED, *_feed_row(state), 0)
+        await self._execute(_UPSERT_FEED, *feed_row(state), 0)
 
     # -- leases ---------------------------------------------------------------------
 
@@ -127,7 +107,7 @@ class FeedRepository(PostgresConnection):
         if not states:
             return
         # In URL order: two instances starting at once lock the rows in the same order.
-        rows = [_feed_row(s) for s in sorted(states, key=lambda s: s.feed_url)]
+        rows = [feed_row(s) for s in sorted(states, key=lambda s: s.feed_url)]
         async with self._transaction() as con:
             await con.executemany(_INSERT_NEW_FEED, rows)
 

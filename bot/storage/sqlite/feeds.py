@@ -14,11 +14,11 @@ from bot.models import (
     FeedState,
 )
 from bot.storage.models import AddedFeed
+from bot.storage.rows import feed_row
 from bot.storage.sqlite.connection import SQLiteConnection
 from bot.storage.sqlite.rows import (
     dt,
     feed_state_from_row,
-    ts,
 )
 
 
@@ -89,7 +89,7 @@ class FeedRepository(SQLiteConnection):
     async def ensure_feeds(self, states: Sequence[FeedState]) -> None:
         """Store a row for each feed not stored yet; a stored feed keeps its state."""
         async with self._transaction() as db:
-            await db.executemany(_INSERT_NEW_FEED, [_feed_row(s)[:15] for s in states])
+            await db.executemany(_INSERT_NEW_FEED, [feed_row(s) for s in states])
 
     async def claim_due_feeds(
         self, owner: str, now: datetime, lease_until: datetime, limit: int
@@ -241,25 +241,8 @@ _INSERT_NEW_FEED = """
 
 
 def _feed_row(s: FeedState, added_items: int = 0) -> tuple[object, ...]:
-    # items_seen is counted by the database, so a stale in-memory state never lowers it.
-    return (
-        s.feed_url,
-        s.fetch_url,
-        s.etag,
-        s.last_modified,
-        s.body_hash,
-        int(s.first_polled),
-        ts(s.next_poll_at),
-        ts(s.last_success_at),
-        s.last_error,
-        ts(s.last_error_at),
-        s.error_count,
-        ts(s.failing_since),
-        s.disabled_reason,
-        s.items_seen + added_items,
-        s.html_url,
-        added_items,
-    )
+    # The upsert's last parameter adds the new items to the stored items_seen.
+    return (*feed_row(s, added_items), added_items)
 
 
 async def _upsert_feed(db: aiosqlite.Connection, s: FeedState, added_items: int = 0) -> None:
