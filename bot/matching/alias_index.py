@@ -42,6 +42,7 @@ from bot.matching.name_rules import (
 )
 from bot.matching.normalize import (
     MIN_SURNAME_STEM,
+    ascii_word,
     consonants,
     phrase_words,
     scan,
@@ -87,12 +88,39 @@ def all_prefixes(forms: set[str]) -> set[str]:
     return prefixes
 
 
+# What a text word may do, decided once per distinct word (AliasIndex.word):
+# begin an exact lookup (its skeleton in `starts`, or its cased form in
+# `strict_heads`), begin a spelling family (capitalised, and variant_start),
+# or anchor a fuzzy window (hits_of is not empty). Bits of one int.
+EXACT, VARIANT, FUZZY = 1, 2, 4
+# And whether some indexed form continues the word's skeleton (EXTENDS): if not,
+# exact_mentions need not join the next word to it (unless that one is a
+# connecting word, or one letter that the join would merge away).
+EXTENDS = 8
+EVERY = EXACT | VARIANT | FUZZY | EXTENDS  # for tests: every word, as the plain loops did
+_SKELETON_LETTERS = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+# A text word's record (AliasIndex.word): cased, folded, skeleton, flags, head.
+Word = tuple[str, str, str, int, str]
+
 # A fuzzy candidate: alias number, the anchor's position in it, the alias,
 # and for fuzzy.neighbours_fit and verify's first test, precomputed: the
 # head (name_rules.head) of the alias word after the anchor (None: the anchor
 # is last), the heads of the one or two words before it (None: it is first),
-# whether it is the last word, and the heads of the alias's first and last words.
-Hit = tuple[int, int, Alias, str | None, frozenset[str] | None, bool, str, str]
+# whether it is the last word, and the heads of the alias's first and last words;
+# last, the window shapes fuzzy.windows tries without inserted words, as
+# (start - anchor, length) pairs that contain the anchor.
+Hit = tuple[
+    int,
+    int,
+    Alias,
+    str | None,
+    frozenset[str] | None,
+    bool,
+    str,
+    str,
+    tuple[tuple[int, int], ...],
+]
 
 
 class AliasIndex:
@@ -120,7 +148,11 @@ class AliasIndex:
         self.anchor_words: dict[str, set[str]] = defaultdict(set)
         self.anchor_cache: dict[str, tuple[Hit, ...]] = {}
         self._hits: dict[tuple[int, int], Hit] = {}
-        self.skeleton_cache: dict[str, str] = {}  # word -> skeleton, a plain dict: hot path
+        # (anchor skeleton, heads and capitals of the words either side) -> the
+        # Hits whose neighbour test passes there: see fuzzy.fuzzy.
+        self.fitting: dict[tuple[str, str | None, bool, str | None, bool], tuple[Hit, ...]] = {}
+        # text word as split -> what it is and may do: see word(); a plain dict, hot path
+        self.words: dict[str, Word] = {}
         self.excludes: dict[str, list[tuple[str, tuple[str, ...]]]] = defaultdict(list)
         # Risky aliases with symbols word matching would drop (C++): the raw text, as written.
         self.literal: list[tuple[int, re.Pattern[str]]] = []
@@ -131,6 +163,7 @@ class AliasIndex:
         # Names by their vowel-class form (Usama = Osama), and those forms' first words.
         self.vowel_forms: dict[str, list[int]] = defaultdict(list)
         self.vowel_starts: set[str] = set()
+        self.vowel_prefixes: set[str] = set()  # every beginning of a vowel form
         self.vowel_words = 1  # the most words of a name indexed by vowel class
         self.vowel_cache: dict[str, str] = {}
         self.variant_start_cache: dict[str, bool] = {}
@@ -153,6 +186,7 @@ class AliasIndex:
         # Every beginning of every form a name can take, so the exact scan stops
         # at the first word that cannot continue any name.
         self.prefixes = all_prefixes({*self.joined, *self.shortened, *self.noconn})
+        self.vowel_prefixes = all_prefixes(set(self.vowel_forms))
         # Words that may begin a name: a name's first word, or a beginning of
         # three letters or more (a text may split what the alias joins).
         self.starts = {p for p in self.prefixes if len(p) >= 3} | {
@@ -285,6 +319,45 @@ class AliasIndex:
                         self.anchor_words[key].add(word)
                 self.anchors[word].append((index, pos))
 
+    def word(self, raw: str) -> Word:
+        """What a text word is and may do, cached in `words` by the word as split.
+
+        `raw` is an ASCII word as normalize's ASCII split yields it (TTP's, &)
+        or a cased token of scan() (its own raw form). The record: cased and
+        folded tokens, skeleton, flags (EXACT, VARIANT, FUZZY, EXTENDS) and
+        head. News is Zipfian (a few thousand distinct words make up a day's
+        text), so each finder's per-word decision is taken once per distinct
+        word and a text costs one dict lookup per word (matcher.field).
+        Bounded: cleared when full; it lives on the index, rebuilt with the
+        watchlist, so it never outlives the names it describes.
+        """
+        cased = ascii_word(raw)
+        folded = cased.lower()
+        skel = skeleton(folded)
+        record = (cased, folded, skel, self.word_flags(cased, skel), head(skel))
+        if len(self.words) >= CACHE_LIMIT:
+            self.words.clear()
+        self.words[raw] = record
+        return record
+
+    def word_flags(self, cased: str, skel: str) -> int:
+        """EXACT, VARIANT and FUZZY for a word written `cased` whose skeleton is `skel`.
+
+        The very tests the finders made per word before (exact._candidates,
+        the start of exact.variants, fuzzy's anchor lookup), so visiting only
+        flagged words visits every word where a finder could find anything.
+        """
+        flags = EXACT if skel in self.starts or cased in self.strict_heads else 0
+        if flags and skel in self.prefixes:
+            prefixes = self.prefixes
+            if any(skel + c in prefixes for c in _SKELETON_LETTERS):
+                flags |= EXTENDS
+        if (self.surnames or self.vowel_forms) and cased[:1].isupper() and self.variant_start(skel):
+            flags |= VARIANT
+        if self.anchors and self.hits_of(skel):
+            flags |= FUZZY
+        return flags
+
     def variant_start(self, word: str) -> bool:
         """May exact.variants find a name from this word (a skeleton)? Cached per word.
 
@@ -309,7 +382,24 @@ class AliasIndex:
             after = head(skel[pos + 1]) if pos + 1 < size else None
             before = frozenset(head(w) for w in skel[max(0, pos - 2) : pos]) if pos else None
             last = pos == size - 1
-            hit = (a, pos, alias, after, before, last, head(skel[0]), head(skel[-1]))
+            shapes = []
+            for length in (size, size - 1):  # fuzzy.windows' first loop, in its order
+                if length < 1:
+                    continue
+                for start in {-pos, -pos + (size - length)}:
+                    if start <= 0 < start + length and (start, length) not in shapes:
+                        shapes.append((start, length))
+            hit = (
+                a,
+                pos,
+                alias,
+                after,
+                before,
+                last,
+                head(skel[0]),
+                head(skel[-1]),
+                tuple(shapes),
+            )
             self._hits[key] = hit
         return hit
 

@@ -9,10 +9,11 @@ search (fuzzy.py) only looks for entities these did not find.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import compress
 
 from rapidfuzz.distance import OSA
 
-from bot.matching.alias_index import AliasIndex
+from bot.matching.alias_index import EXACT, EXTENDS, VARIANT, AliasIndex
 from bot.matching.mention import Field, make_match
 from bot.matching.name_rules import (
     CACHE_LIMIT,
@@ -49,10 +50,16 @@ def exact_mentions(index: AliasIndex, f: Field) -> list[Match]:
     cased, folded = toks.cased, toks.folded
     strict, prefixes, starts = index.strict, index.prefixes, index.starts
     n = len(toks)
+    strict_heads = index.strict_heads
+    flags = f.word_flags(index)
     for i in _candidates(index, f):
-        # Acronyms and short aliases: the cased words, exactly.
-        if cased[i] in strict or (
-            i + 1 < n and toks.starts[i + 1] == toks.ends[i] + 1 and text[toks.ends[i]] == "-"
+        # Acronyms and short aliases: the cased words, exactly. Only a word
+        # that begins one (index.strict_heads) can, hyphens or not, so the
+        # offsets are read for those alone.
+        c = cased[i]
+        if c in strict_heads and (
+            c in strict
+            or (i + 1 < n and toks.starts[i + 1] == toks.ends[i] + 1 and text[toks.ends[i]] == "-")
         ):
             found.extend(strict_at(index, f, i))
         # Longer aliases: the joined skeletons of 1..k words, exactly.
@@ -68,6 +75,16 @@ def exact_mentions(index: AliasIndex, f: Field) -> list[Match]:
         ):
             for a in index.shortened[word]:
                 found.append(make_match(index.aliases[a], f, i, i + 1, 0))
+        # No indexed form continues this word, and the next word is neither a
+        # connecting word nor one letter (which join_skeleton may merge away):
+        # the loop below would stop at once.
+        if (
+            not flags[i] & EXTENDS
+            and i + 1 < n
+            and folded[i + 1] not in DROPPABLE
+            and len(skel[i + 1]) > 1
+        ):
+            continue
         joined, bare, interior, linked = word, word, False, False
         for j in range(i + 1, min(n, i + index.max_words)):
             joined = join_skeleton(joined, skel[j])
@@ -118,15 +135,8 @@ def _candidates(index: AliasIndex, f: Field) -> Sequence[int]:
     An acronym spelled with hyphens (K-P) can only start at a word that
     begins one (index.strict_heads), so hyphenated texts need no other rule.
     """
-    n = len(f.tokens)
-    skel, cased = f.skel, f.tokens.cased
-    starts = index.starts.intersection(skel)
-    strict = index.strict_heads.intersection(cased)
-    if strict:
-        return [i for i in range(n) if skel[i] in starts or cased[i] in strict]
-    if starts:
-        return [i for i in range(n) if skel[i] in starts]
-    return ()
+    flags = f.word_flags(index)
+    return list(compress(range(len(flags)), map(EXACT.__and__, flags)))
 
 
 def reversed_names(index: AliasIndex, f: Field) -> list[Match]:
@@ -164,14 +174,10 @@ def variants(index: AliasIndex, f: Field) -> list[Match]:
     cache = index.vowel_cache
     if len(cache) > CACHE_LIMIT:
         cache.clear()
-    # Only words that can begin a family are visited (index.variant_start, a
-    # lookup per word in C); the rest of a text never reaches the loop.
-    starts = list(map(index.variant_start_cache.get, skel))
-    if None in starts:
-        for k, word in enumerate(skel):
-            if starts[k] is None:
-                starts[k] = index.variant_start(word)
-    for i in [i for i, yes in enumerate(starts) if yes]:
+    # Only words that can begin a family are visited (the VARIANT flag,
+    # decided once per distinct word); the rest of a text never reaches the loop.
+    flags = f.word_flags(index)
+    for i in compress(range(n), map(VARIANT.__and__, flags)):
         if not cased[i][:1].isupper() or toks.foreign[i]:
             continue
         word = skel[i]
@@ -197,6 +203,10 @@ def variants(index: AliasIndex, f: Field) -> list[Match]:
                 if following is None:
                     following = cache[skel[j]] = vowel_class(skel[j])
                 form = join_skeleton(form, following)
+                # A join only lengthens the form: once no vowel form begins
+                # with it, none of the longer windows can match either.
+                if form not in index.vowel_prefixes:
+                    break
             for a in index.vowel_forms.get(form, ()):
                 alias = index.aliases[a]
                 if alias.size == j - i + 1 and vowels_close(skel[i : j + 1], alias.skel):

@@ -10,16 +10,18 @@ budget and keep its direction words and numbers.
 
 from __future__ import annotations
 
+from itertools import compress
+
 from rapidfuzz.distance import OSA
 
-from bot.matching.alias_index import Alias, AliasIndex
+from bot.matching.alias_index import FUZZY, Alias, AliasIndex, Hit
 from bot.matching.mention import Field, make_match
 from bot.matching.name_rules import (
     BREAK,
+    CACHE_LIMIT,
     DIRECTIONS,
     GENERIC_WORDS,
     MAX_INSERTED,
-    head,
     join_skeletons,
     same_start,
     signature,
@@ -34,44 +36,49 @@ def fuzzy(index: AliasIndex, f: Field, skip: set[str]) -> list[Match]:
     best: dict[str, Match] = {}
     tried: set[tuple[int, int, int, int]] = set()
     toks, skel = f.tokens, f.skel
-    # Looked up in C; only words not seen before take the Python path.
-    found = list(map(index.anchor_cache.get, skel))
-    if None in found:
-        for k, word in enumerate(skel):
-            if found[k] is None:
-                found[k] = index.hits_of(word)
-    cased, n = toks.cased, len(skel)
-    for i in [i for i, hits in enumerate(found) if hits]:
-        # neighbours_fit, inlined over precomputed first letters (see Hit).
-        right = head(skel[i + 1]) if i + 1 < n else None
+    cased, folded, heads, n = toks.cased, toks.folded, f.word_heads(), len(skel)
+    fitting = index.fitting
+    # Only words flagged FUZZY (decided once per distinct word) have hits.
+    for i in compress(range(n), map(FUZZY.__and__, f.word_flags(index))):
+        right = heads[i + 1] if i + 1 < n else None
         right_up = right is not None and cased[i + 1][:1].isupper()
-        left = head(skel[i - 1]) if i > 0 else None
+        left = heads[i - 1] if i > 0 else None
         left_up = left is not None and cased[i - 1][:1].isupper()
-        for a, pos, alias, after, before, last, first, final in found[i]:  # type: ignore[union-attr]
+        # The hits whose neighbour test passes depend on nothing else, and
+        # news repeats its contexts ("in Kabul", "Imran Khan said"): cached.
+        key = (skel[i], right, right_up, left, left_up)
+        hits = fitting.get(key)
+        if hits is None:
+            hits = fitting_hits(index, key)
+        for a, pos, alias, _, _, _, first, final, shapes in hits:
             if alias.entity.id in skip:
                 continue
             length, allowed, size = len(alias.joined), alias.allowed, alias.size
-            if after is not None and (
-                right is None or not (right_up or right == after or not right or not after)
-            ):
-                continue
-            if before is not None and (
-                left is None
-                or not (left in before or not left or "" in before or (last and left_up))
-            ):
-                continue
-            for start, end, gap in windows(alias, i, pos, toks):
-                if (a, start, end, gap) in tried:
+            found = [(i + off, i + off + span, 0) for off, span in shapes]
+            if size >= 2:
+                # The first inserted word gap_windows would check: most anchors
+                # have none that can be a name, so no call is made for them.
+                start = i - pos if pos < size - 1 else i - pos - 1
+                if (
+                    start >= 0
+                    and start + size < n
+                    and cased[start + size - 1][:1].isupper()
+                    and folded[start + size - 1] not in GENERIC_WORDS
+                    and folded[start + size - 1] not in DIRECTIONS
+                ):
+                    found.extend(gap_windows(alias, i, pos, toks))
+            for start, end, gap in found:
+                if start < 0 or end > n:
                     continue
-                tried.add((a, start, end, gap))
                 # verify's first tests, inlined: the window starts (and, word for
                 # word, ends) like the alias, and a window of one or two words is
                 # not too long or too short for the alias's edit budget (two
-                # skeletons join to their summed length, or one less).
-                if first and skel[start] and head(skel[start]) != first:
+                # skeletons join to their summed length, or one less). They
+                # depend on the window alone, so they come before `tried`.
+                if first and heads[start] and heads[start] != first:
                     continue
                 picked = end - start - gap  # the words verify compares
-                if picked == size and final and skel[end - 1] and head(skel[end - 1]) != final:
+                if picked == size and final and heads[end - 1] and heads[end - 1] != final:
                     continue
                 if picked == 1:
                     if abs(len(skel[start]) - length) > allowed:
@@ -80,12 +87,46 @@ def fuzzy(index: AliasIndex, f: Field, skip: set[str]) -> list[Match]:
                     both = len(skel[start]) + len(skel[end - 1])
                     if both - 1 - length > allowed or length - both > allowed:
                         continue
+                if (a, start, end, gap) in tried:
+                    continue
+                tried.add((a, start, end, gap))
                 m = verify(index, alias, f, start, end, gap)
                 if m is not None:
                     current = best.get(m.entity_id)
                     if current is None or better(m, current):
                         best[m.entity_id] = m
     return list(best.values())
+
+
+def fitting_hits(
+    index: AliasIndex, key: tuple[str, str | None, bool, str | None, bool]
+) -> tuple[Hit, ...]:
+    """The anchor word's Hits whose neighbour test passes, cached in index.fitting.
+
+    neighbours_fit over the first letters each Hit carries: the word after
+    the anchor must start like the alias's next word, or be capitalised (a
+    middle name), or be absent from the alias; the word before must start
+    like one of the alias's one or two words before the anchor, or be
+    capitalised before a last word.
+    """
+    word, right, right_up, left, left_up = key
+    out = []
+    for hit in index.hits_of(word):
+        after, before, last = hit[3], hit[4], hit[5]
+        if after is not None and (
+            right is None or not (right_up or right == after or not right or not after)
+        ):
+            continue
+        if before is not None and (
+            left is None or not (left in before or not left or "" in before or (last and left_up))
+        ):
+            continue
+        out.append(hit)
+    hits = tuple(out)
+    if len(index.fitting) >= CACHE_LIMIT:
+        index.fitting.clear()
+    index.fitting[key] = hits
+    return hits
 
 
 def windows(alias: Alias, i: int, pos: int, toks: Tokens) -> list[tuple[int, int, int]]:
@@ -102,6 +143,15 @@ def windows(alias: Alias, i: int, pos: int, toks: Tokens) -> list[tuple[int, int
             if 0 <= start <= i < start + length <= n:
                 out.append((start, start + length, 0))
     if size >= 2:  # a middle name inside: first words, inserted words, last word
+        out.extend(gap_windows(alias, i, pos, toks))
+    return out
+
+
+def gap_windows(alias: Alias, i: int, pos: int, toks: Tokens) -> list[tuple[int, int, int]]:
+    """The windows of `windows` with inserted words (a middle name), for aliases of 2+ words."""
+    size, n = alias.size, len(toks)
+    out = []
+    if size >= 2:
         # Each further gap widens the window by one word on the same side, so
         # once it leaves the text or takes in a word that is no name, wider
         # gaps fail too: check only the word each gap adds, and stop there.

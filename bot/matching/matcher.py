@@ -35,25 +35,68 @@ from __future__ import annotations
 
 from typing import cast
 
-from bot.matching.alias_index import AliasIndex
+from bot.matching.alias_index import AliasIndex, Word
 from bot.matching.exact import exact_mentions
 from bot.matching.fuzzy import fuzzy
 from bot.matching.mention import Field
 from bot.matching.name_rules import (
-    CACHE_LIMIT,
     DIRECTION_ABBREVIATIONS,
     PERSON,
     allowed_edits,
     fuzzy_score,
+    head,
     is_strict,
 )
-from bot.matching.normalize import scan, skeleton
+from bot.matching.normalize import Tokens, scan, skeleton, split_ascii
 from bot.matching.plausible import context_met, outermost, plausible, vetoed
 from bot.matching.resolve import best_per_entity
 from bot.models import Entity, Item, Match
 
 # Imported from here by the rest of the bot and the tests.
 __all__ = ["PERSON", "Matcher", "allowed_edits", "fuzzy_score", "is_strict"]
+
+
+def field(index: AliasIndex, name: str, text: str) -> Field:
+    """A text tokenised, with each word's skeleton, flags and head, from the index's word cache.
+
+    The same tokens as normalize.scan (tests/test_match_words.py), but ASCII
+    text (most of what feeds carry) is split once and each word's cased and
+    folded forms come from the cache with the rest: one dict lookup per word,
+    in C (map). Only words not seen before take the Python path (AliasIndex.word).
+    """
+    words = index.words
+    if text.isascii():
+        parts = split_ascii(text)
+        raw = parts[1::2]
+        records = list(map(words.get, raw))
+        if None in records:
+            for k, w in enumerate(raw):
+                if records[k] is None:
+                    records[k] = index.word(w)
+        if not records:
+            return Field(name, text, Tokens.from_split(parts, [], []), [], [], [])
+        cased_t, folded_t, skel_t, flags_t, heads_t = zip(*cast(list[Word], records), strict=True)
+        cased = list(cased_t)
+        toks = Tokens.from_split(parts, cased, list(folded_t))
+    else:
+        toks = scan(text)
+        cased = toks.cased  # transliterated: each its own word as split (no ' nor &)
+        records = list(map(words.get, cased))
+        if None in records:
+            for k, w in enumerate(cased):
+                if records[k] is None:
+                    records[k] = index.word(w)
+        if not records:
+            return Field(name, text, toks, [], [], [])
+        _, _, skel_t, flags_t, heads_t = zip(*cast(list[Word], records), strict=True)
+    skel, flags, heads = list(skel_t), list(flags_t), list(heads_t)
+    if not DIRECTION_ABBREVIATIONS.keys().isdisjoint(cased):
+        for k in range(len(skel) - 1):
+            if cased[k] in DIRECTION_ABBREVIATIONS and cased[k + 1][:1].isupper():
+                skel[k] = skeleton(DIRECTION_ABBREVIATIONS[cased[k]])
+                flags[k] = index.word_flags(cased[k], skel[k])
+                heads[k] = head(skel[k])
+    return Field(name, text, toks, skel, flags, heads)
 
 
 class Matcher:
@@ -84,24 +127,7 @@ class Matcher:
         does not fire the Afghan Taliban.
         """
         index = self._index
-        fields = []
-        cache = index.skeleton_cache
-        if len(cache) > CACHE_LIMIT:
-            cache.clear()
-        for name, text in (("title", title), ("summary", summary)):
-            toks = scan(text)
-            # Looked up in C; only words not seen before take the Python loop.
-            looked_up = list(map(cache.get, toks.folded))
-            if None in looked_up:
-                for k, w in enumerate(toks.folded):
-                    if looked_up[k] is None:
-                        looked_up[k] = cache[w] = skeleton(w)
-            skel = cast(list[str], looked_up)  # no None left
-            if not DIRECTION_ABBREVIATIONS.keys().isdisjoint(toks.cased):
-                for k in range(len(skel) - 1):
-                    if toks.cased[k] in DIRECTION_ABBREVIATIONS and toks.cased[k + 1][:1].isupper():
-                        skel[k] = skeleton(DIRECTION_ABBREVIATIONS[toks.cased[k]])
-            fields.append(Field(name, text, toks, skel))
+        fields = [field(index, "title", title), field(index, "summary", summary)]
         excluded = vetoed(index, fields)
         mentions: list[Match] = []
         for f in fields:
@@ -114,6 +140,8 @@ class Matcher:
                 if m.entity_id in index.context and not context_met(index, m.entity_id, fields)
             }
             mentions = [m for m in mentions if m.entity_id not in missing]
+        if not mentions:  # most items
+            return []
         return sorted(best_per_entity(mentions), key=lambda m: self._order[m.entity_id])
 
     def _mentions(self, f: Field) -> list[Match]:

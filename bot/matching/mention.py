@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.matching.alias_index import Alias
-from bot.matching.name_rules import fuzzy_score
+from bot.matching.alias_index import Alias, AliasIndex
+from bot.matching.name_rules import fuzzy_score, head
 from bot.matching.normalize import Tokens
 from bot.models import Match
 
@@ -23,6 +23,22 @@ class Field:
     text: str
     tokens: Tokens
     skel: list[str]
+    # Per word, what it may do (alias_index.EXACT, VARIANT, FUZZY); None: work it out.
+    flags: list[int] | None = None
+    # Per word, name_rules.head of its skeleton (the fuzzy pass compares first letters).
+    heads: list[str] | None = None
+
+    def word_flags(self, index: AliasIndex) -> list[int]:
+        """The flags the matcher passed, or the index's decision for each word (uncached)."""
+        if self.flags is None:
+            self.flags = list(map(index.word_flags, self.tokens.cased, self.skel))
+        return self.flags
+
+    def word_heads(self) -> list[str]:
+        """The heads the matcher passed, or each skeleton's head."""
+        if self.heads is None:
+            self.heads = list(map(head, self.skel))
+        return self.heads
 
 
 def make_match(alias: Alias, f: Field, i: int, j: int, distance: int, length: int = 0) -> Match:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from itertools import accumulate
 
@@ -53,20 +53,74 @@ class Token:
     end: int
 
 
-@dataclass(slots=True)
 class Tokens:
-    """Tokens of one text as parallel lists: the matcher's hot path avoids objects."""
+    """Tokens of one text as parallel lists: the matcher's hot path avoids objects.
 
-    folded: list[str] = field(default_factory=list)
-    cased: list[str] = field(default_factory=list)
-    starts: list[int] = field(default_factory=list)
-    ends: list[int] = field(default_factory=list)
-    # 0 Latin script; LETTERED: transliterated from a script that writes its
-    # vowels (Cyrillic); CONSONANTAL: from one that mostly does not (Arabic, Indic).
-    foreign: list[int] = field(default_factory=list)
+    Offsets (`starts`, `ends`) are computed on first use: the fast ASCII path
+    keeps the pieces re.split returned and sums their lengths only when asked,
+    and most texts never are (offsets are read where a name is found, or where
+    an acronym or a fuzzy window meets the punctuation between two words).
+    """
+
+    __slots__ = ("_ends", "_parts", "_starts", "cased", "folded", "foreign")
+
+    def __init__(
+        self,
+        folded: list[str] | None = None,
+        cased: list[str] | None = None,
+        starts: list[int] | None = None,
+        ends: list[int] | None = None,
+        foreign: list[int] | None = None,
+    ) -> None:
+        self.folded: list[str] = [] if folded is None else folded
+        self.cased: list[str] = [] if cased is None else cased
+        self._starts: list[int] | None = [] if starts is None else starts
+        self._ends: list[int] | None = [] if ends is None else ends
+        # 0 Latin script; LETTERED: transliterated from a script that writes its
+        # vowels (Cyrillic); CONSONANTAL: from one that mostly does not (Arabic, Indic).
+        self.foreign: list[int] = [] if foreign is None else foreign
+        self._parts: list[str] | None = None
+
+    @classmethod
+    def from_split(cls, parts: list[str], cased: list[str], folded: list[str]) -> Tokens:
+        """Tokens of ASCII text from re.split's pieces (separator, word, separator, ...)."""
+        out = cls(folded, cased, None, None, [0] * len(cased))
+        out._starts = out._ends = None
+        out._parts = parts
+        return out
+
+    def _offsets(self) -> None:
+        offsets = list(accumulate(map(len, self._parts or ()), initial=0))
+        self._starts, self._ends = offsets[1:-1:2], offsets[2::2]
+
+    @property
+    def starts(self) -> list[int]:
+        if self._starts is None:
+            self._offsets()
+        return self._starts  # type: ignore[return-value]
+
+    @property
+    def ends(self) -> list[int]:
+        if self._ends is None:
+            self._offsets()
+        return self._ends  # type: ignore[return-value]
 
     def __len__(self) -> int:
         return len(self.folded)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Tokens):
+            return NotImplemented
+        return self.rows() == other.rows()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Tokens{self.rows()!r}"
+
+    def rows(self) -> tuple[list[str], list[str], list[int], list[int], list[int]]:
+        """Every field, offsets included: what two equal scans agree on."""
+        return self.folded, self.cased, self.starts, self.ends, self.foreign
 
     def add(self, cased: str, start: int, end: int, foreign: int = 0) -> None:
         self.folded.append(cased.lower())
@@ -92,21 +146,49 @@ _ASCII_POSSESSIVE = re.compile(r"['`][sS]$", re.MULTILINE)
 _ASCII_AMPERSAND = re.compile(r"^&$", re.MULTILINE)
 
 
+# Folded form of each distinct ASCII word: one dict lookup per word in C
+# (map) instead of a str.lower call per word. Bounded: cleared when full.
+_FOLDED: dict[str, str] = {}
+_FOLDED_LIMIT = 200_000
+
+
 def _scan_ascii(text: str) -> Tokens:
     """scan() of ASCII text, in C loops: lower() keeps offsets in ASCII text."""
     parts = _ASCII_TEXT_SPLIT.split(text)
     cased = parts[1::2]
-    offsets = list(accumulate(map(len, parts), initial=0))
     if cased and ("&" in text or "'" in text or "`" in text):
         # The words one per line, so possessives, apostrophes and "&" are
         # rewritten by a few substitutions instead of a Python loop per word.
         lines = _ASCII_AMPERSAND.sub("and", _ASCII_POSSESSIVE.sub("", "\n".join(cased)))
         lines = lines.replace("'", "").replace("`", "")
         cased = lines.split("\n")
-        folded = lines.lower().split("\n")
-    else:
-        folded = list(map(str.lower, cased))
-    return Tokens(folded, cased, offsets[1:-1:2], offsets[2::2], [0] * len(cased))
+    folded = list(map(_FOLDED.get, cased))
+    if None in folded:
+        if len(_FOLDED) > _FOLDED_LIMIT:
+            _FOLDED.clear()
+        for k, word in enumerate(cased):
+            if folded[k] is None:
+                folded[k] = _FOLDED[word] = word.lower()
+    return Tokens.from_split(parts, cased, folded)  # type: ignore[arg-type]
+
+
+def ascii_word(word: str) -> str:
+    """The cased token of one word _ASCII_TEXT_SPLIT found (as _scan_ascii rewrites it):
+    "&" is "and"; a possessive 's and the apostrophes go (Rahmon's -> Rahmon).
+
+    For callers that look a text's words up in a cache of their own and need
+    the rewrite only for a word not seen before (matcher.field).
+    """
+    if word == "&":
+        return "and"
+    if "'" in word or "`" in word:
+        word = _ASCII_POSSESSIVE.sub("", word).replace("'", "").replace("`", "")
+    return word
+
+
+def split_ascii(text: str) -> list[str]:
+    """re.split of ASCII text into separator, word, separator, ..., separator."""
+    return _ASCII_TEXT_SPLIT.split(text)
 
 
 @lru_cache(maxsize=100_000)

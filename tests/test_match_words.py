@@ -1,0 +1,151 @@
+"""The matcher's per-word cache (issue 13) against the uncached path it replaced.
+
+Why: matcher.field tokenises a text by looking each word up in the index's
+word cache (AliasIndex.word: cased and folded token, skeleton, flags, head),
+and the finders then visit only flagged words, through caches of their own
+(fuzzy's neighbour test in AliasIndex.fitting). A cached decision that
+differed from the plain computation would lose or invent a mention silently,
+and one that depended on what was matched before would make results depend
+on history. So: field's tokens must be scan()'s, its per-word values the
+plain functions' values, and a matcher whose caches are warm (or were just
+cleared) must return exactly what a fresh one does.
+"""
+
+from __future__ import annotations
+
+import pickle
+from dataclasses import replace
+
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from bot.matching import alias_index, exact, fuzzy
+from bot.matching.alias_index import EVERY
+from bot.matching.matcher import Matcher, field
+from bot.matching.mention import Field
+from bot.matching.name_rules import DIRECTION_ABBREVIATIONS, head
+from bot.matching.normalize import scan, skeleton
+from bot.models import Match
+from tests.test_match_prefilter import ENTITIES, _text
+
+# Words and separators scan() and the cache treat specially: possessives,
+# apostrophes, "&", direction abbreviations before a capital, accents,
+# Cyrillic and Arabic script, acronyms with hyphens.
+_TRICKY = st.lists(
+    st.sampled_from(
+        [
+            "TTP's",
+            "Rahmon`s",
+            "rock'n'roll",
+            "&",
+            "N",
+            "S",
+            "W",
+            "Waziristan",
+            "Dushanbé",
+            "Кабуле",
+            "پاکستان",
+            "K-P",
+            "KP",
+            "Khan",
+            "said",
+            "Karimov",
+            "Usama",
+            "al",
+            "d",
+            "Abd",
+            "Province",
+            "Kadol",
+        ]
+    ),
+    max_size=14,
+).map(" ".join)
+_ANY_TEXT = st.one_of(_text(), _TRICKY, st.text(max_size=60))
+
+
+def _plain_skeletons(text: str) -> list[str]:
+    """Skeletons as match_text computed them before the word cache."""
+    toks = scan(text)
+    skel = [skeleton(w) for w in toks.folded]
+    for k in range(len(skel) - 1):
+        if toks.cased[k] in DIRECTION_ABBREVIATIONS and toks.cased[k + 1][:1].isupper():
+            skel[k] = skeleton(DIRECTION_ABBREVIATIONS[toks.cased[k]])
+    return skel
+
+
+def _key(m: Match) -> tuple[object, ...]:
+    return (m.entity_id, m.alias, m.text, m.field, m.start, m.end, m.score, m.how, m.candidates)
+
+
+_MATCHER = Matcher(ENTITIES)
+
+
+@settings(max_examples=400, deadline=None, derandomize=True, database=None)
+@example("N Waziristan & S Waziristan's K-P police, Abd d Kadol")
+@example("Кабуле & TTP's Dushanbé")
+@given(_ANY_TEXT)
+def test_field_equals_scan_and_the_plain_per_word_values(text: str) -> None:
+    index = _MATCHER._index
+    f = field(index, "title", text)
+    assert f.tokens.rows() == scan(text).rows()
+    assert f.skel == _plain_skeletons(text)
+    assert f.flags == [index.word_flags(c, s) for c, s in zip(f.tokens.cased, f.skel, strict=True)]
+    assert f.heads == [head(s) for s in f.skel]
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
+@example(["Mulah Kadol, Hizb-ul-Mujahideen", "Narendra Damodardas Modi and K-P"])
+@given(st.lists(_ANY_TEXT, min_size=1, max_size=6))
+def test_warm_caches_give_what_a_fresh_matcher_gives(texts: list[str]) -> None:
+    """One matcher over many texts (caches filling) = a fresh matcher per text."""
+    shared = Matcher(ENTITIES)
+    for text in texts:
+        fresh = Matcher(ENTITIES)
+        assert [_key(m) for m in shared.match_text(text, text[::-1])] == [
+            _key(m) for m in fresh.match_text(text, text[::-1])
+        ]
+
+
+@settings(max_examples=200, deadline=None, derandomize=True, database=None)
+@example("Hizbul, Mulah Kadul's and Narendra Damodardas Modi")
+@example("Ahmadi, Said met Islam Karim and Usama Hibatulah Akhundzade")
+@given(_text())
+def test_flagged_words_find_what_every_word_finds(text: str) -> None:
+    """Visiting only flagged words (and skipping joins EXTENDS rules out) = visiting all."""
+    index = _MATCHER._index
+    f = field(index, "title", text)
+    every = replace(f, flags=[EVERY] * len(f.skel))
+    assert [_key(m) for m in exact.exact_mentions(index, f)] == [
+        _key(m) for m in exact.exact_mentions(index, every)
+    ]
+    assert [_key(m) for m in fuzzy.fuzzy(index, f, set())] == [
+        _key(m) for m in fuzzy.fuzzy(index, every, set())
+    ]
+
+
+def test_caches_cleared_when_full_change_nothing(monkeypatch: object) -> None:
+    """A tiny CACHE_LIMIT clears the word and neighbour caches on nearly every word."""
+    text = "Mulah Kadol met N Waziristan's TTP & K-P police; Islam Karim, Usama Hibatulah"
+    expected = [_key(m) for m in Matcher(ENTITIES).match_text(text, text)]
+    tiny = Matcher(ENTITIES)
+    monkeypatch.setattr(alias_index, "CACHE_LIMIT", 2)  # type: ignore[attr-defined]
+    monkeypatch.setattr(fuzzy, "CACHE_LIMIT", 2)  # type: ignore[attr-defined]
+    for _ in range(3):
+        assert [_key(m) for m in tiny.match_text(text, text)] == expected
+    assert len(tiny._index.words) <= 3
+
+
+def test_the_matcher_pickles_with_warm_caches() -> None:
+    """perf-boot may build the matcher elsewhere or cache it: caches are plain data."""
+    matcher = Matcher(ENTITIES)
+    text = "Mulah Kadol met N Waziristan's TTP in Кабуле"
+    before = [_key(m) for m in matcher.match_text(text)]
+    copy = pickle.loads(pickle.dumps(matcher))
+    assert [_key(m) for m in copy.match_text(text)] == before
+    assert before  # the text does find names
+
+
+def test_an_empty_text_has_an_empty_field() -> None:
+    f = field(_MATCHER._index, "summary", "")
+    assert (len(f.tokens), f.skel, f.flags, f.heads) == (0, [], [], [])
+    assert isinstance(f, Field)
