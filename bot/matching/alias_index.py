@@ -93,12 +93,7 @@ def all_prefixes(forms: set[str]) -> set[str]:
 # `strict_heads`), begin a spelling family (capitalised, and variant_start),
 # or anchor a fuzzy window (hits_of is not empty). Bits of one int.
 EXACT, VARIANT, FUZZY = 1, 2, 4
-# And whether some indexed form continues the word's skeleton (EXTENDS): if not,
-# exact_mentions need not join the next word to it (unless that one is a
-# connecting word, or one letter that the join would merge away).
-EXTENDS = 8
-EVERY = EXACT | VARIANT | FUZZY | EXTENDS  # for tests: every word, as the plain loops did
-_SKELETON_LETTERS = "abcdefghijklmnopqrstuvwxyz0123456789"
+EVERY = EXACT | VARIANT | FUZZY  # for tests: every word, as the plain loops did
 
 # A text word's record (AliasIndex.word): cased, folded, skeleton, flags, head.
 Word = tuple[str, str, str, int, str]
@@ -324,7 +319,7 @@ class AliasIndex:
 
         `raw` is an ASCII word as normalize's ASCII split yields it (TTP's, &)
         or a cased token of scan() (its own raw form). The record: cased and
-        folded tokens, skeleton, flags (EXACT, VARIANT, FUZZY, EXTENDS) and
+        folded tokens, skeleton, flags (EXACT, VARIANT, FUZZY) and
         head. News is Zipfian (a few thousand distinct words make up a day's
         text), so each finder's per-word decision is taken once per distinct
         word and a text costs one dict lookup per word (matcher.field).
@@ -348,10 +343,6 @@ class AliasIndex:
         flagged words visits every word where a finder could find anything.
         """
         flags = EXACT if skel in self.starts or cased in self.strict_heads else 0
-        if flags and skel in self.prefixes:
-            prefixes = self.prefixes
-            if any(skel + c in prefixes for c in _SKELETON_LETTERS):
-                flags |= EXTENDS
         if (self.surnames or self.vowel_forms) and cased[:1].isupper() and self.variant_start(skel):
             flags |= VARIANT
         if self.anchors and self.hits_of(skel):

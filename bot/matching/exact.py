@@ -13,7 +13,7 @@ from itertools import compress
 
 from rapidfuzz.distance import OSA
 
-from bot.matching.alias_index import EXACT, EXTENDS, VARIANT, AliasIndex
+from bot.matching.alias_index import EXACT, VARIANT, AliasIndex
 from bot.matching.mention import Field, make_match
 from bot.matching.name_rules import (
     CACHE_LIMIT,
@@ -51,7 +51,6 @@ def exact_mentions(index: AliasIndex, f: Field) -> list[Match]:
     strict, prefixes, starts = index.strict, index.prefixes, index.starts
     n = len(toks)
     strict_heads = index.strict_heads
-    flags = f.word_flags(index)
     for i in _candidates(index, f):
         # Acronyms and short aliases: the cased words, exactly. Only a word
         # that begins one (index.strict_heads) can, hyphens or not, so the
@@ -75,14 +74,11 @@ def exact_mentions(index: AliasIndex, f: Field) -> list[Match]:
         ):
             for a in index.shortened[word]:
                 found.append(make_match(index.aliases[a], f, i, i + 1, 0))
-        # No indexed form continues this word, and the next word is neither a
-        # connecting word nor one letter (which join_skeleton may merge away):
-        # the loop below would stop at once.
-        if (
-            not flags[i] & EXTENDS
-            and i + 1 < n
-            and folded[i + 1] not in DROPPABLE
-            and len(skel[i + 1]) > 1
+        # The loop's first step, unrolled: most words begin no longer form
+        # with the next word (and the next is no connecting word), and then
+        # the loop would stop at once.
+        if i + 1 == n or (
+            folded[i + 1] not in DROPPABLE and join_skeleton(word, skel[i + 1]) not in prefixes
         ):
             continue
         joined, bare, interior, linked = word, word, False, False

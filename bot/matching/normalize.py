@@ -12,7 +12,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import accumulate
+from itertools import accumulate, chain
+from operator import itemgetter
 
 from anyascii import anyascii
 
@@ -40,6 +41,8 @@ _LETTERS = rf"[^\W_](?:[^\W_]|[{_MARK}])*"
 # (Shi'ite, Rahmon's); "&" is its own token so "Trade & Development" meets
 # "Trade and Development".
 _WORD = re.compile(rf"{_LETTERS}(?:['’‘ʼ`]{_LETTERS})*|&")
+# _WORD capturing, for re.split: separators and words in turn, covering the text.
+_WORD_SPLIT = re.compile(f"({_WORD.pattern})")
 _APOSTROPHES = re.compile(r"['’‘ʼ`]")
 _POSSESSIVE = re.compile(r"['’‘ʼ`]s$", re.IGNORECASE)
 _ASCII_WORD = re.compile(r"[A-Za-z0-9]+")
@@ -82,9 +85,15 @@ class Tokens:
         self._parts: list[str] | None = None
 
     @classmethod
-    def from_split(cls, parts: list[str], cased: list[str], folded: list[str]) -> Tokens:
-        """Tokens of ASCII text from re.split's pieces (separator, word, separator, ...)."""
-        out = cls(folded, cased, None, None, [0] * len(cased))
+    def from_split(
+        cls,
+        parts: list[str],
+        cased: list[str],
+        folded: list[str],
+        foreign: list[int] | None = None,
+    ) -> Tokens:
+        """Tokens from re.split's pieces (separator, word, separator, ...), one token a word."""
+        out = cls(folded, cased, None, None, [0] * len(cased) if foreign is None else foreign)
         out._starts = out._ends = None
         out._parts = parts
         return out
@@ -216,14 +225,23 @@ def scan(text: str) -> Tokens:
     """Split text into normalised word tokens with their offsets in `text`."""
     if text.isascii():
         return _scan_ascii(text)
+    parts = _WORD_SPLIT.split(text)
+    forms = list(map(_word_forms, parts[1::2]))
+    words = list(map(itemgetter(0), forms))
+    if sum(map(len, words)) == len(words):  # one token per word: C loops, lazy offsets
+        cased = list(chain.from_iterable(words))
+        folded = list(map(str.lower, cased))
+        return Tokens.from_split(parts, cased, folded, list(map(itemgetter(1), forms)))
+    # Some word transliterates to several tokens (or none: Правительство is
+    # "Pravitel'stvo", two), each with the word's span.
     out = Tokens()
     folded, cased, starts, ends, foreigns = (
         out.folded, out.cased, out.starts, out.ends, out.foreign
     )  # fmt: skip
-    for m in _WORD.finditer(text):
-        parts, foreign = _word_forms(m.group())
-        start, end = m.span()
-        for part in parts:
+    offsets = list(accumulate(map(len, parts), initial=0))
+    for k, (word_parts, foreign) in enumerate(forms):
+        start, end = offsets[2 * k + 1], offsets[2 * k + 2]
+        for part in word_parts:
             folded.append(part.lower())
             cased.append(part)
             starts.append(start)
