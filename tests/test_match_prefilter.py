@@ -20,7 +20,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from bot.matching import exact, fuzzy
-from bot.matching.alias_index import EVERY, Alias, AliasIndex
+from bot.matching.alias_index import Alias, AliasIndex
 from bot.matching.matcher import Matcher
 from bot.matching.mention import Field
 from bot.matching.name_rules import (
@@ -106,6 +106,11 @@ def _field(text: str) -> Field:
     return Field("title", text, toks, [skeleton(w) for w in toks.folded])
 
 
+def _every_word(f: Field) -> Field:
+    n = len(f.skel)
+    return replace(f, flags=([True] * n, [True] * n, [True] * n))
+
+
 def _key(m: Match) -> tuple[object, ...]:
     return (m.entity_id, m.alias, m.text, m.start, m.end, m.score, m.how)
 
@@ -189,9 +194,7 @@ def test_exact_candidates_skip_no_word_that_finds_a_name(index: AliasIndex, text
     fast = [_key(m) for m in exact.exact_mentions(index, f)]
     # Every word flagged: _candidates and variants visit every word (variants
     # still skips lower-case and transliterated ones itself, as before).
-    every_word = [
-        _key(m) for m in exact.exact_mentions(index, replace(f, flags=[EVERY] * len(f.skel)))
-    ]
+    every_word = [_key(m) for m in exact.exact_mentions(index, _every_word(f))]
     assert fast == every_word
 
 

@@ -20,7 +20,6 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from bot.matching import alias_index, exact, fuzzy
-from bot.matching.alias_index import EVERY
 from bot.matching.matcher import Matcher, field
 from bot.matching.mention import Field, make_match
 from bot.matching.name_rules import (
@@ -87,6 +86,12 @@ def _key(m: Match) -> tuple[object, ...]:
 _MATCHER = Matcher(ENTITIES)
 
 
+def every_word(f: Field) -> Field:
+    """The field with every word flagged: the finders visit every word, as the plain loops did."""
+    n = len(f.skel)
+    return replace(f, flags=([True] * n, [True] * n, [True] * n))
+
+
 @settings(max_examples=400, deadline=None, derandomize=True, database=None)
 @example("N Waziristan & S Waziristan's K-P police, Abd d Kadol")
 @example("Кабуле & TTP's Dushanbé")
@@ -96,8 +101,10 @@ def test_field_equals_scan_and_the_plain_per_word_values(text: str) -> None:
     f = field(index, "title", text)
     assert f.tokens.rows() == scan(text).rows()
     assert f.skel == _plain_skeletons(text)
-    assert f.flags == [index.word_flags(c, s) for c, s in zip(f.tokens.cased, f.skel, strict=True)]
-    assert f.heads == [head(s) for s in f.skel]
+    rows = [index.word_flags(c, s) for c, s in zip(f.tokens.cased, f.skel, strict=True)]
+    assert f.flags is not None
+    assert [list(column) for column in f.flags] == [[r[k] for r in rows] for k in range(3)]
+    assert list(f.word_heads()) == [head(s) for s in f.skel]
 
 
 @settings(max_examples=300, deadline=None, derandomize=True, database=None)
@@ -121,7 +128,7 @@ def test_flagged_words_find_what_every_word_finds(text: str) -> None:
     """Visiting only flagged words (and exact_mentions' unrolled first join) = visiting all."""
     index = _MATCHER._index
     f = field(index, "title", text)
-    every = replace(f, flags=[EVERY] * len(f.skel))
+    every = every_word(f)
     assert [_key(m) for m in exact.exact_mentions(index, f)] == [
         _key(m) for m in exact.exact_mentions(index, every)
     ]
@@ -154,7 +161,7 @@ def test_the_matcher_pickles_with_warm_caches() -> None:
 
 def test_an_empty_text_has_an_empty_field() -> None:
     f = field(_MATCHER._index, "summary", "")
-    assert (len(f.tokens), f.skel, f.flags, f.heads) == (0, [], [], [])
+    assert (len(f.tokens), f.skel, f.flags, list(f.word_heads())) == (0, [], ([], [], []), [])
     assert isinstance(f, Field)
 
 
@@ -207,7 +214,7 @@ def reference_exact(index: alias_index.AliasIndex, f: Field) -> list[Match]:
     if index.reversed:
         found.extend(exact.reversed_names(index, f))
     if index.surnames or index.vowel_forms:
-        found.extend(exact.variants(index, replace(f, flags=[EVERY] * len(f.skel))))
+        found.extend(exact.variants(index, every_word(f)))
     if index.literal:
         found.extend(exact.literal_at(index, f))
     return found

@@ -88,15 +88,10 @@ def all_prefixes(forms: set[str]) -> set[str]:
     return prefixes
 
 
-# What a text word may do, decided once per distinct word (AliasIndex.word):
-# begin an exact lookup (its skeleton in `starts`, or its cased form in
-# `strict_heads`), begin a spelling family (capitalised, and variant_start),
-# or anchor a fuzzy window (hits_of is not empty). Bits of one int.
-EXACT, VARIANT, FUZZY = 1, 2, 4
-EVERY = EXACT | VARIANT | FUZZY  # for tests: every word, as the plain loops did
-
-# A text word's record (AliasIndex.word): cased, folded, skeleton, flags, head.
-Word = tuple[str, str, str, int, str]
+# A text word's record (AliasIndex.word): cased and folded token, skeleton;
+# what it may do, decided once per distinct word (word_flags): begin an exact
+# lookup, begin a spelling family, anchor a fuzzy window; and its head.
+Word = tuple[str, str, str, bool, bool, bool, str]
 
 # A fuzzy candidate: alias number, the anchor's position in it, the alias,
 # and for fuzzy.neighbours_fit and verify's first test, precomputed: the
@@ -319,7 +314,7 @@ class AliasIndex:
 
         `raw` is an ASCII word as normalize's ASCII split yields it (TTP's, &)
         or a cased token of scan() (its own raw form). The record: cased and
-        folded tokens, skeleton, flags (EXACT, VARIANT, FUZZY) and
+        folded tokens, skeleton, the three word_flags and
         head. News is Zipfian (a few thousand distinct words make up a day's
         text), so each finder's per-word decision is taken once per distinct
         word and a text costs one dict lookup per word (matcher.field).
@@ -329,25 +324,28 @@ class AliasIndex:
         cased = ascii_word(raw)
         folded = cased.lower()
         skel = skeleton(folded)
-        record = (cased, folded, skel, self.word_flags(cased, skel), head(skel))
+        record = (cased, folded, skel, *self.word_flags(cased, skel), head(skel))
         if len(self.words) >= CACHE_LIMIT:
             self.words.clear()
         self.words[raw] = record
         return record
 
-    def word_flags(self, cased: str, skel: str) -> int:
-        """EXACT, VARIANT and FUZZY for a word written `cased` whose skeleton is `skel`.
+    def word_flags(self, cased: str, skel: str) -> tuple[bool, bool, bool]:
+        """May a word written `cased` (skeleton `skel`) begin an exact lookup (its
+        skeleton in `starts`, or its cased form in `strict_heads`), begin a
+        spelling family (capitalised, and variant_start), anchor a fuzzy window?
 
         The very tests the finders made per word before (exact._candidates,
         the start of exact.variants, fuzzy's anchor lookup), so visiting only
         flagged words visits every word where a finder could find anything.
         """
-        flags = EXACT if skel in self.starts or cased in self.strict_heads else 0
-        if (self.surnames or self.vowel_forms) and cased[:1].isupper() and self.variant_start(skel):
-            flags |= VARIANT
-        if self.anchors and self.hits_of(skel):
-            flags |= FUZZY
-        return flags
+        return (
+            skel in self.starts or cased in self.strict_heads,
+            bool(self.surnames or self.vowel_forms)
+            and cased[:1].isupper()
+            and self.variant_start(skel),
+            bool(self.anchors) and bool(self.hits_of(skel)),
+        )
 
     def variant_start(self, word: str) -> bool:
         """May exact.variants find a name from this word (a skeleton)? Cached per word.

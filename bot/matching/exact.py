@@ -13,7 +13,7 @@ from itertools import compress
 
 from rapidfuzz.distance import OSA
 
-from bot.matching.alias_index import EXACT, VARIANT, AliasIndex
+from bot.matching.alias_index import AliasIndex
 from bot.matching.mention import Field, make_match
 from bot.matching.name_rules import (
     CACHE_LIMIT,
@@ -116,7 +116,7 @@ def exact_mentions(index: AliasIndex, f: Field) -> list[Match]:
         found.extend(foreign(index, f))
     if index.reversed:
         found.extend(reversed_names(index, f))
-    if index.surnames or index.vowel_forms:
+    if (index.surnames or index.vowel_forms) and any(f.word_flags(index)[1]):
         found.extend(variants(index, f))
     if index.literal:
         found.extend(literal_at(index, f))
@@ -131,8 +131,8 @@ def _candidates(index: AliasIndex, f: Field) -> Sequence[int]:
     An acronym spelled with hyphens (K-P) can only start at a word that
     begins one (index.strict_heads), so hyphenated texts need no other rule.
     """
-    flags = f.word_flags(index)
-    return list(compress(range(len(flags)), map(EXACT.__and__, flags)))
+    exact_at = f.word_flags(index)[0]
+    return list(compress(range(len(exact_at)), exact_at))
 
 
 def reversed_names(index: AliasIndex, f: Field) -> list[Match]:
@@ -172,8 +172,7 @@ def variants(index: AliasIndex, f: Field) -> list[Match]:
         cache.clear()
     # Only words that can begin a family are visited (the VARIANT flag,
     # decided once per distinct word); the rest of a text never reaches the loop.
-    flags = f.word_flags(index)
-    for i in compress(range(n), map(VARIANT.__and__, flags)):
+    for i in compress(range(n), f.word_flags(index)[1]):
         if not cased[i][:1].isupper() or toks.foreign[i]:
             continue
         word = skel[i]

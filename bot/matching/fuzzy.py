@@ -14,7 +14,7 @@ from itertools import compress
 
 from rapidfuzz.distance import OSA
 
-from bot.matching.alias_index import FUZZY, Alias, AliasIndex, Hit
+from bot.matching.alias_index import Alias, AliasIndex, Hit
 from bot.matching.mention import Field, make_match
 from bot.matching.name_rules import (
     BREAK,
@@ -39,7 +39,7 @@ def fuzzy(index: AliasIndex, f: Field, skip: set[str]) -> list[Match]:
     cased, folded, heads, n = toks.cased, toks.folded, f.word_heads(), len(skel)
     fitting = index.fitting
     # Only words flagged FUZZY (decided once per distinct word) have hits.
-    for i in compress(range(n), map(FUZZY.__and__, f.word_flags(index))):
+    for i in compress(range(n), f.word_flags(index)[2]):
         right = heads[i + 1] if i + 1 < n else None
         right_up = right is not None and cased[i + 1][:1].isupper()
         left = heads[i - 1] if i > 0 else None

@@ -33,12 +33,13 @@ pieces together in their order.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import cast
 
 from bot.matching.alias_index import AliasIndex, Word
 from bot.matching.exact import exact_mentions
 from bot.matching.fuzzy import fuzzy
-from bot.matching.mention import Field
+from bot.matching.mention import Field, Flags
 from bot.matching.name_rules import (
     DIRECTION_ABBREVIATIONS,
     PERSON,
@@ -74,8 +75,10 @@ def field(index: AliasIndex, name: str, text: str) -> Field:
                 if records[k] is None:
                     records[k] = index.word(w)
         if not records:
-            return Field(name, text, Tokens.from_split(parts, [], []), [], [], [])
-        cased_t, folded_t, skel_t, flags_t, heads_t = zip(*cast(list[Word], records), strict=True)
+            return Field(name, text, Tokens.from_split(parts, [], []), [], ([], [], []), [])
+        cased_t, folded_t, skel_t, exact_t, variant_t, fuzzy_t, heads_t = zip(
+            *cast(list[Word], records), strict=True
+        )
         cased = list(cased_t)
         toks = Tokens.from_split(parts, cased, list(folded_t))
     else:
@@ -87,15 +90,28 @@ def field(index: AliasIndex, name: str, text: str) -> Field:
                 if records[k] is None:
                     records[k] = index.word(w)
         if not records:
-            return Field(name, text, toks, [], [], [])
-        _, _, skel_t, flags_t, heads_t = zip(*cast(list[Word], records), strict=True)
-    skel, flags, heads = list(skel_t), list(flags_t), list(heads_t)
+            return Field(name, text, toks, [], ([], [], []), [])
+        _, _, skel_t, exact_t, variant_t, fuzzy_t, heads_t = zip(
+            *cast(list[Word], records), strict=True
+        )
+    skel = list(skel_t)
+    flags: Flags = (exact_t, variant_t, fuzzy_t)
+    heads: Sequence[str] = heads_t
     if not DIRECTION_ABBREVIATIONS.keys().isdisjoint(cased):
-        for k in range(len(skel) - 1):
-            if cased[k] in DIRECTION_ABBREVIATIONS and cased[k + 1][:1].isupper():
+        rewritten = [
+            k
+            for k in range(len(skel) - 1)
+            if cased[k] in DIRECTION_ABBREVIATIONS and cased[k + 1][:1].isupper()
+        ]
+        if rewritten:
+            columns = list(exact_t), list(variant_t), list(fuzzy_t)
+            heads = list(heads_t)
+            for k in rewritten:
                 skel[k] = skeleton(DIRECTION_ABBREVIATIONS[cased[k]])
-                flags[k] = index.word_flags(cased[k], skel[k])
+                for column, value in zip(columns, index.word_flags(cased[k], skel[k]), strict=True):
+                    column[k] = value
                 heads[k] = head(skel[k])
+            flags = columns
     return Field(name, text, toks, skel, flags, heads)
 
 
@@ -148,7 +164,7 @@ class Matcher:
         """The plausible mentions of one field: exact lookups, then fuzzy for the rest."""
         index = self._index
         found = [m for m in exact_mentions(index, f) if plausible(index, m, f)]
-        if index.anchors:
+        if index.anchors and any(f.word_flags(index)[2]):
             found.extend(
                 m for m in fuzzy(index, f, {m.entity_id for m in found}) if plausible(index, m, f)
             )

@@ -7,12 +7,16 @@ normalised, variant, transliterated, fuzzy) are decided in one place.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.matching.alias_index import Alias, AliasIndex
 from bot.matching.name_rules import fuzzy_score, head
 from bot.matching.normalize import Tokens
 from bot.models import Match
+
+# Per word of a field: may it begin an exact lookup, a spelling family, a fuzzy window?
+Flags = tuple[Sequence[bool], Sequence[bool], Sequence[bool]]
 
 
 @dataclass(slots=True)
@@ -23,18 +27,20 @@ class Field:
     text: str
     tokens: Tokens
     skel: list[str]
-    # Per word, what it may do (alias_index.EXACT, VARIANT, FUZZY); None: work it out.
-    flags: list[int] | None = None
+    # Per word, may it begin an exact lookup, a spelling family, a fuzzy window
+    # (AliasIndex.word_flags, one sequence each); None: work them out.
+    flags: Flags | None = None
     # Per word, name_rules.head of its skeleton (the fuzzy pass compares first letters).
-    heads: list[str] | None = None
+    heads: Sequence[str] | None = None
 
-    def word_flags(self, index: AliasIndex) -> list[int]:
+    def word_flags(self, index: AliasIndex) -> Flags:
         """The flags the matcher passed, or the index's decision for each word (uncached)."""
         if self.flags is None:
-            self.flags = list(map(index.word_flags, self.tokens.cased, self.skel))
+            rows = list(map(index.word_flags, self.tokens.cased, self.skel))
+            self.flags = ([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows])
         return self.flags
 
-    def word_heads(self) -> list[str]:
+    def word_heads(self) -> Sequence[str]:
         """The heads the matcher passed, or each skeleton's head."""
         if self.heads is None:
             self.heads = list(map(head, self.skel))
