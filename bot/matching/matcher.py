@@ -148,7 +148,8 @@ class Matcher:
         mentions: list[Match] = []
         for f in fields:
             found = [m for m in self._mentions(f) if m.entity_id not in excluded]
-            mentions.extend(outermost(found, f.text))
+            if found:
+                mentions.extend(outermost(found, f.text))
         if index.context:
             missing = {
                 m.entity_id

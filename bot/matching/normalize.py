@@ -93,7 +93,9 @@ class Tokens:
         foreign: list[int] | None = None,
     ) -> Tokens:
         """Tokens from re.split's pieces (separator, word, separator, ...), one token a word."""
-        out = cls(folded, cased, None, None, [0] * len(cased) if foreign is None else foreign)
+        out = cls.__new__(cls)  # no defaults to fill: this is the hot path
+        out.folded, out.cased = folded, cased
+        out.foreign = [0] * len(cased) if foreign is None else foreign
         out._starts = out._ends = None
         out._parts = parts
         return out
