@@ -189,6 +189,7 @@ def variants(index: AliasIndex, f: Field) -> list[Match]:
         if vowels not in index.vowel_starts:
             continue
         form = vowels
+        vowel_prefixes = index.vowel_prefixes
         # A vowel form matches only a name of as many words (alias.size below).
         for j in range(i, min(n, i + index.vowel_words)):
             if j > i:
@@ -200,7 +201,7 @@ def variants(index: AliasIndex, f: Field) -> list[Match]:
                 form = join_skeleton(form, following)
                 # A join only lengthens the form: once no vowel form begins
                 # with it, none of the longer windows can match either.
-                if form not in index.vowel_prefixes:
+                if form not in vowel_prefixes:
                     break
             for a in index.vowel_forms.get(form, ()):
                 alias = index.aliases[a]
