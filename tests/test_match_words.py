@@ -143,7 +143,8 @@ def test_caches_cleared_when_full_change_nothing(monkeypatch: object) -> None:
     expected = [_key(m) for m in Matcher(ENTITIES).match_text(text, text)]
     tiny = Matcher(ENTITIES)
     monkeypatch.setattr(alias_index, "CACHE_LIMIT", 2)  # type: ignore[attr-defined]
-    monkeypatch.setattr(fuzzy, "CACHE_LIMIT", 2)  # type: ignore[attr-defined]
+    monkeypatch.setattr(alias_index, "WORD_CACHE_LIMIT", 2)  # type: ignore[attr-defined]
+    monkeypatch.setattr(fuzzy, "FIT_CACHE_LIMIT", 2)  # type: ignore[attr-defined]
     for _ in range(3):
         assert [_key(m) for m in tiny.match_text(text, text)] == expected
     assert len(tiny._index.words) <= 3

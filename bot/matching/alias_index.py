@@ -29,6 +29,7 @@ from bot.matching.name_rules import (
     PERSON,
     SYNONYMS,
     VOWELS_RE,
+    WORD_CACHE_LIMIT,
     allowed_edits,
     deletions,
     distinctive,
@@ -333,7 +334,7 @@ class AliasIndex:
         folded = cased.lower()
         skel = skeleton(folded)
         record = (cased, folded, skel, *self.word_flags(cased, skel), head(skel))
-        if len(self.words) >= CACHE_LIMIT:
+        if len(self.words) >= WORD_CACHE_LIMIT:
             self.words.clear()
         self.words[raw] = record
         return record

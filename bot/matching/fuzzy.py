@@ -18,8 +18,8 @@ from bot.matching.alias_index import Alias, AliasIndex, Hit
 from bot.matching.mention import Field, make_match
 from bot.matching.name_rules import (
     BREAK,
-    CACHE_LIMIT,
     DIRECTIONS,
+    FIT_CACHE_LIMIT,
     GENERIC_WORDS,
     MAX_INSERTED,
     join_skeletons,
@@ -123,7 +123,7 @@ def fitting_hits(
             continue
         out.append(hit)
     hits = tuple(out)
-    if len(index.fitting) >= CACHE_LIMIT:
+    if len(index.fitting) >= FIT_CACHE_LIMIT:
         index.fitting.clear()
     index.fitting[key] = hits
     return hits

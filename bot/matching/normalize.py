@@ -160,7 +160,7 @@ _ASCII_AMPERSAND = re.compile(r"^&$", re.MULTILINE)
 # Folded form of each distinct ASCII word: one dict lookup per word in C
 # (map) instead of a str.lower call per word. Bounded: cleared when full.
 _FOLDED: dict[str, str] = {}
-_FOLDED_LIMIT = 200_000
+_FOLDED_LIMIT = 50_000
 
 
 def _scan_ascii(text: str) -> Tokens:
