@@ -60,6 +60,7 @@ class Member:
         "specific_title_names",
         "story",
         "terms",
+        "telling",
         "title_words",
         "unspecified_attack",
         "when",
@@ -69,7 +70,8 @@ class Member:
     story: str
     when: datetime | None
     entities: tuple[str, ...]
-    said: tuple[str, ...]  # headline and body terms
+    said: tuple[str, ...]  # headline and body terms, the `telling` ones first
+    telling: int  # how many of `said` are telling: the words the index finds members by
     terms: tuple[str, ...]  # all terms, in `Profile.field_weights` order ...
     fields: bytes  # ... and each one's weight, coded as in FIELD_WEIGHTS
     title_words: tuple[str, ...]
@@ -93,7 +95,7 @@ class Member:
         m.story = intern(story)
         m.when = item.when
         m.entities = tuple(item.entities)
-        m.said = tuple(p.said)
+        m.said, m.telling = _telling_first(p.said)
         m.terms = tuple(p.field_weights)
         m.fields = bytes(map(_CODE.__getitem__, p.field_weights.values()))
         m.title_words = p.title_words
@@ -133,7 +135,7 @@ class Member:
         m.story = intern(story)
         m.when = when
         m.entities = tuple(map(intern, entities))
-        m.said = tuple(said)
+        m.said, m.telling = _telling_first(said)
         m.terms = tuple(weights)
         m.fields = bytes(map(_CODE.__getitem__, weights.values()))
         m.title_words = tuple(t for t in title if t[0] != "#")
@@ -154,11 +156,20 @@ class Member:
 
     @property
     def telling_said(self) -> tuple[str, ...]:
-        """The member's indexed words (worked out again when it leaves the index)."""
-        return tuple(t for t in self.said if telling(t))
+        """The member's indexed words."""
+        return self.said[: self.telling]
 
     def __repr__(self) -> str:
         return f"Member({self.key!r}, story={self.story!r}, when={self.when!r})"
+
+
+def _telling_first(said: Iterable[str]) -> tuple[tuple[str, ...], int]:
+    """`said` with its telling words first (the order of `said` is never summed over), and
+    how many they are: the indexed words without a tuple of their own."""
+    yes, no = [], []
+    for t in said:
+        (yes if telling(t) else no).append(t)
+    return tuple(yes + no), len(yes)
 
 
 def profile_sets(p: Profile) -> dict[str, frozenset[str]]:
