@@ -166,7 +166,8 @@ class Member:
 def _telling_first(said: Iterable[str]) -> tuple[tuple[str, ...], int]:
     """`said` with its telling words first (the order of `said` is never summed over), and
     how many they are: the indexed words without a tuple of their own."""
-    yes, no = [], []
+    yes: list[str] = []
+    no: list[str] = []
     for t in said:
         (yes if telling(t) else no).append(t)
     return tuple(yes + no), len(yes)
