@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import os
 import socket
@@ -109,7 +108,7 @@ class App:
         self.commands = Commands(self.control)
         self._watchlist_snapshot: tuple[tuple[str, int, int], ...] = ()
         self.stories = StoryTracker(settings.bot.story_window)
-        self.warm_up = StoryWarmUp(self.stories)  # its index is rebuilt after start-up
+        self.warm_up = StoryWarmUp(self.stories, settings.bot)  # index rebuilt after start-up
         self.health = StorageHealth(database_label(settings.bot.database))
         self.metrics = Metrics(sorted({c.platform for c in settings.channels}))
         self.started_at = clock()
@@ -224,8 +223,7 @@ class App:
         self.mutes = await self.storage.mutes()
         now = self.clock()
         since = now - timedelta(seconds=self.settings.bot.story_window)
-        members = functools.partial(self.storage.story_members_since, since)
-        await self.warm_up.start(members, now, background=self.shared is None)
+        await self.warm_up.start(self.storage.story_members_since, since, now, self.shared is None)
 
     def chat_feed(self, url: str, name: str) -> FeedSettings:
         """Settings for a feed added from chat: the default interval, new items only."""
@@ -341,8 +339,9 @@ class App:
 
     async def poll_feed(self, feed: FeedSettings) -> PollOutcome:
         """Poll one feed; every line logged meanwhile (fetch, parse too) names it."""
-        with feed_context(feed.url):
-            return await self._poll_feed(feed)
+        async with self.warm_up.polls:  # a bound on a big cycle's memory (app_warmup.py)
+            with feed_context(feed.url):
+                return await self._poll_feed(feed)
 
     async def _poll_feed(self, feed: FeedSettings) -> PollOutcome:
         where = f"polling {feed.name}"

@@ -11,17 +11,27 @@ rebuilt before the first poll.
 
 Several instances on one database merge each other's members into their index
 (bot/app_shared.py), so there the rebuild stays part of start-up, as before.
+
+Start-up's other burst is the first cycle: every feed is due at once, and a poll
+started for each of 10,000 feeds fetched its body (up to `max_concurrency` at a time)
+and then held it, and later its parsed items, while it waited for the parser workers
+and the database: the bot reached 1.8 GiB in a first poll of 10,000 feeds. `polls`
+lets at most twice `max_concurrency` polls past their start at once, so at most that
+many bodies and item lists are held; fetching, the narrower stage, still has as many
+polls as it can take (bench/pipeline.py --feeds 10000 prints the peak RSS).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
+from bot.config import BotSettings
 from bot.storage.base import StoryMember
 from bot.stories import StoryTracker
 from bot.stories.tracker import draining
@@ -31,30 +41,40 @@ log = logging.getLogger(__name__)
 #: Members added to the index between two chances for other tasks to run (~10 ms).
 SLICE = 100
 
-Members = Callable[[], Awaitable[Sequence[StoryMember]]]
+Members = Callable[[datetime], Awaitable[Sequence[StoryMember]]]
+
+#: Polls past their start at once, per fetch slot (`max_concurrency`): see the docstring.
+POLLS_PER_FETCH_SLOT = 2
 
 
 class StoryWarmUp:
-    def __init__(self, tracker: StoryTracker) -> None:
+    def __init__(self, tracker: StoryTracker, settings: BotSettings | None = None) -> None:
         self.tracker = tracker
+        fetch_slots = settings.max_concurrency if settings else 50
+        self.polls = asyncio.Semaphore(POLLS_PER_FETCH_SLOT * fetch_slots)
         self._done = asyncio.Event()
         self._go = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
-    async def start(self, members: Members, now: datetime, background: bool) -> None:
-        """Rebuild the index from the members `members()` reads: now, or in the background
-        from `begin` (or the first `wait`) on."""
+    async def start(
+        self, members: Members, since: datetime, now: datetime, background: bool
+    ) -> None:
+        """Rebuild the index from the members `members(since)` reads: now, or in the
+        background from `begin` (or the first `wait`) on."""
         if not background:
-            self.tracker.load(await members(), now)
+            self.tracker.load(await members(since), now)
             self._done.set()
             return
-        self._task = asyncio.create_task(self._rebuild(members, now), name="story-index")
+        read = functools.partial(members, since)
+        self._task = asyncio.create_task(self._rebuild(read, now), name="story-index")
 
     def begin(self) -> None:
         """Start-up is done: the background rebuild may use the CPU now."""
         self._go.set()
 
-    async def _rebuild(self, members: Members, now: datetime) -> None:
+    async def _rebuild(
+        self, members: Callable[[], Awaitable[Sequence[StoryMember]]], now: datetime
+    ) -> None:
         try:
             await self._go.wait()
             rows = draining(list(await members()))

@@ -196,3 +196,38 @@ async def test_closing_during_the_rebuild_stops_it(
         task = app.warm_up._task
         assert task is not None and not task.done()
     assert task.cancelled()
+
+
+async def test_a_cycle_holds_at_most_twice_max_concurrency_polls_at_once(
+    feed_server: FeedServer, make_settings
+) -> None:
+    """Every feed is due in a first cycle: polls past their start are bounded, so fetched
+    bodies and parsed items cannot pile up for all of them (bot/app_warmup.py)."""
+    urls = [feed_server.feed(f"/f{n}.xml", [KUNDUZ_A, DUSHANBE]) for n in range(12)]
+    settings = make_settings([{"url": u} for u in urls], max_concurrency=2)
+    bound = app_warmup.POLLS_PER_FETCH_SLOT * 2
+    async with App.open(settings, clock=Clock()) as app:
+        poll = app.poller.poll
+        gate, full = asyncio.Event(), asyncio.Event()
+        now = most = 0
+
+        async def counted(feed, state):  # type: ignore[no-untyped-def]
+            nonlocal now, most
+            now += 1
+            most = max(most, now)
+            if now == bound:
+                full.set()
+            await gate.wait()
+            try:
+                return await poll(feed, state)
+            finally:
+                now -= 1
+
+        app.poller.poll = counted  # type: ignore[method-assign]
+        cycle = asyncio.create_task(app.run_once())
+        await full.wait()
+        assert app.warm_up.polls.locked()  # the others wait before fetching anything
+        gate.set()
+        report = await cycle
+    assert most == bound
+    assert [o.status for o in report.outcomes] == ["new"] * 12

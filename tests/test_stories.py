@@ -32,6 +32,7 @@ from bot.stories import (
     term,
 )
 from bot.stories.grouping import _CAPITAL_OF, _Comparison, _other_places
+from bot.stories.member import Member
 from bot.stories.profile import _CONTEXT, _CONTEXT_WORDS, _may_match
 from bot.stories.words import _BRIEFING, _BRIEFING_WORDS, _PRIOR_COMMON
 
@@ -357,7 +358,7 @@ def test_ceilings_are_never_below_the_score() -> None:
     rarity = Rarity(items)
     for a in items[::3]:
         comparison = _Comparison(a, rarity)
-        for ceiling, b in comparison.ceilings(items):
+        for ceiling, b in comparison.ceilings([Member.of(i) for i in items]):
             values = comparison.values(b)
             if values is None:
                 continue
@@ -392,8 +393,8 @@ def test_other_places_is_the_rule_as_written() -> None:
 
     items = load(DATA / "items.jsonl")[0] + load(DATA / "heldout.jsonl")[0] + DAY
     for a, b in combinations(items, 2):
-        assert _other_places(a, b) == as_written(a, b), (a.key, b.key)
-        assert _other_places(b, a) == as_written(b, a), (b.key, a.key)
+        assert _other_places(a, Member.of(b)) == as_written(a, b), (a.key, b.key)
+        assert _other_places(b, Member.of(a)) == as_written(b, a), (b.key, a.key)
 
 
 # Pieces of text the patterns match, in other cases and scripts, and noise.

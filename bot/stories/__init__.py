@@ -53,7 +53,8 @@ still goes wrong.
 
 The package, one idea a file, in that order: `words` (the vocabulary: terms,
 kinds of event), `profile` (step 1: `Profile`, `StoryItem`), `rarity` (step 2),
-`grouping` (step 3: `compare`, `Evidence`, `same_story`), `index` (step 4:
+`grouping` (step 3: `compare`, `Evidence`, `same_story`), `member` (a member as
+the index keeps it: its word sets as tuples, ~2 KB instead of ~10), `index` (step 4:
 `StoryIndex`), and `tracker` (the pipeline's side: `StoryTracker` keeps the
 index, rebuilt from storage at start-up). The public names are importable
 from `bot.stories`.

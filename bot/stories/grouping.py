@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
+from bot.stories.member import FIELD_WEIGHTS, Member
 from bot.stories.profile import Profile, StoryItem
 from bot.stories.rarity import Rarity
 from bot.stories.words import CAPITALS, telling, term
@@ -69,13 +70,14 @@ class Evidence:
 _NO_EVIDENCE = Evidence({})
 
 
-def compare(a: StoryItem, b: StoryItem, rarity: Rarity) -> Evidence:
+def compare(a: StoryItem, b: StoryItem | Member, rarity: Rarity) -> Evidence:
     """The evidence that a and b report one event (time and window are the caller's)."""
     comparison = _Comparison(a, rarity)
-    values = comparison.values(b)
+    other = b if isinstance(b, Member) else Member.of(b)
+    values = comparison.values(other)
     if values is None:
         return _NO_EVIDENCE
-    return Evidence(values, comparison.shared_words(b))
+    return Evidence(values, comparison.shared_words(other))
 
 
 # A ceiling on a score is added up in another order than the score itself, so
@@ -104,6 +106,8 @@ class _Comparison:
         self.item = item
         self.rarity = rarity
         p = item.profile
+        self.telling = frozenset(p.telling_said)
+        self.title_set = frozenset(p.title_words)
         rarities = {t: rarity.weight(t) for t in p.terms}
         self.weights = {t: f * rarities[t] for t, f in p.field_weights.items()}
         self.squares = {t: w * w for t, w in self.weights.items()}
@@ -114,7 +118,7 @@ class _Comparison:
         self.entity_weights = {e: rarity.entity_weight(e) for e in item.entities}
         self.entity_at_most = min(max(self.entity_weights.values(), default=0.0) / 5, 1.0)
 
-    def ceilings(self, others: Iterable[StoryItem]) -> list[tuple[float, StoryItem]]:
+    def ceilings(self, others: Iterable[Member]) -> list[tuple[float, Member]]:
         """For each of the others, the highest score it can have with the item, from the
         quickest evidence (see the class docstring); `closer_ceiling` takes more into account.
 
@@ -129,32 +133,33 @@ class _Comparison:
         ceiling = w["bias"] + w["words"] + w["headlines"] / 2 + w["entity"] * self.entity_at_most
         # "headlines" is the mean of two covers; the item's is a share of its title weight.
         per_title_weight = w["headlines"] / 2 / self.title_total if self.title_total else 0.0
+        title_set = self.title_set
         out = []
         for b in others:
-            pb = b.profile
-            covered = sum(map(title_weight, pb.said.intersection(pa.title_words)))
-            names = sum(map(name_weight, pa.names & pb.names))
+            covered = sum(map(title_weight, title_set.intersection(b.said)))
+            names = sum(map(name_weight, pa.names.intersection(b.names)))
             out.append(
                 (
                     ceiling
                     + per_title_weight * covered
                     + w["names"] * (1 - math.exp(-names / 6))
-                    + w["numbers"] * (not pa.counts.isdisjoint(pb.counts))
-                    + w["same_event"] * _same_event(pa, pb)
+                    + w["numbers"] * (not pa.counts.isdisjoint(b.counts))
+                    + w["same_event"] * _same_event(pa, b)
                     + w["other_places"] * _other_places(a, b)
-                    + w["other_event"] * _other_event(pa, pb)
-                    + w["briefing"] * (pa.briefing != pb.briefing),
+                    + w["other_event"] * _other_event(pa, b)
+                    + w["briefing"] * (pa.briefing != b.briefing),
                     b,
                 )
             )
         return out
 
-    def closer_ceiling(self, other: StoryItem, ceiling: float, cutoff: float) -> float:
+    def closer_ceiling(self, other: Member, ceiling: float, cutoff: float) -> float:
         """`ceiling` brought closer by evidence that takes longer to work out: the shared
         entity and time apart, then the words at `words_ceiling` rather than 1 (unless the
         ceiling is below `cutoff` already)."""
         a, b = self.item, other
-        entity = max(map(self.entity_weights.__getitem__, a.entities & b.entities), default=0.0)
+        shared = a.entities.intersection(b.entities)
+        entity = max(map(self.entity_weights.__getitem__, shared), default=0.0)
         ceiling -= WEIGHTS["entity"] * (self.entity_at_most - min(entity / 5, 1.0))
         if a.when and b.when:
             ceiling += WEIGHTS["hours"] * abs((a.when - b.when).total_seconds()) / 3600 / 48
@@ -162,57 +167,58 @@ class _Comparison:
             return ceiling
         return ceiling - WEIGHTS["words"] * (1 - self.words_ceiling(b))
 
-    def words_ceiling(self, other: StoryItem) -> float:
+    def words_ceiling(self, other: Member) -> float:
         """The highest the words evidence can be (see the class docstring)."""
         if not self.norm:
             return 0.0
-        shared = self.item.profile.terms & other.profile.terms
+        shared = self.item.profile.terms.intersection(other.terms)
         return math.sqrt(sum(map(self.squares.__getitem__, shared)) / self.norm)
 
-    def values(self, other: StoryItem, cutoff: float = -math.inf) -> dict[str, float] | None:
+    def values(self, other: Member, cutoff: float = -math.inf) -> dict[str, float] | None:
         """`Evidence.values` of the item and `other`; None if they share no telling word, or
         if their score is surely below `cutoff` (then the words are not weighed)."""
         a, b = self.item, other
-        pa, pb = a.profile, b.profile
-        if pb.said.isdisjoint(pa.telling_said):
+        pa = a.profile
+        if self.telling.isdisjoint(b.said):
             return None
         rarity = self.rarity
-        shared_names = sum(self.name_weights[t] for t in pa.names & pb.names)
-        entity = max((self.entity_weights[e] for e in a.entities & b.entities), default=0.0)
+        shared_names = sum(self.name_weights[t] for t in _both(pa.names, b.names))
+        shared = a.entities.intersection(b.entities)
+        entity = max((self.entity_weights[e] for e in shared), default=0.0)
         hours = 0.0
         if a.when and b.when:
             hours = abs((a.when - b.when).total_seconds()) / 3600
         covered = 0.0
         if self.title_total:
-            said = pb.said
+            said = b.said
             weights = self.title_weights
             covered = sum(weights[t] for t in pa.title_words if t in said) / self.title_total
         values = {
             "words": 0.0,  # the costly one: below, unless the rest rules the pair out
-            "headlines": (covered + _headline_cover(pb, pa, rarity)) / 2,
+            "headlines": (covered + _headline_cover(b, pa, rarity)) / 2,
             "names": 1 - math.exp(-shared_names / 6),
             "entity": min(entity / 5, 1.0),
-            "numbers": float(bool(pa.counts & pb.counts)),
-            "same_event": _same_event(pa, pb),
+            "numbers": float(not pa.counts.isdisjoint(b.counts)),
+            "same_event": _same_event(pa, b),
             "other_places": float(_other_places(a, b)),
-            "other_event": float(_other_event(pa, pb)),
-            "briefing": float(pa.briefing != pb.briefing),
+            "other_event": float(_other_event(pa, b)),
+            "briefing": float(pa.briefing != b.briefing),
             "hours": hours / 48,
         }
         if cutoff > -math.inf:
             ceiling = Evidence(values).score + WEIGHTS["words"] * self.words_ceiling(b)
             if ceiling < cutoff - _SLACK:
                 return None
-        weight = rarity.weight
-        wb = {t: f * weight(t) for t, f in pb.field_weights.items()}
+        weight, fields = rarity.weight, FIELD_WEIGHTS
+        wb = {t: fields[f] * weight(t) for t, f in zip(b.terms, b.fields, strict=True)}
         values["words"] = _cosine(self.weights, wb, self.norm)
         return values
 
-    def shared_words(self, other: StoryItem) -> tuple[str, ...]:
+    def shared_words(self, other: Member) -> tuple[str, ...]:
         """The most telling words the two share, as the item wrote them (for `explain`)."""
         pa = self.item.profile
         weight = self.rarity.weight
-        shared = pa.said & other.profile.said
+        shared = pa.said.intersection(other.said)
         top = sorted((t for t in shared if telling(t)), key=lambda t: (-weight(t), t))
         return tuple(pa.surface.get(t, t) for t in top[:6])
 
@@ -225,7 +231,15 @@ def _cosine(a: dict[str, float], b: dict[str, float], a_norm: float) -> float:
     return dot / math.sqrt(a_norm * sum(w * w for w in b.values()))
 
 
-def _headline_cover(a: Profile, b: Profile, rarity: Rarity) -> float:
+def _both(a: frozenset[str], b: tuple[str, ...]) -> set[str]:
+    """`a & b` as Python works it out for two sets, `b` a member's tuple of a set: the
+    same words, added in the same order, so a sum over them adds up to the same last bit."""
+    if len(b) > len(a):
+        return {t for t in a if t in b}
+    return {t for t in b if t in a}
+
+
+def _headline_cover(a: Profile | Member, b: Profile, rarity: Rarity) -> float:
     """Share of a's headline (by rarity) that b says in its headline or body."""
     weights = [rarity.weight(t) for t in a.title_words]
     total = sum(weights)
@@ -235,7 +249,7 @@ def _headline_cover(a: Profile, b: Profile, rarity: Rarity) -> float:
     return sum(w for t, w in zip(a.title_words, weights, strict=True) if t in said) / total
 
 
-def _same_event(a: Profile, b: Profile) -> float:
+def _same_event(a: Profile, b: Member) -> float:
     """1 if the headlines report the same kind of event; 0.5 if one reports an attack or a
     killing without saying what kind ("claims attack") and the other an incident; else 0."""
     if not a.events.isdisjoint(b.events):
@@ -247,12 +261,12 @@ def _same_event(a: Profile, b: Profile) -> float:
     return 0.0
 
 
-def _other_event(a: Profile, b: Profile) -> bool:
+def _other_event(a: Profile, b: Member) -> bool:
     """Are the kinds of event ones that cannot be one story (a blast and a flood)?"""
     return bool(a.families and b.families and a.families.isdisjoint(b.families))
 
 
-def _other_places(a: StoryItem, b: StoryItem) -> bool:
+def _other_places(a: StoryItem, b: Member) -> bool:
     """Does each item put the event somewhere (or, for a meeting, with someone) the other
     never mentions?
 
@@ -270,32 +284,35 @@ def _other_places(a: StoryItem, b: StoryItem) -> bool:
     # The watched place both share is among both items' entity terms, so both
     # mention it: it never makes the places differ, and needs no removing. (A watched
     # place the matcher found only in a clause about another event is not shared.)
-    where_a, where_b = a.profile.specific_places, b.profile.specific_places
-    places_differ = not where_a <= b.mentions and not where_b <= a.mentions
+    where_a, where_b = a.profile.specific_places, b.specific_places
+    b_mentions = b.mentions
+    places_differ = not all(map(b_mentions.__contains__, where_a)) and not (
+        a.mentions.issuperset(where_b)
+    )
     if places_differ and not where_a.isdisjoint(where_b):
         # Both name the same specific place (other than a watched one both share).
-        places_differ = (
-            where_a & where_b <= a.entity_terms & b.entity_terms & a.mentions & b.mentions
+        a_own, b_own = a.entity_terms & a.mentions, b.entity_terms
+        places_differ = all(
+            t in a_own and t in b_own and t in b_mentions for t in where_a.intersection(where_b)
         )
-    if places_differ or not (_is_statement(a) or _is_statement(b)):
+    if places_differ or not ("statement" in a.profile.families or "statement" in b.families):
         return places_differ
-    who_a, who_b = a.profile.specific_title_names, b.profile.specific_title_names
-    return not _counterparts_mentioned(who_a, b) and not _counterparts_mentioned(who_b, a)
+    who_a, who_b = a.profile.specific_title_names, b.specific_title_names
+    return not _counterparts_mentioned(who_a, b_mentions) and not _counterparts_mentioned(
+        who_b, a.mentions
+    )
 
 
-def _counterparts_mentioned(names: frozenset[str], item: StoryItem) -> bool:
-    """Does the item mention all of the names, a capital counting as its country?"""
-    mentions = item.mentions
+def _counterparts_mentioned(
+    names: Iterable[str], mentions: frozenset[str] | tuple[str, ...]
+) -> bool:
+    """Are all of the names among the mentions, a capital counting as its country?"""
     return all(t in mentions or _CAPITAL_OF.get(t) in mentions for t in names)
 
 
 _CAPITAL_OF: dict[str, str] = {
     t: c for city, country in CAPITALS.items() if (t := term(city)) and (c := term(country))
 }
-
-
-def _is_statement(item: StoryItem) -> bool:
-    return "statement" in item.profile.families
 
 
 def similarity(a: StoryItem, b: StoryItem, rarity: Rarity) -> float:

@@ -9,12 +9,14 @@ from __future__ import annotations
 import heapq
 import math
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import groupby
 from operator import itemgetter
 
 from bot.stories.grouping import _SLACK, DEFAULT_THRESHOLD, DEFAULT_WINDOW, Evidence, _Comparison
+from bot.stories.member import Member
 from bot.stories.profile import StoryItem
 from bot.stories.rarity import Rarity
 
@@ -27,6 +29,12 @@ _INDEX_SHARE = 0.05
 _INDEX_MIN = 50
 # At most this many candidates are compared in full for one `find`.
 _MAX_COMPARED = 50
+# A word's posting (the members that say it) is a list, oldest first: a set costs 216
+# bytes empty, 728 from 5 members and ~30 a member beyond, a list 56 + 8 a member, and
+# sets of postings were the largest part of the index once members were compact. What
+# reads them (`_sharing`) intersects them with a set, which iterates the list in C;
+# `expire` drops the oldest, at the front.
+Posting = list[str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +42,7 @@ class StoryHit:
     """The story an item continues: its key, the member it matched best, and why."""
 
     story: str
-    member: StoryItem
+    member: Member
     evidence: Evidence
 
 
@@ -55,8 +63,8 @@ class StoryIndex:
         self.window = window
         self.threshold = threshold
         self.rarity = Rarity()
-        self._members: dict[str, tuple[StoryItem, str]] = {}
-        self._by_term: dict[str, set[str]] = {}
+        self._members: dict[str, Member] = {}  # compact: bot/stories/member.py
+        self._by_term: dict[str, Posting] = {}
         self._by_entity: dict[str, set[str]] = {}
         self._without_entities: set[str] = set()
         self._story_size: Counter[str] = Counter()
@@ -71,15 +79,14 @@ class StoryIndex:
     def __contains__(self, key: object) -> bool:
         return key in self._members
 
-    def member(self, key: str) -> StoryItem | None:
-        found = self._members.get(key)
-        return found[0] if found else None
+    def member(self, key: str) -> Member | None:
+        return self._members.get(key)
 
     def story_of(self, key: str) -> str | None:
         member = self._members.get(key)
-        return member[1] if member else None
+        return member.story if member else None
 
-    def candidates(self, item: StoryItem) -> list[StoryItem]:
+    def candidates(self, item: StoryItem) -> list[Member]:
         """Members worth comparing with the item in full, most promising first.
 
         They share a telling word and a watched entity with it and are within
@@ -89,11 +96,11 @@ class StoryIndex:
         """
         return self._most_promising(item, self._sharing(item))
 
-    def _sharing(self, item: StoryItem) -> dict[str, set[str]]:
+    def _sharing(self, item: StoryItem) -> dict[str, Collection[str]]:
         """Members that share an indexed word with the item, and a watched entity unless one
         of the two has none: for each word, their keys (the item's own may be among them)."""
         limit = max(_INDEX_MIN, int(len(self._members) * _INDEX_SHARE))
-        postings = {
+        postings: dict[str, Collection[str]] = {
             t: posting
             for t in item.profile.telling_said
             if (posting := self._by_term.get(t)) and len(posting) <= limit
@@ -107,16 +114,16 @@ class StoryIndex:
             entities.append(self._without_entities)
         if not entities:
             return {}
-        sharing = {}
-        for t, posting in postings.items():
-            keys = posting & entities[0]
+        sharing: dict[str, Collection[str]] = {}
+        for t, said_by in postings.items():
+            keys = entities[0].intersection(said_by)
             for members in entities[1:]:
-                keys |= posting & members
+                keys |= members.intersection(said_by)
             if keys:
                 sharing[t] = keys
         return sharing
 
-    def _most_promising(self, item: StoryItem, sharing: dict[str, set[str]]) -> list[StoryItem]:
+    def _most_promising(self, item: StoryItem, sharing: dict[str, Collection[str]]) -> list[Member]:
         """Of the members `_sharing` found, those within the window, most shared rarity first,
         at most _MAX_COMPARED."""
         shared: dict[str, float] = {}
@@ -126,12 +133,12 @@ class StoryIndex:
             for key in keys:
                 shared[key] = shared.get(key, 0.0) + weight
         shared.pop(item.key, None)
-        out: list[StoryItem] = []
+        out: list[Member] = []
         check_window = not self._all_within_window(item.when)
         by_rarity = sorted(shared, key=shared.__getitem__, reverse=True)
         for _, tied in groupby(by_rarity, key=shared.__getitem__):
             for key in sorted(tied):  # equal rarity: by key
-                member = self._members[key][0]
+                member = self._members[key]
                 if check_window and not self._within_window(item.when, member.when):
                     continue
                 out.append(member)
@@ -170,12 +177,12 @@ class StoryIndex:
         if len(keys) > _MAX_COMPARED:
             candidates = self._most_promising(item, sharing)
         else:  # all of them are candidates: no need to rank them
-            candidates = [self._members[key][0] for key in keys]
+            candidates = [self._members[key] for key in keys]
             if not self._all_within_window(item.when):
                 candidates = [m for m in candidates if self._within_window(item.when, m.when)]
         comparison = _Comparison(item, self.rarity)
         ceilings = sorted(comparison.ceilings(candidates), key=itemgetter(0), reverse=True)
-        best: tuple[float, StoryItem, dict[str, float]] | None = None
+        best: tuple[float, Member, dict[str, float]] | None = None
         for ceiling, member in ceilings:
             cutoff = self.threshold if best is None else max(self.threshold, best[0])
             if ceiling < cutoff - _SLACK:
@@ -194,10 +201,10 @@ class StoryIndex:
             return None
         _, member, values = best
         evidence = Evidence(values, comparison.shared_words(member))
-        return StoryHit(self._members[member.key][1], member, evidence)
+        return StoryHit(member.story, member, evidence)
 
-    def _age(self, member: StoryItem) -> tuple[float, int, str]:
-        started, order = self._story_started[self._members[member.key][1]]
+    def _age(self, member: Member) -> tuple[float, int, str]:
+        started, order = self._story_started[member.story]
         return (started.timestamp() if started else math.inf, order, member.key)
 
     def find(self, item: StoryItem) -> str | None:
@@ -207,17 +214,27 @@ class StoryIndex:
 
     def add(self, item: StoryItem, story: str) -> None:
         """Record the item as a member of `story` (again: its story is updated)."""
+        self.add_member(Member.of(item, story))
+
+    def add_member(self, item: Member) -> None:
+        """`add` for a member made already (from its stored profile: bot/stories/features.py)."""
         if item.key in self._members:
             self.discard(item.key)
-        self._members[item.key] = (item, story)
+        story = item.story
+        self._members[item.key] = item
         self._story_size[story] += 1
         started = self._story_started.get(story)
         if started is None or (item.when and (started[0] is None or item.when < started[0])):
             self._story_started[story] = (item.when, self._added)
         self._added += 1
         self.rarity.add(item)
-        for t in item.profile.telling_said:
-            self._by_term.setdefault(t, set()).add(item.key)
+        by_term = self._by_term
+        for t in item.telling_said:
+            posting = by_term.get(t)
+            if posting is None:
+                by_term[t] = [item.key]
+            else:
+                posting.append(item.key)
         for entity in item.entities:
             self._by_entity.setdefault(entity, set()).add(item.key)
         if not item.entities:
@@ -229,21 +246,23 @@ class StoryIndex:
 
     def discard(self, key: str) -> None:
         """Forget an item (it turned out not to be stored)."""
-        member = self._members.pop(key, None)
-        if member is None:
+        item = self._members.pop(key, None)
+        if item is None:
             return
-        item, story = member
+        story = item.story
         self.rarity.remove(item)
-        for index, words in (
-            (self._by_term, item.profile.telling_said),
-            (self._by_entity, item.entities),
-        ):
-            for word in words:
-                posting = index.get(word)
-                if posting is not None:
-                    posting.discard(key)
-                    if not posting:
-                        del index[word]
+        for t in item.telling_said:
+            posting = self._by_term.get(t)
+            if posting is not None and key in posting:
+                posting.remove(key)
+                if not posting:
+                    del self._by_term[t]
+        for entity in item.entities:
+            members = self._by_entity.get(entity)
+            if members is not None:
+                members.discard(key)
+                if not members:
+                    del self._by_entity[entity]
         self._without_entities.discard(key)
         self._story_size[story] -= 1
         if self._story_size[story] <= 0:
@@ -256,5 +275,5 @@ class StoryIndex:
         while self._by_time and self._by_time[0][0] < cutoff:
             when, _, key = heapq.heappop(self._by_time)
             member = self._members.get(key)
-            if member is not None and member[0].when == when:
+            if member is not None and member.when == when:
                 self.discard(key)

@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 
 from bot.matching.normalize import scan
 from bot.stories.words import (
@@ -271,6 +272,17 @@ _UNREAD = Profile(
 )
 
 
+def entity_terms(entities: Iterable[str]) -> frozenset[str]:
+    """The terms of the item's watched entity ids: the matcher found them in the item."""
+    return frozenset(t for e in entities for t in _entity_id_terms(e))
+
+
+@lru_cache(maxsize=20_000)
+def _entity_id_terms(entity: str) -> tuple[str, ...]:
+    """ "lakki_marwat" → the terms of "lakki marwat" (cached: ids recur in every item)."""
+    return tuple(t for w in _ENTITY_ID_SEPARATOR.split(entity.lower()) if (t := term(w)))
+
+
 @dataclass(frozen=True, slots=True)
 class StoryItem:
     """What story grouping needs to know about an item.
@@ -297,18 +309,21 @@ class StoryItem:
         object.__setattr__(self, "entities", frozenset(self.entities))
         if self.profile is _UNREAD:
             object.__setattr__(self, "profile", profile(self.title, self.summary))
-        # "lakki_marwat" → the terms of "lakki marwat": the matcher found it in the item.
-        words = (w for e in self.entities for w in _ENTITY_ID_SEPARATOR.split(e.lower()))
-        entity_terms = frozenset(t for w in words if (t := term(w)))
-        object.__setattr__(self, "entity_terms", entity_terms)
+        entity_terms_ = entity_terms(self.entities)
+        object.__setattr__(self, "entity_terms", entity_terms_)
         # A watched place the matcher found only in a clause about another event
         # ("hours after ... in the Red Sea") is not where this item puts its event.
         elsewhere = self.profile.context - self.profile.said
         said = self.profile.said
-        extra = entity_terms - elsewhere
+        extra = entity_terms_ - elsewhere
         # `said` itself when the entities add nothing to it: one set fewer kept per member.
         object.__setattr__(self, "mentions", said if extra <= said else said | extra)
         object.__setattr__(self, "when", self.published or self.seen_at)
+
+    @property
+    def terms(self) -> frozenset[str]:
+        """All its terms (for `Rarity`, which counts members and items alike)."""
+        return self.profile.terms
 
     @classmethod
     def of(

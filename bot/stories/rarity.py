@@ -9,8 +9,12 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from bot.stories.profile import StoryItem
+
+if TYPE_CHECKING:
+    from bot.stories.member import Member
 from bot.stories.words import _PRIOR_COMMON
 
 # --- Rarity --------------------------------------------------------------
@@ -29,7 +33,7 @@ class Rarity:
     built-in prior keeps the weights sensible while few items are known.
     """
 
-    def __init__(self, items: Iterable[StoryItem] = ()) -> None:
+    def __init__(self, items: Iterable[StoryItem | Member] = ()) -> None:
         self.documents = 0
         self.counts: Counter[str] = Counter()
         self.entity_counts: Counter[str] = Counter()
@@ -39,16 +43,16 @@ class Rarity:
         for item in items:
             self.add(item)
 
-    def add(self, item: StoryItem) -> None:
+    def add(self, item: StoryItem | Member) -> None:
         self.documents += 1
-        self.counts.update(item.profile.terms)
+        self.counts.update(item.terms)
         self.entity_counts.update(item.entities)
         self._weights.clear()
 
-    def remove(self, item: StoryItem) -> None:
+    def remove(self, item: StoryItem | Member) -> None:
         self.documents -= 1
         for counts, keys in (
-            (self.counts, item.profile.terms),
+            (self.counts, item.terms),
             (self.entity_counts, item.entities),
         ):
             for k in keys:

@@ -46,6 +46,9 @@ class StoryTracker:
     def __init__(self, window: float) -> None:
         self.window = timedelta(seconds=window)
         self.index = StoryIndex(self.window)
+        # The profiles of the items `assign` put in stories, until `features` or `settle`
+        # takes them: the index keeps members compact, without what storage keeps.
+        self._profiles: dict[str, Profile] = {}
 
     def load(self, members: Iterable[StoryMember], now: datetime) -> None:
         """Rebuild the index from stored story members (oldest first).
@@ -76,12 +79,20 @@ class StoryTracker:
     def _load(self, members: Iterable[StoryMember]) -> int:
         count = 0
         for m in members:
-            stored = features.load(m.features)
-            self.index.add(
-                story_item(guid_key(m.item), m.item, m.entity_ids, m.fetched_at, stored), m.story
-            )
+            self._add_stored(guid_key(m.item), m)
             count += 1
         return count
+
+    def _add_stored(self, key: str, m: StoryMember) -> None:
+        """Add a stored member: straight from its stored profile (no `Profile` or
+        `StoryItem` made), or read from its text if it has none."""
+        when = m.item.published or m.fetched_at
+        member = features.member(m.features, key, m.story, when, m.entity_ids)
+        if member is None:
+            item = story_item(key, m.item, m.entity_ids, m.fetched_at)
+            self.index.add(item, m.story)
+        else:
+            self.index.add_member(member)
 
     def merge(self, members: Iterable[StoryMember]) -> int:
         """Add stored members the index lacks (other instances stored them); how many.
@@ -96,8 +107,7 @@ class StoryTracker:
             key = guid_key(m.item)
             if key in self.index:
                 continue
-            stored = features.load(m.features)
-            self.index.add(story_item(key, m.item, m.entity_ids, m.fetched_at, stored), m.story)
+            self._add_stored(key, m)
             added += 1
         return added
 
@@ -109,17 +119,22 @@ class StoryTracker:
         candidate = story_item(key, item, {m.entity_id for m in matches}, now)
         story = self.index.find(candidate) or key
         self.index.add(candidate, story)
+        self._profiles[key] = candidate.profile
         return story
 
     def features(self, item: Item) -> str | None:
         """The stored form of the profile of an item `assign` put in a story, for storage to
         keep with it (bot/stories/features.py); None if it is in none."""
-        member = self.index.member(guid_key(item))
-        return features.dump(member.profile) if member else None
+        key = guid_key(item)
+        profile = self._profiles.pop(key, None)
+        if profile is None or key not in self.index:
+            return None
+        return features.dump(profile)
 
     def settle(self, planned: Iterable[IngestPlan], stored: Iterable[IngestPlan]) -> None:
         """Take out of the index the planned items that were not stored (repeats)."""
         kept = {guid_key(p.item) for p in stored if p.story is not None}
+        self._profiles.clear()  # the plans have their features (or will never need them)
         for p in planned:
             if p.story is not None and (key := guid_key(p.item)) not in kept:
                 self.index.discard(key)
