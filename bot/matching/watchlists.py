@@ -37,8 +37,19 @@ def load_watchlists(
     less the file aliases removed from chat ((entity id, alias) pairs).
 
     Problems are collected across files and entities (one per entity) and
-    raised together, so an analyst fixes a batch of edits in one go.
+    raised together, so an analyst fixes a batch of edits in one go. Shared and
+    risky aliases are logged as warnings.
     """
+    entities = read_watchlists(directory)
+    log_term_warnings(directory, entities)
+    return apply_chat_changes(entities, extra_terms, removed)
+
+
+def read_watchlists(directory: Path) -> list[Entity]:
+    """The entities of the watchlist files, validated (every error raised, as by
+    `load_watchlists`) but without the advisory warnings: `run` and `once` log those
+    when they build the match index, which they defer until it is needed (issue 13:
+    at 10,000 aliases the warnings' checks cost about a tenth of a second of start-up)."""
     if not directory.is_dir():
         raise ConfigError(
             str(directory), "", "watchlist directory not found", "set bot.watchlists to a folder"
@@ -73,7 +84,16 @@ def load_watchlists(
         raise ConfigError(
             str(directory), "", "the watchlist files define no entity", "add [[entity]] tables"
         )
-    _check_terms(directory, entities)
+    _check_exclusions(directory, entities)
+    return entities
+
+
+def apply_chat_changes(
+    entities: list[Entity],
+    extra_terms: Iterable[ChatTerm] = (),
+    removed: Iterable[tuple[str, str]] = (),
+) -> list[Entity]:
+    """The files' entities less the aliases removed from chat, plus the terms added there."""
     gone = set(removed)
     if gone:
         entities = [
@@ -128,8 +148,33 @@ def watchlist_files(directory: Path, problems: list[ConfigError]) -> list[Path]:
     return files
 
 
-def _check_terms(directory: Path, entities: list[Entity]) -> None:
-    """Refuse an exclusion that equals an alias; warn about shared and risky aliases.
+def _check_exclusions(directory: Path, entities: list[Entity]) -> None:
+    """Refuse an exclusion that equals an alias: the entity could never match.
+
+    Only entities with exclusions are looked at (the keys of every alias of every
+    entity were a third of loading a 10,000-alias watchlist)."""
+    for e in entities:
+        if not e.exclude:
+            continue
+        keys: dict[str, str] = {}
+        for alias in e.all_aliases:
+            for key in alias_keys(alias):
+                keys[key] = alias
+        for phrase in e.exclude:
+            same = [keys[k] for k in sorted(alias_keys(phrase)) if k in keys]
+            if same:
+                path, _, line = e.source.rpartition(":")
+                raise ConfigError(
+                    str(directory / path),
+                    f"line {line} (entity {e.id!r})",
+                    f"exclude phrase {phrase!r} equals its alias {same[0]!r}, "
+                    "so the entity could never match",
+                    "remove one of them",
+                )
+
+
+def log_term_warnings(directory: Path, entities: list[Entity]) -> None:
+    """Warn about shared and risky aliases of the files' entities (`read_watchlists`).
 
     A shared alias is not an error: big person lists hold namesakes and
     spellings that normalise alike, and refusing the whole watchlist over one
@@ -150,20 +195,6 @@ def _check_terms(directory: Path, entities: list[Entity]) -> None:
         where = f"line {line} (entity {e.id!r})"
         for alias, reason in risky_aliases(e):
             log.warning("%s: %s: alias %r is risky: %s", directory / path, where, alias, reason)
-        keys: dict[str, str] = {}
-        for alias in e.all_aliases:
-            for key in alias_keys(alias):
-                keys[key] = alias
-        for phrase in e.exclude:
-            same = [keys[k] for k in sorted(alias_keys(phrase)) if k in keys]
-            if same:
-                raise ConfigError(
-                    str(directory / path),
-                    where,
-                    f"exclude phrase {phrase!r} equals its alias {same[0]!r}, "
-                    "so the entity could never match",
-                    "remove one of them",
-                )
 
 
 def alias_collisions(entities: Iterable[Entity]) -> list[str]:
