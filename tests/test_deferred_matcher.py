@@ -14,10 +14,13 @@ import logging
 from pathlib import Path
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from bot.app import App
 from bot.errors import ConfigError, ConfigErrors
-from bot.matching.watchlists import ChatTerm, load_watchlists
+from bot.matching.normalize import phrase_words
+from bot.matching.watchlists import ChatTerm, has_words, load_watchlists
 from bot.preflight import preflight
 from tests.clock import Clock
 from tests.feedserver import FeedServer
@@ -124,9 +127,7 @@ async def test_a_reload_during_the_deferred_build_wins(make_settings) -> None:
         assert [m.entity_id for m in app.matcher.match_text("Daesh-K attack")] == ["iskp"]
 
 
-async def test_a_broken_watchlist_still_stops_start_up(
-    make_settings, watchlist_dir: Path
-) -> None:
+async def test_a_broken_watchlist_still_stops_start_up(make_settings, watchlist_dir: Path) -> None:
     (watchlist_dir / "broken.toml").write_text('[[entity]]\nid = "x"\nname = "X"\n')
     with pytest.raises(ConfigError) as eager:
         load_watchlists(watchlist_dir)
@@ -168,3 +169,15 @@ async def test_warnings_are_logged_once_with_the_build(
             await app.watchlists.ready()
     risky = [r for r in caplog.records if "is risky" in r.getMessage()]
     assert len(risky) == 1 and "'TG'" in risky[0].getMessage()
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=30))
+@example("&")
+@example("'s")
+@example("O'Brien's")
+@example("`")
+@example("_")
+def test_has_words_answers_as_the_full_scan(phrase: str) -> None:
+    """The validation shortcut for ASCII phrases against the scan it replaced."""
+    assert has_words(phrase) == bool(phrase_words(phrase).folded)
+    assert has_words(phrase + "é") == bool(phrase_words(phrase + "é").folded)

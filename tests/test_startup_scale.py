@@ -15,8 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from bot import app_watchlists
-from bot import app_warmup
+from bot import app_warmup, app_watchlists
 from bot.app import App
 from bot.matching.watchlists import ChatTerm, load_watchlists, read_watchlists
 from bot.models import Item

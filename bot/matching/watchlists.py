@@ -28,6 +28,20 @@ _ENTITY_HEADER = re.compile(r"^[ \t]*\[\[[ \t]*entity[ \t]*\]\]", re.MULTILINE)
 _ENTITY_KEYS = ("id", "name", "kind", "aliases", "exclude", "severity", "context", "loose")
 
 
+# An ASCII phrase has a word to match if and only if it has one of these: normalize.scan
+# makes a word of every run of ASCII letters and digits, and of a lone "&" ("and").
+_ASCII_WORD_CHAR = re.compile(r"[A-Za-z0-9&]")
+
+
+def has_words(phrase: str) -> bool:
+    """Whether matching would see any word in `phrase` (`phrase_words(phrase)` is not
+    empty). ASCII phrases are answered by one regular expression: validating every alias
+    this way at start-up leaves their full scan to the match index's deferred build."""
+    if phrase.isascii():
+        return _ASCII_WORD_CHAR.search(phrase) is not None
+    return bool(phrase_words(phrase).folded)
+
+
 def load_watchlists(
     directory: Path,
     extra_terms: Iterable[ChatTerm] = (),
@@ -354,7 +368,7 @@ def _entity(path: Path, line: int, index: int, t: dict[str, Any]) -> Entity:
         for j, v in enumerate(value):
             if not isinstance(v, str) or not v.strip():
                 raise fail(f"{key}[{j}]", f"expected a non-empty string, found {v!r}")
-            if not phrase_words(v).folded:
+            if not has_words(v):
                 raise fail(f"{key}[{j}]", f"{v!r} has no letters or digits to match")
         return tuple(dict.fromkeys(v.strip() for v in value))
 
@@ -364,7 +378,7 @@ def _entity(path: Path, line: int, index: int, t: dict[str, Any]) -> Entity:
             "id", f"{entity_id!r} is not a valid id", "use lower-case letters, digits, - and _"
         )
     name = text("name")
-    if not phrase_words(name).folded:
+    if not has_words(name):
         raise fail("name", f"{name!r} has no letters or digits to match")
     severity = text("severity", required=False, default="medium")
     if severity not in SEVERITIES:
