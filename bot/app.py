@@ -12,7 +12,7 @@ import functools
 import logging
 import os
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -35,7 +35,7 @@ from bot.feeds.parse import ParserPool
 from bot.logs import channel_context, feed_context
 from bot.matching.matcher import Matcher
 from bot.metrics import CONTENT_TYPE, Metrics
-from bot.models import FeedState
+from bot.models import Entity, FeedState
 from bot.ops.health import STALE_AFTER_INTERVALS, cycle_complete, tick_seconds
 from bot.ops.http_status import Check, StatusServer
 from bot.poller import Poller, PollOutcome, new_state
@@ -146,7 +146,7 @@ class App:
             storage,
             sinks,
             clock,
-            lambda: self.watchlists.entities,
+            lambda: self.entities,
             lambda: [(f, self.states.get(f.url)) for f in self.feeds.values()],
             on_queued=self.outbox.digest_queued,
         )
@@ -271,6 +271,11 @@ class App:
     @property
     def matcher(self) -> Matcher:
         return self.watchlists.matcher
+
+    @property
+    def entities(self) -> Sequence[Entity]:
+        """The watchlists' entities: known before their match index is built."""
+        return self.watchlists.entities
 
     async def _ready(self) -> None:
         """What a poll with new items waits for: the story index and the match index."""

@@ -101,6 +101,13 @@ async def test_begin_builds_in_the_background_and_ready_waits_for_it(make_settin
         assert [m.entity_id for m in hits] == ["iskp"]
 
 
+async def test_chat_commands_see_the_entities_without_building_the_index(make_settings) -> None:
+    async with App.open(make_settings([])) as app:
+        ids = {e.id for e in app.control.entities()}
+        assert {"iskp", "tajikistan"} <= ids
+        assert not app.watchlists.built
+
+
 @pytest.mark.parametrize("built_first", [False, True])
 async def test_a_chat_term_applies_before_and_after_the_build(
     make_settings, built_first: bool
