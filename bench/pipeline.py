@@ -74,6 +74,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -88,6 +89,8 @@ import psutil  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # pipeline_feeds, when imported
 
+from bytecode import bytecode_cache  # noqa: E402
+from bytecode import describe as describe_bytecode  # noqa: E402
 from pipeline_feeds import (  # noqa: E402
     HOST,
     FeedServer,
@@ -405,7 +408,14 @@ def subprocess_cycle(
     command += ["-m", "bot", "once", "--config", str(config)]
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        command,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        env=getattr(args, "bot_env", None),
+    )
     wall = time.perf_counter() - started
     after_usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after_usage.ru_utime - usage.ru_utime) + (after_usage.ru_stime - usage.ru_stime)
@@ -511,6 +521,15 @@ def parser_reference(args: argparse.Namespace) -> dict[str, float]:
     }
 
 
+@contextlib.contextmanager
+def bot_bytecode(args: argparse.Namespace) -> Iterator[None]:
+    """The `python -m bot once` processes' environment (args.bot_env): a warmed bytecode
+    cache of their own unless --no-bytecode-cache, as a deployed install has."""
+    with bytecode_cache(not args.no_bytecode_cache, [ROOT]) as env:
+        args.bot_env = env
+        yield
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     server = FeedServer(args)
     startup: float | None = None
@@ -518,7 +537,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         with tempfile.TemporaryDirectory(prefix="newswatch-bench-") as tmp_name:
             tmp = Path(tmp_name)
             if args.subprocess:
-                cycles = run_subprocesses(args, server, tmp)
+                with bot_bytecode(args):
+                    cycles = run_subprocesses(args, server, tmp)
             else:
                 startup, cycles = asyncio.run(run_in_process(args, server, tmp))
             lines = count_lines(tmp / "alerts.jsonl")
@@ -548,6 +568,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "first_poll": args.first_poll,
             "start_method": multiprocessing.get_start_method(),
             "no_pyc": sys.dont_write_bytecode,
+            "bytecode": describe_bytecode(getattr(args, "bot_env", None)),
             "python": sys.version.split()[0],
         },
         "server": server.info,
@@ -608,9 +629,7 @@ def render(result: dict[str, Any]) -> str:
         + (f" ({srv['wire_bytes'] / 2**20:.1f} MiB gzipped)" if cfg["gzip"] else "")
         + f", {srv['watched_items']} items mention a watched entity, "
         f"generated in {srv['generate_seconds']:.2f} s",
-        f"python {cfg['python']}, start method {cfg['start_method']}, bytecode cache "
-        + ("OFF (PYTHONDONTWRITEBYTECODE: every start-up compiles bot/)" if cfg["no_pyc"] else "on")
-        + f"; {mode}",
+        f"python {cfg['python']}, start method {cfg['start_method']}, {cfg['bytecode']}; {mode}",
         f"reference, same run, {ref['feeds']} bodies of {ref['body_kib']:.1f} KiB: "
         f"feedparser.parse {fp_ms:.2f} ms CPU per feed, lxml.etree.fromstring "
         f"{ref['lxml_ms_per_feed']:.2f} ms",
@@ -722,6 +741,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="run each cycle as `python -m bot once --config ...` (as issue 13 measured); "
         "--stages needs the default in-process mode",
+    )
+    p.add_argument(
+        "--no-bytecode-cache",
+        action="store_true",
+        help="--subprocess: no bytecode cache for the bot processes (each compiles bot/ again "
+        "under PYTHONDONTWRITEBYTECODE); default: a warmed cache of their own (bench/bytecode.py)",
     )
     p.add_argument(
         "--cycles", type=int, default=len(CYCLES), help=f"run the first N cycles (1-{len(CYCLES)})"

@@ -24,7 +24,11 @@ With `--run`, the whole bot instead (bench/startup_run.py): a database seeded wi
 after `--cycles` polls of every feed, and the database's bytes per item:
 
     python bench/startup.py --run --items 1000000 --feeds 10000 --aliases 10000 \
-        [--compare /path/to/other/checkout] [--runs 2]
+        [--compare /path/to/other/checkout] [--runs 2] [--database /keep/it.sqlite3]
+        [--no-bytecode-cache]
+
+The bot processes get a warmed bytecode cache of their own, as an installed bot has
+(bench/bytecode.py); `--no-bytecode-cache` makes each compile bot/ at start-up.
 """
 
 from __future__ import annotations
@@ -142,6 +146,12 @@ async def main() -> int:
     )
     parser.add_argument("--tmp", default=None, help="--run: where the database goes")
     parser.add_argument("--json", action="store_true", help="--run: raw results as JSON too")
+    parser.add_argument(
+        "--no-bytecode-cache",
+        action="store_true",
+        help="--run: the bot processes compile bot/ at each start (PYTHONDONTWRITEBYTECODE) "
+        "instead of using a warmed cache of their own (bench/bytecode.py)",
+    )
     args = parser.parse_args()
     if args.run:
         import startup_run

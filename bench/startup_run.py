@@ -42,6 +42,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 import psutil
+from bytecode import bytecode_cache, describe  # bench/, on the path as startup.py runs this
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -317,8 +318,10 @@ def tree_rss(proc: psutil.Process) -> tuple[int, int]:
     return total, main
 
 
-def run_bot(root: Path, config: Path, server: FeedServer, feeds: int, cycles: int) -> RunResult:
-    env = {**os.environ, "PYTHONPATH": str(root)}
+def run_bot(
+    root: Path, config: Path, server: FeedServer, feeds: int, cycles: int, base: dict[str, str]
+) -> RunResult:
+    env = {**base, "PYTHONPATH": str(root)}
     started = time.time()
     bot = subprocess.Popen(
         [sys.executable, "-m", "bot", "run", "--config", str(config)],
@@ -363,8 +366,8 @@ def run_bot(root: Path, config: Path, server: FeedServer, feeds: int, cycles: in
     )
 
 
-def reference(root: Path, code: str, runs: int = 3) -> float:
-    env = {**os.environ, "PYTHONPATH": str(root)}
+def reference(root: Path, code: str, base: dict[str, str], runs: int = 3) -> float:
+    env = {**base, "PYTHONPATH": str(root)}
     best = float("inf")
     for _ in range(runs):
         started = time.perf_counter()
@@ -393,7 +396,10 @@ def main(args: argparse.Namespace) -> int:
     roots = [ROOT, *(Path(r) for r in args.compare)]
     server = FeedServer()
     try:
-        with tempfile.TemporaryDirectory(dir=args.tmp) as tmp_name:
+        with (
+            tempfile.TemporaryDirectory(dir=args.tmp) as tmp_name,
+            bytecode_cache(not args.no_bytecode_cache, roots) as base,
+        ):
             tmp = Path(tmp_name)
             kept = args.database is not None
             database = Path(args.database) if kept else tmp / "bench.sqlite3"
@@ -416,9 +422,12 @@ def main(args: argparse.Namespace) -> int:
             for _ in range(args.runs):
                 for root in reversed(roots):  # alternating: the compared ones first
                     reset_feeds(database)
-                    results[str(root)].append(run_bot(root, config, server, feeds, args.cycles))
-            passes = reference(ROOT, "pass")
-            imports = {str(r): reference(r, "import bot.app") for r in roots}
+                    results[str(root)].append(
+                        run_bot(root, config, server, feeds, args.cycles, base)
+                    )
+            passes = reference(ROOT, "pass", base)
+            imports = {str(r): reference(r, "import bot.app", base) for r in roots}
+            bytecode = describe(base)
     finally:
         server.stop()
     print(
@@ -427,6 +436,7 @@ def main(args: argparse.Namespace) -> int:
         f"{args.aliases:,} aliases; seeded in {seeded.seconds:.0f} s"
     )
     print(f"database: {size / items:,.0f} bytes per remembered item ({size / 2**20:,.0f} MiB)")
+    print(f"bot processes: {bytecode}")
     print(f"reference: python -c pass {passes:.3f} s wall (best of 3)")
     for root, runs in results.items():
         best = min(runs, key=lambda r: r.first_request_s)

@@ -11,7 +11,7 @@ import contextlib
 import logging
 import os
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -20,6 +20,7 @@ from bot.app_control import AppControl
 from bot.app_shared import SharedWork
 from bot.app_sinks import make_sinks
 from bot.app_warmup import StoryWarmUp, together
+from bot.app_watchlists import Watchlists
 from bot.chat.base import Sink, connection_state
 from bot.commands import Commands
 from bot.config import FeedSettings, FirstPoll, Settings, database_label, parse_first_poll
@@ -32,9 +33,8 @@ from bot.feeds.fetch import Fetcher
 from bot.feeds.parse import ParserPool
 from bot.logs import channel_context, feed_context
 from bot.matching.matcher import Matcher
-from bot.matching.watchlists import load_watchlists
 from bot.metrics import CONTENT_TYPE, Metrics
-from bot.models import FeedState
+from bot.models import Entity, FeedState
 from bot.ops.health import STALE_AFTER_INTERVALS, cycle_complete, tick_seconds
 from bot.ops.http_status import Check, StatusServer
 from bot.poller import Poller, PollOutcome, new_state
@@ -92,11 +92,13 @@ class App:
         watchlists: LoadedWatchlists | None = None,
     ) -> None:
         self.settings = settings
-        self._preloaded = watchlists  # preflight's, for the first matcher if still current
         self.storage = storage
         self.clock = clock
         self.sinks = sinks
-        self.matcher = Matcher([], settings.bot.match_threshold)
+        # Checked at start, their match index built when first needed (app_watchlists.py).
+        self.watchlists = Watchlists(
+            settings.bot.watchlists, settings.bot.match_threshold, storage, watchlists
+        )
         self.states: dict[str, FeedState] = {}
         # Feeds from the config, then those added from chat (stored in the database).
         self.feeds: dict[str, FeedSettings] = {f.url: f for f in settings.feeds}
@@ -106,7 +108,6 @@ class App:
         # Commands reach the application only through the control port.
         self.control = AppControl(self)
         self.commands = Commands(self.control)
-        self._watchlist_snapshot: tuple[tuple[str, int, int], ...] = ()
         self.stories = StoryTracker(settings.bot.story_window)
         self.warm_up = StoryWarmUp(self.stories, settings.bot)  # index rebuilt after start-up
         self.health = StorageHealth(database_label(settings.bot.database))
@@ -125,7 +126,7 @@ class App:
             self.active_mutes,
             self.stories,
             self.metrics,
-            self.warm_up.wait,
+            self._ready,
         )
         self.outbox = Outbox(
             storage,
@@ -144,7 +145,7 @@ class App:
             storage,
             sinks,
             clock,
-            lambda: self.matcher.entities,
+            lambda: self.entities,
             lambda: [(f, self.states.get(f.url)) for f in self.feeds.values()],
             on_queued=self.outbox.digest_queued,
         )
@@ -172,6 +173,7 @@ class App:
             sinks = sinks if sinks is not None else make_sinks(settings)
             app = cls(settings, storage, fetcher, parsers, sinks, clock, watchlists)
             stack.push_async_callback(app.warm_up.close)
+            stack.push_async_callback(app.watchlists.close)
             try:
                 await app.load()
             except STORAGE_FAILURES as e:
@@ -195,7 +197,7 @@ class App:
         """Read watchlists (files + chat terms) and feed states; report disabled feeds."""
         if self.shared is not None:
             await self.shared.listen()
-        await together(self.reload_watchlists(), self._load_state())
+        await together(self.watchlists.load(defer=True), self._load_state())
         await self.outbox.load_broken()
         if self.shared is not None:
             await self.shared.prepare()
@@ -264,35 +266,23 @@ class App:
             self._feed_loop(feed, stop), name=f"feed:{feed.name}"
         )
 
+    @property
+    def matcher(self) -> Matcher:
+        return self.watchlists.matcher
+
+    @property
+    def entities(self) -> Sequence[Entity]:
+        """The watchlists' entities: known before their match index is built."""
+        return self.watchlists.entities
+
+    async def _ready(self) -> None:
+        """What a poll with new items waits for: the story index and the match index."""
+        await together(self.warm_up.wait(), self.watchlists.ready())
+
     async def reload_watchlists(self) -> None:
-        """Load the watchlist files and chat terms and build a new matcher.
-
-        The build runs in a thread so polling and delivery go on meanwhile;
-        the old matcher serves until the new one is ready.
-        """
-        terms = await self.storage.chat_terms()
-        removed = await self.storage.removed_terms()
-        directory = self.settings.bot.watchlists
-        self._watchlist_snapshot = watchlist_snapshot(directory)
-        preloaded, self._preloaded = self._preloaded, None
-        if preloaded is not None and not preloaded.usable(terms, removed, self._watchlist_snapshot):
-            preloaded = None
-
-        def build() -> Matcher:
-            if preloaded is not None:  # what preflight loaded is what loading would give
-                entities = list(preloaded.entities)
-            else:
-                entities = load_watchlists(directory, terms, removed)
-            return Matcher(entities, self.settings.bot.match_threshold)
-
-        matcher = await asyncio.to_thread(build)
-        self.matcher = matcher
-        log.info(
-            "watching %d entities (%d aliases) from %s",
-            len(matcher.entities),
-            matcher.alias_count,
-            directory,
-        )
+        """Load the watchlist files and chat terms and build a new matcher in a thread;
+        the old matcher serves until the new one is ready."""
+        await self.watchlists.load()
 
     async def _watch_watchlists(self, stop: asyncio.Event) -> None:
         """Rebuild the matcher when a watchlist file changes; a broken edit keeps the old one."""
@@ -322,13 +312,13 @@ class App:
 
     async def refresh_watchlists(self) -> bool:
         """Reload if a watchlist file changed since the last load; True if reloaded."""
-        if watchlist_snapshot(self.settings.bot.watchlists) == self._watchlist_snapshot:
+        if watchlist_snapshot(self.settings.bot.watchlists) == self.watchlists.snapshot:
             return False
         where = "reloading the watchlists"
         try:
             await self.reload_watchlists()
         except ConfigError as e:
-            self._watchlist_snapshot = watchlist_snapshot(self.settings.bot.watchlists)
+            self.watchlists.snapshot = watchlist_snapshot(self.settings.bot.watchlists)
             log.error("watchlists changed but cannot be used, keeping the old ones: %s", e)
             return False
         except STORAGE_FAILURES as e:  # chat terms unreadable: try again at the next check
@@ -401,6 +391,7 @@ class App:
             self.warm_up.begin()  # the story index, now that the first polls are under way
             watchers.append(asyncio.create_task(self._watch_watchlists(stop), name="watchlists"))
         shared = self.shared.start(stop, self.refresh_watchlists) if self.shared else []
+        self.watchlists.begin()  # the match index, now that the first polls are under way
         housekeeping = asyncio.create_task(self._housekeeping(stop), name="housekeeping")
         digests = asyncio.create_task(self.digest.run(stop, self.health), name="digest")
         heartbeat = asyncio.create_task(self._heartbeat(stop), name="heartbeat")

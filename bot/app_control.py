@@ -16,7 +16,6 @@ from bot.backtest import BacktestResult, backtest
 from bot.config import FeedSettings, Settings
 from bot.control import FeedPreview, FeedStatus
 from bot.digest.model import Digest
-from bot.matching.matcher import Matcher
 from bot.matching.watchlists import ChatTerm
 from bot.models import DeliveryProblem, Entity, FeedState
 from bot.poller import Poller
@@ -36,7 +35,7 @@ class RunningApp(Protocol):
     def storage(self) -> Storage: ...
 
     @property
-    def matcher(self) -> Matcher: ...
+    def entities(self) -> Sequence[Entity]: ...
 
     @property
     def feeds(self) -> dict[str, FeedSettings]: ...
@@ -78,7 +77,7 @@ class AppControl:
         return self._app.settings.bot.failing_after
 
     def entities(self) -> Sequence[Entity]:
-        return self._app.matcher.entities
+        return self._app.entities
 
     async def chat_terms(self) -> list[ChatTerm]:
         return await self._app.storage.chat_terms()

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import tomllib
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+
+import tomli
 
 from bot.errors import ConfigError
 
@@ -287,8 +288,8 @@ def read_toml(
     except UnicodeDecodeError:
         raise ConfigError(str(path), "", "is not UTF-8 text", "save it as UTF-8") from None
     try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
+        return tomli.loads(text)
+    except tomli.TOMLDecodeError as e:
         raise ConfigError(str(path), "", f"invalid TOML: {e}", "fix the syntax there") from None
 
 

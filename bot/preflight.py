@@ -21,7 +21,12 @@ from rapidfuzz import fuzz, process
 
 from bot.config import RequiredSecret, Settings, is_postgres, read_config
 from bot.errors import ConfigError, StorageError, StorageUnavailable, raise_collected
-from bot.matching.watchlists import ChatTerm, load_watchlists
+from bot.matching.watchlists import (
+    ChatTerm,
+    apply_chat_changes,
+    load_watchlists,
+    read_watchlists,
+)
 from bot.models import Entity
 from bot.storage.readonly import ChatState, DatabaseBusy, read_chat_state
 
@@ -61,6 +66,9 @@ class LoadedWatchlists:
     terms: tuple[ChatTerm, ...]
     removed: frozenset[tuple[str, str]]
     snapshot: Snapshot
+    # The files' entities whose advisory warnings (shared, risky aliases) are still to
+    # be logged, by whoever builds the match index (bot/app_watchlists.py); () if logged.
+    unwarned: tuple[Entity, ...] = ()
 
     def usable(
         self, terms: Sequence[ChatTerm], removed: Iterable[tuple[str, str]], snapshot: Snapshot
@@ -89,13 +97,16 @@ def preflight(
     platforms: bool = True,
     database: bool = True,
     environ: Mapping[str, str] | None = None,
+    defer_warnings: bool = False,
 ) -> Preflight:
     """Validate everything that can fail before the first poll; raise every problem.
 
     `platforms=False` skips the chat platforms' sections and secrets, for
     commands that post nothing (`digest --dry-run`). `database=False` leaves
     an unusable database for the storage layer to report when it opens it
-    (`run` does, with its own advice); `check` reports it here.
+    (`run` does, with its own advice); `check` reports it here. `defer_warnings`
+    leaves the watchlists' advisory warnings to the match index's build
+    (`LoadedWatchlists.unwarned`): errors still stop start-up here.
     """
     report = read_config(config)
     settings = report.settings
@@ -121,12 +132,16 @@ def preflight(
     if not report.has_problem("bot.watchlists"):
         terms, removed = (chat.terms, chat.removed) if chat else ((), ())
         snapshot = watchlist_snapshot(settings.bot.watchlists)  # before reading them
-        entities = _collect(
-            problems, lambda: load_watchlists(settings.bot.watchlists, terms, removed)
-        )
+        directory = settings.bot.watchlists
+        files: list[Entity] = []
+        if defer_warnings:
+            files = _collect(problems, lambda: read_watchlists(directory)) or []
+            entities = apply_chat_changes(files, terms, removed) if files else None
+        else:
+            entities = _collect(problems, lambda: load_watchlists(directory, terms, removed))
         if entities is not None and chat is not None:
             loaded = LoadedWatchlists(
-                tuple(entities), tuple(chat.terms), frozenset(chat.removed), snapshot
+                tuple(entities), tuple(chat.terms), frozenset(chat.removed), snapshot, tuple(files)
             )
     # A filter's key names its entry's index in the file: only when none was left
     # out. Without the chat additions a chat-made name would look unknown.

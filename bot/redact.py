@@ -15,12 +15,13 @@ is redacted too (`url_password`), and messages name the database by
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
+
+import tomli  # the compiled build of tomllib: bot.toml is read at every start
 
 REDACTED = "[redacted]"
 
@@ -54,9 +55,9 @@ MIN_SECRET_LENGTH = 6
 class ConfigPrescan:
     """What output setup needs from bot.toml before the config is validated.
 
-    Read with tomllib alone, so the very first line (a warning met while the
-    config is validated) is already in the right format and redacted. A file
-    that cannot be read gives the defaults: full validation reports why.
+    Read with tomli (tomllib's compiled build) alone, so the very first line (a warning
+    met while the config is validated) is already in the right format and redacted. A
+    file that cannot be read gives the defaults: full validation reports why.
     """
 
     log_format: str | None  # "text" / "json" when the file says so validly
@@ -106,8 +107,8 @@ def redact_url(url: str) -> str:
 def prescan_config(path: str | Path) -> ConfigPrescan:
     try:
         with open(path, "rb") as f:
-            data = tomllib.load(f)
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError, ValueError):
+            data = tomli.load(f)
+    except (OSError, tomli.TOMLDecodeError, UnicodeDecodeError, ValueError):
         return ConfigPrescan(None, DEFAULT_SECRET_ENVS)
     bot = data.get("bot")
     log_format = bot.get("log_format") if isinstance(bot, dict) else None

@@ -97,3 +97,13 @@ def test_subprocess_quick_run_measures_each_bot_once() -> None:
     assert result["config"]["subprocess"] is True
     # A whole `python -m bot once` (interpreter start-up included) costs CPU.
     assert all(c["cpu_seconds"] > 0 for c in result["cycles"])
+
+
+def test_subprocess_bot_processes_get_a_bytecode_cache_unless_told_not_to() -> None:
+    """bench/bytecode.py: as a deployed install, the `once` processes start from bytecode
+    (a warmed cache of their own); --no-bytecode-cache compiles as this environment does."""
+    cached = json.loads(run_bench("--subprocess", "--cycles", "2", "--json").stdout)
+    assert cached["config"]["bytecode"].startswith("bytecode cache on (PYTHONPYCACHEPREFIX=")
+    plain = run_bench("--subprocess", "--cycles", "2", "--no-bytecode-cache").stdout
+    assert "bytecode cache on" not in plain
+    assert "bytecode cache" in plain.splitlines()[2]  # the header says which

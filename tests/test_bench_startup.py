@@ -48,6 +48,8 @@ def test_startup_run_prints_every_figure(tmp_path: Path) -> None:
     assert "20 feeds, 200 aliases" in lines[0]
     assert lines[1].startswith("database: ") and "bytes per remembered item" in lines[1]
     assert any(line.startswith("reference: python -c pass") for line in lines)
+    # The bot processes start from a warmed bytecode cache, as an installed bot does.
+    assert "bot processes: bytecode cache on (PYTHONPYCACHEPREFIX=" in out
     assert any("start to first feed request" in line for line in lines)
     (runs,) = json.loads(lines[-1]).values()
     (result,) = runs

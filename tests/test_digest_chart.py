@@ -88,7 +88,7 @@ def test_without_freetype_the_bitmap_font_is_used(monkeypatch: pytest.MonkeyPatc
             raise TypeError("load_default() got an unexpected keyword argument 'size'")
         return bitmap
 
-    monkeypatch.setattr(chart.ImageFont, "load_default", load_default)
+    monkeypatch.setattr(ImageFont, "load_default", load_default)  # chart imports it late
     image = open_png(render_chart(DAYS, [*HOSTILE[:3], ("Ünïcødé Ω", [1] * 7)]))
     assert image.size == (800, 400)
 

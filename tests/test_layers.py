@@ -104,6 +104,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "bot.app_shared",
             "bot.app_sinks",
             "bot.app_warmup",
+            "bot.app_watchlists",
             "bot.preflight",
         ),
     ),

@@ -15,10 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from bot import app as app_module
-from bot import app_warmup
+from bot import app_warmup, app_watchlists
 from bot.app import App
-from bot.matching.watchlists import ChatTerm, load_watchlists
+from bot.matching.watchlists import ChatTerm, load_watchlists, read_watchlists
 from bot.models import Item
 from bot.preflight import LoadedWatchlists, watchlist_snapshot
 from bot.stories import StoryTracker
@@ -49,11 +48,11 @@ def loads(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     """The App's own watchlist loads, counted."""
     calls: list[Path] = []
 
-    def counted(directory: Path, *args: object) -> object:
+    def counted(directory: Path) -> object:
         calls.append(directory)
-        return load_watchlists(directory, *args)  # type: ignore[arg-type]
+        return read_watchlists(directory)
 
-    monkeypatch.setattr(app_module, "load_watchlists", counted)
+    monkeypatch.setattr(app_watchlists, "read_watchlists", counted)
     return calls
 
 

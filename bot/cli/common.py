@@ -40,7 +40,14 @@ def preflight(args: argparse.Namespace, platforms: bool = True) -> Preflight:
         setup_logging("DEBUG")
     # Only `check` reports an unusable database: the others meet it in storage,
     # which says what to do about it.
-    checked = run_preflight(args.config, platforms=platforms, database=args.command == "check")
+    # run and once log the watchlists' advisory warnings when they build the match
+    # index, which they defer until it is needed (bot/app_watchlists.py).
+    checked = run_preflight(
+        args.config,
+        platforms=platforms,
+        database=args.command == "check",
+        defer_warnings=args.command in ("run", "once"),
+    )
     setup_logging("DEBUG" if args.verbose else checked.settings.bot.log_level)
     return checked
 

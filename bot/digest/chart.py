@@ -12,8 +12,12 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from datetime import date
+from typing import TYPE_CHECKING
 
-from PIL import Image, ImageDraw, ImageFont
+if TYPE_CHECKING:  # Pillow is imported when a chart is drawn, not at every start-up
+    from PIL import ImageDraw, ImageFont
+
+    Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
 
 TITLE = "Mentions per day, last 7 days"
 MAX_SERIES = 5
@@ -33,8 +37,6 @@ _AXIS = (120, 120, 120)
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 # Drawn at twice the size and scaled down: Pillow's lines have no anti-aliasing.
 _SCALE = 2
-
-Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
 
 
 def render_chart(
@@ -58,6 +60,8 @@ def render_chart(
     for name, counts in series:
         if len(counts) != len(days):
             raise ValueError(f"{len(counts)} counts for {len(days)} days in series {name!r}")
+    from PIL import Image, ImageDraw
+
     # Stable: ties keep the caller's order, so the caller decides how they break.
     top = sorted(series, key=lambda s: -sum(s[1]))[:MAX_SERIES]
 
@@ -98,6 +102,8 @@ def day_label(day: date) -> str:
 
 def _font(size: int) -> Font:
     """Pillow's bundled font at `size` (Pillow ≥ 10.1 with FreeType), else its bitmap font."""
+    from PIL import ImageFont
+
     try:
         return ImageFont.load_default(size=size)
     except (TypeError, OSError):  # older Pillow, or built without FreeType
@@ -185,6 +191,8 @@ def _draw_legend(
 
 
 def _is_ft(font: Font) -> bool:
+    from PIL import ImageFont
+
     return isinstance(font, ImageFont.FreeTypeFont)
 
 

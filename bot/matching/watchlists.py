@@ -28,6 +28,20 @@ _ENTITY_HEADER = re.compile(r"^[ \t]*\[\[[ \t]*entity[ \t]*\]\]", re.MULTILINE)
 _ENTITY_KEYS = ("id", "name", "kind", "aliases", "exclude", "severity", "context", "loose")
 
 
+# An ASCII phrase has a word to match if and only if it has one of these: normalize.scan
+# makes a word of every run of ASCII letters and digits, and of a lone "&" ("and").
+_ASCII_WORD_CHAR = re.compile(r"[A-Za-z0-9&]")
+
+
+def has_words(phrase: str) -> bool:
+    """Whether matching would see any word in `phrase` (`phrase_words(phrase)` is not
+    empty). ASCII phrases are answered by one regular expression: validating every alias
+    this way at start-up leaves their full scan to the match index's deferred build."""
+    if phrase.isascii():
+        return _ASCII_WORD_CHAR.search(phrase) is not None
+    return bool(phrase_words(phrase).folded)
+
+
 def load_watchlists(
     directory: Path,
     extra_terms: Iterable[ChatTerm] = (),
@@ -37,8 +51,19 @@ def load_watchlists(
     less the file aliases removed from chat ((entity id, alias) pairs).
 
     Problems are collected across files and entities (one per entity) and
-    raised together, so an analyst fixes a batch of edits in one go.
+    raised together, so an analyst fixes a batch of edits in one go. Shared and
+    risky aliases are logged as warnings.
     """
+    entities = read_watchlists(directory)
+    log_term_warnings(directory, entities)
+    return apply_chat_changes(entities, extra_terms, removed)
+
+
+def read_watchlists(directory: Path) -> list[Entity]:
+    """The entities of the watchlist files, validated (every error raised, as by
+    `load_watchlists`) but without the advisory warnings: `run` and `once` log those
+    when they build the match index, which they defer until it is needed (issue 13:
+    at 10,000 aliases the warnings' checks cost about a tenth of a second of start-up)."""
     if not directory.is_dir():
         raise ConfigError(
             str(directory), "", "watchlist directory not found", "set bot.watchlists to a folder"
@@ -73,7 +98,16 @@ def load_watchlists(
         raise ConfigError(
             str(directory), "", "the watchlist files define no entity", "add [[entity]] tables"
         )
-    _check_terms(directory, entities)
+    _check_exclusions(directory, entities)
+    return entities
+
+
+def apply_chat_changes(
+    entities: list[Entity],
+    extra_terms: Iterable[ChatTerm] = (),
+    removed: Iterable[tuple[str, str]] = (),
+) -> list[Entity]:
+    """The files' entities less the aliases removed from chat, plus the terms added there."""
     gone = set(removed)
     if gone:
         entities = [
@@ -128,8 +162,33 @@ def watchlist_files(directory: Path, problems: list[ConfigError]) -> list[Path]:
     return files
 
 
-def _check_terms(directory: Path, entities: list[Entity]) -> None:
-    """Refuse an exclusion that equals an alias; warn about shared and risky aliases.
+def _check_exclusions(directory: Path, entities: list[Entity]) -> None:
+    """Refuse an exclusion that equals an alias: the entity could never match.
+
+    Only entities with exclusions are looked at (the keys of every alias of every
+    entity were a third of loading a 10,000-alias watchlist)."""
+    for e in entities:
+        if not e.exclude:
+            continue
+        keys: dict[str, str] = {}
+        for alias in e.all_aliases:
+            for key in alias_keys(alias):
+                keys[key] = alias
+        for phrase in e.exclude:
+            same = [keys[k] for k in sorted(alias_keys(phrase)) if k in keys]
+            if same:
+                path, _, line = e.source.rpartition(":")
+                raise ConfigError(
+                    str(directory / path),
+                    f"line {line} (entity {e.id!r})",
+                    f"exclude phrase {phrase!r} equals its alias {same[0]!r}, "
+                    "so the entity could never match",
+                    "remove one of them",
+                )
+
+
+def log_term_warnings(directory: Path, entities: list[Entity]) -> None:
+    """Warn about shared and risky aliases of the files' entities (`read_watchlists`).
 
     A shared alias is not an error: big person lists hold namesakes and
     spellings that normalise alike, and refusing the whole watchlist over one
@@ -150,20 +209,6 @@ def _check_terms(directory: Path, entities: list[Entity]) -> None:
         where = f"line {line} (entity {e.id!r})"
         for alias, reason in risky_aliases(e):
             log.warning("%s: %s: alias %r is risky: %s", directory / path, where, alias, reason)
-        keys: dict[str, str] = {}
-        for alias in e.all_aliases:
-            for key in alias_keys(alias):
-                keys[key] = alias
-        for phrase in e.exclude:
-            same = [keys[k] for k in sorted(alias_keys(phrase)) if k in keys]
-            if same:
-                raise ConfigError(
-                    str(directory / path),
-                    where,
-                    f"exclude phrase {phrase!r} equals its alias {same[0]!r}, "
-                    "so the entity could never match",
-                    "remove one of them",
-                )
 
 
 def alias_collisions(entities: Iterable[Entity]) -> list[str]:
@@ -323,7 +368,7 @@ def _entity(path: Path, line: int, index: int, t: dict[str, Any]) -> Entity:
         for j, v in enumerate(value):
             if not isinstance(v, str) or not v.strip():
                 raise fail(f"{key}[{j}]", f"expected a non-empty string, found {v!r}")
-            if not phrase_words(v).folded:
+            if not has_words(v):
                 raise fail(f"{key}[{j}]", f"{v!r} has no letters or digits to match")
         return tuple(dict.fromkeys(v.strip() for v in value))
 
@@ -333,7 +378,7 @@ def _entity(path: Path, line: int, index: int, t: dict[str, Any]) -> Entity:
             "id", f"{entity_id!r} is not a valid id", "use lower-case letters, digits, - and _"
         )
     name = text("name")
-    if not phrase_words(name).folded:
+    if not has_words(name):
         raise fail("name", f"{name!r} has no letters or digits to match")
     severity = text("severity", required=False, default="medium")
     if severity not in SEVERITIES:

@@ -15,10 +15,12 @@ import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-
-from aiohttp import web
+from typing import TYPE_CHECKING
 
 from bot.errors import ConfigError
+
+if TYPE_CHECKING:  # imported when the listener starts: most runs have none (issue 13)
+    from aiohttp import web
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +65,8 @@ class StatusServer:
 
     async def start(self) -> None:
         """Bind and serve; a port in use or a wrong address is a ConfigError on bot.listen."""
+        from aiohttp import web
+
         app = web.Application()
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/metrics", self._metrics)
@@ -91,10 +95,14 @@ class StatusServer:
             self._runner = None
 
     async def _healthz(self, request: web.Request) -> web.Response:
+        from aiohttp import web
+
         status, body = health_body(self.checks())
         return web.Response(status=status, text=json.dumps(body), content_type="application/json")
 
     async def _metrics(self, request: web.Request) -> web.Response:
+        from aiohttp import web
+
         response = web.Response(body=self.metrics())
         response.headers["Content-Type"] = self.metrics_content_type
         return response

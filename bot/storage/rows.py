@@ -66,6 +66,38 @@ def feed_state_from_row(r: Row) -> FeedState:
     )
 
 
+# A feed's state as `feed_states` reads it at start-up: these columns, in FeedState's
+# field order, as plain tuples. At 10,000 feeds that is 0.04 s of CPU instead of 0.07 s
+# for `SELECT *` read by column name (issue 13); `feed_state_from_row` stays for the rest.
+FEED_STATE_COLUMNS = (
+    "url, fetch_url, etag, last_modified, body_hash, first_polled, next_poll_at, "
+    "last_success_at, last_error, last_error_at, error_count, failing_since, "
+    "disabled_reason, items_seen, html_url"
+)
+
+
+def feed_state_from_values(v: Sequence[Any]) -> FeedState:
+    """A FeedState from the values of FEED_STATE_COLUMNS, in that order."""
+    fromts = datetime.fromtimestamp
+    return FeedState(
+        v[0],
+        v[1],
+        v[2],
+        v[3],
+        v[4],
+        bool(v[5]),
+        None if v[6] is None else fromts(v[6], UTC),
+        None if v[7] is None else fromts(v[7], UTC),
+        v[8],
+        None if v[9] is None else fromts(v[9], UTC),
+        v[10],
+        None if v[11] is None else fromts(v[11], UTC),
+        v[12],
+        v[13],
+        v[14],
+    )
+
+
 ALERT_COLUMNS = (
     "o.*, i.feed_url, i.guid, i.url, i.title, i.summary, i.published, i.feed_name, i.story, "
     "i.date_note"

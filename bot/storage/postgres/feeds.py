@@ -19,7 +19,13 @@ from bot.models import FeedState
 from bot.storage.coordination import TERMS_CHANGED
 from bot.storage.models import AddedFeed
 from bot.storage.postgres.connection import PostgresConnection, affected, notify
-from bot.storage.rows import dt, feed_row, feed_state_from_row
+from bot.storage.rows import (
+    FEED_STATE_COLUMNS,
+    dt,
+    feed_row,
+    feed_state_from_row,
+    feed_state_from_values,
+)
 
 _FEED_COLUMNS = (
     "url, fetch_url, etag, last_modified, body_hash, first_polled, next_poll_at, "
@@ -90,8 +96,8 @@ class FeedRepository(PostgresConnection):
     """Feed state, leases, added feeds and the heartbeat (bot/storage/feeds.py)."""
 
     async def feed_states(self) -> dict[str, FeedState]:
-        rows = await self._fetch("SELECT * FROM feeds")
-        return {r["url"]: feed_state_from_row(r) for r in rows}
+        rows = await self._fetch(f"SELECT {FEED_STATE_COLUMNS} FROM feeds")
+        return {r[0]: feed_state_from_values(r) for r in rows}
 
     async def save_feed_state(self, state: FeedState) -> None:
         """Store a feed's poll state and release its lease, in one statement.

@@ -14,7 +14,7 @@ from bot.models import (
     FeedState,
 )
 from bot.storage.models import AddedFeed
-from bot.storage.rows import feed_row
+from bot.storage.rows import FEED_STATE_COLUMNS, feed_row, feed_state_from_values
 from bot.storage.sqlite.connection import SQLiteConnection
 from bot.storage.sqlite.rows import (
     dt,
@@ -41,9 +41,10 @@ class FeedRepository(SQLiteConnection):
     # -- feeds -------------------------------------------------------------------
 
     async def feed_states(self) -> dict[str, FeedState]:
-        async with self._db.execute("SELECT * FROM feeds") as cur:
+        async with self._db.execute(f"SELECT {FEED_STATE_COLUMNS} FROM feeds") as cur:
+            cur.row_factory = None  # plain tuples: start-up reads every feed (rows.py)
             rows = await cur.fetchall()
-        return {r["url"]: feed_state_from_row(r) for r in rows}
+        return {r[0]: feed_state_from_values(r) for r in rows}
 
     async def save_feed_state(self, state: FeedState) -> None:
         """Store a feed's poll state; returns once it is committed.
