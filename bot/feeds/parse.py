@@ -318,7 +318,7 @@ class ParserPool:
     async def parse(
         self, body: bytes, feed_url: str, feed_name: str, base_url: str = "", known: str = ""
     ) -> ParsedFeed:
-        """Parse in a worker; `known` digests leave unchanged entries unread (`parse_feed_bytes`)."""
+        """Parse in a worker; `known` digests leave entries unread (see `parse_feed_bytes`)."""
         for _ in range(2):
             async with self._slots:
                 generation = self._generation
