@@ -19,7 +19,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.feeds.fastparse import DIGEST_CHARS, FastRead, read_fast, split_digests
+from bot.feeds.entry_digests import DIGEST_CHARS, split_digests
+from bot.feeds.fastparse import FastRead, read_fast
 from bot.feeds.parse import _parsed_feed, parse_feed_bytes
 
 DATA = Path(__file__).parent / "data"

@@ -29,19 +29,15 @@ their deadline and memory cap, like feedparser.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import html.entities
 import re
-import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 from lxml import etree
 
+from bot.feeds.entry_digests import code_version, entry_digest
 from bot.safe_xml import hardened_parser
 
 ATOM = "http://www.w3.org/2005/Atom"
@@ -226,44 +222,6 @@ def read_fast(
         return None
 
 
-DIGEST_CHARS = 16  # base64 of a 12-byte BLAKE2b digest: what one entry adds to the feed row
-
-
-@cache
-def _code_version() -> bytes:
-    """What the reading code is: entries of a feed read by other code are read again.
-
-    The source of the modules that turn an entry into an Item, and feedparser's
-    version (its date parser and URL joining are used here). A version
-    constant someone must remember to bump would let an upgrade that reads
-    entries differently keep skipping them.
-    """
-    import feedparser
-
-    from bot.feeds import html_text, parse
-
-    h = hashlib.blake2b(b"entry-digest-1", digest_size=16)
-    h.update(str(feedparser.__version__).encode())
-    for module in (sys.modules[__name__], parse, html_text):
-        try:
-            h.update(Path(str(module.__file__)).read_bytes())
-        except (OSError, TypeError):  # no source to read (a frozen build): its name stands
-            h.update(module.__name__.encode())
-    return h.digest()
-
-
-def entry_digest(context: bytes, element: etree._Element) -> str:
-    """A short digest of an entry element with the context it is read in."""
-    h = hashlib.blake2b(context, digest_size=12)
-    h.update(etree.tostring(element, with_tail=False))
-    return base64.b64encode(h.digest()).decode("ascii")
-
-
-def split_digests(text: str) -> frozenset[str]:
-    """The digests of a stored `FeedState.entry_digests` (16-character chunks)."""
-    return frozenset(text[i : i + DIGEST_CHARS] for i in range(0, len(text), DIGEST_CHARS))
-
-
 def _parse(body: bytes, base_url: str, known: frozenset[str] = frozenset()) -> FastRead:
     from feedparser.urls import make_safe_absolute_uri
 
@@ -334,7 +292,7 @@ class _Reader:
         matters only through that flag.
         """
         context = b"\0".join(
-            (_code_version(), kind, self.base.encode("utf-8", "surrogatepass"), b"%d" % self.utf8)
+            (code_version(), kind, self.base.encode("utf-8", "surrogatepass"), b"%d" % self.utf8)
         )
         known = self.known
         read: list[dict[str, Any]] = []

@@ -26,7 +26,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.errors import ParseError
-from bot.feeds.fastparse import read_fast, split_digests
+from bot.feeds.entry_digests import split_digests
+from bot.feeds.fastparse import read_fast
 from bot.feeds.html_text import field_text
 from bot.models import Item
 
