@@ -20,26 +20,39 @@ from lxml import etree
 DIGEST_CHARS = 16  # base64 of a 12-byte BLAKE2b digest: what one entry adds to the feed row
 
 
-@cache
-def code_version() -> bytes:
-    """What the reading code is: entries of a feed read by other code are read again.
+def _source_digest() -> bytes:
+    """The source of the modules that turn an entry into an Item, read once at import.
 
-    The source of the modules that turn an entry into an Item, and feedparser's
-    version (its date parser and URL joining are used here). A version
-    constant someone must remember to bump would let an upgrade that reads
-    entries differently keep skipping them.
+    At import, not at first use: a worker forked later reads the files as they are
+    then, and a deployment that replaced them under a running bot must not label
+    entries read by the old code with the new code's version. Read by path, so
+    this module imports none of them (no import circle).
     """
-    import feedparser
-
     h = hashlib.blake2b(b"entry-digest-1", digest_size=16)
-    h.update(str(feedparser.__version__).encode())
     here = Path(__file__)
-    for name in ("fastparse.py", "parse.py", "html_text.py", here.name):  # by path: no circle
+    for name in ("fastparse.py", "parse.py", "html_text.py", here.name):
         try:
             h.update(here.with_name(name).read_bytes())
         except OSError:  # no source to read (a frozen build): its name stands
             h.update(name.encode())
     return h.digest()
+
+
+_SOURCES = _source_digest()
+
+
+@cache
+def code_version() -> bytes:
+    """What the reading code is: entries of a feed read by other code are read again.
+
+    The parsing modules' source (`_SOURCES`) and feedparser's version (its date
+    parser and URL joining are used), imported by the worker that asks. A version
+    constant someone must remember to bump would let an upgrade that reads
+    entries differently keep skipping them.
+    """
+    import feedparser
+
+    return hashlib.blake2b(_SOURCES + str(feedparser.__version__).encode(), digest_size=16).digest()
 
 
 def entry_digest(context: bytes, element: etree._Element) -> str:
