@@ -227,6 +227,9 @@ class FeedState:
     disabled_reason: str | None = None
     items_seen: int = 0
     html_url: str | None = None  # the feed's web page (its channel link), for OPML export
+    # The digests of the entries the last parse saw (bot/feeds/fastparse.py): entries
+    # with these bytes in this context are not read again. Saved with that poll's items.
+    entry_digests: str = ""
 
 
 @dataclass(frozen=True, slots=True)

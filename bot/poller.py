@@ -150,9 +150,12 @@ class Poller:
                 await self.storage.save_feed_state(succeeded)
                 self.recorder.feed_polled("unchanged", time.monotonic() - started)
                 return succeeded, PollOutcome(feed.url, "unchanged")
+            # Entries unchanged since the last parse are left unread, like the items of
+            # an unchanged body: the digests are saved with this poll's items (ingest).
             parsed = await self.parsers.parse(
-                result.body, feed.url, feed.name, fetch_url or state.fetch_url
+                result.body, feed.url, feed.name, fetch_url or state.fetch_url, state.entry_digests
             )
+            succeeded = replace(succeeded, entry_digests=parsed.digests)
             fetch_and_parse = time.monotonic() - started
             if parsed.warning:
                 log.debug("%s: feed has minor errors: %s", feed.name, parsed.warning)
@@ -216,7 +219,7 @@ class Poller:
             return succeeded, PollOutcome(
                 feed.url,
                 "new",
-                items=len(parsed.items),
+                items=len(parsed.items) + parsed.skipped,
                 new_items=ingest.new_items,
                 alerts=ingest.alerts,
             )

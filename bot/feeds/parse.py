@@ -21,12 +21,13 @@ import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from bot.errors import ParseError
-from bot.feeds.fastparse import parse_fast
+from bot.feeds.entry_digests import split_digests
+from bot.feeds.fastparse import read_fast
 from bot.feeds.html_text import field_text
 from bot.models import Item
 
@@ -47,6 +48,10 @@ class ParsedFeed:
     items: list[Item]
     warning: str | None = None  # feedparser's bozo note for a feed it could still read
     link: str = ""  # the feed's web page (RSS channel <link>, Atom rel=alternate), if http(s)
+    # Every entry's digest (bot/feeds/fastparse.py), concatenated: what the next poll may
+    # skip. Empty when feedparser read the document (the next poll then reads everything).
+    digests: str = ""
+    skipped: int = 0  # entries left unread because their digest was known
 
 
 def _time(entry: Any) -> tuple[datetime | None, str]:
@@ -102,22 +107,30 @@ def _summary(entry: Any) -> tuple[Any, str | None]:
 
 
 def parse_feed_bytes(
-    body: bytes, feed_url: str, feed_name: str, base_url: str = "", *, fast: bool = True
+    body: bytes,
+    feed_url: str,
+    feed_name: str,
+    base_url: str = "",
+    known: str = "",
+    *,
+    fast: bool = True,
 ) -> ParsedFeed:
     """Parse a feed document into Items. Runs inside a worker process.
 
     A well-formed feed is read on the fast lxml path (bot/feeds/fastparse.py);
     anything that path declines goes to feedparser, and both yield the same
     Items. `fast=False` forces feedparser (the equivalence test and the bench).
+    `known` holds the digests of the last poll (`ParsedFeed.digests`): entries
+    read exactly as then are left out of the items (the fast path only).
     Raises ParseError when the body is not a feed at all; a feed with minor
     errors that feedparser recovered from is returned with a warning.
     """
     if fast:
-        read = parse_fast(body, base_url)
+        read = read_fast(body, base_url, split_digests(known))
         if read is not None:
-            header, entries = read
             log.debug("parsed %s on the fast path", feed_url)
-            return _parsed_feed(header, entries, feed_url, feed_name, None)
+            parsed = _parsed_feed(read.header, read.entries, feed_url, feed_name, None)
+            return replace(parsed, digests="".join(read.digests), skipped=read.skipped)
         log.debug("parsed %s with feedparser (the fast path declined it)", feed_url)
     import feedparser  # imported here: only worker processes need it
 
@@ -304,14 +317,15 @@ class ParserPool:
         pool.shutdown(wait=False)
 
     async def parse(
-        self, body: bytes, feed_url: str, feed_name: str, base_url: str = ""
+        self, body: bytes, feed_url: str, feed_name: str, base_url: str = "", known: str = ""
     ) -> ParsedFeed:
+        """Parse in a worker; `known` digests leave entries unread (see `parse_feed_bytes`)."""
         for _ in range(2):
             async with self._slots:
                 generation = self._generation
                 loop = asyncio.get_running_loop()
                 future = loop.run_in_executor(
-                    self._executor(), parse_feed_bytes, body, feed_url, feed_name, base_url
+                    self._executor(), parse_feed_bytes, body, feed_url, feed_name, base_url, known
                 )
                 try:
                     return await asyncio.wait_for(future, self.timeout)

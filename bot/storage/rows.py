@@ -63,6 +63,7 @@ def feed_state_from_row(r: Row) -> FeedState:
         disabled_reason=r["disabled_reason"],
         items_seen=r["items_seen"],
         html_url=r["html_url"],
+        entry_digests=r["entry_digests"] or "",
     )
 
 
@@ -105,7 +106,7 @@ ALERT_COLUMNS = (
 
 
 def feed_row(s: FeedState, added_items: int = 0) -> tuple[object, ...]:
-    """A feed's row values in `feeds` column order (url … html_url), for every engine.
+    """A feed's row values in `feeds` column order (url … entry_digests), for every engine.
     `added_items` new items are counted into items_seen; the upserts also add them to
     the stored count, so a stale in-memory state never lowers it."""
     return (
@@ -124,6 +125,7 @@ def feed_row(s: FeedState, added_items: int = 0) -> tuple[object, ...]:
         s.disabled_reason,
         s.items_seen + added_items,
         s.html_url,
+        s.entry_digests,
     )
 
 

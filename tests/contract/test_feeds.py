@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
+
+import asyncpg
+import pytest
 
 from bot.models import FeedState
 from bot.storage.base import Storage
 from bot.storage.feeds import FeedStore
 from bot.storage.models import AddedFeed
-from tests.contract.conftest import FEED, NOW, ingest, item, keep_all
+from bot.storage_health import STORAGE_FAILURES
+from tests.contract.conftest import FEED, NOW, Engine, ingest, item, keep_all
+from tests.postgres import run_coroutine
 
 
 async def test_feed_state_round_trips_and_saving_twice_is_one_feed(store: FeedStore) -> None:
@@ -189,3 +197,71 @@ async def test_a_disabled_feed_is_never_claimed(store: FeedStore) -> None:
     assert await claim(store, "one") == ["https://b.example/rss"]
     await store.release_feed("one", "https://b.example/rss")
     assert await claim(store, "two", timedelta(days=30)) == ["https://b.example/rss"]
+
+
+# -- entry digests (bot/feeds/fastparse.py): stored with the poll's items -----------------
+
+DIGESTS = "AAAAAAAAAAAAAAAABBBBBBBBBBBBBBBB"
+
+
+def _refuse_items(engine: Engine, database: Path | str) -> Callable[[], None]:
+    """Make the database refuse new items (a real failure inside the ingest's
+    transaction, after the feed row's upsert was prepared); returns how to undo it."""
+    if engine.name == "sqlite":
+
+        def sqlite(sql: str) -> None:
+            con = sqlite3.connect(database)
+            con.execute(sql)
+            con.commit()
+            con.close()
+
+        sqlite(
+            "CREATE TRIGGER refuse BEFORE INSERT ON items "
+            "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
+        )
+        return lambda: sqlite("DROP TRIGGER refuse")
+
+    def postgres(sql: str) -> None:
+        async def run() -> None:
+            con = await asyncpg.connect(str(database))
+            try:
+                await con.execute(sql)
+            finally:
+                await con.close()
+
+        run_coroutine(run())
+
+    postgres(
+        "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN RAISE EXCEPTION 'disk full'; END $$; "
+        "CREATE TRIGGER refuse BEFORE INSERT ON items FOR EACH ROW EXECUTE FUNCTION refuse()"
+    )
+    return lambda: postgres("DROP TRIGGER refuse ON items; DROP FUNCTION refuse()")
+
+
+async def test_entry_digests_are_saved_with_the_state_and_with_the_items(
+    store: Storage,
+) -> None:
+    state = FeedState(FEED, FEED, first_polled=True, entry_digests=DIGESTS)
+    await store.save_feed_state(state)
+    assert (await store.feed_states())[FEED].entry_digests == DIGESTS
+    after = replace(state, entry_digests=DIGESTS[:16])
+    result = await store.ingest(after, [item(1)], NOW, keep_all)
+    assert result.new_items == 1
+    assert (await store.feed_states())[FEED].entry_digests == DIGESTS[:16]
+    await store.save_feed_state(replace(after, entry_digests=""))  # feedparser read it
+    assert (await store.feed_states())[FEED].entry_digests == ""
+
+
+async def test_a_failed_ingest_keeps_the_old_entry_digests(
+    store: Storage, storage_engine: Engine, database: Path | str
+) -> None:
+    state = FeedState(FEED, FEED, first_polled=True, entry_digests=DIGESTS)
+    await store.save_feed_state(state)
+    undo = _refuse_items(storage_engine, database)
+    with pytest.raises(STORAGE_FAILURES):
+        await store.ingest(replace(state, entry_digests=DIGESTS[16:]), [item(1)], NOW, keep_all)
+    assert (await store.feed_states())[FEED].entry_digests == DIGESTS
+    undo()
+    await store.ingest(replace(state, entry_digests=DIGESTS[16:]), [item(1)], NOW, keep_all)
+    assert (await store.feed_states())[FEED].entry_digests == DIGESTS[16:]

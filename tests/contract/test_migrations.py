@@ -25,21 +25,24 @@ async def test_an_earlier_schema_migrates_with_its_data(
 ) -> None:
     location = request.getfixturevalue("database")
     storage_engine.build_at_version(location, version)
+    # PostgreSQL's migration 1 is SQLite's schema at version 11: compare in SQLite's numbers.
+    shape = version if storage_engine.name == "sqlite" else version + 10
     async with storage_engine.open(location) as store:
         states = await store.feed_states()
         assert states[FEED].etag == "etag-1" and states[FEED].items_seen == 1
+        assert states[FEED].entry_digests == ""  # none stored yet: the next poll reads all
         (old,) = await store.items_since(NOW)
         assert old.title == "An old story kept across upgrades"
         alert = await store.next_alert("jsonl", "alerts")
         assert alert is not None and alert.item == old
         assert await store.chat_terms() == [ChatTerm("iskp", "Wilayat Khurasan", "group")]
         # Migration 4 derived the first sightings from the stored items' matches.
-        assert await store.entity_first_seen() == ({"iskp": NOW} if version < 4 else {})
+        assert await store.entity_first_seen() == ({"iskp": NOW} if shape < 4 else {})
         # The old item's keys still dedup it.
         again = Item(FEED, "old-guid", "https://news.example/old", "Other words entirely")
         assert await ingest(store, [again]) == (0, 1, 0)
         assert await ingest(store, [item(1)]) == (1, 0, 0)
-        if version >= 2:
+        if shape >= 2:
             assert await store.added_feeds() == [("https://added.example/rss", "Added")]
             assert await store.mutes() == {"ttp": None}
     async with storage_engine.open(location) as store:  # migrated once: opens as it is

@@ -30,11 +30,11 @@ from bot.storage.rows import (
 _FEED_COLUMNS = (
     "url, fetch_url, etag, last_modified, body_hash, first_polled, next_poll_at, "
     "last_success_at, last_error, last_error_at, error_count, failing_since, "
-    "disabled_reason, items_seen, html_url"
+    "disabled_reason, items_seen, html_url, entry_digests"
 )
-_FEED_VALUES = "$1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15"
+_FEED_VALUES = "$1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16"
 
-# $16: items added by this save; items_seen is counted by the database, so a stale
+# $17: items added by this save; items_seen is counted by the database, so a stale
 # in-memory state never lowers it. Saving releases the feed's lease.
 _UPSERT_FEED = f"""
     INSERT INTO feeds ({_FEED_COLUMNS}) VALUES ({_FEED_VALUES})
@@ -44,8 +44,9 @@ _UPSERT_FEED = f"""
         last_success_at = excluded.last_success_at, last_error = excluded.last_error,
         last_error_at = excluded.last_error_at, error_count = excluded.error_count,
         failing_since = excluded.failing_since, disabled_reason = excluded.disabled_reason,
-        items_seen = feeds.items_seen + $16,
+        items_seen = feeds.items_seen + $17,
         html_url = coalesce(excluded.html_url, feeds.html_url),
+        entry_digests = excluded.entry_digests,
         lease_owner = NULL, lease_until = NULL
 """
 

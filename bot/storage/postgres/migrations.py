@@ -207,6 +207,11 @@ MIGRATIONS: list[str] = [
         clean_stop INTEGER NOT NULL DEFAULT 0
     );
     """,
+    # 2 (SQLite's 12): the digests of the entries a feed's last parse saw
+    # (bot/feeds/fastparse.py), written with that poll's items.
+    """
+    ALTER TABLE feeds ADD COLUMN entry_digests TEXT;
+    """,
 ]
 
 

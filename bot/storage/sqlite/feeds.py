@@ -218,8 +218,8 @@ class FeedRepository(SQLiteConnection):
 _UPSERT_FEED = """
     INSERT INTO feeds (url, fetch_url, etag, last_modified, body_hash, first_polled,
         next_poll_at, last_success_at, last_error, last_error_at, error_count,
-        failing_since, disabled_reason, items_seen, html_url)
-    VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+        failing_since, disabled_reason, items_seen, html_url, entry_digests)
+    VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
     ON CONFLICT (url) DO UPDATE SET fetch_url = excluded.fetch_url, etag = excluded.etag,
         last_modified = excluded.last_modified, body_hash = excluded.body_hash,
         first_polled = excluded.first_polled, next_poll_at = excluded.next_poll_at,
@@ -228,6 +228,7 @@ _UPSERT_FEED = """
         failing_since = excluded.failing_since, disabled_reason = excluded.disabled_reason,
         items_seen = feeds.items_seen + ?,
         html_url = coalesce(excluded.html_url, feeds.html_url),
+        entry_digests = excluded.entry_digests,
         lease_owner = NULL, lease_until = NULL
 """
 
@@ -235,8 +236,8 @@ _UPSERT_FEED = """
 _INSERT_NEW_FEED = """
     INSERT INTO feeds (url, fetch_url, etag, last_modified, body_hash, first_polled,
         next_poll_at, last_success_at, last_error, last_error_at, error_count,
-        failing_since, disabled_reason, items_seen, html_url)
-    VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+        failing_since, disabled_reason, items_seen, html_url, entry_digests)
+    VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
     ON CONFLICT (url) DO NOTHING
 """
 

@@ -259,6 +259,11 @@ MIGRATIONS: list[str] = [
     ALTER TABLE feeds ADD COLUMN lease_until REAL;
     CREATE INDEX feeds_next_poll_at ON feeds(next_poll_at);
     """,
+    # 12: the digests of the entries a feed's last parse saw (bot/feeds/fastparse.py), so
+    # a changed feed reads only its changed entries; written with that poll's items.
+    """
+    ALTER TABLE feeds ADD COLUMN entry_digests TEXT;
+    """,
 ]
 
 
