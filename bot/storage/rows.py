@@ -73,7 +73,7 @@ def feed_state_from_row(r: Row) -> FeedState:
 FEED_STATE_COLUMNS = (
     "url, fetch_url, etag, last_modified, body_hash, first_polled, next_poll_at, "
     "last_success_at, last_error, last_error_at, error_count, failing_since, "
-    "disabled_reason, items_seen, html_url"
+    "disabled_reason, items_seen, html_url, entry_digests"
 )
 
 
@@ -96,6 +96,7 @@ def feed_state_from_values(v: Sequence[Any]) -> FeedState:
         v[12],
         v[13],
         v[14],
+        v[15] or "",
     )
 
 

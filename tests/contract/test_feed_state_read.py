@@ -32,6 +32,7 @@ async def test_every_field_of_a_feed_state_round_trips(store: FeedStore) -> None
         disabled_reason="gone (HTTP 410)",
         items_seen=0,
         html_url="https://moved.example/",
+        entry_digests="AAAAAAAAAAAAAAAA BBBBBBBBBBBBBBBB",
     )
     plain = FeedState("https://b.example/rss", "https://b.example/rss")
     await store.save_feed_state(state)
@@ -59,6 +60,7 @@ _text = st.none() | st.text(max_size=20)
         _times,
         _text,
         st.integers(0, 10**6),
+        _text,
         _text,
     )
 )
