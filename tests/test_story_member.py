@@ -212,3 +212,29 @@ def test_a_member_from_stored_features_is_the_member_of_the_stored_profile() -> 
             else:  # only asked whether a word is among them
                 assert sorted(a) == sorted(b), (item.key, name)
         assert set(profile_sets(stored)) <= set(json.loads(text))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_STORY, min_size=1, max_size=40), st.integers(min_value=0, max_value=200))
+def test_expiring_many_members_at_once_leaves_what_discarding_each_leaves(
+    stories: list, hours: int
+) -> None:
+    """`expire` filters each posting list once; the index left is the one that
+    discarding the expired members one by one leaves, postings in the same order."""
+    batched, single = StoryIndex(), StoryIndex()
+    for n, story in enumerate(stories):
+        item = _item(n, story)
+        for index in (batched, single):
+            index.add(item, f"s{n % 5}")
+    now = T0 + timedelta(hours=hours)
+    expired = [m.key for m in single._members.values() if m.when and m.when < now - single.window]
+    batched.expire(now)
+    for key in expired:
+        single.discard(key)
+    assert {k: m.story for k, m in batched._members.items()} == {
+        k: m.story for k, m in single._members.items()
+    }
+    assert batched._by_term == single._by_term
+    assert batched._by_entity == single._by_entity
+    assert batched._story_size == single._story_size
+    assert batched.rarity.counts == single.rarity.counts
