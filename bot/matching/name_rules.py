@@ -88,12 +88,13 @@ MIN_FUZZY_CONSONANTS = 7  # ...and this long to allow one consonant edit
 MIN_VOWEL_CLASS_CONSONANTS = (4, 6)
 MIN_VOWEL_CLASS_WORD = 7  # letters of a one-word name: Khost is not Khust
 VOWELS_RE = re.compile(r"[aeiou]")
-CACHE_LIMIT = 200_000
+CACHE_LIMIT = 20_000
 # The per-word records and per-context fits (AliasIndex.word, .fitting) hold more
 # per entry; news is Zipfian, so fewer entries keep nearly every hit and bound the
-# memory (about 35 and 10 MB when full) for a bot that runs for weeks.
-WORD_CACHE_LIMIT = 100_000
-FIT_CACHE_LIMIT = 50_000
+# memory for a bot that runs for weeks (with normalize's caches, about 30 MiB when
+# all are full: bench/match_memory.py).
+WORD_CACHE_LIMIT = 20_000
+FIT_CACHE_LIMIT = 10_000
 
 
 @lru_cache(maxsize=100_000)

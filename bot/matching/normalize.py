@@ -17,6 +17,12 @@ from operator import itemgetter
 
 from anyascii import anyascii
 
+# Entries of each cache of per-word results (skeletons, stems, folded forms …). A
+# long-running bot meets an endless vocabulary of names; news is Zipfian, so a day's
+# common words fit and every cache stays bounded: with name_rules' limits, all the
+# matching caches full add about 30 MiB to the process (issue 13's 250 MB budget).
+TEXT_WORD_CACHE = 25_000
+
 
 def _mark_class() -> str:
     """A regex class of every combining mark (Unicode category M) in the BMP.
@@ -160,7 +166,7 @@ _ASCII_AMPERSAND = re.compile(r"^&$", re.MULTILINE)
 # Folded form of each distinct ASCII word: one dict lookup per word in C
 # (map) instead of a str.lower call per word. Bounded: cleared when full.
 _FOLDED: dict[str, str] = {}
-_FOLDED_LIMIT = 50_000
+_FOLDED_LIMIT = TEXT_WORD_CACHE
 
 
 def _scan_ascii(text: str) -> Tokens:
@@ -202,7 +208,7 @@ def split_ascii(text: str) -> list[str]:
     return _ASCII_TEXT_SPLIT.split(text)
 
 
-@lru_cache(maxsize=100_000)
+@lru_cache(maxsize=TEXT_WORD_CACHE)
 def _word_forms(word: str) -> tuple[tuple[str, ...], int]:
     """The cased ASCII parts of one matched word of non-ASCII text and its script class.
 
@@ -349,7 +355,7 @@ AND_WORDS = frozenset("and wa va o".split())
 LINK_WORDS = frozenset("in the of".split()) | AND_WORDS
 
 
-@lru_cache(maxsize=200_000)
+@lru_cache(maxsize=TEXT_WORD_CACHE)
 def skeleton(folded: str) -> str:
     """A folded word reduced to a transliteration-neutral spelling.
 
@@ -385,7 +391,7 @@ _CASE_ENDINGS = tuple(
 )
 
 
-@lru_cache(maxsize=100_000)
+@lru_cache(maxsize=TEXT_WORD_CACHE)
 def stems(word: str) -> tuple[str, ...]:
     """A transliterated word without each case ending it may carry (not the word itself)."""
     return tuple(
@@ -398,7 +404,7 @@ def stems(word: str) -> tuple[str, ...]:
 _NOT_CONSONANT = re.compile(r"[aeiouyw]")
 
 
-@lru_cache(maxsize=200_000)
+@lru_cache(maxsize=TEXT_WORD_CACHE)
 def consonants(folded: str) -> str:
     """The consonants of a folded word: how Arabic-script names come out of
     anyascii (پاکستان → "pkstn"), so they can meet their Latin spelling."""
@@ -415,7 +421,7 @@ _SH_BEFORE_CONSONANT = re.compile(r"sh(?=[^aeiou])")
 _VOWEL = re.compile(r"[aeiou]")
 
 
-@lru_cache(maxsize=200_000)
+@lru_cache(maxsize=TEXT_WORD_CACHE)
 def vowel_class(skel: str) -> str:
     """A skeleton with every vowel written "a", and "sh" before a consonant as "h".
 
@@ -435,7 +441,7 @@ _SURNAME_SUFFIXES = ("zoda", "zade", "zada", "ova", "eva", "ov", "ev")
 MIN_SURNAME_STEM = 4
 
 
-@lru_cache(maxsize=100_000)
+@lru_cache(maxsize=TEXT_WORD_CACHE)
 def surname_stem(skel: str) -> str:
     """A surname skeleton without its Russian-era ending, if what is left is long enough.
 

@@ -1,0 +1,41 @@
+"""Every cache of per-word matching results stays within its bound however many
+distinct words a long-running bot meets (issue 13: steady RSS <= 250 MB; the bounds'
+cost when full is printed by bench/match_memory.py)."""
+
+from __future__ import annotations
+
+import random
+
+from bot.matching import normalize
+from bot.matching.matcher import Matcher
+from bot.matching.name_rules import CACHE_LIMIT, FIT_CACHE_LIMIT, WORD_CACHE_LIMIT
+from tests.test_match_prefilter import ENTITIES
+
+_LETTERS = "bcdfghjklmnprstvz"
+_VOWELS = "aeiou"
+
+
+def _fresh_word(rng: random.Random) -> str:
+    syllables = rng.randint(2, 4)
+    word = "".join(rng.choice(_LETTERS) + rng.choice(_VOWELS) for _ in range(syllables))
+    return word.capitalize() if rng.random() < 0.6 else word
+
+
+def test_per_word_caches_stay_bounded_over_an_endless_vocabulary() -> None:
+    matcher = Matcher(ENTITIES)
+    index = matcher._index
+    rng = random.Random(3)
+    distinct = max(WORD_CACHE_LIMIT, normalize.TEXT_WORD_CACHE) + 5_000
+    words = [_fresh_word(rng) for _ in range(distinct * 2)]
+    assert len(set(words)) > max(WORD_CACHE_LIMIT, normalize.TEXT_WORD_CACHE)
+    for start in range(0, len(words), 40):
+        matcher.match_text(" ".join(words[start : start + 40]) + ".")
+    assert 0 < len(index.words) <= WORD_CACHE_LIMIT
+    assert len(index.fitting) <= FIT_CACHE_LIMIT
+    for cache in (index.anchor_cache, index.variant_start_cache, index.vowel_cache):
+        assert len(cache) <= CACHE_LIMIT + 1
+    assert len(normalize._FOLDED) <= normalize.TEXT_WORD_CACHE
+    for cached in (normalize.skeleton, normalize.consonants, normalize.vowel_class):
+        info = cached.cache_info()
+        assert info.maxsize == normalize.TEXT_WORD_CACHE
+        assert info.currsize <= normalize.TEXT_WORD_CACHE
