@@ -42,9 +42,14 @@ async def test_concurrent_claims_from_several_instances_never_share_a_feed(
         await setup.ensure_feeds(feeds)
     stores = [await PostgresStorage.open(postgres_url) for _ in range(4)]
     try:
+        # Each instance claims once before any goes on, so "every instance got some"
+        # does not depend on how the event loop happens to schedule them under load;
+        # after that they claim concurrently until nothing is left.
+        started = asyncio.Barrier(len(stores))
 
         async def claimer(store: PostgresStorage, owner: str) -> list[str]:
-            got: list[str] = []
+            got = [s.feed_url for s in await store.claim_due_feeds(owner, NOW, NOW + LEASE, 7)]
+            await started.wait()
             while batch := await store.claim_due_feeds(owner, NOW, NOW + LEASE, 7):
                 got += [s.feed_url for s in batch]
             return got

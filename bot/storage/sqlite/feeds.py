@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-
-import aiosqlite
 
 from bot.feeds.schedule import next_mean_gap
 from bot.models import (
@@ -247,20 +246,20 @@ def _feed_row(s: FeedState, added_items: int = 0) -> tuple[object, ...]:
     return (*feed_row(s, added_items), added_items)
 
 
-async def _upsert_feed(db: aiosqlite.Connection, s: FeedState, added_items: int = 0) -> None:
-    await db.execute(_UPSERT_FEED, _feed_row(s, added_items))
+def _upsert_feed(conn: sqlite3.Connection, s: FeedState, added_items: int = 0) -> None:
+    """Store a feed's state inside a `_write` transaction (aiosqlite's thread)."""
+    conn.execute(_UPSERT_FEED, _feed_row(s, added_items))
 
 
-async def _record_new_items(db: aiosqlite.Connection, feed_url: str, now: datetime) -> None:
+def _record_new_items(conn: sqlite3.Connection, feed_url: str, now: datetime) -> None:
     """Track how often a feed has news; the average is bot/feeds/schedule.py's rule."""
-    rows = await db.execute_fetchall(
+    row = conn.execute(
         "SELECT last_new_at, mean_gap FROM feeds WHERE url = ?", (feed_url,)
-    )
-    if not rows:
+    ).fetchone()
+    if row is None:
         return
-    row = next(iter(rows))
     mean_gap = next_mean_gap(dt(row[0]), row[1], now)
-    await db.execute(
+    conn.execute(
         "UPDATE feeds SET mean_gap = ?, last_new_at = ? WHERE url = ?",
         (mean_gap, now.timestamp(), feed_url),
     )

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-
-import aiosqlite
 
 from bot.dedup import item_keys, slides_when_seen_again, split_repeats, still_seen
 from bot.models import (
     FeedState,
     Item,
 )
-from bot.storage.models import IngestResult, Planner
+from bot.storage.models import IngestPlan, IngestResult, Planner
 from bot.storage.rows import ITEM_INSERT_COLUMNS, item_row
 from bot.storage.sqlite.connection import SQLiteConnection
 from bot.storage.sqlite.feeds import _record_new_items, _upsert_feed
@@ -49,16 +48,19 @@ class ItemRepository(SQLiteConnection):
         stored_keys = {
             k for keys in repeats for k in keys if k in sightings and not slides_when_seen_again(k)
         }
-        async with self._transaction() as db:
+
+        def write(conn: sqlite3.Connection) -> tuple[list[IngestPlan], int]:
+            # The whole transaction is one call on aiosqlite's thread (`_write`):
+            # a round trip per statement was most of a changed feed's storage cost.
             # Another feed may have recorded the same story since the look above
             # (and retention may have pruned a key the repeats share).
-            sightings = await self._sightings(
-                {k for _, keys in candidates for k in keys} | stored_keys
+            sightings = _sightings_sync(
+                conn, {k for _, keys in candidates for k in keys} | stored_keys
             )
             stored_keys.intersection_update(sightings)
             seen = still_seen(sightings, now, dedup_window)
             fresh = [p for p in plans if not seen.intersection(keys_by_item[id(p.item)])]
-            (next_row,) = await db.execute_fetchall("SELECT coalesce(max(id), 0) + 1 FROM items")
+            (next_row,) = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM items").fetchall()
             next_id = int(next_row[0])
             item_rows, outbox_rows = [], []
             key_rows: list[tuple[str, float, int | None]] = []
@@ -82,43 +84,42 @@ class ItemRepository(SQLiteConnection):
             key_rows += [
                 (k, now_ts, None) for keys in repeats for k in keys if k not in stored_keys
             ]
-            # Each statement is a round trip to aiosqlite's thread (a queue, a wake-up
-            # of the event loop): one with no rows is skipped, its effect being none.
-            await _insert_many(
-                db,
+            # A statement with no rows is skipped, its effect being none.
+            _insert_many(
+                conn,
                 f"INSERT INTO items ({ITEM_INSERT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 item_rows,
             )
-            await _insert_many(
-                db,
+            _insert_many(
+                conn,
                 "INSERT INTO stories (key, title, url, first_seen, last_seen) VALUES (?,?,?,?,?) "
                 "ON CONFLICT (key) DO UPDATE SET last_seen = excluded.last_seen",
                 story_rows,
             )
-            await _insert_many(
-                db,
+            _insert_many(
+                conn,
                 "INSERT OR IGNORE INTO entity_first_seen (entity_id, first_seen) VALUES (?,?)",
                 first_seen_rows,
             )
-            await _remember(db, key_rows)
-            alerts = await _insert_many(
-                db,
+            _remember(conn, key_rows)
+            alerts = _insert_many(
+                conn,
                 "INSERT OR IGNORE INTO outbox (item_id, platform, channel_id, matches, "
                 "next_attempt_at, created_at) VALUES (?,?,?,?,?,?)",
                 outbox_rows,
             )
-            await _upsert_feed(db, state, added_items=len(fresh))
+            _upsert_feed(conn, state, added_items=len(fresh))
             if fresh:
-                await _record_new_items(db, state.feed_url, now)
+                _record_new_items(conn, state.feed_url, now)
+            return fresh, alerts
+
+        fresh, alerts = await self._write(write)
         return IngestResult(len(fresh), len(items) - len(fresh), alerts, tuple(fresh))
 
     async def _sightings(self, keys: set[str]) -> dict[str, datetime]:
         """When each of these keys was stored (or, for a title key, last seen)."""
         found: dict[str, datetime] = {}
-        ordered = sorted(keys)
-        for i in range(0, len(ordered), 500):
-            chunk = ordered[i : i + 500]
-            sql = f"SELECT key, first_seen FROM seen WHERE key IN ({','.join('?' * len(chunk))})"
+        for sql, chunk in _sightings_queries(keys):
             for key, first_seen in await self._db.execute_fetchall(sql, chunk):
                 found[key] = datetime.fromtimestamp(first_seen, UTC)
         return found
@@ -154,22 +155,39 @@ class ItemRepository(SQLiteConnection):
         return removed
 
 
-async def _insert_many(db: aiosqlite.Connection, sql: str, rows: Sequence[Sequence[object]]) -> int:
+def _sightings_queries(keys: set[str]) -> list[tuple[str, list[str]]]:
+    """The lookups of `_sightings`: keys in sorted chunks of 500 (SQLite's variable limit)."""
+    ordered = sorted(keys)
+    chunks = [ordered[i : i + 500] for i in range(0, len(ordered), 500)]
+    return [
+        (f"SELECT key, first_seen FROM seen WHERE key IN ({','.join('?' * len(c))})", c)
+        for c in chunks
+    ]
+
+
+def _sightings_sync(conn: sqlite3.Connection, keys: set[str]) -> dict[str, datetime]:
+    """`_sightings` on aiosqlite's thread, inside a `_write` transaction."""
+    found: dict[str, datetime] = {}
+    for sql, chunk in _sightings_queries(keys):
+        for key, first_seen in conn.execute(sql, chunk).fetchall():
+            found[key] = datetime.fromtimestamp(first_seen, UTC)
+    return found
+
+
+def _insert_many(conn: sqlite3.Connection, sql: str, rows: Sequence[Sequence[object]]) -> int:
     """executemany, skipped when there are no rows; the number of rows it changed."""
     if not rows:
         return 0
-    cur = await db.executemany(sql, rows)
+    cur = conn.executemany(sql, rows)
     return max(cur.rowcount, 0)
 
 
-async def _remember(
-    db: aiosqlite.Connection, rows: Sequence[tuple[str, float, int | None]]
-) -> None:
+def _remember(conn: sqlite3.Connection, rows: Sequence[tuple[str, float, int | None]]) -> None:
     """Record (key, seen_at, item_id) rows; a key seen again is refreshed only when
     bot/dedup.py says its window slides."""
     if not rows:
         return
-    await db.executemany(
+    conn.executemany(
         "INSERT INTO seen (key, first_seen, item_id) VALUES (?,?,?) ON CONFLICT (key) DO "
         "UPDATE SET first_seen = CASE WHEN ? THEN excluded.first_seen ELSE first_seen END, "
         "item_id = coalesce(item_id, excluded.item_id)",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
@@ -71,10 +72,13 @@ class OutboxRepository(SQLiteConnection):
         Called before the request: a crash between the platform storing the
         message and mark_sent leaves this mark, and the next try looks first.
         """
-        async with self._transaction() as db:
-            await db.execute(
-                "UPDATE outbox SET claimed_at = ? WHERE id = ?", (now.timestamp(), alert_id)
+        # One call on aiosqlite's thread (`_write`): delivery's hot path.
+        at = now.timestamp()
+        await self._write(
+            lambda conn: conn.execute(
+                "UPDATE outbox SET claimed_at = ? WHERE id = ?", (at, alert_id)
             )
+        )
 
     async def mark_sent(
         self, alert_id: int, message_id: str, now: datetime, reply_to: str | None = None
@@ -86,35 +90,39 @@ class OutboxRepository(SQLiteConnection):
         recorded twice keeps its first record and counts in its story once (the
         same contract as PostgreSQL's, where two instances could record it).
         """
-        async with self._transaction() as db:
-            cur = await db.execute(
+        at = now.timestamp()
+
+        def write(conn: sqlite3.Connection) -> None:
+            # The whole transaction is one call on aiosqlite's thread (`_write`).
+            cur = conn.execute(
                 "UPDATE outbox SET status = 'sent', message_id = ?, sent_at = ?, "
                 "attempts = attempts + 1, last_error = NULL, reply_to = ?, top_level = ? "
                 "WHERE id = ? AND status = 'pending'",
-                (message_id, now.timestamp(), reply_to, int(reply_to is None), alert_id),
+                (message_id, at, reply_to, int(reply_to is None), alert_id),
             )
             if not cur.rowcount:
                 return
-            sql = (
+            row = conn.execute(
                 "SELECT i.story, o.platform, o.channel_id FROM outbox o "
-                "JOIN items i ON i.id = o.item_id WHERE o.id = ?"
-            )
-            async with db.execute(sql, (alert_id,)) as cur:
-                row = await cur.fetchone()
+                "JOIN items i ON i.id = o.item_id WHERE o.id = ?",
+                (alert_id,),
+            ).fetchone()
             if row is None or row[0] is None:
                 return
             if reply_to is None:
-                await db.execute(
+                conn.execute(
                     "INSERT OR IGNORE INTO story_posts (story, platform, channel_id, outbox_id, "
                     "message_id, last_update) VALUES (?,?,?,?,?,?)",
-                    (row[0], row[1], row[2], alert_id, message_id, now.timestamp()),
+                    (row[0], row[1], row[2], alert_id, message_id, at),
                 )
             else:
-                await db.execute(
+                conn.execute(
                     "UPDATE story_posts SET sources = sources + 1, last_update = ? "
                     "WHERE story = ? AND platform = ? AND channel_id = ?",
-                    (now.timestamp(), row[0], row[1], row[2]),
+                    (at, row[0], row[1], row[2]),
                 )
+
+        await self._write(write)
 
     async def mark_retry(
         self, alert_id: int, error: str, next_attempt_at: datetime, now: datetime
