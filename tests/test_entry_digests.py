@@ -11,7 +11,6 @@ leaks into its items, the declared encoding) varies between two versions.
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -22,15 +21,7 @@ from hypothesis import strategies as st
 from bot.feeds.entry_digests import DIGEST_CHARS, split_digests
 from bot.feeds.fastparse import FastRead, read_fast
 from bot.feeds.parse import _parsed_feed, parse_feed_bytes
-
-DATA = Path(__file__).parent / "data"
-CORPORA = [DATA / "corpus", DATA / "corpus_shared"]
-DOCUMENTS = [
-    corpus / row["path"]
-    for corpus in CORPORA
-    for row in csv.DictReader((corpus / "manifest.tsv").open(), delimiter="\t")
-]
-BASE = "https://example.org/feeds/feed.xml"
+from tests.test_fastparse import BASE, DATA, DOCUMENTS
 
 
 def _full(body: bytes, base: str = BASE) -> FastRead | None:

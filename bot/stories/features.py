@@ -43,16 +43,11 @@ def dump(profile: Profile) -> str:
 def load(text: str | None) -> Profile | None:
     """The stored profile, or None if there is none, it was made by other rules, or it is
     damaged: the caller then reads the item's text again."""
-    if not text:
-        return None
     try:
-        data = json.loads(text)
-        if not isinstance(data, dict) or data.get("v") != FORMAT:
+        stored = _stored(text)
+        if stored is None:
             return None
-        # Interned: the same words recur across the thousands of profiles kept in the
-        # story index, and one shared string each instead of a copy per profile was a
-        # third of the index's memory (bench/startup.py --run).
-        sets = {name: _set(_strings(data[name])) for name in _SETS}
+        data, sets = stored
         surface = data["surface"]
         if type(surface) is not dict:
             return None
@@ -72,14 +67,11 @@ def member(
 ) -> Member | None:
     """The index's member for a stored profile, built straight from it (no `Profile` or
     `StoryItem` in between: that was most of the rebuild's time); None as for `load`."""
-    if not text:
-        return None
     try:
-        data = json.loads(text)
-        if not isinstance(data, dict) or data.get("v") != FORMAT:
+        stored = _stored(text)
+        if stored is None:
             return None
-        # The sets as `load` makes them (the same order of iteration, so the same sums).
-        sets = {name: _set(_strings(data[name])) for name in _SETS}
+        data, sets = stored  # the sets as `load` makes them: the same order, the same sums
         return Member.stored(
             key,
             story,
@@ -91,6 +83,22 @@ def member(
         )
     except (ValueError, KeyError, TypeError):
         return None
+
+
+def _stored(text: str | None) -> tuple[dict[str, Any], dict[str, frozenset[str]]] | None:
+    """The stored profile's data and word sets, or None (none, other rules' format).
+
+    Raises ValueError, KeyError or TypeError for a damaged one (the callers' None).
+    Interned: the same words recur across the thousands of profiles kept in the story
+    index, and one shared string each instead of a copy per profile was a third of the
+    index's memory (bench/startup.py --run).
+    """
+    if not text:
+        return None
+    data = json.loads(text)
+    if not isinstance(data, dict) or data.get("v") != FORMAT:
+        return None
+    return data, {name: _set(_strings(data[name])) for name in _SETS}
 
 
 _EMPTY: frozenset[str] = frozenset()
