@@ -11,7 +11,13 @@ from hypothesis import strategies as st
 
 from bot.models import FeedState
 from bot.storage.feeds import FeedStore
-from bot.storage.rows import FEED_STATE_COLUMNS, feed_state_from_row, feed_state_from_values
+from bot.storage.rows import (
+    FEED_STATE_COLUMN_COUNT,
+    FEED_STATE_COLUMNS,
+    feed_row,
+    feed_state_from_row,
+    feed_state_from_values,
+)
 from tests.contract.conftest import FEED, NOW
 
 
@@ -69,3 +75,9 @@ def test_values_in_column_order_read_as_the_row_by_name(values: tuple[object, ..
     assert len(names) == len(values)
     row = dict(zip(names, values, strict=True))
     assert feed_state_from_values(values) == feed_state_from_row(row)
+
+
+def test_feed_row_writes_exactly_the_columns_start_up_reads() -> None:
+    """Both engines' feed upserts name FEED_STATE_COLUMNS and bind `feed_row`'s values."""
+    names = [c.strip() for c in FEED_STATE_COLUMNS.split(",")]
+    assert len(feed_row(FeedState(FEED, FEED))) == len(names) == FEED_STATE_COLUMN_COUNT

@@ -20,6 +20,7 @@ from bot.storage.coordination import TERMS_CHANGED
 from bot.storage.models import AddedFeed
 from bot.storage.postgres.connection import PostgresConnection, affected, notify
 from bot.storage.rows import (
+    FEED_STATE_COLUMN_COUNT,
     FEED_STATE_COLUMNS,
     dt,
     feed_row,
@@ -27,31 +28,27 @@ from bot.storage.rows import (
     feed_state_from_values,
 )
 
-_FEED_COLUMNS = (
-    "url, fetch_url, etag, last_modified, body_hash, first_polled, next_poll_at, "
-    "last_success_at, last_error, last_error_at, error_count, failing_since, "
-    "disabled_reason, items_seen, html_url, entry_digests"
-)
-_FEED_VALUES = "$1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16"
+_FEED_VALUES = ",".join(f"${n}" for n in range(1, FEED_STATE_COLUMN_COUNT + 1))
+_ADDED_ITEMS = f"${FEED_STATE_COLUMN_COUNT + 1}"
 
-# $17: items added by this save; items_seen is counted by the database, so a stale
-# in-memory state never lowers it. Saving releases the feed's lease.
+# _ADDED_ITEMS: items added by this save; items_seen is counted by the database, so a
+# stale in-memory state never lowers it. Saving releases the feed's lease.
 _UPSERT_FEED = f"""
-    INSERT INTO feeds ({_FEED_COLUMNS}) VALUES ({_FEED_VALUES})
+    INSERT INTO feeds ({FEED_STATE_COLUMNS}) VALUES ({_FEED_VALUES})
     ON CONFLICT (url) DO UPDATE SET fetch_url = excluded.fetch_url, etag = excluded.etag,
         last_modified = excluded.last_modified, body_hash = excluded.body_hash,
         first_polled = excluded.first_polled, next_poll_at = excluded.next_poll_at,
         last_success_at = excluded.last_success_at, last_error = excluded.last_error,
         last_error_at = excluded.last_error_at, error_count = excluded.error_count,
         failing_since = excluded.failing_since, disabled_reason = excluded.disabled_reason,
-        items_seen = feeds.items_seen + $17,
+        items_seen = feeds.items_seen + {_ADDED_ITEMS},
         html_url = coalesce(excluded.html_url, feeds.html_url),
         entry_digests = excluded.entry_digests,
         lease_owner = NULL, lease_until = NULL
 """
 
 _INSERT_NEW_FEED = f"""
-    INSERT INTO feeds ({_FEED_COLUMNS}) VALUES ({_FEED_VALUES})
+    INSERT INTO feeds ({FEED_STATE_COLUMNS}) VALUES ({_FEED_VALUES})
     ON CONFLICT (url) DO NOTHING
 """
 

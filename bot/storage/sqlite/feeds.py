@@ -13,7 +13,12 @@ from bot.models import (
     FeedState,
 )
 from bot.storage.models import AddedFeed
-from bot.storage.rows import FEED_STATE_COLUMNS, feed_row, feed_state_from_values
+from bot.storage.rows import (
+    FEED_STATE_COLUMN_COUNT,
+    FEED_STATE_COLUMNS,
+    feed_row,
+    feed_state_from_values,
+)
 from bot.storage.sqlite.connection import SQLiteConnection
 from bot.storage.sqlite.rows import (
     dt,
@@ -214,11 +219,10 @@ class FeedRepository(SQLiteConnection):
             )
 
 
-_UPSERT_FEED = """
-    INSERT INTO feeds (url, fetch_url, etag, last_modified, body_hash, first_polled,
-        next_poll_at, last_success_at, last_error, last_error_at, error_count,
-        failing_since, disabled_reason, items_seen, html_url, entry_digests)
-    VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+_FEED_VALUES = ",".join("?" * FEED_STATE_COLUMN_COUNT)
+
+_UPSERT_FEED = f"""
+    INSERT INTO feeds ({FEED_STATE_COLUMNS}) VALUES ({_FEED_VALUES})
     ON CONFLICT (url) DO UPDATE SET fetch_url = excluded.fetch_url, etag = excluded.etag,
         last_modified = excluded.last_modified, body_hash = excluded.body_hash,
         first_polled = excluded.first_polled, next_poll_at = excluded.next_poll_at,
@@ -232,11 +236,8 @@ _UPSERT_FEED = """
 """
 
 # A feed the bot knows but the database does not yet: stored so it can be claimed.
-_INSERT_NEW_FEED = """
-    INSERT INTO feeds (url, fetch_url, etag, last_modified, body_hash, first_polled,
-        next_poll_at, last_success_at, last_error, last_error_at, error_count,
-        failing_since, disabled_reason, items_seen, html_url, entry_digests)
-    VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+_INSERT_NEW_FEED = f"""
+    INSERT INTO feeds ({FEED_STATE_COLUMNS}) VALUES ({_FEED_VALUES})
     ON CONFLICT (url) DO NOTHING
 """
 
