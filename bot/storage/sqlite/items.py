@@ -13,7 +13,7 @@ from bot.models import (
 )
 from bot.storage.models import IngestPlan, IngestResult, Planner
 from bot.storage.rows import ITEM_INSERT_COLUMNS, item_row
-from bot.storage.sqlite.connection import SQLiteConnection
+from bot.storage.sqlite.connection import SQLiteConnection, on_thread
 from bot.storage.sqlite.feeds import _record_new_items, _upsert_feed
 from bot.storage.sqlite.rows import (
     dt,
@@ -54,7 +54,7 @@ class ItemRepository(SQLiteConnection):
             # a round trip per statement was most of a changed feed's storage cost.
             # Another feed may have recorded the same story since the look above
             # (and retention may have pruned a key the repeats share).
-            sightings = _sightings_sync(
+            sightings = _read_sightings(
                 conn, {k for _, keys in candidates for k in keys} | stored_keys
             )
             stored_keys.intersection_update(sightings)
@@ -117,12 +117,9 @@ class ItemRepository(SQLiteConnection):
         return IngestResult(len(fresh), len(items) - len(fresh), alerts, tuple(fresh))
 
     async def _sightings(self, keys: set[str]) -> dict[str, datetime]:
-        """When each of these keys was stored (or, for a title key, last seen)."""
-        found: dict[str, datetime] = {}
-        for sql, chunk in _sightings_queries(keys):
-            for key, first_seen in await self._db.execute_fetchall(sql, chunk):
-                found[key] = datetime.fromtimestamp(first_seen, UTC)
-        return found
+        """When each of these keys was stored (or, for a title key, last seen): the
+        look before the transaction, every chunk in one call on aiosqlite's thread."""
+        return await on_thread(self._db, lambda conn: _read_sightings(conn, keys))
 
     async def items_since(self, since: datetime) -> list[Item]:
         sql = (
@@ -155,20 +152,15 @@ class ItemRepository(SQLiteConnection):
         return removed
 
 
-def _sightings_queries(keys: set[str]) -> list[tuple[str, list[str]]]:
-    """The lookups of `_sightings`: keys in sorted chunks of 500 (SQLite's variable limit)."""
-    ordered = sorted(keys)
-    chunks = [ordered[i : i + 500] for i in range(0, len(ordered), 500)]
-    return [
-        (f"SELECT key, first_seen FROM seen WHERE key IN ({','.join('?' * len(c))})", c)
-        for c in chunks
-    ]
-
-
-def _sightings_sync(conn: sqlite3.Connection, keys: set[str]) -> dict[str, datetime]:
-    """`_sightings` on aiosqlite's thread, inside a `_write` transaction."""
+def _read_sightings(conn: sqlite3.Connection, keys: set[str]) -> dict[str, datetime]:
+    """When each key was stored (or last seen), on aiosqlite's thread: the look before
+    an ingest's transaction and the one inside it (`_write`). Keys go in sorted chunks
+    of 500 (SQLite's variable limit)."""
     found: dict[str, datetime] = {}
-    for sql, chunk in _sightings_queries(keys):
+    ordered = sorted(keys)
+    for i in range(0, len(ordered), 500):
+        chunk = ordered[i : i + 500]
+        sql = f"SELECT key, first_seen FROM seen WHERE key IN ({','.join('?' * len(chunk))})"
         for key, first_seen in conn.execute(sql, chunk).fetchall():
             found[key] = datetime.fromtimestamp(first_seen, UTC)
     return found
