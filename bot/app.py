@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from bot.app_control import AppControl
 from bot.app_shared import SharedWork
 from bot.app_sinks import make_sinks
-from bot.app_warmup import StoryWarmUp, together
+from bot.app_warmup import StoryWarmUp, poll_gate, together
 from bot.app_watchlists import Watchlists
 from bot.chat.base import Sink, connection_state
 from bot.commands import Commands
@@ -109,7 +109,8 @@ class App:
         self.control = AppControl(self)
         self.commands = Commands(self.control)
         self.stories = StoryTracker(settings.bot.story_window)
-        self.warm_up = StoryWarmUp(self.stories, settings.bot)  # index rebuilt after start-up
+        self.warm_up = StoryWarmUp(self.stories)  # index rebuilt after start-up
+        self.polls = poll_gate(settings.bot)  # a bound on a big cycle's memory
         self.health = StorageHealth(database_label(settings.bot.database))
         self.metrics = Metrics(sorted({c.platform for c in settings.channels}))
         self.started_at = clock()
@@ -329,7 +330,7 @@ class App:
 
     async def poll_feed(self, feed: FeedSettings) -> PollOutcome:
         """Poll one feed; every line logged meanwhile (fetch, parse too) names it."""
-        async with self.warm_up.polls:  # a bound on a big cycle's memory (app_warmup.py)
+        async with self.polls:  # a bound on a big cycle's memory (app_warmup.py)
             with feed_context(feed.url):
                 return await self._poll_feed(feed)
 

@@ -47,11 +47,14 @@ Members = Callable[[datetime], Awaitable[Sequence[StoryMember]]]
 POLLS_PER_FETCH_SLOT = 2
 
 
+def poll_gate(settings: BotSettings) -> asyncio.Semaphore:
+    """The bound on polls past their start at once (the module docstring's first cycle)."""
+    return asyncio.Semaphore(POLLS_PER_FETCH_SLOT * settings.max_concurrency)
+
+
 class StoryWarmUp:
-    def __init__(self, tracker: StoryTracker, settings: BotSettings | None = None) -> None:
+    def __init__(self, tracker: StoryTracker) -> None:
         self.tracker = tracker
-        fetch_slots = settings.max_concurrency if settings else 50
-        self.polls = asyncio.Semaphore(POLLS_PER_FETCH_SLOT * fetch_slots)
         self._done = asyncio.Event()
         self._go = asyncio.Event()
         self._task: asyncio.Task[None] | None = None

@@ -225,7 +225,7 @@ async def test_a_cycle_holds_at_most_twice_max_concurrency_polls_at_once(
         app.poller.poll = counted  # type: ignore[method-assign]
         cycle = asyncio.create_task(app.run_once())
         await full.wait()
-        assert app.warm_up.polls.locked()  # the others wait before fetching anything
+        assert app.polls.locked()  # the others wait before fetching anything
         gate.set()
         report = await cycle
     assert most == bound
