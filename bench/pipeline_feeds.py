@@ -297,6 +297,42 @@ async def serve_until_told(app: web.Application, control: Connection) -> None:
     await runner.cleanup()
 
 
+class ChildServer:
+    """The parent's side of `serve_until_told`: starts `target(control, *args)` in a child
+    process, learns its port, reads its JSON endpoints and stops it (bench/scale.py and
+    bench/startup_run.py; the big feed server below has a protocol of its own)."""
+
+    def __init__(
+        self,
+        target: Callable[..., None],
+        args: tuple[Any, ...] = (),
+        name: str = "bench-server",
+        timeout: float = SERVER_START_TIMEOUT,
+    ) -> None:
+        self._control, child = multiprocessing.Pipe()
+        self.process = multiprocessing.Process(
+            target=target, args=(child, *args), name=name, daemon=True
+        )
+        self.process.start()
+        child.close()
+        if not self._control.poll(timeout):
+            self.stop()
+            raise RuntimeError("the feed server did not start")
+        self.base = f"http://{HOST}:{self._control.recv()}"
+
+    def get(self, path: str) -> dict[str, Any]:
+        """The JSON answer of one of the server's own endpoints (`/_stats` …)."""
+        with urllib.request.urlopen(self.base + path, timeout=30) as resp:
+            return dict(json.loads(resp.read()))
+
+    def stop(self) -> None:
+        with contextlib.suppress(OSError):
+            self._control.send("stop")
+        self.process.join(10)
+        if self.process.is_alive():
+            self.process.kill()
+
+
 async def _serve(
     docs: list[FeedDoc],
     sock: socket.socket,

@@ -58,7 +58,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import multiprocessing
 import os
 import signal
 import sqlite3
@@ -66,7 +65,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -81,7 +79,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # pipeline_feeds
 import psutil  # noqa: E402
 from aiohttp import web  # noqa: E402
 from pipeline_feeds import (  # noqa: E402
-    HOST,
+    ChildServer,
     FeedDoc,
     grow_feed,
     make_feeds,
@@ -136,39 +134,24 @@ def serve(control: Connection, seed: int, feeds: int, items: int, new: int, shar
     asyncio.run(main())
 
 
-class FeedServer:
+class FeedServer(ChildServer):
     def __init__(self, args: argparse.Namespace) -> None:
-        self._control, child = multiprocessing.Pipe()
-        self.process = multiprocessing.Process(
-            target=serve,
-            args=(child, args.seed, args.feeds, args.items, args.new, args.watched_share),
+        super().__init__(
+            serve,
+            (args.seed, args.feeds, args.items, args.new, args.watched_share),
             name="scale-feed-server",
-            daemon=True,
+            timeout=START_TIMEOUT,
         )
-        self.process.start()
-        child.close()
-        if not self._control.poll(START_TIMEOUT):
-            raise RuntimeError("the feed server did not start")
-        self.base = f"http://{HOST}:{self._control.recv()}"
 
     def url(self, n: int) -> str:
         return f"{self.base}/feed/{n}.xml"
 
     def stats(self) -> dict[str, Any]:
         """{"agents": {user agent: {"polls", "new"}}, "feeds": distinct feeds polled}."""
-        with urllib.request.urlopen(f"{self.base}/_stats", timeout=30) as resp:
-            return dict(json.loads(resp.read()))
+        return self.get("/_stats")
 
     def reset(self) -> None:
-        with urllib.request.urlopen(f"{self.base}/_reset", timeout=30) as resp:
-            resp.read()
-
-    def stop(self) -> None:
-        with contextlib.suppress(OSError):
-            self._control.send("stop")
-        self.process.join(10)
-        if self.process.is_alive():
-            self.process.kill()
+        self.get("/_reset")
 
 
 # --- PostgreSQL ----------------------------------------------------------------------

@@ -28,14 +28,12 @@ import asyncio
 import contextlib
 import hashlib
 import json
-import multiprocessing
 import os
 import random
 import sqlite3
 import subprocess
 import sys
 import time
-import urllib.request
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
@@ -43,6 +41,7 @@ from pathlib import Path
 
 import psutil
 from bytecode import bytecode_cache, describe  # bench/, on the path as startup.py runs this
+from pipeline_feeds import ChildServer
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -103,26 +102,9 @@ def serve(control: Connection) -> None:
     asyncio.run(main())
 
 
-class FeedServer:
-    def __init__(self) -> None:
-        self._control, child = multiprocessing.Pipe()
-        self.process = multiprocessing.Process(target=serve, args=(child,), daemon=True)
-        self.process.start()
-        child.close()
-        if not self._control.poll(60):
-            raise RuntimeError("the feed server did not start")
-        self.base = f"http://{HOST}:{self._control.recv()}"
-
-    def get(self, path: str) -> dict[str, object]:
-        with urllib.request.urlopen(self.base + path, timeout=30) as resp:
-            return dict(json.loads(resp.read()))
-
-    def stop(self) -> None:
-        with contextlib.suppress(OSError):
-            self._control.send("stop")
-        self.process.join(10)
-        if self.process.is_alive():
-            self.process.kill()
+def start_feed_server() -> ChildServer:
+    """The feed server above in its own process (`server.get("/_stats")` reads it)."""
+    return ChildServer(serve, name="startup-feed-server", timeout=60)
 
 
 # --- seeding ----------------------------------------------------------------------------
@@ -319,7 +301,7 @@ def tree_rss(proc: psutil.Process) -> tuple[int, int]:
 
 
 def run_bot(
-    root: Path, config: Path, server: FeedServer, feeds: int, cycles: int, base: dict[str, str]
+    root: Path, config: Path, server: ChildServer, feeds: int, cycles: int, base: dict[str, str]
 ) -> RunResult:
     env = {**base, "PYTHONPATH": str(root)}
     started = time.time()
@@ -394,7 +376,7 @@ def main(args: argparse.Namespace) -> int:
     items: int = args.items
     feeds: int = args.feeds
     roots = [ROOT, *(Path(r) for r in args.compare)]
-    server = FeedServer()
+    server = start_feed_server()
     try:
         with (
             tempfile.TemporaryDirectory(dir=args.tmp) as tmp_name,
