@@ -11,12 +11,17 @@ results never depend on what was matched before.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import re
+import threading
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from rapidfuzz.distance import OSA
 
+from bot.matching.alias_forms import forms as forms_of
 from bot.matching.name_rules import (
     ANCHORS_PER_ALIAS,
     CACHE_LIMIT,
@@ -34,7 +39,6 @@ from bot.matching.name_rules import (
     deletions,
     distinctive,
     head,
-    is_strict,
     join_skeletons,
     same_start,
     signature,
@@ -45,13 +49,12 @@ from bot.matching.normalize import (
     MIN_SURNAME_STEM,
     ascii_word,
     consonants,
-    phrase_words,
     scan,
     skeleton,
     surname_stem,
     vowel_class,
 )
-from bot.matching.risk import RISKY_WORDS, dropped_symbols, literal_pattern, risk_reasons
+from bot.matching.risk import RISKY_WORDS, literal_pattern
 from bot.models import Entity
 
 
@@ -114,6 +117,37 @@ Hit = tuple[
 ]
 
 
+_gc_lock = threading.Lock()
+_gc_builds = 0  # builds under way (the bot builds in a thread; tests may build two)
+_gc_was_enabled = False
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """The cyclic garbage collector paused while an index is built, as it was before.
+
+    A build allocates a few hundred thousand lists, tuples and sets, all kept: the
+    collections they trigger find nothing to free yet walk every young object, and
+    the fuller ones the rest of the process too (a sixth of the build at 10,000
+    aliases, issue 13). Reference counting still frees everything at once, and the
+    collector takes up the new objects at its first collection after the build.
+    Nested and concurrent builds restore the state found by the first one.
+    """
+    global _gc_builds, _gc_was_enabled
+    with _gc_lock:
+        if _gc_builds == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_builds += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_builds -= 1
+            if _gc_builds == 0 and _gc_was_enabled:
+                gc.enable()
+
+
 class AliasIndex:
     """Lookup tables from a name's forms to alias numbers (positions in `aliases`)."""
 
@@ -162,7 +196,14 @@ class AliasIndex:
         self.dropped: dict[str, list[int]] = defaultdict(list)
         self.risky: set[tuple[str, str]] = set()  # (entity id, alias)
         # Terms that must appear in an item for the entity to match (namesakes).
-        self.context: dict[str, list[tuple[str, ...]]] = {
+        self.context: dict[str, list[tuple[str, ...]]] = {}
+        self.starts: set[str] = set()
+        self.strict_heads: set[str] = set()
+        with gc_paused():
+            self._build()
+
+    def _build(self) -> None:
+        self.context = {
             e.id: [tuple(skeleton(w) for w in scan(c).folded) for c in e.context]
             for e in self.entities
             if e.context
@@ -176,12 +217,16 @@ class AliasIndex:
         self._build_anchors()
         # Every beginning of every form a name can take, so the exact scan stops
         # at the first word that cannot continue any name.
-        self.prefixes = all_prefixes({*self.joined, *self.shortened, *self.noconn})
+        forms = {*self.joined, *self.shortened, *self.noconn}
+        self.prefixes = all_prefixes(forms)
         # Words that may begin a name: a name's first word, or a beginning of
-        # three letters or more (a text may split what the alias joins).
-        self.starts = {p for p in self.prefixes if len(p) >= 3} | {
-            skeleton(w) for a in self.aliases if not a.strict for w in a.folded[:1]
-        }
+        # three letters or more (a text may split what the alias joins). The
+        # prefixes less those of one or two letters (each form's first one and two
+        # letters: a few hundred), instead of testing the length of every prefix.
+        starts = self.prefixes.copy()
+        starts.difference_update({f[:1] for f in forms}, {f[:2] for f in forms})
+        starts.update(skeleton(a.folded[0]) for a in self.aliases if not a.strict)
+        self.starts = starts
         # Cased words that may begin an acronym: its first word, or a beginning
         # of it spelled with hyphens (K-P for KP).
         self.strict_heads = set(self.strict) | all_prefixes(set(self.strict_joined))
@@ -191,33 +236,36 @@ class AliasIndex:
         return len(self.aliases)
 
     def _add_alias(self, entity: Entity, text: str) -> None:
-        toks = phrase_words(text)
-        if not len(toks):
+        # The alias's words, skeletons, strictness and risk, as the warnings saw them:
+        # computed once per alias text (alias_forms.forms), not again here.
+        record = forms_of(text)
+        folded = record.folded
+        if not folded:
             return
-        risky = text not in entity.loose and bool(risk_reasons(text))
-        if risky and entity.kind == PERSON and all(w in RISKY_WORDS for w in toks.folded):
+        risky = bool(record.risks) and text not in entity.loose
+        if risky and entity.kind == PERSON and all(w in RISKY_WORDS for w in folded):
             return  # a given name that is an ordinary word is no evidence of the person
-        strict = risky or is_strict(text)
-        skel = tuple(skeleton(w) for w in toks.folded)
+        strict = risky or record.strict
+        skel = record.skel
         joined = join_skeletons(skel)
         alias = Alias(
             entity=entity,
             text=text,
             strict=strict,
-            folded=tuple(toks.folded),
-            cased=tuple(toks.cased),
+            folded=folded,
+            cased=record.cased,
             skel=skel,
             joined=joined,
-            signature=signature(toks.folded),
+            signature=signature(folded),
             allowed=0 if strict else allowed_edits(len(joined), self.threshold),
-            size=len(toks),
+            size=len(folded),
             risky=risky,
         )
         index = len(self.aliases)
         self.aliases.append(alias)
         if risky:
             self.risky.add((entity.id, text))
-        if risky and dropped_symbols(text):
+        if risky and record.symbols:
             self.literal.append((index, literal_pattern(text)))
             return
         if entity.kind == PERSON and 2 <= alias.size <= 3:

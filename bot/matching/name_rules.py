@@ -97,17 +97,22 @@ WORD_CACHE_LIMIT = 20_000
 FIT_CACHE_LIMIT = 10_000
 
 
-@lru_cache(maxsize=100_000)
 def is_strict(alias: str) -> bool:
     """Acronyms and short aliases match exactly and case-sensitively.
 
     Short means four letters or fewer; an acronym has a capital after the
-    first letter of a word (ISKP, IS-KP, HuM, LeT). Cached: loading a
-    watchlist asks it several times per alias (index, lint, collisions).
+    first letter of a word (ISKP, IS-KP, HuM, LeT). Not cached: a watchlist's
+    load and index read it from each alias's record (alias_forms.forms), which is.
     """
-    tokens = phrase_words(alias)
-    letters = letter_count(alias)
-    return letters <= 4 or any(any(c.isupper() for c in t[1:]) for t in tokens.cased)
+    return strict_rule(phrase_words(alias).cased, letter_count(alias))
+
+
+def strict_rule(cased: tuple[str, ...], letters: int) -> bool:
+    """is_strict from the alias's cased words and letter count, for a caller that has
+    them (alias_forms.forms). A capital after a word's first letter: tokens are ASCII
+    (scan transliterates), so that is a tail whose lower() differs, tested in C rather
+    than per character."""
+    return letters <= 4 or any(t[1:] != t[1:].lower() for t in cased)
 
 
 def fuzzy_score(distance: int, length: int) -> float:

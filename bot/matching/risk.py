@@ -8,7 +8,6 @@ itself can ask, without an import cycle.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 
 from bot.matching.common import COMMON_WORDS, NAME_WORDS
 from bot.matching.normalize import letter_count, phrase_words
@@ -40,27 +39,35 @@ _DROPPED_SYMBOL = re.compile(r"[^\w\s\-'’‘ʼ`&.]|(?<!\w)\.(?=\w)")
 
 
 def dropped_symbols(alias: str) -> str:
-    """The symbols of an alias that word matching would ignore ("++" for "C++")."""
+    """The symbols of an alias that word matching would ignore ("++" for "C++").
+
+    Most aliases have none: one search answers those without a match object each."""
+    if _DROPPED_SYMBOL.search(alias) is None:
+        return ""
     return "".join(dict.fromkeys(m.group() for m in _DROPPED_SYMBOL.finditer(alias)))
 
 
 def risk_reasons(alias: str) -> list[str]:
-    """Reasons an alias would match far more than it should; empty if none."""
-    return list(_risk_reasons(alias))
+    """Reasons an alias would match far more than it should; empty if none.
 
-
-@lru_cache(maxsize=100_000)
-def _risk_reasons(alias: str) -> tuple[str, ...]:
-    """risk_reasons, cached as a tuple: loading a watchlist asks twice per alias
-    (the index's case-exact rule and the load-time warnings)."""
+    Not cached: a watchlist's load and index read each alias's reasons from its
+    record (alias_forms.forms), which is."""
     tokens = phrase_words(alias)
-    letters = letter_count(alias)
+    return list(
+        reasons_of(tokens.folded, tokens.cased, letter_count(alias), dropped_symbols(alias), alias)
+    )
+
+
+def reasons_of(
+    folded: tuple[str, ...], cased: tuple[str, ...], letters: int, symbols: str, alias: str
+) -> tuple[str, ...]:
+    """risk_reasons from the alias's words, letter count and dropped symbols, which the
+    caller has at hand (alias_forms.forms computes them once for every reader)."""
     reasons = []
-    symbols = dropped_symbols(alias)
-    words = RISKY_WORDS if len(tokens) == 1 else PHRASE_WORDS
-    common = bool(tokens.folded) and all(w in words for w in tokens.folded)
+    words = RISKY_WORDS if len(folded) == 1 else PHRASE_WORDS
+    common = bool(folded) and all(w in words for w in folded)
     if symbols and (letters <= 3 or common):  # "26/11 Mumbai" is distinctive without its "/"
-        bare = " ".join(tokens.cased)
+        bare = " ".join(cased)
         reasons.append(
             f"contains {symbols!r}, which word matching ignores: "
             f"it would also fire on a plain {bare!r}"
@@ -70,11 +77,11 @@ def _risk_reasons(alias: str) -> tuple[str, ...]:
             f"only {letters} letter{'s' * (letters != 1)}: fires on every standalone {alias!r}"
         )
     if common:
-        if len(tokens) == 1:
-            reasons.append(f"{tokens.folded[0]!r} is a common word: would match ordinary prose")
+        if len(folded) == 1:
+            reasons.append(f"{folded[0]!r} is a common word: would match ordinary prose")
         else:
             reasons.append("made only of common words: would match most news items")
-    elif tokens.folded and all(w.isdigit() for w in tokens.folded):
+    elif folded and all(w.isdigit() for w in folded):
         reasons.append("only digits: would match any item with that number")
     return tuple(reasons)
 

@@ -16,7 +16,7 @@ from typing import Any
 import tomli
 
 from bot.errors import ConfigError, raise_collected
-from bot.matching.lint import alias_keys, alias_warnings
+from bot.matching.alias_forms import forms
 from bot.matching.normalize import phrase_words
 from bot.models import SEVERITIES, Entity
 from bot.models import ChatTerm as ChatTerm  # re-exported: it lives low, storage loads it
@@ -172,10 +172,10 @@ def _check_exclusions(directory: Path, entities: list[Entity]) -> None:
             continue
         keys: dict[str, str] = {}
         for alias in e.all_aliases:
-            for key in alias_keys(alias):
+            for key in forms(alias).keys:
                 keys[key] = alias
         for phrase in e.exclude:
-            same = [keys[k] for k in sorted(alias_keys(phrase)) if k in keys]
+            same = [keys[k] for k in sorted(forms(phrase).keys) if k in keys]
             if same:
                 path, _, line = e.source.rpartition(":")
                 raise ConfigError(
@@ -220,10 +220,16 @@ def alias_collisions(entities: Iterable[Entity]) -> list[str]:
     owners: dict[str, list[tuple[Entity, str]]] = {}
     for e in entities:
         for alias in e.all_aliases:
-            for key in alias_keys(alias):
-                owners.setdefault(key, []).append((e, alias))
+            for key in forms(alias).keys:
+                listed = owners.get(key)
+                if listed is None:
+                    owners[key] = [(e, alias)]
+                else:
+                    listed.append((e, alias))
     out: dict[tuple[str, str, str, str], str] = {}
     for listed in owners.values():
+        if len(listed) == 1:
+            continue  # nearly every key: one alias, no pair
         for k, (first, first_alias) in enumerate(listed):
             for second, second_alias in listed[k + 1 :]:
                 if first.id == second.id:
@@ -244,7 +250,7 @@ def risky_aliases(entity: Entity) -> list[tuple[str, str]]:
         (alias, reason)
         for alias in entity.all_aliases
         if alias not in entity.loose
-        for reason in alias_warnings(alias)
+        for reason in forms(alias).risks
     ]
 
 
