@@ -10,9 +10,12 @@ random entities (hypothesis); with the records' cache cold and warm.
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 import logging
 import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from pathlib import Path
 
@@ -173,3 +176,42 @@ def test_random_entities_give_the_same_warnings_index_and_exclusion_check(
             _check_exclusions(Path("wl"), entities)
         phrase, alias = clash
         assert f"exclude phrase {phrase!r} equals its alias {alias!r}" in str(raised.value)
+
+
+# -- the collector's pause during a build ----------------------------------------------
+
+
+def test_a_build_leaves_the_garbage_collector_as_it_found_it() -> None:
+    entities = list(bench_watchlist(1_000))
+    assert gc.isenabled()
+    AliasIndex(entities)
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    gc.disable()
+    try:
+        AliasIndex(entities)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_builds_in_several_threads_at_once_leave_the_collector_enabled() -> None:
+    """The bot builds in a thread; a reload may overlap a deferred build."""
+    entities = list(bench_watchlist(1_000))
+    barrier = threading.Barrier(3)
+
+    def build() -> int:
+        barrier.wait()
+        return AliasIndex(entities).alias_count
+
+    with ThreadPoolExecutor(3) as pool:
+        counts = list(pool.map(lambda _: build(), range(3)))
+    assert counts == [1_000] * 3
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+
+
+def test_a_failing_build_still_restores_the_collector() -> None:
+    # An exclusion without words (validation refuses it in files) breaks the build.
+    broken = Entity(id="y", name="Zarobod", kind="region", exclude=("!",))
+    with pytest.raises(IndexError):
+        AliasIndex([broken])
+    assert gc.isenabled()

@@ -25,6 +25,7 @@ from bot.matching.alias_forms import forms as forms_of
 from bot.matching.name_rules import (
     ANCHORS_PER_ALIAS,
     CACHE_LIMIT,
+    DROPPABLE,
     GENERIC_WORDS,
     MIN_ANCHOR_LEN,
     MIN_CONSONANTS,
@@ -33,7 +34,6 @@ from bot.matching.name_rules import (
     MIN_VOWEL_CLASS_WORD,
     PERSON,
     SYNONYMS,
-    VOWELS_RE,
     WORD_CACHE_LIMIT,
     allowed_edits,
     deletions,
@@ -145,6 +145,9 @@ def gc_paused() -> Iterator[None]:
         with _gc_lock:
             _gc_builds -= 1
             if _gc_builds == 0 and _gc_was_enabled:
+                if gc.get_freeze_count() == 0:
+                    gc.freeze()
+                    gc.unfreeze()
                 gc.enable()
 
 
@@ -224,7 +227,8 @@ class AliasIndex:
         # prefixes less those of one or two letters (each form's first one and two
         # letters: a few hundred), instead of testing the length of every prefix.
         starts = self.prefixes.copy()
-        starts.difference_update({f[:1] for f in forms}, {f[:2] for f in forms})
+        short = {f[:2] for f in forms}
+        starts.difference_update(short, {p[:1] for p in short})
         starts.update(skeleton(a.folded[0]) for a in self.aliases if not a.strict)
         self.starts = starts
         # Cased words that may begin an acronym: its first word, or a beginning
@@ -276,7 +280,8 @@ class AliasIndex:
             self.strict[alias.cased[0]].append(index)
             self.strict_joined["".join(alias.cased)].append(index)
             return
-        noconn = without_connectors(alias.folded, skel)
+        # Without interior connecting words there is nothing to leave out (most names).
+        noconn = joined if DROPPABLE.isdisjoint(folded[1:-1]) else without_connectors(folded, skel)
         self.noconn[noconn].append((index, alias.size))
         if noconn != joined:
             self.dropped[noconn].append(index)
@@ -294,7 +299,7 @@ class AliasIndex:
                     for other in others:
                         target = self.joined if form == joined else self.shortened
                         target[other + form[len(name) :]].append(index)
-        bare = "".join(consonants(w) for w in alias.folded)
+        bare = "".join(map(consonants, folded))
         if len(bare) >= MIN_CONSONANTS:
             self.by_consonants[bare].append(index)
         if len(bare) >= MIN_FUZZY_CONSONANTS:
@@ -333,11 +338,11 @@ class AliasIndex:
             stem = surname_stem(alias.skel[-1])
             if len(stem) >= MIN_SURNAME_STEM:
                 self.surnames[stem].append(index)
-        form = join_skeletons(vowel_class(w) for w in alias.skel)
-        consonants_left = len(VOWELS_RE.sub("", form))
+        form = join_skeletons(map(vowel_class, alias.skel))
         long_enough = alias.size > 1 or len(alias.folded[0]) >= MIN_VOWEL_CLASS_WORD
         wanted = MIN_VOWEL_CLASS_CONSONANTS[alias.size > 1]
-        if self.threshold < 100 and long_enough and consonants_left >= wanted:
+        # Its consonants: vowel_class writes every vowel "a", so all but the a's.
+        if self.threshold < 100 and long_enough and len(form) - form.count("a") >= wanted:
             self.vowel_forms[form].append(index)
             self.vowel_starts.add(vowel_class(alias.skel[0]))
             self.max_words = max(self.max_words, alias.size)

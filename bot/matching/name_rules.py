@@ -136,6 +136,8 @@ def allowed_edits(length: int, threshold: float) -> int:
 
 def signature(words: list[str] | tuple[str, ...]) -> tuple[str, ...]:
     """Direction words and numbers of a phrase, which a fuzzy match must keep."""
+    if DIRECTIONS.keys().isdisjoint(words) and "".join(words).isalpha():
+        return ()  # most names: no direction, and letters only, so no number
     parts: list[str] = []
     for w in words:
         if w in DIRECTIONS:
