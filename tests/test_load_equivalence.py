@@ -131,6 +131,11 @@ def test_letters_counts_what_letter_count_counts(text: str) -> None:
     assert alias_forms.letters(text) == letter_count(text)
 
 
+@given(st.one_of(st.text(), st.text(st.characters(max_codepoint=127)), ALIASES))
+def test_dropped_symbols_finds_what_the_regular_expression_finds(text: str) -> None:
+    assert risk.dropped_symbols(text) == ref.dropped_symbols(text)
+
+
 _KINDS = st.sampled_from(["group", "person", "region"])
 
 

@@ -38,11 +38,21 @@ RISKY_WORDS = COMMON_WORDS | NAME_WORDS | PHRASE_WORDS
 _DROPPED_SYMBOL = re.compile(r"[^\w\s\-'’‘ʼ`&.]|(?<!\w)\.(?=\w)")
 
 
+# The ASCII characters _DROPPED_SYMBOL never matches on their own (letters, digits,
+# "_", white space, - ' ` & and "."; a dot matches only before a word character,
+# when no word character is before it). An ASCII alias made only of them and
+# without a dot has no dropped symbol: most aliases, answered by one translation.
+_KEPT_ASCII = bytes(b for b in range(128) if chr(b) != "." and not _DROPPED_SYMBOL.match(chr(b)))
+
+
 def dropped_symbols(alias: str) -> str:
     """The symbols of an alias that word matching would ignore ("++" for "C++").
 
-    Most aliases have none: one search answers those without a match object each."""
-    if _DROPPED_SYMBOL.search(alias) is None:
+    Most aliases have none, which the checks before the regular expression answer."""
+    if alias.isascii() and "." not in alias:
+        if not alias.encode("ascii").translate(None, _KEPT_ASCII):
+            return ""
+    elif _DROPPED_SYMBOL.search(alias) is None:
         return ""
     return "".join(dict.fromkeys(m.group() for m in _DROPPED_SYMBOL.finditer(alias)))
 
@@ -65,7 +75,7 @@ def reasons_of(
     caller has at hand (alias_forms.forms computes them once for every reader)."""
     reasons = []
     words = RISKY_WORDS if len(folded) == 1 else PHRASE_WORDS
-    common = bool(folded) and all(w in words for w in folded)
+    common = bool(folded) and words.issuperset(folded)
     if symbols and (letters <= 3 or common):  # "26/11 Mumbai" is distinctive without its "/"
         bare = " ".join(cased)
         reasons.append(

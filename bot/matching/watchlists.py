@@ -194,7 +194,7 @@ def log_term_warnings(directory: Path, entities: list[Entity]) -> None:
     spellings that normalise alike, and refusing the whole watchlist over one
     pair helps nobody. The matcher alerts for every owner, marked ambiguous.
     """
-    collisions = alias_collisions(entities)
+    collisions, risky = term_findings(entities)
     if collisions:
         log.warning(
             "%s: %d alias%s shared by several entities (items naming them alert for each, "
@@ -204,11 +204,10 @@ def log_term_warnings(directory: Path, entities: list[Entity]) -> None:
             "es" * (len(collisions) != 1),
             "; ".join(collisions),
         )
-    for e in entities:
+    for e, alias, reason in risky:
         path, _, line = e.source.rpartition(":")
         where = f"line {line} (entity {e.id!r})"
-        for alias, reason in risky_aliases(e):
-            log.warning("%s: %s: alias %r is risky: %s", directory / path, where, alias, reason)
+        log.warning("%s: %s: alias %r is risky: %s", directory / path, where, alias, reason)
 
 
 def alias_collisions(entities: Iterable[Entity]) -> list[str]:
@@ -217,15 +216,28 @@ def alias_collisions(entities: Iterable[Entity]) -> list[str]:
     "'Said Karimi' (a.toml:3, entity 'said_karimi_tj') = 'Saeed Karimi' (b.toml:9,
     entity 'said_karimi_af')".
     """
+    return term_findings(entities)[0]
+
+
+def term_findings(
+    entities: Iterable[Entity],
+) -> tuple[list[str], list[tuple[Entity, str, str]]]:
+    """alias_collisions, and every risky_aliases finding as (entity, alias, reason) in
+    entity order: one pass over the aliases and their records for both warnings."""
     owners: dict[str, list[tuple[Entity, str]]] = {}
+    risky: list[tuple[Entity, str, str]] = []
     for e in entities:
+        loose = e.loose
         for alias in e.all_aliases:
-            for key in forms(alias).keys:
+            record = forms(alias)
+            for key in record.keys:
                 listed = owners.get(key)
                 if listed is None:
                     owners[key] = [(e, alias)]
                 else:
                     listed.append((e, alias))
+            if record.risks and alias not in loose:
+                risky.extend((e, alias, reason) for reason in record.risks)
     out: dict[tuple[str, str, str, str], str] = {}
     for listed in owners.values():
         if len(listed) == 1:
@@ -240,7 +252,7 @@ def alias_collisions(entities: Iterable[Entity]) -> list[str]:
                     f"{first_alias!r} ({first.source}, entity {first.id!r}) = "
                     f"{second_alias!r} ({second.source}, entity {second.id!r})",
                 )
-    return list(out.values())
+    return list(out.values()), risky
 
 
 def risky_aliases(entity: Entity) -> list[tuple[str, str]]:
@@ -256,13 +268,10 @@ def risky_aliases(entity: Entity) -> list[tuple[str, str]]:
 
 def term_warnings(directory: Path, entities: Iterable[Entity]) -> list[str]:
     """Every warning about the watchlist terms, for `check` to print in full."""
-    entities = list(entities)
-    out = [f"alias shared by several entities: {c}" for c in alias_collisions(entities)]
-    for e in entities:
-        for alias, reason in risky_aliases(e):
-            out.append(
-                f"{directory / e.source}: entity {e.id!r}: alias {alias!r} is risky: {reason}"
-            )
+    collisions, risky = term_findings(entities)
+    out = [f"alias shared by several entities: {c}" for c in collisions]
+    for e, alias, reason in risky:
+        out.append(f"{directory / e.source}: entity {e.id!r}: alias {alias!r} is risky: {reason}")
     return out
 
 
@@ -321,10 +330,11 @@ def _load_file(path: Path, problems: list[ConfigError]) -> list[tuple[Entity, in
         return []
     lines = _header_lines(text)
     out = []
+    name = path.name
     for i, table in enumerate(tables):
         line = lines[i] if i < len(lines) else 0
         try:
-            out.append((_entity(path, line, i, table), line))
+            out.append((_entity(path, line, i, table, f"{name}:{line}"), line))
         except ConfigError as e:
             problems.append(e)
     return out
@@ -345,10 +355,12 @@ def _header_lines(text: str) -> list[int]:
     return lines
 
 
-def _entity(path: Path, line: int, index: int, t: dict[str, Any]) -> Entity:
-    where = f"line {line} (entity #{index + 1})" if line else f"entity #{index + 1}"
+def _entity(path: Path, line: int, index: int, t: dict[str, Any], source: str) -> Entity:
+    """One [[entity]] table as an Entity ("file.toml:line" its source), or the
+    ConfigError of its first problem."""
 
     def fail(key: str, problem: str, fix: str = "") -> ConfigError:
+        where = f"line {line} (entity #{index + 1})" if line else f"entity #{index + 1}"
         return ConfigError(str(path), f"{where}, key {key!r}", problem, fix)
 
     for key in t:
@@ -366,7 +378,9 @@ def _entity(path: Path, line: int, index: int, t: dict[str, Any]) -> Entity:
         return value.strip()
 
     def phrases(key: str) -> tuple[str, ...]:
-        value = t.get(key, [])
+        value = t.get(key)
+        if value is None:
+            return ()  # most entities leave out loose, exclude and context
         if not isinstance(value, list):
             raise fail(
                 key, f"expected a list of strings, found {value!r}", f'write {key} = ["..."]'
@@ -406,7 +420,7 @@ def _entity(path: Path, line: int, index: int, t: dict[str, Any]) -> Entity:
         aliases=aliases,
         exclude=phrases("exclude"),
         severity=severity,
-        source=f"{path.name}:{line}",
+        source=source,
         context=phrases("context"),
         loose=loose,
     )
