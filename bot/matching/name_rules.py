@@ -112,7 +112,13 @@ def strict_rule(cased: tuple[str, ...], letters: int) -> bool:
     them (alias_forms.forms). A capital after a word's first letter: tokens are ASCII
     (scan transliterates), so that is a tail whose lower() differs, tested in C rather
     than per character."""
-    return letters <= 4 or any(t[1:] != t[1:].lower() for t in cased)
+    if letters <= 4:
+        return True
+    for t in cased:
+        tail = t[1:]
+        if tail != tail.lower():
+            return True
+    return False
 
 
 def fuzzy_score(distance: int, length: int) -> float:

@@ -91,7 +91,7 @@ def reasons_of(
             reasons.append(f"{folded[0]!r} is a common word: would match ordinary prose")
         else:
             reasons.append("made only of common words: would match most news items")
-    elif folded and all(w.isdigit() for w in folded):
+    elif folded and all(map(str.isdigit, folded)):
         reasons.append("only digits: would match any item with that number")
     return tuple(reasons)
 
