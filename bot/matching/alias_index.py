@@ -354,14 +354,18 @@ class AliasIndex:
         frequency = Counter(w for i in fuzzy for w in set(self.aliases[i].skel))
         for index in fuzzy:
             alias = self.aliases[index]
-            ranked = sorted(
-                (frequency[w], -len(w), w, pos)
-                for pos, (w, f) in enumerate(zip(alias.skel, alias.folded, strict=True))
-                if len(w) >= MIN_ANCHOR_LEN and f not in GENERIC_WORDS and distinctive(w)
-            )
-            if not ranked:  # only generic or short words: anchor on the longest
-                longest = max(len(w) for w in alias.skel)
-                ranked = [(0, 0, w, p) for p, w in enumerate(alias.skel) if len(w) == longest]
+            skel, folded = alias.skel, alias.folded
+            # Its distinctive words, rarest (then longest) first; a loop, not sorted()
+            # over a generator: most names have one or two.
+            ranked = []
+            for pos, w in enumerate(skel):
+                if len(w) >= MIN_ANCHOR_LEN and folded[pos] not in GENERIC_WORDS and distinctive(w):
+                    ranked.append((frequency[w], -len(w), w, pos))
+            if len(ranked) > 1:
+                ranked.sort()
+            elif not ranked:  # only generic or short words: anchor on the longest
+                longest = max(map(len, skel))
+                ranked = [(0, 0, w, p) for p, w in enumerate(skel) if len(w) == longest]
             # A second anchor only if it is rare too: a word shared by many
             # aliases would make them all candidates wherever it appears.
             chosen = ranked[:1] + [r for r in ranked[1:ANCHORS_PER_ALIAS] if r[0] <= 8]
