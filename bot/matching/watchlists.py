@@ -390,7 +390,7 @@ def _entity(path: Path, line: int, index: int, t: dict[str, Any], source: str) -
                 raise fail(f"{key}[{j}]", f"expected a non-empty string, found {v!r}")
             if not has_words(v):
                 raise fail(f"{key}[{j}]", f"{v!r} has no letters or digits to match")
-        return tuple(dict.fromkeys(v.strip() for v in value))
+        return tuple(dict.fromkeys(map(str.strip, value)))
 
     entity_id = text("id")
     if not ENTITY_ID.match(entity_id):
