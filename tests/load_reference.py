@@ -32,7 +32,6 @@ from bot.matching.name_rules import (
     PERSON,
     SYNONYMS,
     TRAILING_GENERIC,
-    VOWELS_RE,
     fuzzy_score,
 )
 from bot.matching.normalize import (
@@ -47,6 +46,8 @@ from bot.matching.normalize import (
 )
 from bot.matching.risk import PHRASE_WORDS, RISKY_WORDS
 from bot.models import Entity
+
+VOWELS_RE = re.compile(r"[aeiou]")
 
 # -- risk.py ------------------------------------------------------------------------------
 

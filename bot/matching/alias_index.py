@@ -129,9 +129,12 @@ def gc_paused() -> Iterator[None]:
     A build allocates a few hundred thousand lists, tuples and sets, all kept: the
     collections they trigger find nothing to free yet walk every young object, and
     the fuller ones the rest of the process too (a sixth of the build at 10,000
-    aliases, issue 13). Reference counting still frees everything at once, and the
-    collector takes up the new objects at its first collection after the build.
-    Nested and concurrent builds restore the state found by the first one.
+    aliases, issue 13). Reference counting still frees at once what is dropped. At
+    the end every tracked object is moved to the oldest generation (gc.freeze, then
+    gc.unfreeze, which puts them back there; skipped if something else has frozen
+    objects), so the new index is not walked again as young objects, and any cyclic
+    garbage made meanwhile, here or in another thread, is freed by the next full
+    collection. Nested and concurrent builds restore the state the first one found.
     """
     global _gc_builds, _gc_was_enabled
     with _gc_lock:

@@ -87,7 +87,6 @@ MIN_FUZZY_CONSONANTS = 7  # ...and this long to allow one consonant edit
 # not Karam, nor Doval Duval.
 MIN_VOWEL_CLASS_CONSONANTS = (4, 6)
 MIN_VOWEL_CLASS_WORD = 7  # letters of a one-word name: Khost is not Khust
-VOWELS_RE = re.compile(r"[aeiou]")
 CACHE_LIMIT = 20_000
 # The per-word records and per-context fits (AliasIndex.word, .fitting) hold more
 # per entry; news is Zipfian, so fewer entries keep nearly every hit and bound the
