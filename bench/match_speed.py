@@ -969,6 +969,9 @@ def clear_matching_caches() -> None:
         for value in vars(module).values():
             if callable(getattr(value, "cache_clear", None)):
                 value.cache_clear()
+    # normalize's per-word dicts (looked up in C, so no lru_cache to clear).
+    normalize._FOLDED.clear()
+    normalize._FORMS.clear()
 
 
 def time_load(entities: list[Entity]) -> float:
