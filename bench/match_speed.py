@@ -64,7 +64,12 @@ What is measured, per size
   and, on the line below, as process CPU time, the one to read on a busy machine.
 * Matching: one warm-up pass over the first 200 items (not timed), then
   ``match_text`` on all items in one process, one thread, timed as a whole
-  (items/s) and per item (median, 99th percentile, max). Also reported:
+  (items/s) and per item (median, 99th percentile, max); then the same items
+  once more, timed as a whole ("steady"): every word and neighbour context is
+  now in the matcher's caches, as in a bot that has been running a while.
+  The first figure is what a freshly built index does while it meets its
+  vocabulary (4,742 distinct words here); both are printed against the
+  target, neither is hidden. Also reported:
   matches returned, items with at least one match, the share of planted
   mentions found (by form), and items with a match but no planted mention
   (a synthetic name that happens to be close to an alias, or a seed place).
@@ -943,6 +948,8 @@ class Row:
     match_s: float
     items_per_s: float
     throughput_target_met: bool
+    items_per_s_steady: float
+    steady_target_met: bool
     latency_us_p50: float
     latency_us_p99: float
     latency_us_max: float
@@ -977,6 +984,9 @@ def clear_matching_caches() -> None:
         for value in vars(module).values():
             if callable(getattr(value, "cache_clear", None)):
                 value.cache_clear()
+    # normalize's per-word dicts (looked up in C, so no lru_cache to clear).
+    normalize._FOLDED.clear()
+    normalize._FORMS.clear()
 
 
 def time_load(entities: list[Entity]) -> tuple[float, float]:
@@ -1029,6 +1039,13 @@ def measure(args: argparse.Namespace, size: int, entities: list[Entity],
         results.append(matcher.match_text(it.title, it.summary))
         latencies.append(clock() - t)
     match_s = clock() - start
+    # Steady state: the same items again, every word and context now in the caches, as
+    # in a bot that has been running a while (news repeats its vocabulary). One timer
+    # for the pass: no per-item clock reads.
+    start = clock()
+    for it in timed:
+        matcher.match_text(it.title, it.summary)
+    steady_s = clock() - start
 
     by_form: dict[str, list[int]] = {f: [0, 0] for f in (*FORMS, "misspelt", "accent-stripped")}
     found = mentions = unplanted = 0
@@ -1048,6 +1065,7 @@ def measure(args: argparse.Namespace, size: int, entities: list[Entity],
                 by_form[key][1] += 1
     latencies.sort()
     rate = len(timed) / match_s if match_s else float("inf")
+    steady = len(timed) / steady_s if steady_s else float("inf")
     row = Row(
         aliases=size,
         entities=len(entities),
@@ -1064,6 +1082,8 @@ def measure(args: argparse.Namespace, size: int, entities: list[Entity],
         match_s=match_s,
         items_per_s=rate,
         throughput_target_met=rate >= TARGET_ITEMS_PER_S,
+        items_per_s_steady=steady,
+        steady_target_met=steady >= TARGET_ITEMS_PER_S,
         latency_us_p50=1e6 * latencies[len(latencies) // 2],
         latency_us_p99=1e6 * latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
         latency_us_max=1e6 * latencies[-1],
@@ -1200,18 +1220,23 @@ def render(result: dict[str, Any]) -> str:
         "",
         f"Matching, one process, one thread (target >= {TARGET_ITEMS_PER_S:,.0f} items/s, "
         f"set at {TARGET_AT_ALIASES:,} aliases)",
-        f"{'aliases':>8} {'items':>6} {'items/s':>8}  {'':13}  {'p50 us':>7} {'p99 us':>7} "
+        f"{'aliases':>8} {'items':>6} {'items/s':>8}  {'':13}  {'steady':>8}  {'':13}  "
+        f"{'p50 us':>7} {'p99 us':>7} "
         f"{'max us':>8} {'matches':>8} {'items>=1':>8} {'planted':>13} {'other>=1':>8}",
     ]
     for r in result["rows"]:
         planted = f"{r['planted_found']}/{r['planted_mentions']}"
         lines.append(
             f"{r['aliases']:>8,} {r['items_timed']:>6,} {r['items_per_s']:>8,.0f}  "
-            f"{_met(r['throughput_target_met']):13}  {r['latency_us_p50']:>7.0f} "
+            f"{_met(r['throughput_target_met']):13}  {r['items_per_s_steady']:>8,.0f}  "
+            f"{_met(r['steady_target_met']):13}  {r['latency_us_p50']:>7.0f} "
             f"{r['latency_us_p99']:>7.0f} {r['latency_us_max']:>8.0f} {r['matches']:>8,} "
             f"{r['items_matched']:>8,} {planted:>13} {r['unplanted_items_matched']:>8,}"
         )
     lines += [
+        "  items/s: first pass, the caches holding only the warm-up's words (a freshly built "
+        "index meeting its vocabulary);",
+        "  steady: the same items again, every word seen before (a bot that has run a while);",
         "  planted: planted mentions whose entity was matched / planted mentions;",
         "  other>=1: items without a planted mention that matched something",
         "",
@@ -1302,7 +1327,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         rows.append(asdict(row))
         print(
             f"[{size:,} aliases: load {row.load_s:.2f} s, build {row.build_s:.2f} s, "
-            f"{row.items_per_s:,.0f} items/s]",
+            f"{row.items_per_s:,.0f} items/s, steady {row.items_per_s_steady:,.0f}]",
             file=sys.stderr,
         )
         if args.brute and size == BRUTE_SIZE:

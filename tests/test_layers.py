@@ -48,6 +48,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "bot.storage_health",
             "bot.ops.opml",
             "bot.safe_xml",
+            "bot.heap",
         ),
     ),
     ("config", ("bot.config",)),

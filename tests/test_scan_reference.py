@@ -98,8 +98,27 @@ def test_scan_caches_the_work_per_distinct_word_of_non_ascii_text() -> None:
     """News repeats its words: transliterating each occurrence again was the cost."""
     text = "Правительство Кабуле: правительство Кабуле, Dushanbé"
     scan(text)
-    before = normalize._word_forms.cache_info()
+    words = _WORD.findall(text)
+    assert all(w in normalize._FORMS for w in words)
+    cached = dict(normalize._FORMS)
     assert _rows(scan(text)) == _rows(reference_scan(text))
-    after = normalize._word_forms.cache_info()
-    assert after.misses == before.misses
-    assert after.hits - before.hits == len(_WORD.findall(text))
+    assert cached == normalize._FORMS  # nothing worked out again
+
+
+def test_non_ascii_word_cache_stays_bounded() -> None:
+    for k in range(normalize.TEXT_WORD_CACHE + 500):
+        scan(f"Кабул{k}é and Dushanbé")
+        assert len(normalize._FORMS) <= normalize.TEXT_WORD_CACHE + 1
+    assert _rows(scan("Кабул7é Dushanbé")) == _rows(reference_scan("Кабул7é Dushanbé"))
+
+
+_NO_UNDERSCORE = st.text(
+    alphabet=st.one_of(st.sampled_from(_TRICKY.replace("_", "")), st.characters()), max_size=80
+).filter(lambda t: "_" not in t)
+
+
+@settings(derandomize=True, database=None, max_examples=300)
+@given(_NO_UNDERSCORE)
+def test_split_without_underscore_equals_the_word_pattern(text: str) -> None:
+    """The one-class pattern scan() uses when a text has no "_" splits exactly as _WORD."""
+    assert normalize._WORD_SPLIT_NO_UNDERSCORE.split(text) == normalize._WORD_SPLIT.split(text)

@@ -139,7 +139,8 @@ def reversed_names(index: AliasIndex, f: Field) -> list[Match]:
     """A person's name written family name first, after a comma: "Ahmadi, Said"."""
     toks, skel, text = f.tokens, f.skel, f.text
     n, found = len(toks), []
-    if index.reversed.keys().isdisjoint(skel):  # most texts: one pass in C
+    # Most texts: no comma (titles), or no word that ends a reversed name, both in C.
+    if "," not in text or index.reversed.keys().isdisjoint(skel):
         return []
     for k in range(n - 1):
         if skel[k] not in index.reversed or text[toks.ends[k] : toks.starts[k + 1]].strip() != ",":

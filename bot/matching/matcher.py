@@ -33,13 +33,11 @@ pieces together in their order.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import cast
-
-from bot.matching.alias_index import AliasIndex, Word
+from bot.heap import cycle_collection_paused
+from bot.matching.alias_index import AliasIndex
 from bot.matching.exact import exact_mentions
 from bot.matching.fuzzy import fuzzy
-from bot.matching.mention import Field, Flags
+from bot.matching.mention import Field
 from bot.matching.name_rules import (
     DIRECTION_ABBREVIATIONS,
     PERSON,
@@ -68,50 +66,62 @@ def field(index: AliasIndex, name: str, text: str) -> Field:
     words = index.words
     if text.isascii():
         parts = split_ascii(text)
-        raw = parts[1::2]
-        records = list(map(words.get, raw))
-        if None in records:
-            for k, w in enumerate(raw):
-                if records[k] is None:
-                    records[k] = index.word(w)
-        if not records:
-            return Field(name, text, Tokens.from_split(parts, [], []), [], ([], [], []), [])
-        cased_t, folded_t, skel_t, exact_t, variant_t, fuzzy_t, heads_t = zip(
-            *cast(list[Word], records), strict=True
-        )
-        cased = list(cased_t)
-        toks = Tokens.from_split(parts, cased, list(folded_t))
-    else:
-        toks = scan(text)
-        cased = toks.cased  # transliterated: each its own word as split (no ' nor &)
-        records = list(map(words.get, cased))
-        if None in records:
-            for k, w in enumerate(cased):
-                if records[k] is None:
-                    records[k] = index.word(w)
-        if not records:
-            return Field(name, text, toks, [], ([], [], []), [])
-        _, _, skel_t, exact_t, variant_t, fuzzy_t, heads_t = zip(
-            *cast(list[Word], records), strict=True
-        )
-    skel = list(skel_t)
-    flags: Flags = (exact_t, variant_t, fuzzy_t)
-    heads: Sequence[str] = heads_t
+        cased: list[str] = []
+        folded: list[str] = []
+        skel: list[str] = []
+        exact_l: list[bool] = []
+        variant_l: list[bool] = []
+        fuzzy_l: list[bool] = []
+        heads_l: list[str] = []
+        for w in parts[1::2]:
+            r = words.get(w)
+            if r is None:
+                r = index.word(w)
+            cased.append(r[0])
+            folded.append(r[1])
+            skel.append(r[2])
+            exact_l.append(r[3])
+            variant_l.append(r[4])
+            fuzzy_l.append(r[5])
+            heads_l.append(r[6])
+        toks = Tokens.from_split(parts, cased, folded)
+        return _finish(index, name, text, toks, skel, (exact_l, variant_l, fuzzy_l), heads_l)
+    toks = scan(text)
+    skel = []
+    exact_l = []
+    variant_l = []
+    fuzzy_l = []
+    heads_l = []
+    for w in toks.cased:  # transliterated: each its own word as split (no ' nor &)
+        r = words.get(w)
+        if r is None:
+            r = index.word(w)
+        skel.append(r[2])
+        exact_l.append(r[3])
+        variant_l.append(r[4])
+        fuzzy_l.append(r[5])
+        heads_l.append(r[6])
+    return _finish(index, name, text, toks, skel, (exact_l, variant_l, fuzzy_l), heads_l)
+
+
+def _finish(
+    index: AliasIndex,
+    name: str,
+    text: str,
+    toks: Tokens,
+    skel: list[str],
+    flags: tuple[list[bool], list[bool], list[bool]],
+    heads: list[str],
+) -> Field:
+    """The Field, with direction abbreviations before a name read as their words (N. Waziristan)."""
+    cased = toks.cased
     if not DIRECTION_ABBREVIATIONS.keys().isdisjoint(cased):
-        rewritten = [
-            k
-            for k in range(len(skel) - 1)
-            if cased[k] in DIRECTION_ABBREVIATIONS and cased[k + 1][:1].isupper()
-        ]
-        if rewritten:
-            columns = list(exact_t), list(variant_t), list(fuzzy_t)
-            heads = list(heads_t)
-            for k in rewritten:
+        for k in range(len(skel) - 1):
+            if cased[k] in DIRECTION_ABBREVIATIONS and cased[k + 1][:1].isupper():
                 skel[k] = skeleton(DIRECTION_ABBREVIATIONS[cased[k]])
-                for column, value in zip(columns, index.word_flags(cased[k], skel[k]), strict=True):
-                    column[k] = value
+                e, v, z = index.word_flags(cased[k], skel[k])
+                flags[0][k], flags[1][k], flags[2][k] = e, v, z
                 heads[k] = head(skel[k])
-            flags = columns
     return Field(name, text, toks, skel, flags, heads)
 
 
@@ -125,7 +135,10 @@ class Matcher:
     def __init__(self, entities: list[Entity], threshold: float = 90.0) -> None:
         self.entities = list(entities)
         self.threshold = threshold
-        self._index = AliasIndex(self.entities, threshold)
+        # Hundreds of thousands of small objects, no cycles: collections the build would
+        # trigger only walk what it has made so far (10-15 % of it; bot/heap.py).
+        with cycle_collection_paused():
+            self._index = AliasIndex(self.entities, threshold)
         self._order = {e.id: i for i, e in enumerate(self.entities)}
 
     @property

@@ -12,13 +12,12 @@ then turns out to be a repeat and is not stored, it is taken out again.
 
 from __future__ import annotations
 
-import gc
 import itertools
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from bot.dedup import guid_key
+from bot.heap import cycle_collection_paused
 from bot.models import Item, Match
 from bot.storage.base import IngestPlan, StoryMember
 from bot.stories import features
@@ -68,7 +67,7 @@ class StoryTracker:
         rows = iter(members)
         added = 0
         while True:
-            with _cycle_collection_paused():
+            with cycle_collection_paused():
                 count = self._load(itertools.islice(rows, step) if step > 0 else rows)
             added += count
             if count == 0:
@@ -150,21 +149,3 @@ def draining(members: list[StoryMember]) -> Iterator[StoryMember]:
     members.reverse()
     while members:
         yield members.pop()
-
-
-@contextmanager
-def _cycle_collection_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector while the index is rebuilt.
-
-    The rebuild makes millions of small objects and no reference cycles, and each
-    full collection it triggers walks every object made so far: with 12,000 members
-    that was ~45 % of the rebuild (bench/startup.py). The rebuild never awaits, so
-    nothing else runs meanwhile; the collector is switched back on (if it was on).
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
