@@ -2,36 +2,54 @@
 
 Why a module of its own: the story index and the match index are large (hundreds of
 thousands of small objects at 10,000 aliases) and hold no reference cycles, so
-reference counting alone frees them; yet while one is built, each collection the
-allocations trigger walks every object made so far: ~45 % of a story-index rebuild,
-10-15 % of a 10,000-alias match-index build. Both builds pause the collector.
+reference counting alone frees them (tests/test_heap.py); yet while one is built,
+each collection the allocations trigger walks every young object, and the fuller
+ones the rest of the process too: ~45 % of a story-index rebuild, a sixth of a
+10,000-alias match-index build (issue 13). Both builds pause the collector here.
 
-Freezing the heap once an index is built (gc.freeze) was measured too: a fresh
-matcher's first 5,000 items ran ~18 % faster. It was left out: the collector never
-reclaims a frozen object, and a poll in flight at that moment (its frames can hold a
-feed body) that later ends up in a reference cycle would stay in memory for good,
-once per watchlist reload.
+Freezing the heap for good once an index is built (gc.freeze) was measured too: a
+fresh matcher's first 5,000 items ran ~18 % faster. It was left out: the collector
+never reclaims a frozen object, and a poll in flight at that moment (its frames can
+hold a feed body) that later ends up in a reference cycle would stay in memory for
+good, once per watchlist reload.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+
+_lock = threading.Lock()
+_paused = 0  # pauses under way: the bot builds the match index in a thread while a
+_was_enabled = False  # story rebuild may run on the event loop; tests build several
 
 
-@contextmanager
+@contextlib.contextmanager
 def cycle_collection_paused() -> Iterator[None]:
-    """The cyclic collector off for the block, then back as it was.
+    """The cyclic collector paused for the block; back as the first pause found it.
 
-    Pauses may nest or overlap (a story rebuild on the event loop, a match-index
-    build in a thread): the collector ends switched on if it was on when the first
-    of them began, and reference counting frees memory meanwhile as always.
+    Pauses may nest, overlap and fail: the state is counted under a lock, so the
+    last one to end restores what the first one found. At that end every tracked
+    object moves to the oldest generation (gc.freeze, then gc.unfreeze, which puts
+    them back there; skipped if something else has frozen objects): the new index
+    is not walked again as young objects, and any cyclic garbage made meanwhile, in
+    any thread, is freed by the next full collection. Nothing stays frozen.
     """
-    was_enabled = gc.isenabled()
-    gc.disable()
+    global _paused, _was_enabled
+    with _lock:
+        if _paused == 0:
+            _was_enabled = gc.isenabled()
+            gc.disable()
+        _paused += 1
     try:
         yield
     finally:
-        if was_enabled:
-            gc.enable()
+        with _lock:
+            _paused -= 1
+            if _paused == 0 and _was_enabled:
+                if gc.get_freeze_count() == 0:
+                    gc.freeze()
+                    gc.unfreeze()
+                gc.enable()

@@ -11,16 +11,13 @@ results never depend on what was matched before.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import re
-import threading
 from collections import Counter, defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 from rapidfuzz.distance import OSA
 
+from bot.heap import cycle_collection_paused
 from bot.matching.alias_forms import forms as forms_of
 from bot.matching.name_rules import (
     ANCHORS_PER_ALIAS,
@@ -117,43 +114,6 @@ Hit = tuple[
 ]
 
 
-_gc_lock = threading.Lock()
-_gc_builds = 0  # builds under way (the bot builds in a thread; tests may build two)
-_gc_was_enabled = False
-
-
-@contextlib.contextmanager
-def gc_paused() -> Iterator[None]:
-    """The cyclic garbage collector paused while an index is built, as it was before.
-
-    A build allocates a few hundred thousand lists, tuples and sets, all kept: the
-    collections they trigger find nothing to free yet walk every young object, and
-    the fuller ones the rest of the process too (a sixth of the build at 10,000
-    aliases, issue 13). Reference counting still frees at once what is dropped. At
-    the end every tracked object is moved to the oldest generation (gc.freeze, then
-    gc.unfreeze, which puts them back there; skipped if something else has frozen
-    objects), so the new index is not walked again as young objects, and any cyclic
-    garbage made meanwhile, here or in another thread, is freed by the next full
-    collection. Nested and concurrent builds restore the state the first one found.
-    """
-    global _gc_builds, _gc_was_enabled
-    with _gc_lock:
-        if _gc_builds == 0:
-            _gc_was_enabled = gc.isenabled()
-            gc.disable()
-        _gc_builds += 1
-    try:
-        yield
-    finally:
-        with _gc_lock:
-            _gc_builds -= 1
-            if _gc_builds == 0 and _gc_was_enabled:
-                if gc.get_freeze_count() == 0:
-                    gc.freeze()
-                    gc.unfreeze()
-                gc.enable()
-
-
 class AliasIndex:
     """Lookup tables from a name's forms to alias numbers (positions in `aliases`)."""
 
@@ -205,7 +165,7 @@ class AliasIndex:
         self.context: dict[str, list[tuple[str, ...]]] = {}
         self.starts: set[str] = set()
         self.strict_heads: set[str] = set()
-        with gc_paused():
+        with cycle_collection_paused():
             self._build()
 
     def _build(self) -> None:

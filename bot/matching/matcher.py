@@ -33,7 +33,6 @@ pieces together in their order.
 
 from __future__ import annotations
 
-from bot.heap import cycle_collection_paused
 from bot.matching.alias_index import AliasIndex
 from bot.matching.exact import exact_mentions
 from bot.matching.fuzzy import fuzzy
@@ -135,10 +134,7 @@ class Matcher:
     def __init__(self, entities: list[Entity], threshold: float = 90.0) -> None:
         self.entities = list(entities)
         self.threshold = threshold
-        # Hundreds of thousands of small objects, no cycles: collections the build would
-        # trigger only walk what it has made so far (10-15 % of it; bot/heap.py).
-        with cycle_collection_paused():
-            self._index = AliasIndex(self.entities, threshold)
+        self._index = AliasIndex(self.entities, threshold)
         self._order = {e.id: i for i, e in enumerate(self.entities)}
 
     @property
