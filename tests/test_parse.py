@@ -251,3 +251,32 @@ async def test_an_overrunning_document_costs_only_its_own_worker(
         pool.timeout = 60
         parsed = await pool.parse(rss([item(1, "after the overrun")]), "u", "n")
     assert parsed.items[0].title == "after the overrun"
+
+
+def _frozen_here() -> int:
+    import gc
+
+    return gc.get_freeze_count()
+
+
+def test_a_worker_is_forked_with_the_bots_objects_frozen_for_the_collector() -> None:
+    """The worker's collections skip what it inherited (no copy-on-write of the bot's heap);
+    the bot's own objects are unfrozen at once."""
+    import gc
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(1, mp_context=context) as lane:
+        with parse._frozen_for_fork(True):
+            future = lane.submit(_frozen_here)  # forks the worker
+        assert gc.get_freeze_count() == 0
+        assert future.result() > 1000
+
+
+async def test_the_pool_leaves_nothing_frozen_in_the_bot() -> None:
+    import gc
+
+    async with ParserPool(workers=1, timeout=60) as pool:
+        await pool.parse(rss([item(1, "x")]), "u", "n")
+        assert gc.get_freeze_count() == 0
