@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.errors import ParseError
+from bot.feeds import parse
 from bot.feeds.parse import ParsedFeed, ParserPool, parse_feed_bytes
 from tests.feedserver import item, rss
 
@@ -167,34 +168,115 @@ async def test_pool_kills_an_overrunning_parse_and_recovers() -> None:
 async def test_pool_survives_a_worker_dying() -> None:
     async with ParserPool(workers=1, timeout=60) as pool:
         await pool.parse(rss([item(1, "warm up")]), "u", "n")
-        assert pool._pool is not None
-        for proc in list(pool._pool._processes.values()):  # type: ignore[union-attr]
-            proc.kill()
+        assert pool._lanes
+        for lane in pool._lanes:
+            for proc in list(lane._processes.values()):  # type: ignore[attr-defined]
+                proc.kill()
         with pytest.raises(ParseError, match="died"):
             await pool.parse(rss([item(2, "x")]), "u", "n")
         parsed = await pool.parse(rss([item(3, "after a crash")]), "u", "n")
     assert parsed.items[0].title == "after a crash"
 
 
-async def test_deadline_counts_parsing_not_waiting_in_the_queue() -> None:
+def _in_executors(pool: ParserPool) -> int:
+    """Documents handed to the workers (running or queued there)."""
+    return sum(len(lane._pending_work_items) for lane in pool._lanes)  # type: ignore[attr-defined]
+
+
+async def _burst(pool: ParserPool, count: int) -> list[int]:
+    """Parse `count` documents at once; the documents in the workers at each completion."""
+    body = rss([item(n, f"Story {n}", "word " * 40) for n in range(60)])
+    tasks = [asyncio.ensure_future(pool.parse(body, f"u{i}", "n")) for i in range(count)]
+    in_executor: list[int] = []
+    pending: set[asyncio.Future[ParsedFeed]] = set(tasks)
+    while pending:
+        await asyncio.sleep(0)  # let every task reach the pool before looking
+        in_executor.append(_in_executors(pool))
+        _, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+    assert all(len(t.result().items) == 60 for t in tasks)
+    return in_executor
+
+
+async def test_deadline_counts_parsing_not_waiting_in_the_queue(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """A burst larger than the pool is handed over a worker's worth at a time, so each
     document's deadline runs only while it is being parsed.
 
     Bounded by counts, not the clock: documents in the executor (running or queued
     there) never outnumber the workers. The timeout is generous so machine load
-    cannot fail the test; how long parsing takes is measured in bench/.
+    cannot fail the test; how long parsing takes is measured in bench/. The second
+    worker starts as soon as the first has parsed a document here (GROW_AFTER 0).
     """
-    body = rss([item(n, f"Story {n}", "word " * 40) for n in range(60)])
+    monkeypatch.setattr(parse, "GROW_AFTER", 0.0)
     async with ParserPool(workers=2, timeout=120) as pool:
-        tasks = [asyncio.ensure_future(pool.parse(body, f"u{i}", "n")) for i in range(30)]
-        in_executor: list[int] = []
-        pending: set[asyncio.Future[ParsedFeed]] = set(tasks)
-        while pending:
-            await asyncio.sleep(0)  # let every task reach the pool before looking
-            assert pool._pool is not None
-            in_executor.append(len(pool._pool._pending_work_items))  # type: ignore[attr-defined]
-            _, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-        results = [t.result() for t in tasks]
-    assert all(len(r.items) == 60 for r in results)
+        in_executor = await _burst(pool, 30)
+        assert len(pool._lanes) == 2
     assert max(in_executor) <= 2
-    assert in_executor[0] == 2  # the pool was kept busy
+    assert in_executor[0] == 1  # the first worker is starting: none started beside it
+
+
+async def test_a_second_worker_starts_only_once_a_document_waited_for_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Workers start when needed: one document at a time never starts a second one, nor
+    does a burst whose documents never wait GROW_AFTER (an hour here, so the clock
+    cannot decide); the bound on documents in the workers holds throughout."""
+    monkeypatch.setattr(parse, "GROW_AFTER", 3600.0)
+    async with ParserPool(workers=2, timeout=120) as pool:
+        for n in range(3):
+            await pool.parse(rss([item(n, f"Story {n}")]), "u", "n")
+        assert len(pool._lanes) == 1
+        in_executor = await _burst(pool, 10)
+        assert len(pool._lanes) == 1
+    assert max(in_executor) == 1
+
+
+async def test_an_overrunning_document_costs_only_its_own_worker(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The overrun kills the worker that parsed it; the other worker keeps its process."""
+    monkeypatch.setattr(parse, "GROW_AFTER", 0.0)
+    big = rss([item(n, f"Story {n}", "word " * 200) for n in range(3000)])
+    async with ParserPool(workers=2, timeout=60) as pool:
+        await pool.parse(rss([item(0, "x")]), "u", "n")  # the first worker is ready
+        await asyncio.gather(*(pool.parse(rss([item(n, "x")]), "u", "n") for n in range(2)))
+        assert len(pool._lanes) == 2
+        before = {p.pid for lane in pool._lanes for p in lane._processes.values()}  # type: ignore[attr-defined]
+        pool.timeout = 0.001
+        with pytest.raises(ParseError, match="longer than"):
+            await pool.parse(big, "u", "n")
+        after = {p.pid for lane in pool._lanes for p in lane._processes.values()}  # type: ignore[attr-defined]
+        assert len(after) == 1 and after < before
+        pool.timeout = 60
+        parsed = await pool.parse(rss([item(1, "after the overrun")]), "u", "n")
+    assert parsed.items[0].title == "after the overrun"
+
+
+def _frozen_here() -> int:
+    import gc
+
+    return gc.get_freeze_count()
+
+
+def test_a_worker_is_forked_with_the_bots_objects_frozen_for_the_collector() -> None:
+    """The worker's collections skip what it inherited (no copy-on-write of the bot's heap);
+    the bot's own objects are unfrozen at once."""
+    import gc
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(1, mp_context=context) as lane:
+        with parse._frozen_for_fork(True):
+            future = lane.submit(_frozen_here)  # forks the worker
+        assert gc.get_freeze_count() == 0
+        assert future.result() > 1000
+
+
+async def test_the_pool_leaves_nothing_frozen_in_the_bot() -> None:
+    import gc
+
+    async with ParserPool(workers=1, timeout=60) as pool:
+        await pool.parse(rss([item(1, "x")]), "u", "n")
+        assert gc.get_freeze_count() == 0

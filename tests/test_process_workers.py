@@ -19,7 +19,7 @@ def test_workers_exit_when_the_main_process_is_sigkilled(tmp_path: Path) -> None
     try:
         bot.wait_for("claims attack", "out")  # a feed was parsed: the workers exist
         workers = psutil.Process(bot.pid).children(recursive=True)
-        assert len(workers) >= 2
+        assert len(workers) >= 1
     finally:
         assert bot.stop(signal.SIGKILL) == -signal.SIGKILL  # the main pid only
     # Bounded: the kernel kills them at once; the fallback looks every second.

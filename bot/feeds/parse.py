@@ -3,7 +3,7 @@
 feedparser is CPU-bound (tens of ms for a typical feed) and runs on hostile
 input, so it never runs on the event loop: a small process pool keeps both
 cores busy, a per-parse deadline stops a pathological document, and a
-worker that overruns is killed with its pool, which is then rebuilt.
+worker that overruns is killed and, when next needed, replaced.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import asyncio
 import calendar
 import contextlib
 import ctypes
+import gc
 import hashlib
 import logging
 import os
@@ -19,6 +20,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
@@ -257,13 +259,43 @@ def _limit_worker(parent_pid: int | None = None) -> None:
         os.nice(5)  # parsing yields to the event loop process
 
 
+@contextlib.contextmanager
+def _frozen_for_fork(forking: bool) -> Iterator[None]:
+    """Around the first document given to a worker, which forks it (with the `fork` start
+    method): the bot's objects are frozen for the cyclic collector meanwhile (gc.freeze),
+    so the worker's collections never walk the objects it inherited, which would copy
+    (copy-on-write) every page of the bot's heap into the worker; the bot unfreezes its
+    own at once. What the Python documentation advises for forking servers."""
+    if not forking:
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
+#: How long a document may have waited for a worker before another worker is started.
+#: Starting one costs about 40 ms of CPU (a fork, copy-on-write faults in both
+#: processes, its imports), some 25 changed feeds' parsing (~1.5 ms each). In a `once`
+#: where a tenth of 1,000 feeds changed, documents waited up to 0.2-0.4 s at times on
+#: a busy machine, which one worker clears soon after; a second one cost 0.03-0.05 s
+#: of CPU (bench/pipeline.py --subprocess). A first poll keeps a backlog, and gets
+#: every worker within a second. A running bot keeps the workers it started.
+GROW_AFTER = 0.5
+
+
 class ParserPool:
     """A small pool of parser processes with a per-document deadline.
 
-    Documents are handed over only when a worker is free, so the deadline
-    measures parsing, not waiting in a queue behind a big first cycle. When
-    one document overruns, its pool is killed and rebuilt; the documents that
-    were being parsed beside it are parsed again on the new pool.
+    Each worker is a one-process executor of its own (a lane), so a document that
+    overruns its deadline, or whose worker dies, costs only its own worker, which is
+    killed and later replaced; documents parsed beside it are not disturbed. Documents
+    are handed over only when a worker is free, so the deadline measures parsing, not
+    waiting in a queue behind a big first cycle. Workers are started when needed: the
+    first with the first document, each further one (up to `workers`) once a document
+    has waited GROW_AFTER for a free one (`_lane`).
     """
 
     def __init__(self, workers: int = 2, timeout: float = 30.0) -> None:
@@ -277,16 +309,57 @@ class ParserPool:
         workers = min(max(workers, 1), MAX_PARSER_WORKERS)
         self.workers = workers
         self.timeout = timeout
-        self._pool: ProcessPoolExecutor | None = None
-        self._generation = 0  # bumped on every kill, so bystanders know to retry
+        self._lanes: set[ProcessPoolExecutor] = set()  # every live worker, busy or idle
+        # Idle workers; None when one was killed (a waiter may start another instead).
+        self._idle: asyncio.Queue[ProcessPoolExecutor | None] = asyncio.Queue()
+        self._fresh: set[ProcessPoolExecutor] = set()  # started, no document parsed yet
+        self._forked: set[ProcessPoolExecutor] = set()  # given a document: its worker forked
+        self._ready_at = 0.0  # loop time the newest worker had parsed its first document
         self._slots = asyncio.Semaphore(workers)
 
-    def _executor(self) -> ProcessPoolExecutor:
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(
-                self.workers, initializer=_limit_worker, initargs=(os.getpid(),)
-            )
-        return self._pool
+    def _start_lane(self) -> ProcessPoolExecutor:
+        lane = ProcessPoolExecutor(1, initializer=_limit_worker, initargs=(os.getpid(),))
+        self._lanes.add(lane)
+        self._fresh.add(lane)
+        return lane
+
+    async def _lane(self, asked: float) -> ProcessPoolExecutor:
+        """A free worker for a caller holding a slot (so fewer than `workers` are busy).
+
+        An idle one; the first one if none is running; another one (room permitting) once
+        the document, asked for at `asked` (loop time), has waited GROW_AFTER, counted from
+        when the newest worker had parsed its first document: the wait while a worker
+        starts (fork, imports) is one it causes itself, and a second worker started for it
+        would mostly start for nothing (bench/pipeline.py --subprocess). Else it waits
+        for a worker to come free (or be killed: None).
+        """
+        loop = asyncio.get_running_loop()
+        while True:
+            lane: ProcessPoolExecutor | None = None
+            if not self._idle.empty():
+                lane = self._idle.get_nowait()
+            elif not self._lanes:
+                return self._start_lane()
+            else:
+                wait: float | None = None
+                if len(self._lanes) < self.workers and not self._fresh:
+                    wait = max(asked, self._ready_at) + GROW_AFTER - loop.time()
+                    if wait <= 0:
+                        return self._start_lane()
+                with contextlib.suppress(TimeoutError):
+                    lane = await asyncio.wait_for(self._idle.get(), wait)
+            if lane is not None and lane in self._lanes:
+                return lane
+
+    def _release(self, lane: ProcessPoolExecutor, healthy: bool) -> None:
+        if healthy and lane in self._lanes:
+            if lane in self._fresh:
+                self._fresh.discard(lane)
+                self._ready_at = asyncio.get_running_loop().time()
+            self._idle.put_nowait(lane)
+        else:
+            self._kill(lane)
+            self._idle.put_nowait(None)
 
     async def __aenter__(self) -> ParserPool:
         return self
@@ -296,57 +369,57 @@ class ParserPool:
 
     def close(self) -> None:
         """Stop the workers; one still busy after a grace period is killed, never orphaned."""
-        pool, self._pool = self._pool, None
-        if pool is None:
-            return
-        processes = list(getattr(pool, "_processes", {}).values())
-        pool.shutdown(wait=False, cancel_futures=True)
+        lanes, self._lanes, self._idle = list(self._lanes), set(), asyncio.Queue()
+        self._fresh, self._forked = set(), set()
+        processes = [p for lane in lanes for p in getattr(lane, "_processes", {}).values()]
+        for lane in lanes:
+            lane.shutdown(wait=False, cancel_futures=True)
         for proc in processes:
             proc.join(CLOSE_GRACE)
             if proc.is_alive():
                 proc.kill()
                 proc.join(CLOSE_GRACE)
 
-    def _kill(self) -> None:
-        pool, self._pool = self._pool, None
-        self._generation += 1
-        if pool is None:
-            return
-        for proc in list(getattr(pool, "_processes", {}).values()):
+    def _kill(self, lane: ProcessPoolExecutor) -> None:
+        self._lanes.discard(lane)
+        self._fresh.discard(lane)
+        self._forked.discard(lane)
+        for proc in list(getattr(lane, "_processes", {}).values()):
             proc.kill()
-        pool.shutdown(wait=False)
+        lane.shutdown(wait=False)
 
     async def parse(
         self, body: bytes, feed_url: str, feed_name: str, base_url: str = "", known: str = ""
     ) -> ParsedFeed:
         """Parse in a worker; `known` digests leave entries unread (see `parse_feed_bytes`)."""
-        for _ in range(2):
-            async with self._slots:
-                generation = self._generation
-                loop = asyncio.get_running_loop()
-                future = loop.run_in_executor(
-                    self._executor(), parse_feed_bytes, body, feed_url, feed_name, base_url, known
-                )
-                try:
-                    return await asyncio.wait_for(future, self.timeout)
-                except TimeoutError:
-                    log.warning(
-                        "parsing %s took over %gs: restarting the parser pool",
-                        feed_url,
-                        self.timeout,
+        loop = asyncio.get_running_loop()
+        asked = loop.time()
+        async with self._slots:
+            lane = await self._lane(asked)
+            healthy = True
+            try:
+                with _frozen_for_fork(lane not in self._forked):
+                    self._forked.add(lane)
+                    future = loop.run_in_executor(
+                        lane, parse_feed_bytes, body, feed_url, feed_name, base_url, known
                     )
-                    if generation == self._generation:
-                        self._kill()
-                    raise ParseError(
-                        feed_url, f"parsing took longer than {self.timeout:g}s"
-                    ) from None
-                except BrokenProcessPool:
-                    if generation != self._generation:
-                        continue  # killed because of another document: try again
-                    self._kill()
-                    raise ParseError(feed_url, "the parser process died (memory limit?)") from None
-                except MemoryError:
-                    raise ParseError(
-                        feed_url, "the document needs too much memory to parse"
-                    ) from None
-        raise ParseError(feed_url, "the parser pool kept restarting")
+                return await asyncio.wait_for(future, self.timeout)
+            except TimeoutError:
+                healthy = False
+                log.warning(
+                    "parsing %s took over %gs: restarting its parser process",
+                    feed_url,
+                    self.timeout,
+                )
+                raise ParseError(feed_url, f"parsing took longer than {self.timeout:g}s") from None
+            except BrokenProcessPool:
+                healthy = False
+                raise ParseError(feed_url, "the parser process died (memory limit?)") from None
+            except MemoryError:
+                raise ParseError(feed_url, "the document needs too much memory to parse") from None
+            except asyncio.CancelledError:
+                # The worker may still be busy with the document: not handed to another one.
+                healthy = False
+                raise
+            finally:
+                self._release(lane, healthy)

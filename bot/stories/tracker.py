@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from bot.dedup import guid_key
 from bot.heap import cycle_collection_paused
@@ -23,6 +24,8 @@ from bot.storage.base import IngestPlan, StoryMember
 from bot.stories import features
 from bot.stories.index import StoryIndex
 from bot.stories.profile import Profile, StoryItem
+
+T = TypeVar("T")
 
 
 def story_item(
@@ -61,24 +64,38 @@ class StoryTracker:
     def loading(self, members: Iterable[StoryMember], now: datetime, step: int) -> Iterator[int]:
         """`load`, `step` members at a time (all at once for 0): yields the count added after
         each step, so a caller can let other work run in between (bot/app_warmup.py). The
-        index is only complete once this is exhausted. Members are taken from `members` as
-        they are added, so an iterator that lets go of them (`draining`) keeps no copy."""
+        index is only complete once this is exhausted. Members are let go of as they are
+        added (`draining`), so the stored rows and the index they make are never all held
+        at once; a list passed in is left as it was."""
         self.index = StoryIndex(self.window)
-        rows = iter(members)
+        listed = list(members)
+        keys = [guid_key(m.item) for m in listed]
+        # Members dated before the window are expired at the end, so they are passed over
+        # (`StoryIndex.pass_over`) instead of made; exact unless a key comes twice (a
+        # second member of a key replaces the first), which then makes them all.
+        cutoff = now - self.window if len(set(keys)) == len(keys) else None
+        rows = draining(list(zip(keys, listed, strict=True)))
+        del listed, keys
         added = 0
         while True:
             with cycle_collection_paused():
-                count = self._load(itertools.islice(rows, step) if step > 0 else rows)
+                count = self._load(itertools.islice(rows, step) if step > 0 else rows, cutoff)
             added += count
             if count == 0:
                 break
             yield added
         self.index.expire(now)
 
-    def _load(self, members: Iterable[StoryMember]) -> int:
+    def _load(
+        self, members: Iterable[tuple[str, StoryMember]], cutoff: datetime | None = None
+    ) -> int:
         count = 0
-        for m in members:
-            self._add_stored(guid_key(m.item), m)
+        for key, m in members:
+            when = m.item.published or m.fetched_at
+            if cutoff is not None and when < cutoff:
+                self.index.pass_over(m.story, when)
+            else:
+                self._add_stored(key, m)
             count += 1
         return count
 
@@ -142,7 +159,7 @@ class StoryTracker:
         self.index.expire(now)
 
 
-def draining(members: list[StoryMember]) -> Iterator[StoryMember]:
+def draining(members: list[T]) -> Iterator[T]:
     """The members oldest first, each let go of by the list as it is taken (the list ends
     empty): a rebuild then holds the stored rows and the index it makes from them only a
     slice at a time, not all of both at once (~40 MB fewer at 13,000 members)."""

@@ -1,0 +1,116 @@
+"""A rebuild passes over the members dated before the window instead of making them (issue 13).
+
+`StoryTracker.loading` used to make every stored member and then expire those dated
+before the window; it now leaves only what they leave behind (`StoryIndex.pass_over`).
+The reference here is the old way, spelt out: every member added, then `expire`. Both
+must leave the same index, field by field, and group every probe the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+from functools import cache
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.dedup import guid_key
+from bot.models import Item
+from bot.storage.models import StoryMember
+from bot.stories import StoryTracker
+from bot.stories.index import StoryIndex
+from tests.test_story_features import _candidate, _members
+
+WINDOW = 48 * 3600
+
+
+@cache
+def _stored() -> tuple[tuple[StoryMember, ...], tuple[StoryMember, ...]]:
+    return tuple(_members(True)), tuple(_members(False))
+
+
+def _reference(members: list[StoryMember], now_: object) -> StoryTracker:
+    """The rebuild as it was: every member made and added, then the expired ones dropped."""
+    tracker = StoryTracker(WINDOW)
+    for m in members:
+        tracker._add_stored(guid_key(m.item), m)
+    tracker.index.expire(now_)  # type: ignore[arg-type]
+    return tracker
+
+
+def _state(index: StoryIndex) -> dict[str, object]:
+    return {
+        "members": {k: (m.story, m.when) for k, m in index._members.items()},
+        "by_term": index._by_term,
+        "by_entity": index._by_entity,
+        "without_entities": index._without_entities,
+        "story_size": +index._story_size,
+        "story_started": index._story_started,
+        "added": index._added,
+        "latest": index._latest,
+        "by_time": sorted(index._by_time),
+        "rarity": (index.rarity.documents, +index.rarity.counts, +index.rarity.entity_counts),
+    }
+
+
+_CHOICE = st.tuples(
+    st.integers(min_value=0, max_value=159),  # which labelled item
+    st.integers(min_value=0, max_value=6),  # its story: a few, so stories span the cutoff
+    st.booleans(),  # with its stored profile, or without (read from its text)
+    st.integers(min_value=-72, max_value=72),  # hours moved
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(_CHOICE, min_size=1, max_size=40),
+    st.integers(min_value=0, max_value=240),
+    st.integers(min_value=1, max_value=9),
+    st.booleans(),
+)
+def test_passing_over_expired_members_leaves_the_index_adding_and_expiring_them_leaves(
+    choices: list[tuple[int, int, bool, int]], hours: int, step: int, twice: bool
+) -> None:
+    with_features, without = _stored()
+    members = []
+    for n, (which, story, stored, moved) in enumerate(choices):
+        m = (with_features if stored else without)[which % len(with_features)]
+        item = m.item
+        published = item.published + timedelta(hours=moved) if item.published else None
+        # A fresh guid per member, unless `twice`: then repeats of a labelled item share it.
+        guid = item.guid if twice else f"{item.guid}-{n}"
+        item = Item(item.feed_url, guid, item.url, item.title, item.summary, published)
+        members.append(replace(m, item=item, story=f"s{story}"))
+    now = min(m.fetched_at for m in members) + timedelta(hours=hours)
+    passed = StoryTracker(WINDOW)
+    for _ in passed.loading(members, now, step):
+        pass
+    reference = _reference(members, now)
+    assert _state(passed.index) == _state(reference.index)
+    for m in members:
+        probe = Item(
+            m.item.feed_url,
+            m.item.guid + "-again",
+            m.item.url + "?again",
+            m.item.title,
+            m.item.summary,
+            m.item.published,
+        )
+        for later in (now, m.fetched_at + timedelta(hours=1)):
+            candidate = _candidate(probe, sorted(m.entity_ids), later)
+            assert passed.index.find(candidate) == reference.index.find(candidate)
+
+
+def test_a_rebuild_of_old_members_only_makes_none_of_them() -> None:
+    """What the bench's `once` met: every member dated before the window, none made."""
+    with_features, _ = _stored()
+    members = list(with_features)
+    now = max(m.item.published or m.fetched_at for m in members) + timedelta(days=3)
+    tracker = StoryTracker(WINDOW)
+    made: list[str] = []
+    original = tracker._add_stored
+    tracker._add_stored = lambda key, m: (made.append(key), original(key, m))  # type: ignore[method-assign]
+    tracker.load(members, now)
+    assert made == [] and len(tracker.index) == 0
+    assert _state(tracker.index) == _state(_reference(members, now).index)
