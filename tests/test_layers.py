@@ -57,7 +57,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         # write lock (which keys make an item a repeat, a feed's usual gap): the
         # rule lives here once, so a second engine calls it instead of copying it.
         "rules",
-        ("bot.dedup", "bot.feeds.schedule", "bot.matching.normalize"),
+        ("bot.dedup", "bot.feeds.schedule", "bot.matching.normalize", "bot.matching.unicode_marks"),
     ),
     ("storage", ("bot.storage",)),  # stores, loads and locks; knows no domain rule
     (

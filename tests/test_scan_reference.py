@@ -8,20 +8,21 @@ always compared with the plain one on arbitrary text.
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.matching import normalize
+from bot.matching import normalize, unicode_marks
 from bot.matching.normalize import (
     _APOSTROPHES,
     _ASCII_WORD,
     _POSSESSIVE,
-    _WORD,
     Tokens,
     _ascii,
     _script_class,
     scan,
+    word_pattern,
 )
 
 _REFERENCE_ASCII_TEXT_WORD = re.compile(r"[A-Za-z0-9]+(?:['`][A-Za-z0-9]+)*|&")
@@ -42,7 +43,7 @@ def reference_scan(text: str) -> Tokens:
                     folded[k] = cased[k].lower()
         return Tokens(folded, cased, [a for a, _ in spans], [b for _, b in spans], [0] * len(spans))
     out = Tokens()
-    for m in _WORD.finditer(text):
+    for m in word_pattern().finditer(text):
         word = m.group()
         if word == "&":
             out.add("and", m.start(), m.end())
@@ -98,7 +99,7 @@ def test_scan_caches_the_work_per_distinct_word_of_non_ascii_text() -> None:
     """News repeats its words: transliterating each occurrence again was the cost."""
     text = "Правительство Кабуле: правительство Кабуле, Dushanbé"
     scan(text)
-    words = _WORD.findall(text)
+    words = word_pattern().findall(text)
     assert all(w in normalize._FORMS for w in words)
     cached = dict(normalize._FORMS)
     assert _rows(scan(text)) == _rows(reference_scan(text))
@@ -120,5 +121,12 @@ _NO_UNDERSCORE = st.text(
 @settings(derandomize=True, database=None, max_examples=300)
 @given(_NO_UNDERSCORE)
 def test_split_without_underscore_equals_the_word_pattern(text: str) -> None:
-    """The one-class pattern scan() uses when a text has no "_" splits exactly as _WORD."""
-    assert normalize._WORD_SPLIT_NO_UNDERSCORE.split(text) == normalize._WORD_SPLIT.split(text)
+    """The one-class pattern scan() uses when a text has no "_" splits exactly as word_pattern."""
+    assert normalize.word_split_no_underscore().split(text) == normalize._word_split().split(text)
+
+
+def test_the_stored_mark_class_is_what_unicodedata_says() -> None:
+    """The class kept as data (start-up cost) must be this Python's, range for range."""
+    assert unicode_marks.mark_class() == unicode_marks.computed_mark_class()
+    if unicodedata.unidata_version == unicode_marks.UNIDATA_VERSION:
+        assert unicode_marks.computed_mark_class() == unicode_marks.MARKS

@@ -11,12 +11,14 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from itertools import accumulate, chain
 from operator import itemgetter
 from typing import cast
 
 from anyascii import anyascii
+
+from bot.matching.unicode_marks import mark_class
 
 # Entries of each cache of per-word results (skeletons, stems, folded forms …). A
 # long-running bot meets an endless vocabulary of names; news is Zipfian, so a day's
@@ -25,35 +27,36 @@ from anyascii import anyascii
 TEXT_WORD_CACHE = 25_000
 
 
-def _mark_class() -> str:
-    """A regex class of every combining mark (Unicode category M) in the BMP.
-
-    Marks are not word characters to `re`, yet they belong inside words:
-    decomposed accents (NFD "Tokáyev") and the vowel signs of Devanagari and
-    Arabic script. Without them a word would split at every mark.
-    """
-    ranges: list[tuple[int, int]] = []
-    for cp in range(0x300, 0x10000):
-        if unicodedata.category(chr(cp)).startswith("M"):
-            if ranges and ranges[-1][1] == cp - 1:
-                ranges[-1] = (ranges[-1][0], cp)
-            else:
-                ranges.append((cp, cp))
-    return "".join(f"\\u{a:04x}-\\u{b:04x}" if a != b else f"\\u{a:04x}" for a, b in ranges)
-
-
-_MARK = _mark_class()
+_MARK = mark_class()
 _LETTERS = rf"[^\W_](?:[^\W_]|[{_MARK}])*"
 # A word is letters/digits (with their marks), optionally joined by apostrophes
 # (Shi'ite, Rahmon's); "&" is its own token so "Trade & Development" meets
-# "Trade and Development".
-_WORD = re.compile(rf"{_LETTERS}(?:['’‘ʼ`]{_LETTERS})*|&")
-# _WORD capturing, for re.split: separators and words in turn, covering the text.
-_WORD_SPLIT = re.compile(f"({_WORD.pattern})")
-# The same split for text without "_": a word's letters and marks as one character
-# class (\w holds "_", hence the condition), which re scans in one step per character
-# instead of trying two alternatives each time: non-ASCII text splits in 0.6 of the time.
-_WORD_SPLIT_NO_UNDERSCORE = re.compile(rf"([^\W_][\w{_MARK}]*+(?:['’‘ʼ`][^\W_][\w{_MARK}]*+)*+|&)")
+# "Trade and Development". The patterns over all of Unicode are compiled when first
+# needed (non-ASCII text): with their 2,000-character mark class, about 1.5 ms each
+# that a process reading only ASCII feeds never pays.
+_WORD_PATTERN = rf"{_LETTERS}(?:['’‘ʼ`]{_LETTERS})*|&"
+
+
+@cache
+def word_pattern() -> re.Pattern[str]:
+    """One word of any script, as scan() finds them."""
+    return re.compile(_WORD_PATTERN)
+
+
+@cache
+def _word_split() -> re.Pattern[str]:
+    """word_pattern capturing, for re.split: separators and words in turn, covering the text."""
+    return re.compile(f"({_WORD_PATTERN})")
+
+
+@cache
+def word_split_no_underscore() -> re.Pattern[str]:
+    """The same split for text without "_": a word's letters and marks as one character
+    class (\\w holds "_", hence the condition), which re scans in one step per character
+    instead of trying two alternatives each time: non-ASCII text splits in 0.6 of the time."""
+    return re.compile(rf"([^\W_][\w{_MARK}]*+(?:['’‘ʼ`][^\W_][\w{_MARK}]*+)*+|&)")
+
+
 _APOSTROPHES = re.compile(r"['’‘ʼ`]")
 _POSSESSIVE = re.compile(r"['’‘ʼ`]s$", re.IGNORECASE)
 _ASCII_WORD = re.compile(r"[A-Za-z0-9]+")
@@ -240,7 +243,7 @@ def scan(text: str) -> Tokens:
     """Split text into normalised word tokens with their offsets in `text`."""
     if text.isascii():
         return _scan_ascii(text)
-    parts = (_WORD_SPLIT if "_" in text else _WORD_SPLIT_NO_UNDERSCORE).split(text)
+    parts = (_word_split() if "_" in text else word_split_no_underscore()).split(text)
     raw = parts[1::2]
     looked_up = list(map(_FORMS.get, raw))
     if None in looked_up:
