@@ -99,7 +99,7 @@ class Tokens:
         foreign: list[int] | None = None,
     ) -> Tokens:
         """Tokens from re.split's pieces (separator, word, separator, ...), one token a word."""
-        out = cls.__new__(cls)  # no defaults to fill: this is the hot path
+        out = cls()
         out.folded, out.cased = folded, cased
         out.foreign = [0] * len(cased) if foreign is None else foreign
         out._starts = out._ends = None
