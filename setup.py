@@ -53,6 +53,10 @@ METADATA_ONLY = {"egg_info", "dist_info", "sdist", "check"}
 _MYPYCIFIED: list[Extension] = []
 
 
+class MypycMissing(RuntimeError):
+    pass
+
+
 class OptionalMypycBuild(build_ext):
     """build_ext that mypycifies the matcher, or falls back to pure Python with a warning."""
 
@@ -86,8 +90,16 @@ class OptionalMypycBuild(build_ext):
         if self.failure is not None:
             self._remove_outputs()
             self.extensions = []
+            advice = (
+                "To compile it, install a C compiler (gcc) and the Python headers "
+                "(python3-dev), then reinstall."
+            )
             if isinstance(self.failure, SystemExit):  # mypy printed its errors (pip -v)
                 reason = "mypyc's type check failed; `pip install -v` shows its errors"
+                advice = "Run `mypy` in the project to see the errors."
+            elif isinstance(self.failure, MypycMissing):
+                reason = str(self.failure)
+                advice = "Build with pip's build isolation (the default), or install mypy."
             else:
                 reason = f"{type(self.failure).__name__}: {self.failure}".strip()
                 reason = reason.splitlines()[0]
@@ -98,8 +110,7 @@ class OptionalMypycBuild(build_ext):
             warnings.warn(
                 f"newswatch-bot: the matcher could not be compiled ({reason}); "
                 "installing the pure-Python matcher, which works but matches about "
-                "1.5x slower. To compile it, install a C compiler (gcc) and the Python "
-                "headers (python3-dev), then reinstall.",
+                f"1.5x slower. {advice}",
                 stacklevel=1,
             )
         elif self.skip_reason:
@@ -116,7 +127,7 @@ class OptionalMypycBuild(build_ext):
         try:
             from mypyc.build import mypycify
         except ImportError as exc:
-            raise RuntimeError(f"mypyc is not installed ({exc})") from exc
+            raise MypycMissing(f"mypyc is not installed ({exc})") from exc
         self.set_undefined_options("build", ("build_temp", "build_temp"))
         target_dir = os.path.abspath(os.path.join(self.build_temp, "mypyc"))
         cwd = os.getcwd()
