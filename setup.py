@@ -49,8 +49,13 @@ compiled = _compiled_module()
 SOURCES = [f"bot/matching/{name}.py" for name in compiled.MODULES]
 # CI and the container image: a matcher that does not compile fails the build.
 REQUIRE_ENV = "NEWSWATCH_REQUIRE_COMPILED"
+METADATA_SKIP = "metadata only"
 METADATA_ONLY = {"egg_info", "dist_info", "sdist", "check"}
 _MYPYCIFIED: list[Extension] = []
+# The same compiled code whatever is installed where pip builds: mypy never looks in
+# site-packages (CI's first install, the image's builder have none of the
+# dependencies yet), so rapidfuzz and anyascii are typed Any, checked at run time.
+MYPY_FLAGS = ["--no-site-packages", "--ignore-missing-imports"]
 
 
 class MypycMissing(RuntimeError):
@@ -67,7 +72,7 @@ class OptionalMypycBuild(build_ext):
         if set(self.distribution.commands) <= METADATA_ONLY:
             # pip's metadata hooks finalize build_ext too (sdist lists its sources):
             # no 20 s mypycify for them.
-            self.skip_reason = "metadata only"
+            self.skip_reason = METADATA_SKIP
         elif os.environ.get(compiled.PURE_ENV) == "1":
             self.skip_reason = f"{compiled.PURE_ENV}=1 at build time"
         else:
@@ -75,11 +80,13 @@ class OptionalMypycBuild(build_ext):
                 self.distribution.ext_modules = self._mypycify()
             except (Exception, SystemExit) as exc:  # mypyc exits on a type error
                 self.failure = exc
-        if self.skip_reason or self.failure:
-            self.distribution.ext_modules = []
+        # On a failure the placeholder stays: run() must still run, to warn and
+        # write the manifest.
         super().finalize_options()
 
     def run(self) -> None:
+        if self.skip_reason == METADATA_SKIP:
+            return
         if not (self.skip_reason or self.failure):
             inplace = self.inplace  # setuptools clears it while building, editable or not
             try:
@@ -115,6 +122,7 @@ class OptionalMypycBuild(build_ext):
             )
         elif self.skip_reason:
             self._remove_outputs()
+            self.extensions = []
             reason = self.skip_reason
             print(f"newswatch-bot: not compiling the matcher: {reason}", file=sys.stderr)
         else:
@@ -136,7 +144,10 @@ class OptionalMypycBuild(build_ext):
             if not _MYPYCIFIED:  # editable_wheel finalizes two build_ext commands
                 _MYPYCIFIED.extend(
                     mypycify(
-                        SOURCES, opt_level="3", group_name=compiled.GROUP, target_dir=target_dir
+                        [*MYPY_FLAGS, *SOURCES],
+                        opt_level="3",
+                        group_name=compiled.GROUP,
+                        target_dir=target_dir,
                     )
                 )
             return list(_MYPYCIFIED)
