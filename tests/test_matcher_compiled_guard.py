@@ -112,3 +112,16 @@ def test_a_pure_build_says_why_it_did_not_compile(package: Path) -> None:
         "not edited",
     ]
     assert err == []
+
+
+def test_some_compiled_modules_missing_runs_all_from_source(package: Path) -> None:
+    """Compiled modules call one another directly: never some compiled, some not."""
+    matching = package / "bot" / "matching"
+    suffix = compiled.importlib.machinery.EXTENSION_SUFFIXES[0]
+    for name in (*compiled.MODULES, "matcher_native__mypyc"):
+        if not any(matching.glob(f"{name}.*.so")):
+            (matching / f"{name}{suffix}").write_bytes(b"never imported: source is forced")
+    next(matching.glob("fuzzy.*.so")).unlink()
+    out, err = _import(package)
+    assert out == ["matcher: pure Python (compiled modules missing: fuzzy)", "not edited"]
+    assert len(err) == 1 and "pip install -e ." in err[0], err

@@ -124,13 +124,18 @@ def _stale(directory: Path) -> str | None:
         manifest = None
     except (OSError, ValueError, KeyError, TypeError):
         return f"unreadable build manifest {MANIFEST}"
+    suffixes = tuple(importlib.machinery.EXTENSION_SUFFIXES)
+    built = {name.split(".", 1)[0] for name in os.listdir(directory) if name.endswith(suffixes)}
     if manifest is None or not compiled:
         # Nothing compiled by the build: an extension here was made by hand (mypyc
         # run in the tree) or left by an older build, and matches nothing known.
-        suffixes = tuple(importlib.machinery.EXTENSION_SUFFIXES)
-        if any(name.endswith(suffixes) for name in os.listdir(directory)):
+        if built:
             return "compiled modules without a matching build manifest"
         return None
+    expected = (*MODULES, f"{GROUP.rsplit('.', 1)[1]}__mypyc")
+    missing = [n for n in expected if n not in built]
+    if missing and len(missing) < len(expected):  # some, not all: never mix the two
+        return "compiled modules missing: " + ", ".join(missing)
     changed = [n for n, h in source_hashes(directory).items() if recorded.get(n) != h]
     if changed:
         return "source changed since the compiled build: " + ", ".join(f"{n}.py" for n in changed)
