@@ -256,11 +256,30 @@ class StageTimes:
 
         setattr(obj, attr, timed)
 
+    def wrap_matcher(self, app: App) -> None:
+        """Time Matcher.match. A mypyc-compiled Matcher's methods cannot be replaced on
+        the instance, so the poller gets each poll's matcher behind a timing proxy."""
+        current = app.poller.matcher
+
+        class Timed:
+            def __init__(self, matcher: object) -> None:
+                self.matcher = matcher
+
+            def __getattr__(self, name: str) -> Any:
+                return getattr(self.matcher, name)
+
+        def timed() -> Any:
+            proxy = Timed(current())
+            self.wrap_sync(proxy, "match", "match")
+            return proxy
+
+        app.poller.matcher = timed
+
     def install(self, app: App) -> None:
         self.wrap_async(app.poller.fetcher, "fetch", "fetch")
         self.wrap_async(app.poller.parsers, "parse", "parse")
         self.wrap_async(app.storage, "ingest", "ingest")
-        self.wrap_sync(app.matcher, "match", "match")
+        self.wrap_matcher(app)
         self.wrap_sync(app.stories, "assign", "stories")
         self.wrap_async(app.outbox, "drain", "drain")
         for sink in app.sinks.values():

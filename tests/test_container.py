@@ -245,6 +245,21 @@ def test_the_lock_says_how_to_regenerate_it_and_the_readme_repeats_it() -> None:
     assert command in readme, f"README does not give the regenerate command: {command}"
 
 
+def test_the_builder_compiles_the_matcher_and_the_final_stage_gets_only_its_wheel() -> None:
+    """setup.py compiles the matcher when a compiler is there: the builder has one, the
+    final stage none, and a matcher that does not compile fails the image build."""
+    builder = STAGES[0]
+    assert any("gcc" in i.args for i in builder.all("RUN")), "the builder installs no compiler"
+    assert any("setup.py" in c.sources for c in copies(builder))
+    own = [i.args for i in builder.all("RUN") if "pip wheel" in i.args and " ." in i.args + " "]
+    assert own and all("NEWSWATCH_REQUIRE_COMPILED=1" in step for step in own), own
+    for path in (
+        "bot/matching/normalize.cpython-311-x86_64-linux-gnu.so",
+        "bot/matching/compiled_build.json",
+    ):
+        assert IGNORE.excluding_rule(path), f".dockerignore lets {path} into the build"
+
+
 def test_ci_tests_exactly_the_locked_versions_with_the_readme_test_command() -> None:
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     readme = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -13,13 +13,18 @@ cleared) must return exactly what a fresh one does.
 
 from __future__ import annotations
 
+import os
 import pickle
+import subprocess
+import sys
 from dataclasses import replace
 
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from bot.matching import alias_index, exact, fuzzy
+from bot.matching import alias_index, compiled, exact, fuzzy
+from bot.matching import matcher as matcher_module
 from bot.matching.matcher import Matcher, field
 from bot.matching.mention import Field, make_match
 from bot.matching.name_rules import (
@@ -151,7 +156,21 @@ def test_caches_cleared_when_full_change_nothing(monkeypatch: object) -> None:
 
 
 def test_the_matcher_pickles_with_warm_caches() -> None:
-    """perf-boot may build the matcher elsewhere or cache it: caches are plain data."""
+    """perf-boot may build the matcher elsewhere or cache it: caches are plain data.
+
+    A mypyc-compiled Matcher cannot be unpickled (mypyc calls __init__, which
+    needs the entities; nothing in the bot pickles one): there the check runs on
+    the .py sources, in a NEWSWATCH_PURE_PYTHON=1 interpreter.
+    """
+    if compiled.is_compiled(matcher_module):
+        with pytest.raises(TypeError):
+            pickle.loads(pickle.dumps(Matcher(ENTITIES)))
+        env = {**os.environ, compiled.PURE_ENV: "1"}
+        test = f"{__file__}::test_the_matcher_pickles_with_warm_caches"
+        args = [sys.executable, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider", test]
+        done = subprocess.run(args, env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stdout[-2000:]
+        return
     matcher = Matcher(ENTITIES)
     text = "Mulah Kadol met N Waziristan's TTP in Кабуле"
     before = [_key(m) for m in matcher.match_text(text)]

@@ -21,7 +21,15 @@ def check(args: argparse.Namespace) -> int:
         f"{args.config}: OK — {len(settings.feeds)} feeds, {len(settings.channels)} channels, "
         f"{len(entities)} entities with {aliases} aliases in {settings.bot.watchlists}"
     )
+    print(matcher_status())
     return 0
+
+
+def matcher_status() -> str:
+    """Which matcher this install runs: compiled by mypyc, or pure Python and why (README)."""
+    from bot.matching.compiled import status
+
+    return status()
 
 
 def health(args: argparse.Namespace) -> int:
