@@ -130,3 +130,12 @@ def test_the_stored_mark_class_is_what_unicodedata_says() -> None:
     assert unicode_marks.mark_class() == unicode_marks.computed_mark_class()
     if unicodedata.unidata_version == unicode_marks.UNIDATA_VERSION:
         assert unicode_marks.computed_mark_class() == unicode_marks.MARKS
+
+
+@settings(derandomize=True, database=None, max_examples=300)
+@given(st.one_of(st.text(max_size=80), _TRICKY_TEXT, _ASCII_TEXT))
+def test_between_is_the_text_between_two_tokens(text: str) -> None:
+    """Tokens.between reads re.split's separator instead of offsets: the same text."""
+    toks = scan(text)
+    for k in range(len(toks) - 1):
+        assert toks.between(k, text) == text[toks.ends[k] : toks.starts[k + 1]]

@@ -56,10 +56,7 @@ def exact_mentions(index: AliasIndex, f: Field) -> list[Match]:
         # that begins one (index.strict_heads) can, hyphens or not, so the
         # offsets are read for those alone.
         c = cased[i]
-        if c in strict_heads and (
-            c in strict
-            or (i + 1 < n and toks.starts[i + 1] == toks.ends[i] + 1 and text[toks.ends[i]] == "-")
-        ):
+        if c in strict_heads and (c in strict or (i + 1 < n and toks.between(i, text) == "-")):
             found.extend(strict_at(index, f, i))
         # Longer aliases: the joined skeletons of 1..k words, exactly.
         word = skel[i]
@@ -143,7 +140,7 @@ def reversed_names(index: AliasIndex, f: Field) -> list[Match]:
     if "," not in text or index.reversed.keys().isdisjoint(skel):
         return []
     for k in range(n - 1):
-        if skel[k] not in index.reversed or text[toks.ends[k] : toks.starts[k + 1]].strip() != ",":
+        if skel[k] not in index.reversed or toks.between(k, text).strip() != ",":
             continue
         for a in index.reversed[skel[k]]:
             alias = index.aliases[a]
@@ -246,7 +243,7 @@ def strict_at(index: AliasIndex, f: Field, i: int) -> list[Match]:
         if tuple(toks.cased[i:j]) == alias.cased:
             found.append(make_match(alias, f, i, j, 0))
     j, spelled = i, toks.cased[i]
-    while j + 1 < n and toks.starts[j + 1] == toks.ends[j] + 1 and text[toks.ends[j]] == "-":
+    while j + 1 < n and toks.between(j, text) == "-":
         j += 1
         spelled += toks.cased[j]
         for a in index.strict_joined.get(spelled, ()):

@@ -193,7 +193,7 @@ def verify(
     # A name does not run across a full stop, comma or bracket.
     text = f.text
     for k in range(start, end - 1):
-        if BREAK.search(text, toks.ends[k], toks.starts[k + 1]):
+        if BREAK.search(toks.between(k, text)):
             return None
     candidate = join_skeletons(skel[k] for k in picked)
     if abs(len(candidate) - len(alias.joined)) > alias.allowed:

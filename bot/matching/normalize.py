@@ -130,6 +130,18 @@ class Tokens:
             self._offsets()
         return self._ends  # type: ignore[return-value]
 
+    def between(self, k: int, text: str) -> str:
+        """The text between token k and token k + 1 of `text` (the text scanned).
+
+        The separator re.split returned where tokens are its words, one each (ASCII
+        text, and most other): asking whether two words are joined by a hyphen or
+        parted by a comma then computes no offsets (a third of all texts did).
+        """
+        parts = self._parts
+        if parts is not None:
+            return parts[2 * k + 2]
+        return text[self.ends[k] : self.starts[k + 1]]
+
     def __len__(self) -> int:
         return len(self.folded)
 
