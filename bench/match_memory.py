@@ -72,7 +72,9 @@ def main() -> None:
         f"(+{(full - common) / MIB:.0f}: the per-word caches when full)"
     )
     index = matcher._index  # a bench may look inside
-    sizes = {k: len(v) for k, v in vars(index).items() if isinstance(v, dict) and len(v) > 1000}
+    # dir(), not vars(): a mypyc-compiled index has no __dict__.
+    attrs = {k: getattr(index, k) for k in dir(index) if not k.startswith("__")}
+    sizes = {k: len(v) for k, v in attrs.items() if isinstance(v, dict) and len(v) > 1000}
     print("  cache sizes:", ", ".join(f"{k} {v:,}" for k, v in sorted(sizes.items())))
 
 
