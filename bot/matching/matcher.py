@@ -58,49 +58,49 @@ def field(index: AliasIndex, name: str, text: str) -> Field:
     """A text tokenised, with each word's skeleton, flags and head, from the index's word cache.
 
     The same tokens as normalize.scan (tests/test_match_words.py), but ASCII
-    text (most of what feeds carry) is split once and each word's cased and
-    folded forms come from the cache with the rest: one dict lookup per word,
-    in C (map). Only words not seen before take the Python path (AliasIndex.word).
+    text (most of what feeds carry) is split once and every form of each word
+    (cased, folded, skeleton, flags, head) comes from the index's word cache:
+    one dict lookup per word. Other text is scanned and its transliterated
+    tokens looked up the same way. Only words not seen before take the slow
+    path (AliasIndex.word).
     """
-    words = index.words
     if text.isascii():
         parts = split_ascii(text)
-        cased: list[str] = []
-        folded: list[str] = []
-        skel: list[str] = []
-        exact_l: list[bool] = []
-        variant_l: list[bool] = []
-        fuzzy_l: list[bool] = []
-        heads_l: list[str] = []
-        for w in parts[1::2]:
-            r = words.get(w)
-            if r is None:
-                r = index.word(w)
-            cased.append(r[0])
-            folded.append(r[1])
-            skel.append(r[2])
-            exact_l.append(r[3])
-            variant_l.append(r[4])
-            fuzzy_l.append(r[5])
-            heads_l.append(r[6])
+        cased, folded, skel, exact, variant, fuzzy_at, heads = _columns(index, parts[1::2])
         toks = Tokens.from_split(parts, cased, folded)
-        return _finish(index, name, text, toks, skel, (exact_l, variant_l, fuzzy_l), heads_l)
-    toks = scan(text)
-    skel = []
-    exact_l = []
-    variant_l = []
-    fuzzy_l = []
-    heads_l = []
-    for w in toks.cased:  # transliterated: each its own word as split (no ' nor &)
-        r = words.get(w)
+    else:
+        toks = scan(text)  # transliterated: each token its own word (no ' nor &)
+        _, _, skel, exact, variant, fuzzy_at, heads = _columns(index, toks.cased)
+    return _finish(index, name, text, toks, skel, (exact, variant, fuzzy_at), heads)
+
+
+Columns = tuple[list[str], list[str], list[str], list[bool], list[bool], list[bool], list[str]]
+
+
+def _columns(index: AliasIndex, words: list[str]) -> Columns:
+    """The index's record of each word as columns: cased, folded, skeleton, the three
+    flags, head. One loop of appends, which mypyc compiles to C (zip(*records) was no
+    faster in CPython and much slower compiled)."""
+    cache = index.words
+    cased: list[str] = []
+    folded: list[str] = []
+    skel: list[str] = []
+    exact: list[bool] = []
+    variant: list[bool] = []
+    fuzzy_at: list[bool] = []
+    heads: list[str] = []
+    for w in words:
+        r = cache.get(w)
         if r is None:
             r = index.word(w)
+        cased.append(r[0])
+        folded.append(r[1])
         skel.append(r[2])
-        exact_l.append(r[3])
-        variant_l.append(r[4])
-        fuzzy_l.append(r[5])
-        heads_l.append(r[6])
-    return _finish(index, name, text, toks, skel, (exact_l, variant_l, fuzzy_l), heads_l)
+        exact.append(r[3])
+        variant.append(r[4])
+        fuzzy_at.append(r[5])
+        heads.append(r[6])
+    return cased, folded, skel, exact, variant, fuzzy_at, heads
 
 
 def _finish(
