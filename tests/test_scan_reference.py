@@ -22,9 +22,10 @@ from bot.matching.normalize import (
     _ascii,
     _script_class,
     scan,
-    word_pattern,
 )
 
+# scan()'s word of any script, as the bot defines it (compiled there only when needed).
+_WORD = re.compile(normalize._WORD_PATTERN)
 _REFERENCE_ASCII_TEXT_WORD = re.compile(r"[A-Za-z0-9]+(?:['`][A-Za-z0-9]+)*|&")
 
 
@@ -43,7 +44,7 @@ def reference_scan(text: str) -> Tokens:
                     folded[k] = cased[k].lower()
         return Tokens(folded, cased, [a for a, _ in spans], [b for _, b in spans], [0] * len(spans))
     out = Tokens()
-    for m in word_pattern().finditer(text):
+    for m in _WORD.finditer(text):
         word = m.group()
         if word == "&":
             out.add("and", m.start(), m.end())
@@ -99,7 +100,7 @@ def test_scan_caches_the_work_per_distinct_word_of_non_ascii_text() -> None:
     """News repeats its words: transliterating each occurrence again was the cost."""
     text = "Правительство Кабуле: правительство Кабуле, Dushanbé"
     scan(text)
-    words = word_pattern().findall(text)
+    words = _WORD.findall(text)
     assert all(w in normalize._FORMS for w in words)
     cached = dict(normalize._FORMS)
     assert _rows(scan(text)) == _rows(reference_scan(text))
@@ -121,7 +122,7 @@ _NO_UNDERSCORE = st.text(
 @settings(derandomize=True, database=None, max_examples=300)
 @given(_NO_UNDERSCORE)
 def test_split_without_underscore_equals_the_word_pattern(text: str) -> None:
-    """The one-class pattern scan() uses when a text has no "_" splits exactly as word_pattern."""
+    """The one-class pattern scan() uses when a text has no "_" splits exactly as _WORD."""
     assert normalize.word_split_no_underscore().split(text) == normalize._word_split().split(text)
 
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from itertools import accumulate, chain
 from operator import itemgetter
-from typing import cast
+from typing import TypeVar, cast
 
 from anyascii import anyascii
 
@@ -38,14 +39,8 @@ _WORD_PATTERN = rf"{_LETTERS}(?:['’‘ʼ`]{_LETTERS})*|&"
 
 
 @cache
-def word_pattern() -> re.Pattern[str]:
-    """One word of any script, as scan() finds them."""
-    return re.compile(_WORD_PATTERN)
-
-
-@cache
 def _word_split() -> re.Pattern[str]:
-    """word_pattern capturing, for re.split: separators and words in turn, covering the text."""
+    """_WORD_PATTERN capturing, for re.split: separators and words in turn, covering the text."""
     return re.compile(f"({_WORD_PATTERN})")
 
 
@@ -183,10 +178,27 @@ _ASCII_POSSESSIVE = re.compile(r"['`][sS]$", re.MULTILINE)
 _ASCII_AMPERSAND = re.compile(r"^&$", re.MULTILINE)
 
 
-# Folded form of each distinct ASCII word: one dict lookup per word in C
-# (map) instead of a str.lower call per word. Bounded: cleared when full.
+_T = TypeVar("_T")
+
+
+def _per_word(cache: dict[str, _T], words: list[str], make: Callable[[str], _T]) -> list[_T]:
+    """Each word's entry in `cache`, made by `make` for a word not seen before.
+
+    One dict lookup per word, in C (map): news repeats its words, so most texts
+    make nothing. Bounded: the cache is cleared when it holds TEXT_WORD_CACHE.
+    """
+    found = list(map(cache.get, words))
+    if None in found:
+        if len(cache) > TEXT_WORD_CACHE:
+            cache.clear()
+        for k, word in enumerate(words):
+            if found[k] is None:
+                found[k] = cache[word] = make(word)
+    return cast(list[_T], found)
+
+
+# Folded form of each distinct ASCII word, instead of a str.lower call per word.
 _FOLDED: dict[str, str] = {}
-_FOLDED_LIMIT = TEXT_WORD_CACHE
 
 
 def _scan_ascii(text: str) -> Tokens:
@@ -199,14 +211,7 @@ def _scan_ascii(text: str) -> Tokens:
         lines = _ASCII_AMPERSAND.sub("and", _ASCII_POSSESSIVE.sub("", "\n".join(cased)))
         lines = lines.replace("'", "").replace("`", "")
         cased = lines.split("\n")
-    folded = list(map(_FOLDED.get, cased))
-    if None in folded:
-        if len(_FOLDED) > _FOLDED_LIMIT:
-            _FOLDED.clear()
-        for k, word in enumerate(cased):
-            if folded[k] is None:
-                folded[k] = _FOLDED[word] = word.lower()
-    return Tokens.from_split(parts, cased, folded)  # type: ignore[arg-type]
+    return Tokens.from_split(parts, cased, _per_word(_FOLDED, cased, str.lower))
 
 
 def ascii_word(word: str) -> str:
@@ -228,11 +233,9 @@ def split_ascii(text: str) -> list[str]:
     return _ASCII_TEXT_SPLIT.split(text)
 
 
-# _word_forms of each distinct word of non-ASCII text, looked up in C (map) as _FOLDED
-# is: news repeats its words, and NFKC, anyascii and the script lookup per character
-# were most of what scan() cost on such text. Bounded: cleared when full.
+# _word_forms of each distinct word of non-ASCII text: NFKC, anyascii and the script
+# lookup per character were most of what scan() cost on such text.
 _FORMS: dict[str, tuple[tuple[str, ...], int]] = {}
-_FORMS_LIMIT = TEXT_WORD_CACHE
 
 
 def _word_forms(word: str) -> tuple[tuple[str, ...], int]:
@@ -256,15 +259,7 @@ def scan(text: str) -> Tokens:
     if text.isascii():
         return _scan_ascii(text)
     parts = (_word_split() if "_" in text else word_split_no_underscore()).split(text)
-    raw = parts[1::2]
-    looked_up = list(map(_FORMS.get, raw))
-    if None in looked_up:
-        if len(_FORMS) > _FORMS_LIMIT:
-            _FORMS.clear()
-        for k, word in enumerate(raw):
-            if looked_up[k] is None:
-                looked_up[k] = _FORMS[word] = _word_forms(word)
-    forms = cast(list[tuple[tuple[str, ...], int]], looked_up)
+    forms = _per_word(_FORMS, parts[1::2], _word_forms)
     words = list(map(itemgetter(0), forms))
     if sum(map(len, words)) == len(words):  # one token per word: C loops, lazy offsets
         cased = list(chain.from_iterable(words))
