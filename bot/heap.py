@@ -1,4 +1,4 @@
-"""Keeping Python's cyclic garbage collector out of the way of index builds.
+"""Keeping Python's cyclic garbage collector out of the way of index builds and forks.
 
 Why a module of its own: the story index and the match index are large (hundreds of
 thousands of small objects at 10,000 aliases) and hold no reference cycles, so
@@ -6,6 +6,8 @@ reference counting alone frees them (tests/test_heap.py); yet while one is built
 each collection the allocations trigger walks every young object, and the fuller
 ones the rest of the process too: ~45 % of a story-index rebuild, a sixth of a
 10,000-alias match-index build (issue 13). Both builds pause the collector here.
+A parser worker forked from the bot would likewise walk, and so copy page by page,
+the whole heap it inherited: the bot freezes its objects for the fork (below).
 
 Freezing the heap for good once an index is built (gc.freeze) was measured too: a
 fresh matcher's first 5,000 items ran ~18 % faster. It was left out: the collector
@@ -21,7 +23,7 @@ import gc
 import threading
 from collections.abc import Iterator
 
-_lock = threading.Lock()
+_lock = threading.RLock()  # also held across a fork's freeze: see frozen_for_fork
 _paused = 0  # pauses under way: the bot builds the match index in a thread while a
 _was_enabled = False  # story rebuild may run on the event loop; tests build several
 
@@ -53,3 +55,23 @@ def cycle_collection_paused() -> Iterator[None]:
                     gc.freeze()
                     gc.unfreeze()
                 gc.enable()
+
+
+@contextlib.contextmanager
+def frozen_for_fork(forking: bool) -> Iterator[None]:
+    """Around the first document given to a parser worker, which forks it (the `fork`
+    start method): the bot's objects are frozen for the cyclic collector meanwhile
+    (gc.freeze), so the worker's collections never walk the objects it inherited,
+    which would copy (copy-on-write) every page of the bot's heap into the worker; the
+    bot unfreezes its own at once. What the Python documentation advises for forking
+    servers. Under the pauses' lock, so a build ending in another thread meanwhile
+    neither sees the fork's frozen objects nor thaws them before the fork."""
+    if not forking:
+        yield
+        return
+    with _lock:
+        gc.freeze()
+        try:
+            yield
+        finally:
+            gc.unfreeze()

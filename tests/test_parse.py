@@ -12,6 +12,7 @@ import pytest
 from bot.errors import ParseError
 from bot.feeds import parse
 from bot.feeds.parse import ParsedFeed, ParserPool, parse_feed_bytes
+from bot.heap import frozen_for_fork
 from tests.feedserver import item, rss
 
 CORPUS = Path(__file__).parent / "data" / "corpus"
@@ -268,7 +269,7 @@ def test_a_worker_is_forked_with_the_bots_objects_frozen_for_the_collector() -> 
 
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(1, mp_context=context) as lane:
-        with parse._frozen_for_fork(True):
+        with frozen_for_fork(True):
             future = lane.submit(_frozen_here)  # forks the worker
         assert gc.get_freeze_count() == 0
         assert future.result() > 1000

@@ -12,7 +12,6 @@ import asyncio
 import calendar
 import contextlib
 import ctypes
-import gc
 import hashlib
 import logging
 import os
@@ -20,7 +19,6 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
@@ -31,6 +29,7 @@ from bot.errors import ParseError
 from bot.feeds.entry_digests import split_digests
 from bot.feeds.fastparse import read_fast
 from bot.feeds.html_text import field_text
+from bot.heap import frozen_for_fork
 from bot.models import Item
 
 log = logging.getLogger(__name__)
@@ -259,23 +258,6 @@ def _limit_worker(parent_pid: int | None = None) -> None:
         os.nice(5)  # parsing yields to the event loop process
 
 
-@contextlib.contextmanager
-def _frozen_for_fork(forking: bool) -> Iterator[None]:
-    """Around the first document given to a worker, which forks it (with the `fork` start
-    method): the bot's objects are frozen for the cyclic collector meanwhile (gc.freeze),
-    so the worker's collections never walk the objects it inherited, which would copy
-    (copy-on-write) every page of the bot's heap into the worker; the bot unfreezes its
-    own at once. What the Python documentation advises for forking servers."""
-    if not forking:
-        yield
-        return
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
-
-
 #: How long a document may have waited for a worker before another worker is started.
 #: Starting one costs about 40 ms of CPU (a fork, copy-on-write faults in both
 #: processes, its imports), some 25 changed feeds' parsing (~1.5 ms each). In a `once`
@@ -398,7 +380,7 @@ class ParserPool:
             lane = await self._lane(asked)
             healthy = True
             try:
-                with _frozen_for_fork(lane not in self._forked):
+                with frozen_for_fork(lane not in self._forked):
                     self._forked.add(lane)
                     future = loop.run_in_executor(
                         lane, parse_feed_bytes, body, feed_url, feed_name, base_url, known
