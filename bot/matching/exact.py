@@ -54,7 +54,7 @@ def exact_mentions(index: AliasIndex, f: Field) -> list[Match]:
     for i in _candidates(index, f):
         # Acronyms and short aliases: the cased words, exactly. Only a word
         # that begins one (index.strict_heads) can, hyphens or not, so the
-        # offsets are read for those alone.
+        # separator after a word is read for those alone.
         c = cased[i]
         if c in strict_heads and (c in strict or (i + 1 < n and toks.between(i, text) == "-")):
             found.extend(strict_at(index, f, i))
