@@ -25,23 +25,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from bot.config import BotSettings
 from bot.storage.base import StoryMember
 from bot.stories import StoryTracker
-from bot.stories.tracker import draining
+from bot.stories.tracker import BareMembers, draining
 
 log = logging.getLogger(__name__)
 
 #: Members added to the index between two chances for other tasks to run (~10 ms).
 SLICE = 100
 
-Members = Callable[[datetime], Awaitable[Sequence[StoryMember]]]
+
+class Members(Protocol):
+    """`Storage.story_members_since`."""
+
+    def __call__(
+        self, since: datetime, dated_before: datetime | None = None
+    ) -> Awaitable[Sequence[StoryMember]]: ...
+
 
 #: Polls past their start at once, per fetch slot (`max_concurrency`): see the docstring.
 POLLS_PER_FETCH_SLOT = 2
@@ -68,21 +74,27 @@ class StoryWarmUp:
             self.tracker.load(await members(since), now)
             self._done.set()
             return
-        read = functools.partial(members, since)
-        self._task = asyncio.create_task(self._rebuild(read, now), name="story-index")
+        self._task = asyncio.create_task(self._rebuild(members, since, now), name="story-index")
 
     def begin(self) -> None:
         """Start-up is done: the background rebuild may use the CPU now."""
         self._go.set()
 
-    async def _rebuild(
-        self, members: Callable[[], Awaitable[Sequence[StoryMember]]], now: datetime
-    ) -> None:
+    async def _rebuild(self, members: Members, since: datetime, now: datetime) -> None:
+        """Members dated before the window are only passed over (`StoryIndex.pass_over`),
+        so they are read bare (`Storage.story_members_since`); should the rebuild need one
+        whole after all (a key stored twice), everything is read again, whole."""
         try:
             await self._go.wait()
-            rows = draining(list(await members()))
-            for _ in self.tracker.loading(rows, now, SLICE):
-                await _between_slices()
+            bare = now - self.tracker.window
+            try:
+                for _ in self.tracker.loading(
+                    draining(list(await members(since, bare))), now, SLICE
+                ):
+                    await _between_slices()
+            except BareMembers:
+                for _ in self.tracker.loading(draining(list(await members(since))), now, SLICE):
+                    await _between_slices()
         except Exception:  # the database failed, or a bug: group with what was loaded
             log.exception("rebuilding the story index failed; new items may start new stories")
         finally:

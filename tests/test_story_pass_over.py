@@ -9,17 +9,20 @@ must leave the same index, field by field, and group every probe the same way.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cache
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot.app_warmup import StoryWarmUp
 from bot.dedup import guid_key
 from bot.models import Item
 from bot.storage.models import StoryMember
 from bot.stories import StoryTracker
 from bot.stories.index import StoryIndex
+from bot.stories.tracker import BareMembers
 from tests.test_story_features import _candidate, _members
 
 WINDOW = 48 * 3600
@@ -114,3 +117,93 @@ def test_a_rebuild_of_old_members_only_makes_none_of_them() -> None:
     tracker.load(members, now)
     assert made == [] and len(tracker.index) == 0
     assert _state(tracker.index) == _state(_reference(members, now).index)
+
+
+def _bare(members: list[StoryMember], cut: datetime) -> list[StoryMember]:
+    """What `story_members_since(since, cut)` reads: members dated over a second before
+    `cut` with their key, story and dates only (tests/contract checks both engines)."""
+    return [
+        StoryMember(
+            Item(m.item.feed_url, m.item.guid, "", "", "", m.item.published),
+            m.fetched_at,
+            m.story,
+            frozenset(),
+            None,
+            bare=True,
+        )
+        if (m.item.published or m.fetched_at) < cut - timedelta(seconds=1)
+        else m
+        for m in members
+    ]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(_CHOICE, min_size=1, max_size=40),
+    st.integers(min_value=0, max_value=240),
+    st.integers(min_value=1, max_value=9),
+    st.booleans(),
+)
+def test_a_rebuild_from_bare_members_leaves_the_index_whole_members_leave(
+    choices: list[tuple[int, int, bool, int]], hours: int, step: int, twice: bool
+) -> None:
+    """Bare members are only ever passed over: the index is the same field by field, or,
+    when a key comes twice (then every member is made), loading refuses (BareMembers) and
+    the warm-up reads them whole (next test)."""
+    with_features, without = _stored()
+    members = []
+    for n, (which, story, stored, moved) in enumerate(choices):
+        m = (with_features if stored else without)[which % len(with_features)]
+        item = m.item
+        published = item.published + timedelta(hours=moved) if item.published else None
+        guid = item.guid if twice else f"{item.guid}-{n}"
+        item = Item(item.feed_url, guid, item.url, item.title, item.summary, published)
+        members.append(replace(m, item=item, story=f"s{story}"))
+    now = min(m.fetched_at for m in members) + timedelta(hours=hours)
+    bare = _bare(members, now - timedelta(seconds=WINDOW))
+    whole = StoryTracker(WINDOW)
+    for _ in whole.loading(members, now, step):
+        pass
+    read = StoryTracker(WINDOW)
+    keys = [guid_key(m.item) for m in members]
+    if len(set(keys)) < len(keys) and any(m.bare for m in bare):
+        with pytest.raises(BareMembers):
+            for _ in read.loading(bare, now, step):
+                pass
+        return
+    for _ in read.loading(bare, now, step):
+        pass
+    assert _state(read.index) == _state(whole.index)
+
+
+def test_a_bare_member_in_the_window_is_refused_not_made() -> None:
+    with_features, _ = _stored()
+    m = with_features[0]
+    now = (m.item.published or m.fetched_at) + timedelta(hours=1)
+    with pytest.raises(BareMembers):
+        StoryTracker(WINDOW).load([replace(m, bare=True)], now)
+
+
+async def test_the_warm_up_reads_bare_members_and_reads_again_whole_when_a_key_repeats() -> None:
+    with_features, _ = _stored()
+    old = list(with_features[:6])
+    now = max(m.item.published or m.fetched_at for m in old) + timedelta(days=3)
+    since = now - timedelta(seconds=WINDOW)
+    for members, reads in ((old, 1), (old + old[:1], 2)):  # unique keys; a key twice
+        asked: list[datetime | None] = []
+
+        async def read(
+            since_: datetime,
+            dated_before: datetime | None = None,
+            members: list[StoryMember] = members,
+            asked: list[datetime | None] = asked,
+        ) -> list[StoryMember]:
+            assert since_ == since
+            asked.append(dated_before)
+            return _bare(members, dated_before) if dated_before else list(members)
+
+        warm = StoryWarmUp(StoryTracker(WINDOW))
+        await warm.start(read, since, now, background=True)
+        await warm.wait()
+        assert asked == [since, None][:reads]
+        assert _state(warm.tracker.index) == _state(_reference(members, now).index)

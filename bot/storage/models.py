@@ -73,6 +73,9 @@ class StoryMember:
     story: str
     entity_ids: frozenset[str]
     features: str | None = None  # as stored with it (bot/stories/features.py)
+    # Read without its text, matches and features (`story_members_since(dated_before=)`):
+    # only its key, story and dates, all that a rebuild passing it over needs.
+    bare: bool = False
 
 
 #: Called with the items that look new (outside the write transaction, so

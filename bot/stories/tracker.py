@@ -44,6 +44,11 @@ def story_item(
     )
 
 
+class BareMembers(Exception):
+    """`loading` met a bare member (`StoryMember.bare`) it must make, not pass over: the
+    caller reads the members whole and loads again (bot/app_warmup.py)."""
+
+
 class StoryTracker:
     def __init__(self, window: float) -> None:
         self.window = timedelta(seconds=window)
@@ -74,6 +79,8 @@ class StoryTracker:
         # (`StoryIndex.pass_over`) instead of made; exact unless a key comes twice (a
         # second member of a key replaces the first), which then makes them all.
         cutoff = now - self.window if len(set(keys)) == len(keys) else None
+        if cutoff is None and any(m.bare for m in listed):
+            raise BareMembers("a key comes twice: every member must be read whole")
         rows = draining(list(zip(keys, listed, strict=True)))
         del listed, keys
         added = 0
@@ -94,6 +101,8 @@ class StoryTracker:
             when = m.item.published or m.fetched_at
             if cutoff is not None and when < cutoff:
                 self.index.pass_over(m.story, when)
+            elif m.bare:  # storage leaves bare only members dated over a second earlier
+                raise BareMembers(f"member {key} is in the window but was read bare")
             else:
                 self._add_stored(key, m)
             count += 1

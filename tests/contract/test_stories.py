@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from bot.models import Item
@@ -103,3 +104,45 @@ async def test_story_members_come_with_the_features_stored_with_them(store: Stor
     await ingest(store, [item(3)], plan=alert_to(story=in_story))  # stored without features
     members = await store.story_members_since(NOW)
     assert [(m.item.guid[-2:], m.features) for m in members] == [("g2", '{"n":1}'), ("g3", None)]
+
+
+async def test_story_members_dated_over_a_second_before_the_cut_come_back_bare(
+    store: Storage,
+) -> None:
+    """`dated_before` (the story rebuild's window start): members dated, published else
+    fetched, over a second before it come with their key, story and dates only; the
+    others exactly as without it. Undated members count by their fetch time."""
+    cut = NOW + timedelta(hours=1)
+    dated = {
+        1: NOW,  # an hour before: bare
+        2: cut - timedelta(seconds=1.5),  # bare
+        3: cut - timedelta(seconds=0.5),  # within the second: whole, the rebuild decides
+        4: cut + timedelta(minutes=5),  # in the window: whole
+        5: None,  # undated, fetched at NOW: bare
+    }
+    items = [replace(item(n), published=at) for n, at in dated.items()]
+    await ingest(
+        store, items, plan=alert_to(story=in_story, matches=(match(), match("ttp", "TTP")))
+    )
+    whole = await store.story_members_since(NOW)
+    assert all(not m.bare for m in whole) and len(whole) == 5
+    assert await store.story_members_since(NOW, None) == whole
+    read = await store.story_members_since(NOW, cut)
+    assert [m.bare for m in read] == [True, True, False, False, True]
+    for m, w in zip(read, whole, strict=True):
+        if not m.bare:
+            assert m == w
+            continue
+        assert (m.item.feed_url, m.item.guid, m.item.published) == (
+            w.item.feed_url,
+            w.item.guid,
+            w.item.published,
+        )
+        assert (m.fetched_at, m.story) == (w.fetched_at, w.story)
+        assert (m.item.title, m.item.summary, m.item.url, m.entity_ids, m.features) == (
+            "",
+            "",
+            "",
+            frozenset(),
+            None,
+        )

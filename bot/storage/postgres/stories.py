@@ -8,10 +8,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.models import Item, StoryRecord, StoryUpdate
+from bot.models import StoryRecord, StoryUpdate
 from bot.storage.models import StoryMember
 from bot.storage.postgres.connection import PostgresConnection
-from bot.storage.rows import ALERT_COLUMNS, alert_from_row, dt, entity_ids_from, matches_from
+from bot.storage.rows import (
+    ALERT_COLUMNS,
+    alert_from_row,
+    bare_before,
+    dt,
+    matches_from,
+    story_member_from_row,
+    story_members_sql,
+)
 
 
 class StoryRepository(PostgresConnection):
@@ -64,25 +72,16 @@ class StoryRepository(PostgresConnection):
             channel_id,
         )
 
-    async def story_members_since(self, since: datetime) -> list[StoryMember]:
+    async def story_members_since(
+        self, since: datetime, dated_before: datetime | None = None
+    ) -> list[StoryMember]:
         """Items that belong to stories, fetched at or after `since`, oldest first, with
-        their stored story features: for rebuilding the story index at start-up."""
+        their stored story features: for rebuilding the story index at start-up. Those
+        dated before `dated_before` may come back bare (`story_members_sql`)."""
         rows = await self._fetch(
-            "SELECT feed_url, guid, url, title, summary, published, feed_name, fetched_at, "
-            "story, matches, date_note, story_features FROM items "
-            "WHERE story IS NOT NULL AND fetched_at >= $1 ORDER BY id",
-            since.timestamp(),
+            story_members_sql("$2", "$1"), bare_before(dated_before), since.timestamp()
         )
-        return [
-            StoryMember(
-                Item(r[0], r[1], r[2], r[3], r[4], dt(r[5]), r[6], r[10]),
-                dt(r[7]) or since,
-                r[8],
-                entity_ids_from(r[9]),
-                r[11],
-            )
-            for r in rows
-        ]
+        return [story_member_from_row(r, since) for r in rows]
 
     async def stories_since(self, since: datetime) -> list[StoryRecord]:
         """Stories with items fetched since `since`, with those items' feeds and entities."""

@@ -7,17 +7,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.models import (
-    Item,
     StoryRecord,
     StoryUpdate,
 )
 from bot.storage.models import StoryMember
+from bot.storage.rows import bare_before, story_member_from_row, story_members_sql
 from bot.storage.sqlite.connection import SQLiteConnection
 from bot.storage.sqlite.rows import (
     ALERT_COLUMNS,
     alert_from_row,
     dt,
-    entity_ids_from,
     matches_from,
 )
 
@@ -76,26 +75,16 @@ class StoryRepository(SQLiteConnection):
                 (shown, story, platform, channel_id),
             )
 
-    async def story_members_since(self, since: datetime) -> list[StoryMember]:
+    async def story_members_since(
+        self, since: datetime, dated_before: datetime | None = None
+    ) -> list[StoryMember]:
         """Items that belong to stories, fetched at or after `since`, oldest first, with
-        their stored story features: for rebuilding the story index at start-up."""
-        sql = (
-            "SELECT feed_url, guid, url, title, summary, published, feed_name, fetched_at, "
-            "story, matches, date_note, story_features FROM items "
-            "WHERE story NOT NULL AND fetched_at >= ? ORDER BY id"
-        )
-        async with self._db.execute(sql, (since.timestamp(),)) as cur:
+        their stored story features: for rebuilding the story index at start-up. Those
+        dated before `dated_before` may come back bare (`story_members_sql`)."""
+        sql = story_members_sql("?", "?")
+        async with self._db.execute(sql, (bare_before(dated_before), since.timestamp())) as cur:
             rows = await cur.fetchall()
-        return [
-            StoryMember(
-                Item(r[0], r[1], r[2], r[3], r[4], dt(r[5]), r[6], r[10]),
-                dt(r[7]) or since,
-                r[8],
-                entity_ids_from(r[9]),
-                r[11],
-            )
-            for r in rows
-        ]
+        return [story_member_from_row(r, since) for r in rows]
 
     async def stories_since(self, since: datetime) -> list[StoryRecord]:
         """Stories with items fetched since `since`, with those items' feeds and entities."""
