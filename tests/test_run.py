@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import signal
 import subprocess
@@ -13,6 +14,7 @@ import pytest
 
 from bot.app import App
 from bot.chat.jsonl import JsonlSink
+from bot.cli.run import ONCE_YOUNG_THRESHOLD, fewer_young_collections
 from bot.models import Alert
 from tests.feedserver import FeedServer, item, rss
 
@@ -87,3 +89,15 @@ def test_signal_stops_the_bot_cleanly(tmp_path: Path, sig: signal.Signals) -> No
         if str(tmp_path / "bot.toml") in " ".join(p.info["cmdline"] or [])
     ]
     assert orphans == []
+
+
+def test_once_raises_the_young_generation_threshold_only_while_it_runs() -> None:
+    """`once` runs with fewer young collections (bot/cli/run.py); whatever it does, the
+    collector's thresholds are as before once it returns or raises."""
+    before = gc.get_threshold()
+    with fewer_young_collections():
+        assert gc.get_threshold() == (ONCE_YOUNG_THRESHOLD, *before[1:])
+    assert gc.get_threshold() == before
+    with pytest.raises(RuntimeError), fewer_young_collections():
+        raise RuntimeError("a failed once")
+    assert gc.get_threshold() == before
