@@ -173,6 +173,16 @@ def main(argv: list[str] | None = None) -> int:
             f" ({best * 1000 / args.feeds:.2f}-{median * 1000 / args.feeds:.2f} ms/feed);"
             f" {' | '.join(sorted(summaries[key]))}"
         )
+    # Each round ran A then B within seconds: their difference cancels most of the load
+    # a shared machine puts on both, so its mean is steadier than either best.
+    diffs = [b - a for a, b in zip(cpu["A"], cpu["B"], strict=True)]
+    if len(diffs) > 1:
+        mean = statistics.fmean(diffs)
+        error = statistics.stdev(diffs) / len(diffs) ** 0.5
+        print(
+            f"B - A per round: mean {mean:+.3f} CPU-s"
+            f" (standard error {error:.3f}, {len(diffs)} rounds)"
+        )
     return 0
 
 
