@@ -7,7 +7,7 @@ and once more with nothing changed (cycle 2) on a database of its own, which is 
 copied aside; every 10th feed then gains 5 items on the server, once. Each repetition
 restores both databases and runs `python -m bot once` of A then of B against the same
 server state, so every run is exactly the issue's cycle 3. A checkout uses its own
-`.venv/bin/python` (its own compiled matcher) and a warmed bytecode cache, as in
+`.venv/bin/python` if it has one (its own compiled matcher) and a warmed bytecode cache, as in
 pipeline.py. CPU is the getrusage(RUSAGE_CHILDREN) delta: the bot and its parser
 workers, start-up included.
 
@@ -38,11 +38,17 @@ from pipeline import CYCLE_DONE, NEW_ITEMS, config_data, toml_text  # noqa: E402
 from pipeline_feeds import FeedServer  # noqa: E402
 
 
+def python_of(root: Path) -> str:
+    """The checkout's own interpreter (`.venv`, with its compiled matcher), else this one."""
+    own = root / ".venv" / "bin" / "python"
+    return str(own) if own.exists() else sys.executable
+
+
 def once(
     root: Path, config: Path, env: dict[str, str], extra: list[str] | None = None
 ) -> tuple[float, float, str, str]:
     """One `python -m bot once` of the checkout at `root`: (CPU s, wall s, its summary)."""
-    command = [str(root / ".venv" / "bin" / "python"), *(extra or []), "-m", "bot", "once"]
+    command = [python_of(root), *(extra or []), "-m", "bot", "once"]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     proc = subprocess.run(
@@ -147,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
                 for k, root in roots.items():
                     restore(k)
                     command = [
-                        str(root / ".venv/bin/python"),
+                        python_of(root),
                         *flags(k.lower()),
                         "-m",
                         "bot",

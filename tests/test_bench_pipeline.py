@@ -107,3 +107,27 @@ def test_subprocess_bot_processes_get_a_bytecode_cache_unless_told_not_to() -> N
     plain = run_bench("--subprocess", "--cycles", "2", "--no-bytecode-cache").stdout
     assert "bytecode cache on" not in plain
     assert "bytecode cache" in plain.splitlines()[2]  # the header says which
+
+
+def test_the_ab_bench_runs_the_same_cycle_for_both_checkouts() -> None:
+    """bench/pipeline_ab.py, smallest: this checkout against itself, 4 feeds, 2 rounds.
+    Each `once` polls every feed (the grown one and three 304s) and the per-round
+    difference is printed; no timing is asserted."""
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "pipeline_ab.py"),
+            *("--a", str(ROOT), "--b", str(ROOT), "--feeds", "4", "--reps", "2"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    ).stdout
+    lines = out.splitlines()
+    assert sum(line.startswith("round ") for line in lines) == 4
+    for key in ("A", "B"):
+        (summary,) = [line for line in lines if line.startswith(f"{key} {ROOT}: ")]
+        assert "cycle done: 4 feeds polled, 0 with errors" in summary
+    assert any(line.startswith("B - A per round: mean ") for line in lines)
