@@ -157,7 +157,6 @@ class AliasIndex:
         self._vowel_prefixes: set[str] | None = None  # see vowel_prefixes
         self.vowel_words = 1  # the most words of a name indexed by vowel class
         self.vowel_cache: dict[str, str] = {}
-        self.variant_start_cache: dict[str, bool] = {}
         # Names with connecting words (al, of the, va) that texts may leave out.
         self.dropped: dict[str, list[int]] = defaultdict(list)
         self.risky: set[tuple[str, str]] = set()  # (entity id, alias)
@@ -377,18 +376,15 @@ class AliasIndex:
         )
 
     def variant_start(self, word: str) -> bool:
-        """May exact.variants find a name from this word (a skeleton)? Cached per word.
+        """May exact.variants find a name from this word (a skeleton)?
 
         Its family-name stem is indexed, or its vowel class begins an indexed
-        vowel form: the two lookups variants makes first. Few words pass.
+        vowel form: the two lookups variants makes first. Few words pass. Kept
+        with the word's record (word()), so asked once per distinct word.
         """
-        yes = surname_stem(word) in self.surnames or (
+        return surname_stem(word) in self.surnames or (
             bool(self.vowel_forms) and vowel_class(word) in self.vowel_starts
         )
-        if len(self.variant_start_cache) >= CACHE_LIMIT:
-            self.variant_start_cache.clear()
-        self.variant_start_cache[word] = yes
-        return yes
 
     def _hit(self, key: tuple[int, int]) -> Hit:
         """The Hit for (alias, position): what the fuzzy pass checks first, precomputed."""
@@ -441,10 +437,20 @@ class AliasIndex:
         and is within budget: a one-word name's own (a five-letter name has
         none, so "Kabul" never wakes "Kadul"), or a longer name's.
         """
-        found: set[tuple[int, int]] = set()
+        # The word and its deletions (name_rules.deletions) looked up one by one,
+        # without building their set: most text words share no key with an anchor.
+        anchor_words = self.anchor_words
         anchors: set[str] = set()
-        for key in {word} | deletions(word):
-            anchors.update(self.anchor_words.get(key, ()))
+        near = anchor_words.get(word)
+        if near:
+            anchors.update(near)
+        for k in range(len(word)):
+            near = anchor_words.get(word[:k] + word[k + 1 :])
+            if near:
+                anchors.update(near)
+        if not anchors:
+            return ()
+        found: set[tuple[int, int]] = set()
         for anchor in anchors:
             if anchor == word:
                 found.update(self.anchors[anchor])
