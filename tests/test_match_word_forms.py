@@ -14,11 +14,11 @@ import re
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from rapidfuzz.distance import OSA
 
 from bot.matching.alias_index import AliasIndex
 from bot.matching.name_rules import allowed_edits, deletions, same_start
 from bot.matching.normalize import skeleton, undoubled, vowel_class
-from rapidfuzz.distance import OSA
 from tests.test_match_prefilter import ENTITIES
 
 _OLD_DOUBLED = re.compile(r"([a-z])\1+")
