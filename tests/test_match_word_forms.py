@@ -17,8 +17,9 @@ from hypothesis import strategies as st
 from rapidfuzz.distance import OSA
 
 from bot.matching.alias_index import AliasIndex
-from bot.matching.name_rules import allowed_edits, deletions, same_start
+from bot.matching.name_rules import allowed_edits, deletions, head, same_start
 from bot.matching.normalize import skeleton, undoubled, vowel_class
+from bot.models import Entity
 from tests.test_match_prefilter import ENTITIES
 
 _OLD_DOUBLED = re.compile(r"([a-z])\1+")
@@ -118,3 +119,41 @@ def test_the_generated_words_reach_anchors() -> None:
     assert _ANCHORS
     assert all(_INDEX.anchor_hits(a) for a in _ANCHORS)
     assert any(_old_anchor_hits(_INDEX, a[:-1] + "x") for a in _ANCHORS)
+
+
+def _old_hit(index: AliasIndex, a: int, pos: int) -> tuple[object, ...]:
+    """AliasIndex._hit as it was: every field made afresh for each (alias, position)."""
+    alias = index.aliases[a]
+    skel, size = alias.skel, alias.size
+    after = head(skel[pos + 1]) if pos + 1 < size else None
+    before = frozenset(head(w) for w in skel[max(0, pos - 2) : pos]) if pos else None
+    shapes: list[tuple[int, int]] = []
+    for length in (size, size - 1):
+        if length < 1:
+            continue
+        for start in {-pos, -pos + (size - length)}:
+            if start <= 0 < start + length and (start, length) not in shapes:
+                shapes.append((start, length))
+    last = pos == size - 1
+    return (a, pos, alias, after, before, last, head(skel[0]), head(skel[-1]), tuple(shapes))
+
+
+def test_every_hit_is_the_one_made_afresh() -> None:
+    """Shared shapes and first-letter sets change no Hit (all of them, at two thresholds,
+    and with names of up to six words so every (size, position) shape is made)."""
+    long_names = [
+        Entity(id=f"long{n}", name=name, kind="person", aliases=(name,))
+        for n, name in enumerate(
+            [
+                "Abdul Rahman Khalid Bin Walid Qureshi",
+                "Mullah Abdul Ghani Baradar Akhund",
+                "Sirajuddin Haqqani Khalifa",
+            ]
+        )
+    ]
+    for threshold in (85.0, 90.0):
+        index = AliasIndex([*ENTITIES, *long_names], threshold)
+        pairs = [pair for hits in index.anchors.values() for pair in hits]
+        assert any(index.aliases[a].size >= 5 for a, _ in pairs)
+        for a, pos in pairs:
+            assert index._hit((a, pos)) == _old_hit(index, a, pos)
