@@ -82,24 +82,27 @@ def _columns(index: AliasIndex, words: list[str]) -> Columns:
     flags, head. One loop of appends, which mypyc compiles to C (zip(*records) was no
     faster in CPython and much slower compiled)."""
     cache = index.words
-    cased: list[str] = []
-    folded: list[str] = []
-    skel: list[str] = []
-    exact: list[bool] = []
-    variant: list[bool] = []
-    fuzzy_at: list[bool] = []
-    heads: list[str] = []
-    for w in words:
+    n = len(words)
+    # Sized once and filled by position: no list grows (and reallocates) word by word.
+    cased: list[str] = [""] * n
+    folded: list[str] = [""] * n
+    skel: list[str] = [""] * n
+    exact: list[bool] = [False] * n
+    variant: list[bool] = [False] * n
+    fuzzy_at: list[bool] = [False] * n
+    heads: list[str] = [""] * n
+    for k in range(n):
+        w = words[k]
         r = cache.get(w)
         if r is None:
             r = index.word(w)
-        cased.append(r[0])
-        folded.append(r[1])
-        skel.append(r[2])
-        exact.append(r[3])
-        variant.append(r[4])
-        fuzzy_at.append(r[5])
-        heads.append(r[6])
+        cased[k] = r[0]
+        folded[k] = r[1]
+        skel[k] = r[2]
+        exact[k] = r[3]
+        variant[k] = r[4]
+        fuzzy_at[k] = r[5]
+        heads[k] = r[6]
     return cased, folded, skel, exact, variant, fuzzy_at, heads
 
 
