@@ -26,7 +26,7 @@ Only windows anchored on a hit are scored.
 The engine is split by idea: name_rules.py (word lists, thresholds, skeleton
 joins), alias_index.py (what is indexed), exact.py and fuzzy.py (finding
 candidates in a text), plausible.py (rules over a mention's surroundings and
-the whole item), mention.py (a found window as a Match). This module is the
+the whole item), mention.py (a found window as a Mention, a Match once kept). This module is the
 facade the rest of the bot uses: it tokenises an item once and puts the
 pieces together in their order.
 """
@@ -36,7 +36,7 @@ from __future__ import annotations
 from bot.matching.alias_index import AliasIndex
 from bot.matching.exact import exact_mentions
 from bot.matching.fuzzy import fuzzy
-from bot.matching.mention import Field
+from bot.matching.mention import Field, Mention
 from bot.matching.name_rules import (
     DIRECTION_ABBREVIATIONS,
     PERSON,
@@ -157,7 +157,7 @@ class Matcher:
         index = self._index
         fields = [field(index, "title", title), field(index, "summary", summary)]
         excluded = vetoed(index, fields)
-        mentions: list[Match] = []
+        mentions: list[Mention] = []
         for f in fields:
             found = [m for m in self._mentions(f) if m.entity_id not in excluded]
             if found:
@@ -171,9 +171,10 @@ class Matcher:
             mentions = [m for m in mentions if m.entity_id not in missing]
         if not mentions:  # most items
             return []
-        return sorted(best_per_entity(mentions), key=lambda m: self._order[m.entity_id])
+        kept = sorted(best_per_entity(mentions), key=lambda m: self._order[m.entity_id])
+        return [m.to_match() for m in kept]
 
-    def _mentions(self, f: Field) -> list[Match]:
+    def _mentions(self, f: Field) -> list[Mention]:
         """The plausible mentions of one field: exact lookups, then fuzzy for the rest."""
         index = self._index
         found = [m for m in exact_mentions(index, f) if plausible(index, m, f)]
