@@ -32,10 +32,10 @@ def test_per_word_caches_stay_bounded_over_an_endless_vocabulary() -> None:
         matcher.match_text(" ".join(words[start : start + 40]) + ".")
     assert 0 < len(index.words) <= WORD_CACHE_LIMIT
     assert len(index.fitting) <= FIT_CACHE_LIMIT
-    for cache in (index.anchor_cache, index.variant_start_cache, index.vowel_cache):
+    for cache in (index.anchor_cache, index.vowel_cache):
         assert len(cache) <= CACHE_LIMIT + 1
     assert len(normalize._FOLDED) <= normalize.TEXT_WORD_CACHE
-    for cached in (normalize.skeleton, normalize.consonants, normalize.vowel_class):
+    for cached in (normalize.skeleton, normalize.consonants):
         info = cached.cache_info()
         assert info.maxsize == normalize.TEXT_WORD_CACHE
         assert info.currsize <= normalize.TEXT_WORD_CACHE

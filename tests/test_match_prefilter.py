@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import functools
 import importlib.util
-from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
 from unittest import mock
@@ -113,7 +112,7 @@ def _field(text: str) -> Field:
 
 def _every_word(f: Field) -> Field:
     n = len(f.skel)
-    return replace(f, flags=([True] * n, [True] * n, [True] * n))
+    return Field(f.name, f.text, f.tokens, f.skel, ([True] * n, [True] * n, [True] * n), f.heads)
 
 
 def _key(m: Match) -> tuple[object, ...]:

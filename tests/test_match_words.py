@@ -17,7 +17,6 @@ import os
 import pickle
 import subprocess
 import sys
-from dataclasses import replace
 
 import pytest
 from hypothesis import example, given, settings
@@ -94,7 +93,7 @@ _MATCHER = Matcher(ENTITIES)
 def every_word(f: Field) -> Field:
     """The field with every word flagged: the finders visit every word, as the plain loops did."""
     n = len(f.skel)
-    return replace(f, flags=([True] * n, [True] * n, [True] * n))
+    return Field(f.name, f.text, f.tokens, f.skel, ([True] * n, [True] * n, [True] * n), f.heads)
 
 
 @settings(max_examples=400, deadline=None, derandomize=True, database=None)

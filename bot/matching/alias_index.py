@@ -72,6 +72,20 @@ class Alias:
     risky: bool = False  # see risk.py: matched case-exact, and not inside shouting capitals
 
 
+def window_shapes(size: int, pos: int) -> tuple[tuple[int, int], ...]:
+    """(start offset from the anchor, length) of the windows fuzzy.windows tries first
+    for a name of `size` words anchored at word `pos`: its own length, or one word
+    fewer when the text joins two of its words, in that loop's order."""
+    shapes: list[tuple[int, int]] = []
+    for length in (size, size - 1):
+        if length < 1:
+            continue
+        for start in {-pos, -pos + (size - length)}:
+            if start <= 0 < start + length and (start, length) not in shapes:
+                shapes.append((start, length))
+    return tuple(shapes)
+
+
 def all_prefixes(forms: set[str]) -> set[str]:
     """Every non-empty beginning of every form.
 
@@ -139,6 +153,8 @@ class AliasIndex:
         self.anchor_words: dict[str, set[str]] = defaultdict(set)
         self.anchor_cache: dict[str, tuple[Hit, ...]] = {}
         self._hits: dict[tuple[int, int], Hit] = {}
+        self._befores: dict[tuple[str, ...], frozenset[str]] = {}  # shared by _hit
+        self._shapes: dict[tuple[int, int], tuple[tuple[int, int], ...]] = {}
         # (anchor skeleton, heads and capitals of the words either side) -> the
         # Hits whose neighbour test passes there: see fuzzy.fuzzy.
         self.fitting: dict[tuple[str, str | None, bool, str | None, bool], tuple[Hit, ...]] = {}
@@ -157,7 +173,6 @@ class AliasIndex:
         self._vowel_prefixes: set[str] | None = None  # see vowel_prefixes
         self.vowel_words = 1  # the most words of a name indexed by vowel class
         self.vowel_cache: dict[str, str] = {}
-        self.variant_start_cache: dict[str, bool] = {}
         # Names with connecting words (al, of the, va) that texts may leave out.
         self.dropped: dict[str, list[int]] = defaultdict(list)
         self.risky: set[tuple[str, str]] = set()  # (entity id, alias)
@@ -377,46 +392,49 @@ class AliasIndex:
         )
 
     def variant_start(self, word: str) -> bool:
-        """May exact.variants find a name from this word (a skeleton)? Cached per word.
+        """May exact.variants find a name from this word (a skeleton)?
 
         Its family-name stem is indexed, or its vowel class begins an indexed
-        vowel form: the two lookups variants makes first. Few words pass.
+        vowel form: the two lookups variants makes first. Few words pass. Kept
+        with the word's record (word()), so asked once per distinct word.
         """
-        yes = surname_stem(word) in self.surnames or (
+        return surname_stem(word) in self.surnames or (
             bool(self.vowel_forms) and vowel_class(word) in self.vowel_starts
         )
-        if len(self.variant_start_cache) >= CACHE_LIMIT:
-            self.variant_start_cache.clear()
-        self.variant_start_cache[word] = yes
-        return yes
 
     def _hit(self, key: tuple[int, int]) -> Hit:
-        """The Hit for (alias, position): what the fuzzy pass checks first, precomputed."""
+        """The Hit for (alias, position): what the fuzzy pass checks first, precomputed.
+
+        Made the first time a text word reaches the anchor. Its window shapes
+        and the set of first letters before it are shared between Hits that
+        have the same ones (a handful of distinct values for thousands of
+        Hits): fewer objects to make, hold and for the collector to visit.
+        """
         hit = self._hits.get(key)
         if hit is None:
             a, pos = key
             alias = self.aliases[a]
             skel, size = alias.skel, alias.size
             after = head(skel[pos + 1]) if pos + 1 < size else None
-            before = frozenset(head(w) for w in skel[max(0, pos - 2) : pos]) if pos else None
-            last = pos == size - 1
-            shapes = []
-            for length in (size, size - 1):  # fuzzy.windows' first loop, in its order
-                if length < 1:
-                    continue
-                for start in {-pos, -pos + (size - length)}:
-                    if start <= 0 < start + length and (start, length) not in shapes:
-                        shapes.append((start, length))
+            before: frozenset[str] | None = None
+            if pos:
+                letters = tuple([head(w) for w in skel[max(0, pos - 2) : pos]])
+                before = self._befores.get(letters)
+                if before is None:
+                    before = self._befores[letters] = frozenset(letters)
+            shapes = self._shapes.get((size, pos))
+            if shapes is None:
+                shapes = self._shapes[(size, pos)] = window_shapes(size, pos)
             hit = (
                 a,
                 pos,
                 alias,
                 after,
                 before,
-                last,
+                pos == size - 1,
                 head(skel[0]),
                 head(skel[-1]),
-                tuple(shapes),
+                shapes,
             )
             self._hits[key] = hit
         return hit
@@ -426,7 +444,7 @@ class AliasIndex:
         hits = self.anchor_cache.get(word)
         if hits is None:
             anchorable = len(word) >= MIN_ANCHOR_LEN - 1 and distinctive(word)
-            hits = tuple(map(self._hit, self.anchor_hits(word))) if anchorable else ()
+            hits = tuple([self._hit(k) for k in self.anchor_hits(word)]) if anchorable else ()
             if len(self.anchor_cache) >= CACHE_LIMIT:
                 self.anchor_cache.clear()
             self.anchor_cache[word] = hits
@@ -441,10 +459,20 @@ class AliasIndex:
         and is within budget: a one-word name's own (a five-letter name has
         none, so "Kabul" never wakes "Kadul"), or a longer name's.
         """
-        found: set[tuple[int, int]] = set()
+        # The word and its deletions (name_rules.deletions) looked up one by one,
+        # without building their set: most text words share no key with an anchor.
+        anchor_words = self.anchor_words
         anchors: set[str] = set()
-        for key in {word} | deletions(word):
-            anchors.update(self.anchor_words.get(key, ()))
+        near = anchor_words.get(word)
+        if near:
+            anchors.update(near)
+        for k in range(len(word)):
+            near = anchor_words.get(word[:k] + word[k + 1 :])
+            if near:
+                anchors.update(near)
+        if not anchors:
+            return ()
+        found: set[tuple[int, int]] = set()
         for anchor in anchors:
             if anchor == word:
                 found.update(self.anchors[anchor])

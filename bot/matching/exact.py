@@ -14,7 +14,7 @@ from itertools import compress
 from rapidfuzz.distance import OSA
 
 from bot.matching.alias_index import AliasIndex
-from bot.matching.mention import Field, make_match
+from bot.matching.mention import Field, Mention, make_match
 from bot.matching.name_rules import (
     CACHE_LIMIT,
     DROPPABLE,
@@ -34,10 +34,9 @@ from bot.matching.normalize import (
     vowel_class,
     vowels_close,
 )
-from bot.models import Match
 
 
-def exact_mentions(index: AliasIndex, f: Field) -> list[Match]:
+def exact_mentions(index: AliasIndex, f: Field) -> list[Mention]:
     """Every mention an index lookup finds in a field, before any plausibility rule.
 
     Acronyms by their cased words; longer names by joined skeletons of one
@@ -45,7 +44,7 @@ def exact_mentions(index: AliasIndex, f: Field) -> list[Match]:
     then transliterated words, reversed person names, spelling families and
     literal risky aliases.
     """
-    found: list[Match] = []
+    found: list[Mention] = []
     toks, skel, text = f.tokens, f.skel, f.text
     cased, folded = toks.cased, toks.folded
     strict, prefixes, starts = index.strict, index.prefixes, index.starts
@@ -132,7 +131,7 @@ def _candidates(index: AliasIndex, f: Field) -> Sequence[int]:
     return list(compress(range(len(exact_at)), exact_at))
 
 
-def reversed_names(index: AliasIndex, f: Field) -> list[Match]:
+def reversed_names(index: AliasIndex, f: Field) -> list[Mention]:
     """A person's name written family name first, after a comma: "Ahmadi, Said"."""
     toks, skel, text = f.tokens, f.skel, f.text
     n, found = len(toks), []
@@ -153,7 +152,7 @@ def reversed_names(index: AliasIndex, f: Field) -> list[Match]:
     return found
 
 
-def variants(index: AliasIndex, f: Field) -> list[Match]:
+def variants(index: AliasIndex, f: Field) -> list[Mention]:
     """Spelling families of names, tried only from capitalised words.
 
     * A person's family name with or without its Russian-era ending
@@ -164,7 +163,7 @@ def variants(index: AliasIndex, f: Field) -> list[Match]:
     """
     toks, skel = f.tokens, f.skel
     cased, n = toks.cased, len(toks)
-    found: list[Match] = []
+    found: list[Mention] = []
     cache = index.vowel_cache
     if len(cache) > CACHE_LIMIT:
         cache.clear()
@@ -208,7 +207,7 @@ def variants(index: AliasIndex, f: Field) -> list[Match]:
     return found
 
 
-def literal_at(index: AliasIndex, f: Field) -> list[Match]:
+def literal_at(index: AliasIndex, f: Field) -> list[Mention]:
     """Risky aliases with symbols (C++): the text exactly as written, word-bounded."""
     found = []
     for a, pattern in index.literal:
@@ -216,7 +215,7 @@ def literal_at(index: AliasIndex, f: Field) -> list[Match]:
         e = alias.entity
         for hit in pattern.finditer(f.text):
             found.append(
-                Match(
+                Mention(
                     e.id,
                     e.name,
                     e.kind,
@@ -233,7 +232,7 @@ def literal_at(index: AliasIndex, f: Field) -> list[Match]:
     return found
 
 
-def strict_at(index: AliasIndex, f: Field, i: int) -> list[Match]:
+def strict_at(index: AliasIndex, f: Field, i: int) -> list[Mention]:
     """Acronyms starting at word i, also spelled with hyphens between letters (K-P)."""
     toks, text, found = f.tokens, f.text, []
     n = len(toks)
@@ -252,7 +251,7 @@ def strict_at(index: AliasIndex, f: Field, i: int) -> list[Match]:
     return found
 
 
-def foreign(index: AliasIndex, f: Field) -> list[Match]:
+def foreign(index: AliasIndex, f: Field) -> list[Mention]:
     """Words transliterated from another script: case endings and missing vowels.
 
     Russian inflects names (Кабуле → "kabule" for Kabul), and Arabic script
@@ -261,7 +260,7 @@ def foreign(index: AliasIndex, f: Field) -> list[Match]:
     """
     toks, skel = f.tokens, f.skel
     n = len(toks)
-    found: list[Match] = []
+    found: list[Mention] = []
     for i in range(n):
         if not toks.foreign[i]:
             continue
@@ -286,7 +285,7 @@ def foreign(index: AliasIndex, f: Field) -> list[Match]:
     return found
 
 
-def consonant_fuzzy(index: AliasIndex, f: Field, bare: str, i: int, j: int) -> list[Match]:
+def consonant_fuzzy(index: AliasIndex, f: Field, bare: str, i: int, j: int) -> list[Mention]:
     """Vowel-less script with one consonant off (नरेंद्र → "nrmdr" for Narendra)."""
     found = []
     candidates: set[int] = set()

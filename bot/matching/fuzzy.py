@@ -15,7 +15,7 @@ from itertools import compress
 from rapidfuzz.distance import OSA
 
 from bot.matching.alias_index import Alias, AliasIndex, Hit
-from bot.matching.mention import Field, make_match
+from bot.matching.mention import Field, Mention, make_match
 from bot.matching.name_rules import (
     BREAK,
     DIRECTIONS,
@@ -28,12 +28,11 @@ from bot.matching.name_rules import (
 )
 from bot.matching.normalize import Tokens
 from bot.matching.resolve import better
-from bot.models import Match
 
 
-def fuzzy(index: AliasIndex, f: Field, skip: set[str]) -> list[Match]:
+def fuzzy(index: AliasIndex, f: Field, skip: set[str]) -> list[Mention]:
     """The best fuzzy mention per entity not in `skip`, from windows around anchor hits."""
-    best: dict[str, Match] = {}
+    best: dict[str, Mention] = {}
     tried: set[tuple[int, int, int, int]] = set()
     toks, skel = f.tokens, f.skel
     cased, folded, heads, n = toks.cased, toks.folded, f.word_heads(), len(skel)
@@ -179,7 +178,7 @@ def gap_windows(alias: Alias, i: int, pos: int, toks: Tokens) -> list[tuple[int,
 
 def verify(
     index: AliasIndex, alias: Alias, f: Field, start: int, end: int, gap: int
-) -> Match | None:
+) -> Mention | None:
     """The window's match if it is within the alias's edit budget and keeps its directions."""
     toks, skel = f.tokens, f.skel
     picked = [*range(start, end - 1 - gap), end - 1] if gap else list(range(start, end))

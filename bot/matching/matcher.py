@@ -26,7 +26,7 @@ Only windows anchored on a hit are scored.
 The engine is split by idea: name_rules.py (word lists, thresholds, skeleton
 joins), alias_index.py (what is indexed), exact.py and fuzzy.py (finding
 candidates in a text), plausible.py (rules over a mention's surroundings and
-the whole item), mention.py (a found window as a Match). This module is the
+the whole item), mention.py (a found window as a Mention, a Match once kept). This module is the
 facade the rest of the bot uses: it tokenises an item once and puts the
 pieces together in their order.
 """
@@ -36,7 +36,7 @@ from __future__ import annotations
 from bot.matching.alias_index import AliasIndex
 from bot.matching.exact import exact_mentions
 from bot.matching.fuzzy import fuzzy
-from bot.matching.mention import Field
+from bot.matching.mention import Field, Mention
 from bot.matching.name_rules import (
     DIRECTION_ABBREVIATIONS,
     PERSON,
@@ -82,24 +82,27 @@ def _columns(index: AliasIndex, words: list[str]) -> Columns:
     flags, head. One loop of appends, which mypyc compiles to C (zip(*records) was no
     faster in CPython and much slower compiled)."""
     cache = index.words
-    cased: list[str] = []
-    folded: list[str] = []
-    skel: list[str] = []
-    exact: list[bool] = []
-    variant: list[bool] = []
-    fuzzy_at: list[bool] = []
-    heads: list[str] = []
-    for w in words:
+    n = len(words)
+    # Sized once and filled by position: no list grows (and reallocates) word by word.
+    cased: list[str] = [""] * n
+    folded: list[str] = [""] * n
+    skel: list[str] = [""] * n
+    exact: list[bool] = [False] * n
+    variant: list[bool] = [False] * n
+    fuzzy_at: list[bool] = [False] * n
+    heads: list[str] = [""] * n
+    for k in range(n):
+        w = words[k]
         r = cache.get(w)
         if r is None:
             r = index.word(w)
-        cased.append(r[0])
-        folded.append(r[1])
-        skel.append(r[2])
-        exact.append(r[3])
-        variant.append(r[4])
-        fuzzy_at.append(r[5])
-        heads.append(r[6])
+        cased[k] = r[0]
+        folded[k] = r[1]
+        skel[k] = r[2]
+        exact[k] = r[3]
+        variant[k] = r[4]
+        fuzzy_at[k] = r[5]
+        heads[k] = r[6]
     return cased, folded, skel, exact, variant, fuzzy_at, heads
 
 
@@ -154,7 +157,7 @@ class Matcher:
         index = self._index
         fields = [field(index, "title", title), field(index, "summary", summary)]
         excluded = vetoed(index, fields)
-        mentions: list[Match] = []
+        mentions: list[Mention] = []
         for f in fields:
             found = [m for m in self._mentions(f) if m.entity_id not in excluded]
             if found:
@@ -168,9 +171,10 @@ class Matcher:
             mentions = [m for m in mentions if m.entity_id not in missing]
         if not mentions:  # most items
             return []
-        return sorted(best_per_entity(mentions), key=lambda m: self._order[m.entity_id])
+        kept = sorted(best_per_entity(mentions), key=lambda m: self._order[m.entity_id])
+        return [m.to_match() for m in kept]
 
-    def _mentions(self, f: Field) -> list[Match]:
+    def _mentions(self, f: Field) -> list[Mention]:
         """The plausible mentions of one field: exact lookups, then fuzzy for the rest."""
         index = self._index
         found = [m for m in exact_mentions(index, f) if plausible(index, m, f)]

@@ -394,11 +394,26 @@ def skeleton(folded: str) -> str:
     if folded in COMPASS:
         return COMPASS[folded]
     head, s = ("kh", folded[2:]) if folded.startswith("kh") else ("", folded)
-    s = _OW_BEFORE_CONSONANT.sub("o", s)  # Khowst / Khost, but Berdimuhamedow keeps its w
+    if "ow" in s:  # the test costs less than the regex, and most words have no "ow"
+        s = _OW_BEFORE_CONSONANT.sub("o", s)  # Khowst / Khost, but Berdimuhamedow keeps its w
     for a, b in _SKELETON_RULES:
         if a in s:
             s = s.replace(a, b)
-    return _DOUBLED.sub(r"\1", head + s)
+    return undoubled(head + s)
+
+
+def undoubled(s: str) -> str:
+    """`s` with each run of one letter written once (_DOUBLED).
+
+    Tested first by a loop over neighbouring characters (compiled, a few
+    hundred instructions for a word, a twentieth of a regex search): most
+    words have no doubled letter, and on Python 3.11 a sub() with a group
+    reference in its template calls back into Python (re._subx) on every call.
+    """
+    for k in range(1, len(s)):
+        if s[k] == s[k - 1]:
+            return _DOUBLED.sub(r"\1", s)
+    return s
 
 
 # Case endings of Russian and the Turkic languages of Central Asia, as anyascii
@@ -439,14 +454,13 @@ def consonants(folded: str) -> str:
         folded = "j" + folded[2:]
     folded = folded.replace("q", "k").replace("sh", "s").replace("z", "j")
     bare = _NOT_CONSONANT.sub("", folded)
-    return _DOUBLED.sub(r"\1", bare)
+    return undoubled(bare)
 
 
 _SH_BEFORE_CONSONANT = re.compile(r"sh(?=[^aeiou])")
-_VOWEL = re.compile(r"[aeiou]")
+_VOWELS_TO_A = str.maketrans("eiou", "aaaa")
 
 
-@lru_cache(maxsize=TEXT_WORD_CACHE)
 def vowel_class(skel: str) -> str:
     """A skeleton with every vowel written "a", and "sh" before a consonant as "h".
 
@@ -456,8 +470,13 @@ def vowel_class(skel: str) -> str:
     Too coarse for short names (Karim/Karam): the matcher uses it only for
     capitalised words of names with enough consonants. A vowel added or
     dropped (Haibatullah) is left to the fuzzy rule and its threshold.
+
+    Not cached: a text word's class is kept with the word (AliasIndex.word,
+    exact's vowel_cache), and a cache of its own here held 25,000 more strings.
     """
-    return _VOWEL.sub("a", _SH_BEFORE_CONSONANT.sub("h", skel))
+    if "sh" in skel:
+        skel = _SH_BEFORE_CONSONANT.sub("h", skel)
+    return skel.translate(_VOWELS_TO_A)
 
 
 # Russian-era surname endings, longest first: Karimov/Karimova/Karim,
@@ -466,12 +485,12 @@ _SURNAME_SUFFIXES = ("zoda", "zade", "zada", "ova", "eva", "ov", "ev")
 MIN_SURNAME_STEM = 4
 
 
-@lru_cache(maxsize=TEXT_WORD_CACHE)
 def surname_stem(skel: str) -> str:
     """A surname skeleton without its Russian-era ending, if what is left is long enough.
 
     "karimov" → "karim", "rahmonzoda" → "rahmon", but "aliev" (Aliyev) keeps
     its ending: "ali" is too short to stand for a family name of its own.
+    Not cached, as vowel_class: seven endswith tests cost less than the lookup.
     """
     for suffix in _SURNAME_SUFFIXES:
         if skel.endswith(suffix) and len(skel) - len(suffix) >= MIN_SURNAME_STEM:

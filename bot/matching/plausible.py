@@ -13,11 +13,10 @@ from __future__ import annotations
 from bisect import bisect_left
 
 from bot.matching.alias_index import AliasIndex
-from bot.matching.mention import Field
+from bot.matching.mention import Field, Mention
 from bot.matching.name_rules import DIRECTIONS, PERSON
 from bot.matching.normalize import scan
 from bot.matching.risk import RISKY_WORDS
-from bot.models import Match
 
 
 def context_met(index: AliasIndex, entity_id: str, fields: list[Field]) -> bool:
@@ -46,7 +45,7 @@ def vetoed(index: AliasIndex, fields: list[Field]) -> set[str]:
     return found
 
 
-def plausible(index: AliasIndex, m: Match, f: Field) -> bool:
+def plausible(index: AliasIndex, m: Mention, f: Field) -> bool:
     """Rules about the words around a match, whatever way it was found.
 
     A person's name never begins or ends with an ordinary word written in
@@ -71,12 +70,12 @@ def plausible(index: AliasIndex, m: Match, f: Field) -> bool:
     return True
 
 
-def is_risky(index: AliasIndex, m: Match) -> bool:
+def is_risky(index: AliasIndex, m: Mention) -> bool:
     """Was the alias flagged risky (risk.py) when the index was built?"""
     return (m.entity_id, m.alias) in index.risky
 
 
-def outermost(mentions: list[Match], text: str) -> list[Match]:
+def outermost(mentions: list[Mention], text: str) -> list[Mention]:
     """Drop mentions lying strictly inside a longer mention of another entity.
 
     "Taliban" inside "Tehrik-i-Taliban Pakistan" is part of another name; but
@@ -84,7 +83,7 @@ def outermost(mentions: list[Match], text: str) -> list[Match]:
     only adds direction words around another keeps the inner one.
     """
 
-    def hides(o: Match, m: Match) -> bool:
+    def hides(o: Mention, m: Mention) -> bool:
         if o.entity_id == m.entity_id or not (o.start <= m.start and m.end <= o.end):
             return False
         if o.end - o.start <= m.end - m.start:
