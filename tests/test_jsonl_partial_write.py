@@ -14,6 +14,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from bot.chat.jsonl import JsonlSink
@@ -97,8 +98,9 @@ async def test_a_fragment_at_the_end_of_the_file_is_skipped_and_not_continued(
     """A file left ending in a fragment (truncation failed, or an older version) stays readable."""
     path = tmp_path / "alerts.jsonl"
     path.write_text('{"alert_id": 1, "title": "complete"}\n{"alert_id": 2, "tit')
-    await JsonlSink().deliver(alert(2, "jsonl", str(path)))
-    await JsonlSink().deliver(alert(1, "jsonl", str(path)))  # already there: not again
+    await JsonlSink().deliver(replace(alert(2, "jsonl", str(path)), claimed=True))
+    # A retry of an alert the file holds (claimed by the try that wrote it): not again.
+    await JsonlSink().deliver(replace(alert(1, "jsonl", str(path)), claimed=True))
     lines = path.read_text().splitlines()
     assert lines[1] == '{"alert_id": 2, "tit'
     assert [json.loads(line)["alert_id"] for line in (lines[0], *lines[2:])] == [1, 2]

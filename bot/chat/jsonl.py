@@ -1,9 +1,13 @@
 """Alerts appended to a file as JSON lines: for scripts, SIEMs and tests.
 
-Delivery is idempotent: the sink remembers which alerts, flood summaries and
-digests a file already holds (read back at start, by `alert_id`,
-`summary_id` and `digest_key`), so a retry after a crash between writing and
-recording never writes the same record twice. A record is written whole or
+Delivery is idempotent: the sink looks up which alerts, flood summaries and
+digests a file already holds (read back once, by `alert_id`, `summary_id`
+and `digest_key`), so a retry after a crash between writing and recording
+never writes the same record twice. An alert's first try skips the look-up:
+the outbox claims a row durably before its first request (Alert.claimed), so
+an alert neither claimed nor tried before cannot be in the file, and a
+process that only appends new alerts never reads the file, however long it
+has grown (a `once` a cycle read every line ever written, every cycle). A record is written whole or
 not at all: a write that fails part-way (disk full) is cut back, so the file
 always ends in a complete line, and the alert is marked sent only after its
 line is on disk. Lines that are not JSON are skipped when reading back.
@@ -173,16 +177,22 @@ class JsonlSink(NoCommandConnection):
         finally:
             os.close(fd)
 
-    async def _write(self, path: str, record: dict[str, Any]) -> None:
-        """Append `record` unless the file already holds it (same alert, summary or digest)."""
+    async def _write(self, path: str, record: dict[str, Any], look: bool = True) -> None:
+        """Append `record` unless the file already holds it (same alert, summary or digest).
+
+        `look=False`: the caller knows no earlier try can have written it, so the
+        file is not read for it. A record without a key (a story edit) is never looked for.
+        """
         key = _record_key(record)
         async with self._lock:
             try:
-                known = await asyncio.to_thread(self._known_keys, path)
-                if key is None or key not in known:
-                    await asyncio.to_thread(self._append, path, record)
-                    if key is not None:
-                        known.add(key)
+                if key is not None and look:
+                    known = await asyncio.to_thread(self._known_keys, path)
+                    if key in known:
+                        return
+                await asyncio.to_thread(self._append, path, record)
+                if key is not None and path in self._written:
+                    self._written[path].add(key)
             except OSError as e:
                 # A full disk or a missing permission may be fixed by the operator: retry.
                 raise DeliveryError(
@@ -192,7 +202,9 @@ class JsonlSink(NoCommandConnection):
                 ) from e
 
     async def deliver(self, alert: Alert) -> str:
-        await self._write(alert.channel_id, alert_record(alert))
+        # Looked for only when an earlier try may have written it (as Slack's look_first).
+        look = alert.claimed or alert.attempts > 0
+        await self._write(alert.channel_id, alert_record(alert), look)
         return f"jsonl-{alert.id}"
 
     async def deliver_summary(self, summary: FloodSummary) -> str:
