@@ -2,7 +2,7 @@
 
 Why: `pipeline.py --subprocess` runs the 10 % cycle once per run (35-60 s with its
 first poll), so a before/after of a few percent drowns in the noise of a shared machine.
-Here each checkout (default: /work/main and this one) polls the feeds once (cycle 1)
+Here each checkout (--a, and --b: by default this one) polls the feeds once (cycle 1)
 and once more with nothing changed (cycle 2) on a database of its own, which is then
 copied aside; every 10th feed then gains 5 items on the server, once. Each repetition
 restores both databases and runs `python -m bot once` of A then of B against the same
@@ -11,10 +11,10 @@ server state, so every run is exactly the issue's cycle 3. A checkout uses its o
 pipeline.py. CPU is the getrusage(RUSAGE_CHILDREN) delta: the bot and its parser
 workers, start-up included.
 
-    python bench/pipeline_ab.py                          # /work/main vs this checkout, 5 rounds
-    python bench/pipeline_ab.py --reps 9 --a /work/main --b .
-    python bench/pipeline_ab.py --profile /tmp/ab        # + one cProfile run per checkout
-    python bench/pipeline_ab.py --importtime /tmp/ab     # + one -X importtime run per checkout
+    python bench/pipeline_ab.py --a ../before        # ../before (A) vs this checkout, 5 rounds
+    python bench/pipeline_ab.py --reps 9 --a ../before --b .
+    python bench/pipeline_ab.py --a ../before --profile /tmp/ab     # + a cProfile run each
+    python bench/pipeline_ab.py --a ../before --importtime /tmp/ab  # + an -X importtime run each
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def once(
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--a", type=Path, default=Path("/work/main"), help="checkout A (before)")
+    p.add_argument("--a", type=Path, required=True, help="checkout A (before), e.g. a git worktree")
     p.add_argument("--b", type=Path, default=ROOT, help="checkout B (after)")
     p.add_argument("--reps", type=int, default=5, help="rounds of A then B")
     p.add_argument("--feeds", type=int, default=1000)
