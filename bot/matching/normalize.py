@@ -24,7 +24,7 @@ from bot.matching.unicode_marks import mark_class
 # Entries of each cache of per-word results (skeletons, stems, folded forms …). A
 # long-running bot meets an endless vocabulary of names; news is Zipfian, so a day's
 # common words fit and every cache stays bounded: with name_rules' limits, all the
-# matching caches full add about 30 MiB to the process (issue 13's 250 MB budget).
+# matching caches full add about 26 MiB to the process (issue 13's 250 MB budget).
 TEXT_WORD_CACHE = 25_000
 
 
