@@ -47,8 +47,9 @@ def entity_ids_from(text: str) -> frozenset[str]:
     return frozenset(m["entity_id"] for m in json.loads(text))
 
 
-def story_members_sql(since: str, dated_before: str) -> str:
-    """The story members' query of both engines (placeholders given in their syntax).
+def story_members_sql(since: str, dated_before: str, items: str = "items") -> str:
+    """The story members' query of both engines (placeholders given in their syntax;
+    `items`: how the engine names the table, SQLite with its index, see SQLiteItems).
 
     A member dated (published, else fetched) more than a second before `dated_before`
     comes back bare: its text, matches, features, link and feed name are not read.
@@ -67,7 +68,7 @@ def story_members_sql(since: str, dated_before: str) -> str:
         f"{columns['date_note']}, {columns['story_features']}, bare FROM ("
         "SELECT id, feed_url, guid, url, title, summary, published, feed_name, fetched_at, "
         "story, matches, date_note, story_features, "
-        f"coalesce(published, fetched_at) < {dated_before} AS bare FROM items "
+        f"coalesce(published, fetched_at) < {dated_before} AS bare FROM {items} "
         f"WHERE story IS NOT NULL AND fetched_at >= {since}) AS m ORDER BY id"
     )
 
