@@ -86,19 +86,20 @@ class StoryWarmUp:
         whole after all (a key stored twice), everything is read again, whole."""
         try:
             await self._go.wait()
-            bare = now - self.tracker.window
             try:
-                for _ in self.tracker.loading(
-                    draining(list(await members(since, bare))), now, SLICE
-                ):
-                    await _between_slices()
+                await self._load(members(since, now - self.tracker.window), now)
             except BareMembers:
-                for _ in self.tracker.loading(draining(list(await members(since))), now, SLICE):
-                    await _between_slices()
+                await self._load(members(since), now)
         except Exception:  # the database failed, or a bug: group with what was loaded
             log.exception("rebuilding the story index failed; new items may start new stories")
         finally:
             self._done.set()
+
+    async def _load(self, read: Awaitable[Sequence[StoryMember]], now: datetime) -> None:
+        """The tracker loads what `read` returns, a slice at a time, other tasks running in
+        between. Awaited here, so no name holds the rows while they are drained."""
+        for _ in self.tracker.loading(draining(list(await read)), now, SLICE):
+            await _between_slices()
 
     async def wait(self) -> None:
         """Return once the index is rebuilt (at once, after that)."""
