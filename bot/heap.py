@@ -7,7 +7,8 @@ each collection the allocations trigger walks every young object, and the fuller
 ones the rest of the process too: ~45 % of a story-index rebuild, a sixth of a
 10,000-alias match-index build (issue 13). Both builds pause the collector here.
 A parser worker forked from the bot would likewise walk, and so copy page by page,
-the whole heap it inherited: the bot freezes its objects for the fork (below).
+the whole heap it inherited: the bot freezes its objects for the fork (below). And a
+short-lived `once` collects its young objects less often (fewer_young_collections).
 
 Freezing the heap for good once an index is built (gc.freeze) was measured too: a
 fresh matcher's first 5,000 items ran ~18 % faster. It was left out: the collector
@@ -75,3 +76,25 @@ def frozen_for_fork(forking: bool) -> Iterator[None]:
             yield
         finally:
             gc.unfreeze()
+
+
+#: The collector's youngest-generation threshold while `once` runs (Python's is 700).
+#: A `once` process makes most of its objects to keep them (imports, the match index,
+#: config, the story index), so most young collections find nothing to free: at 1,000
+#: feeds with 10 % changed, 190 young and 15 middle collections took 0.033 s of CPU, a
+#: threshold ten times larger halves that (bench/pipeline_ab.py). Garbage in reference
+#: cycles waits a little longer, a few thousand objects at most; everything else is
+#: freed by reference counting as before. `run` keeps Python's default.
+ONCE_YOUNG_THRESHOLD = 7000
+
+
+@contextlib.contextmanager
+def fewer_young_collections(threshold: int = ONCE_YOUNG_THRESHOLD) -> Iterator[None]:
+    """Raise the youngest generation's threshold for the block; restored after it (tests
+    call `main()` in one process)."""
+    before = gc.get_threshold()
+    gc.set_threshold(threshold, *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)

@@ -14,7 +14,7 @@ import pytest
 
 from bot.app import App
 from bot.chat.jsonl import JsonlSink
-from bot.cli.run import ONCE_YOUNG_THRESHOLD, fewer_young_collections
+from bot.heap import ONCE_YOUNG_THRESHOLD, fewer_young_collections
 from bot.models import Alert
 from tests.feedserver import FeedServer, item, rss
 

@@ -10,15 +10,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import gc
 import logging
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.cli.common import preflight
 from bot.errors import AlreadyRunning, StorageError
+from bot.heap import fewer_young_collections
 
 if TYPE_CHECKING:
     from bot.storage.runlock import LockHolder, RunLock
@@ -62,28 +61,6 @@ def lock_database(database: Path | str, command: str) -> RunLock | LockHolder:
             f"{database}.lock: cannot create the lock file beside the database ({e.strerror}) — "
             "make its folder writable for the bot's user"
         ) from e
-
-
-#: The collector's youngest-generation threshold while `once` runs (Python's is 700).
-#: A `once` process makes most of its objects to keep them (imports, the match index,
-#: config, the story index), so most young collections find nothing to free: at 1,000
-#: feeds with 10 % changed, 190 young and 15 middle collections took 0.033 s of CPU, a
-#: threshold ten times larger halves that (bench/pipeline_ab.py). Garbage in reference
-#: cycles waits a little longer, a few thousand objects at most; everything else is
-#: freed by reference counting as before. `run` keeps Python's default.
-ONCE_YOUNG_THRESHOLD = 7000
-
-
-@contextlib.contextmanager
-def fewer_young_collections(threshold: int = ONCE_YOUNG_THRESHOLD) -> Iterator[None]:
-    """Raise the youngest generation's threshold for the block; restored after it (tests
-    call `main()` in one process)."""
-    before = gc.get_threshold()
-    gc.set_threshold(threshold, *before[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*before)
 
 
 async def once(args: argparse.Namespace) -> int:
