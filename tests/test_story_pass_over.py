@@ -65,26 +65,39 @@ _CHOICE = st.tuples(
 )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    st.lists(_CHOICE, min_size=1, max_size=40),
-    st.integers(min_value=0, max_value=240),
-    st.integers(min_value=1, max_value=9),
-    st.booleans(),
-)
-def test_passing_over_expired_members_leaves_the_index_adding_and_expiring_them_leaves(
-    choices: list[tuple[int, int, bool, int]], hours: int, step: int, twice: bool
-) -> None:
+def _chosen(choices: list[tuple[int, int, bool, int]], twice: bool) -> list[StoryMember]:
+    """Stored members as `choices` pick them: labelled item, story, with or without its
+    stored profile, hours moved. A fresh guid per member, unless `twice`: then repeats
+    of a labelled item share it."""
     with_features, without = _stored()
     members = []
     for n, (which, story, stored, moved) in enumerate(choices):
         m = (with_features if stored else without)[which % len(with_features)]
         item = m.item
         published = item.published + timedelta(hours=moved) if item.published else None
-        # A fresh guid per member, unless `twice`: then repeats of a labelled item share it.
         guid = item.guid if twice else f"{item.guid}-{n}"
         item = Item(item.feed_url, guid, item.url, item.title, item.summary, published)
         members.append(replace(m, item=item, story=f"s{story}"))
+    return members
+
+
+# The generated cases of both rebuild comparisons: the members chosen, hours from the
+# first fetch to `now`, the slice size, whether keys repeat.
+_SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+_MEMBER_CASES = given(
+    st.lists(_CHOICE, min_size=1, max_size=40),
+    st.integers(min_value=0, max_value=240),
+    st.integers(min_value=1, max_value=9),
+    st.booleans(),
+)
+
+
+@_SETTINGS
+@_MEMBER_CASES
+def test_passing_over_expired_members_leaves_the_index_adding_and_expiring_them_leaves(
+    choices: list[tuple[int, int, bool, int]], hours: int, step: int, twice: bool
+) -> None:
+    members = _chosen(choices, twice)
     now = min(m.fetched_at for m in members) + timedelta(hours=hours)
     passed = StoryTracker(WINDOW)
     for _ in passed.loading(members, now, step):
@@ -137,28 +150,15 @@ def _bare(members: list[StoryMember], cut: datetime) -> list[StoryMember]:
     ]
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    st.lists(_CHOICE, min_size=1, max_size=40),
-    st.integers(min_value=0, max_value=240),
-    st.integers(min_value=1, max_value=9),
-    st.booleans(),
-)
+@_SETTINGS
+@_MEMBER_CASES
 def test_a_rebuild_from_bare_members_leaves_the_index_whole_members_leave(
     choices: list[tuple[int, int, bool, int]], hours: int, step: int, twice: bool
 ) -> None:
     """Bare members are only ever passed over: the index is the same field by field, or,
     when a key comes twice (then every member is made), loading refuses (BareMembers) and
     the warm-up reads them whole (next test)."""
-    with_features, without = _stored()
-    members = []
-    for n, (which, story, stored, moved) in enumerate(choices):
-        m = (with_features if stored else without)[which % len(with_features)]
-        item = m.item
-        published = item.published + timedelta(hours=moved) if item.published else None
-        guid = item.guid if twice else f"{item.guid}-{n}"
-        item = Item(item.feed_url, guid, item.url, item.title, item.summary, published)
-        members.append(replace(m, item=item, story=f"s{story}"))
+    members = _chosen(choices, twice)
     now = min(m.fetched_at for m in members) + timedelta(hours=hours)
     bare = _bare(members, now - timedelta(seconds=WINDOW))
     whole = StoryTracker(WINDOW)
