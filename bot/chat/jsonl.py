@@ -7,8 +7,9 @@ never writes the same record twice. An alert's first try skips the look-up:
 the outbox claims a row durably before its first request (Alert.claimed), so
 an alert neither claimed nor tried before cannot be in the file, and a
 process that only appends new alerts never reads the file, however long it
-has grown (a `once` a cycle read every line ever written, every cycle). A record is written whole or
-not at all: a write that fails part-way (disk full) is cut back, so the file
+has grown (a `once` a cycle read every line ever written, every cycle). A
+record is written whole or not at all: a write that fails part-way (disk
+full) is cut back, so the file
 always ends in a complete line, and the alert is marked sent only after its
 line is on disk. Lines that are not JSON are skipped when reading back.
 Story edits are appended as `{"edit": message_id, ...}` records; a repeated

@@ -23,7 +23,7 @@ class Field:
 
     A plain class, not a dataclass: compiled, its __init__ is native code,
     where a dataclass's generated one runs in Python for every field of
-    every item (about 4 % of matching).
+    every item (1.4 % of matching's instructions, callgrind).
     """
 
     def __init__(
