@@ -49,7 +49,7 @@ def entity_ids_from(text: str) -> frozenset[str]:
 
 def story_members_sql(since: str, dated_before: str, items: str = "items") -> str:
     """The story members' query of both engines (placeholders given in their syntax;
-    `items`: how the engine names the table, SQLite with its index: BY_FETCHED_AT in
+    `items`: how the engine names the table, SQLite with its index: BY_STORY_FETCHED_AT in
     bot/storage/sqlite/stories.py).
 
     A member dated (published, else fetched) more than a second before `dated_before`

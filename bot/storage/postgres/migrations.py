@@ -212,6 +212,11 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE feeds ADD COLUMN entry_digests TEXT;
     """,
+    # 3 (SQLite's 13): the items in a story, by fetch time, for a time window's
+    # story members (PostgreSQL's planner picks it by its statistics).
+    """
+    CREATE INDEX items_story_fetched_at ON items(fetched_at) WHERE story IS NOT NULL;
+    """,
 ]
 
 

@@ -87,7 +87,8 @@ class StoryRepository(PostgresConnection):
         """Stories with items fetched since `since`, with those items' feeds and entities."""
         rows = await self._fetch(
             "SELECT s.key, s.title, s.url, s.first_seen, i.feed_url, i.matches FROM items i "
-            "JOIN stories s ON s.key = i.story WHERE i.fetched_at >= $1 ORDER BY i.id",
+            "JOIN stories s ON s.key = i.story WHERE i.story IS NOT NULL AND i.fetched_at >= $1 "
+            "ORDER BY i.id",
             since.timestamp(),
         )
         grouped: dict[str, tuple[Any, set[str], list[int], set[str]]] = {}
