@@ -21,16 +21,17 @@ class DigestRepository(SQLiteConnection):
             "SELECT json_extract(m.value, '$.entity_id'), i.fetched_at FROM items i, "
             "json_each(i.matches) m WHERE i.fetched_at >= ? AND i.matches != '[]'"
         )
-        async with self._db.execute(sql, (since.timestamp(),)) as cur:
-            return [(r[0], dt(r[1]) or since) for r in await cur.fetchall()]
+        return [(r[0], dt(r[1]) or since) for r in await self._rows(sql, (since.timestamp(),))]
 
     async def first_item_at(self) -> datetime | None:
         """When the oldest stored item was fetched: the bot has been running since about then."""
         return dt(await self._scalar("SELECT min(fetched_at) FROM items"))
 
     async def entity_first_seen(self) -> dict[str, datetime]:
-        async with self._db.execute("SELECT entity_id, first_seen FROM entity_first_seen") as cur:
-            return {r[0]: dt(r[1]) or datetime.now(UTC) for r in await cur.fetchall()}
+        return {
+            r[0]: dt(r[1]) or datetime.now(UTC)
+            for r in await self._rows("SELECT entity_id, first_seen FROM entity_first_seen")
+        }
 
     async def digest_status(self, channel: str, day: date) -> str | None:
         """ "queued", "sent", "skipped", "dead", or None for a day not begun."""

@@ -7,6 +7,7 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from bot.feeds.schedule import next_mean_gap
 from bot.models import (
@@ -19,7 +20,7 @@ from bot.storage.rows import (
     feed_row,
     feed_state_from_values,
 )
-from bot.storage.sqlite.connection import SQLiteConnection
+from bot.storage.sqlite.connection import SQLiteConnection, on_thread
 from bot.storage.sqlite.rows import (
     dt,
     feed_state_from_row,
@@ -45,10 +46,12 @@ class FeedRepository(SQLiteConnection):
     # -- feeds -------------------------------------------------------------------
 
     async def feed_states(self) -> dict[str, FeedState]:
-        async with self._db.execute(f"SELECT {FEED_STATE_COLUMNS} FROM feeds") as cur:
+        def read(conn: sqlite3.Connection) -> list[tuple[Any, ...]]:
+            cur = conn.cursor()
             cur.row_factory = None  # plain tuples: start-up reads every feed (rows.py)
-            rows = await cur.fetchall()
-        return {r[0]: feed_state_from_values(r) for r in rows}
+            return cur.execute(f"SELECT {FEED_STATE_COLUMNS} FROM feeds").fetchall()
+
+        return {r[0]: feed_state_from_values(r) for r in await on_thread(self._db, read)}
 
     async def save_feed_state(self, state: FeedState) -> None:
         """Store a feed's poll state; returns once it is committed.
@@ -158,8 +161,10 @@ class FeedRepository(SQLiteConnection):
             return bool(cur.rowcount)
 
     async def added_feeds(self) -> list[tuple[str, str]]:
-        async with self._db.execute("SELECT url, name FROM added_feeds ORDER BY added_at") as cur:
-            return [(r[0], r[1]) for r in await cur.fetchall()]
+        return [
+            (r[0], r[1])
+            for r in await self._rows("SELECT url, name FROM added_feeds ORDER BY added_at")
+        ]
 
     async def import_feed(self, feed: AddedFeed, now: datetime) -> bool:
         """Store a feed the operator imported (`feeds import`); False if the URL is stored."""
@@ -181,16 +186,20 @@ class FeedRepository(SQLiteConnection):
 
     async def added_feed_records(self) -> list[AddedFeed]:
         """Every added feed with where it came from, its first-poll rule and web page."""
-        async with self._db.execute(
-            "SELECT url, name, added_by, source, first_poll, html_url FROM added_feeds "
-            "ORDER BY added_at"
-        ) as cur:
-            return [AddedFeed(*r) for r in await cur.fetchall()]
+        return [
+            AddedFeed(*r)
+            for r in await self._rows(
+                "SELECT url, name, added_by, source, first_poll, html_url FROM added_feeds "
+                "ORDER BY added_at"
+            )
+        ]
 
     async def feed_activity(self) -> dict[str, tuple[datetime | None, float | None]]:
         """Per feed URL: when it last had a new item, and its usual gap in seconds."""
-        async with self._db.execute("SELECT url, last_new_at, mean_gap FROM feeds") as cur:
-            return {r[0]: (dt(r[1]), r[2]) for r in await cur.fetchall()}
+        return {
+            r[0]: (dt(r[1]), r[2])
+            for r in await self._rows("SELECT url, last_new_at, mean_gap FROM feeds")
+        }
 
     # -- heartbeat (read by `python -m bot health`, bot/storage/readonly.py) ---------------
 

@@ -126,8 +126,7 @@ class ItemRepository(SQLiteConnection):
             "SELECT feed_url, guid, url, title, summary, published, feed_name, date_note "
             "FROM items WHERE fetched_at >= ? ORDER BY fetched_at DESC, id DESC"
         )
-        async with self._db.execute(sql, (since.timestamp(),)) as cur:
-            rows = await cur.fetchall()
+        rows = await self._rows(sql, (since.timestamp(),))
         return [Item(r[0], r[1], r[2], r[3], r[4], dt(r[5]), r[6], r[7]) for r in rows]
 
     async def prune(self, now: datetime, retention_seconds: float) -> int:

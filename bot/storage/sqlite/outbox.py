@@ -41,8 +41,7 @@ class OutboxRepository(SQLiteConnection):
                 AND o.held_at IS NULL
             ORDER BY o.id LIMIT 1
         """
-        async with self._db.execute(sql, (platform, channel_id)) as cur:
-            row = await cur.fetchone()
+        row = await self._row(sql, (platform, channel_id))
         if row is None:
             return None
         alert = alert_from_row(row)
@@ -59,8 +58,7 @@ class OutboxRepository(SQLiteConnection):
             "SELECT DISTINCT json_extract(m.value, '$.entity_id') FROM items i, "
             "json_each(i.matches) m WHERE i.story = ? AND i.id < ?"
         )
-        async with self._db.execute(sql, (story, before_item)) as cur:
-            return {r[0] for r in await cur.fetchall()}
+        return {r[0] for r in await self._rows(sql, (story, before_item))}
 
     async def alert_due_at(self, alert_id: int) -> datetime:
         ts = await self._scalar("SELECT next_attempt_at FROM outbox WHERE id = ?", (alert_id,))
@@ -147,17 +145,15 @@ class OutboxRepository(SQLiteConnection):
 
     async def outbox_backlog(self) -> tuple[int, datetime | None]:
         """Undelivered alerts: how many, and when the oldest was queued (for metrics)."""
-        async with self._db.execute(
+        row = await self._row(
             "SELECT count(*), min(created_at) FROM outbox WHERE status = 'pending'"
-        ) as cur:
-            row = await cur.fetchone()
+        )
         assert row is not None
         return int(row[0]), dt(row[1])
 
     async def outbox_rows(self) -> list[dict[str, Any]]:
         """Every outbox row, oldest first: for status output and tests."""
-        async with self._db.execute("SELECT * FROM outbox ORDER BY id") as cur:
-            return [dict(r) for r in await cur.fetchall()]
+        return [dict(r) for r in await self._rows("SELECT * FROM outbox ORDER BY id")]
 
     # -- flood control -----------------------------------------------------------
 
@@ -253,8 +249,7 @@ class OutboxRepository(SQLiteConnection):
             "SELECT * FROM flood_summaries WHERE platform = ? AND channel_id = ? "
             "AND status = 'pending' ORDER BY id LIMIT 1"
         )
-        async with self._db.execute(sql, (platform, channel_id)) as cur:
-            row = await cur.fetchone()
+        row = await self._row(sql, (platform, channel_id))
         if row is None:
             return None
         sql = f"""
@@ -326,8 +321,7 @@ class OutboxRepository(SQLiteConnection):
             "SELECT platform, channel_id, broken_reason, config_hash FROM channels "
             "WHERE broken_reason NOT NULL"
         )
-        async with self._db.execute(sql) as cur:
-            return {(r[0], r[1]): (r[2], r[3]) for r in await cur.fetchall()}
+        return {(r[0], r[1]): (r[2], r[3]) for r in await self._rows(sql)}
 
     async def queue_digest(
         self, channel: str, day: date, period_end: datetime, timezone: str, now: datetime
@@ -354,8 +348,7 @@ class OutboxRepository(SQLiteConnection):
             "SELECT * FROM digests WHERE channel = ? AND status = 'queued' "
             "ORDER BY created_at, day LIMIT 1"
         )
-        async with self._db.execute(sql, (channel,)) as cur:
-            r = await cur.fetchone()
+        r = await self._row(sql, (channel,))
         if r is None:
             return None
         at = dt(r["at"]) or datetime.now(UTC)

@@ -62,8 +62,7 @@ class StoryRepository(SQLiteConnection):
             WHERE sp.platform = ? AND sp.channel_id = ? AND sp.shown < sp.sources
             ORDER BY sp.last_update LIMIT ?
         """
-        async with self._db.execute(sql, (platform, channel_id, limit)) as cur:
-            rows = await cur.fetchall()
+        rows = await self._rows(sql, (platform, channel_id, limit))
         return [
             StoryUpdate(
                 parent=alert_from_row(r),
@@ -93,8 +92,7 @@ class StoryRepository(SQLiteConnection):
         their stored story features: for rebuilding the story index at start-up. Those
         dated before `dated_before` may come back bare (`story_members_sql`)."""
         sql = story_members_sql("?", "?", f"items {BY_STORY_FETCHED_AT}")
-        async with self._db.execute(sql, (bare_before(dated_before), since.timestamp())) as cur:
-            rows = await cur.fetchall()
+        rows = await self._rows(sql, (bare_before(dated_before), since.timestamp()))
         return [story_member_from_row(r, since) for r in rows]
 
     async def stories_since(self, since: datetime) -> list[StoryRecord]:
@@ -104,8 +102,7 @@ class StoryRepository(SQLiteConnection):
             f"FROM items AS i {BY_STORY_FETCHED_AT} JOIN stories s ON s.key = i.story "
             "WHERE i.story IS NOT NULL AND i.fetched_at >= ? ORDER BY i.id"
         )
-        async with self._db.execute(sql, (since.timestamp(),)) as cur:
-            rows = await cur.fetchall()
+        rows = await self._rows(sql, (since.timestamp(),))
         grouped: dict[str, tuple[Any, set[str], list[int], set[str]]] = {}
         for r in rows:
             _, feeds, count, entities = grouped.setdefault(r[0], (r, set(), [0], set()))

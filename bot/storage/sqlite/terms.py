@@ -21,8 +21,7 @@ class TermRepository(SQLiteConnection):
 
     async def chat_terms(self) -> list[ChatTerm]:
         sql = "SELECT entity_id, term, kind FROM watch_terms ORDER BY id"
-        async with self._db.execute(sql) as cur:
-            return [ChatTerm(r[0], r[1], r[2]) for r in await cur.fetchall()]
+        return [ChatTerm(r[0], r[1], r[2]) for r in await self._rows(sql)]
 
     async def add_chat_term(self, term: ChatTerm, added_by: str, now: datetime) -> bool:
         async with self._transaction() as db:
@@ -51,8 +50,7 @@ class TermRepository(SQLiteConnection):
             )
 
     async def removed_terms(self) -> list[tuple[str, str]]:
-        async with self._db.execute("SELECT entity_id, term FROM removed_terms") as cur:
-            return [(r[0], r[1]) for r in await cur.fetchall()]
+        return [(r[0], r[1]) for r in await self._rows("SELECT entity_id, term FROM removed_terms")]
 
     # -- mutes ------------------------------------------------------------------------
 
@@ -73,5 +71,4 @@ class TermRepository(SQLiteConnection):
             return bool(cur.rowcount)
 
     async def mutes(self) -> dict[str, datetime | None]:
-        async with self._db.execute("SELECT entity_id, until FROM mutes") as cur:
-            return {r[0]: dt(r[1]) for r in await cur.fetchall()}
+        return {r[0]: dt(r[1]) for r in await self._rows("SELECT entity_id, until FROM mutes")}
