@@ -171,8 +171,8 @@ async def test_pool_survives_a_worker_dying() -> None:
         await pool.parse(rss([item(1, "warm up")]), "u", "n")
         assert pool._lanes
         for lane in pool._lanes:
-            for proc in list(lane._processes.values()):  # type: ignore[attr-defined]
-                proc.kill()
+            assert lane.process is not None
+            lane.process.kill()
         with pytest.raises(ParseError, match="died"):
             await pool.parse(rss([item(2, "x")]), "u", "n")
         parsed = await pool.parse(rss([item(3, "after a crash")]), "u", "n")
@@ -180,8 +180,8 @@ async def test_pool_survives_a_worker_dying() -> None:
 
 
 def _in_executors(pool: ParserPool) -> int:
-    """Documents handed to the workers (running or queued there)."""
-    return sum(len(lane._pending_work_items) for lane in pool._lanes)  # type: ignore[attr-defined]
+    """Documents handed to the workers (calls in flight there)."""
+    return sum(lane.busy for lane in pool._lanes)
 
 
 async def _burst(pool: ParserPool, count: int) -> list[int]:
@@ -191,7 +191,8 @@ async def _burst(pool: ParserPool, count: int) -> list[int]:
     in_executor: list[int] = []
     pending: set[asyncio.Future[ParsedFeed]] = set(tasks)
     while pending:
-        await asyncio.sleep(0)  # let every task reach the pool before looking
+        for _ in range(5):  # let every task reach the pool, and a worker's call start
+            await asyncio.sleep(0)
         in_executor.append(_in_executors(pool))
         _, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
     assert all(len(t.result().items) == 60 for t in tasks)
@@ -243,15 +244,19 @@ async def test_an_overrunning_document_costs_only_its_own_worker(
         await pool.parse(rss([item(0, "x")]), "u", "n")  # the first worker is ready
         await asyncio.gather(*(pool.parse(rss([item(n, "x")]), "u", "n") for n in range(2)))
         assert len(pool._lanes) == 2
-        before = {p.pid for lane in pool._lanes for p in lane._processes.values()}  # type: ignore[attr-defined]
+        before = {lane.process.pid for lane in pool._lanes if lane.process}
         pool.timeout = 0.001
         with pytest.raises(ParseError, match="longer than"):
             await pool.parse(big, "u", "n")
-        after = {p.pid for lane in pool._lanes for p in lane._processes.values()}  # type: ignore[attr-defined]
+        after = {lane.process.pid for lane in pool._lanes if lane.process}
         assert len(after) == 1 and after < before
         pool.timeout = 60
         parsed = await pool.parse(rss([item(1, "after the overrun")]), "u", "n")
     assert parsed.items[0].title == "after the overrun"
+
+
+def _nothing() -> None:
+    """A worker initializer that does nothing."""
 
 
 def _frozen_here() -> int:
@@ -264,15 +269,17 @@ def test_a_worker_is_forked_with_the_bots_objects_frozen_for_the_collector() -> 
     """The worker's collections skip what it inherited (no copy-on-write of the bot's heap);
     the bot's own objects are unfrozen at once."""
     import gc
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
 
-    context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(1, mp_context=context) as lane:
-        with frozen_for_fork(True):
-            future = lane.submit(_frozen_here)  # forks the worker
-        assert gc.get_freeze_count() == 0
-        assert future.result() > 1000
+    from bot.feeds.worker import Worker
+
+    lane = Worker(_nothing, ())
+    with frozen_for_fork(True):
+        lane.start()  # forks the worker
+    assert gc.get_freeze_count() == 0
+    try:
+        assert asyncio.run(lane.call(_frozen_here)) > 1000
+    finally:
+        lane.stop(5)
 
 
 async def test_the_pool_leaves_nothing_frozen_in_the_bot() -> None:

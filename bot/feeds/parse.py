@@ -19,8 +19,6 @@ import signal
 import sys
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -29,6 +27,7 @@ from bot.errors import ParseError
 from bot.feeds.entry_digests import split_digests
 from bot.feeds.fastparse import read_fast
 from bot.feeds.html_text import field_text
+from bot.feeds.worker import Worker, WorkerDied
 from bot.heap import frozen_for_fork
 from bot.models import Item
 
@@ -271,7 +270,7 @@ GROW_AFTER = 0.5
 class ParserPool:
     """A small pool of parser processes with a per-document deadline.
 
-    Each worker is a one-process executor of its own (a lane), so a document that
+    Each worker is a process of its own (a lane, bot/feeds/worker.py), so a document that
     overruns its deadline, or whose worker dies, costs only its own worker, which is
     killed and later replaced; documents parsed beside it are not disturbed. Documents
     are handed over only when a worker is free, so the deadline measures parsing, not
@@ -291,21 +290,20 @@ class ParserPool:
         workers = min(max(workers, 1), MAX_PARSER_WORKERS)
         self.workers = workers
         self.timeout = timeout
-        self._lanes: set[ProcessPoolExecutor] = set()  # every live worker, busy or idle
+        self._lanes: set[Worker] = set()  # every live worker, busy or idle
         # Idle workers; None when one was killed (a waiter may start another instead).
-        self._idle: asyncio.Queue[ProcessPoolExecutor | None] = asyncio.Queue()
-        self._fresh: set[ProcessPoolExecutor] = set()  # started, no document parsed yet
-        self._forked: set[ProcessPoolExecutor] = set()  # given a document: its worker forked
+        self._idle: asyncio.Queue[Worker | None] = asyncio.Queue()
+        self._fresh: set[Worker] = set()  # started, no document parsed yet
         self._ready_at = 0.0  # loop time the newest worker had parsed its first document
         self._slots = asyncio.Semaphore(workers)
 
-    def _start_lane(self) -> ProcessPoolExecutor:
-        lane = ProcessPoolExecutor(1, initializer=_limit_worker, initargs=(os.getpid(),))
+    def _start_lane(self) -> Worker:
+        lane = Worker(_limit_worker, (os.getpid(),))
         self._lanes.add(lane)
         self._fresh.add(lane)
         return lane
 
-    async def _lane(self, asked: float) -> ProcessPoolExecutor:
+    async def _lane(self, asked: float) -> Worker:
         """A free worker for a caller holding a slot (so fewer than `workers` are busy).
 
         An idle one; the first one if none is running; another one (room permitting) once
@@ -317,7 +315,7 @@ class ParserPool:
         """
         loop = asyncio.get_running_loop()
         while True:
-            lane: ProcessPoolExecutor | None = None
+            lane: Worker | None = None
             if not self._idle.empty():
                 lane = self._idle.get_nowait()
             elif not self._lanes:
@@ -333,7 +331,7 @@ class ParserPool:
             if lane is not None and lane in self._lanes:
                 return lane
 
-    def _release(self, lane: ProcessPoolExecutor, healthy: bool) -> None:
+    def _release(self, lane: Worker, healthy: bool) -> None:
         if healthy and lane in self._lanes:
             if lane in self._fresh:
                 self._fresh.discard(lane)
@@ -352,23 +350,14 @@ class ParserPool:
     def close(self) -> None:
         """Stop the workers; one still busy after a grace period is killed, never orphaned."""
         lanes, self._lanes, self._idle = list(self._lanes), set(), asyncio.Queue()
-        self._fresh, self._forked = set(), set()
-        processes = [p for lane in lanes for p in getattr(lane, "_processes", {}).values()]
+        self._fresh = set()
         for lane in lanes:
-            lane.shutdown(wait=False, cancel_futures=True)
-        for proc in processes:
-            proc.join(CLOSE_GRACE)
-            if proc.is_alive():
-                proc.kill()
-                proc.join(CLOSE_GRACE)
+            lane.stop(CLOSE_GRACE)
 
-    def _kill(self, lane: ProcessPoolExecutor) -> None:
+    def _kill(self, lane: Worker) -> None:
         self._lanes.discard(lane)
         self._fresh.discard(lane)
-        self._forked.discard(lane)
-        for proc in list(getattr(lane, "_processes", {}).values()):
-            proc.kill()
-        lane.shutdown(wait=False)
+        lane.kill()
 
     async def parse(
         self, body: bytes, feed_url: str, feed_name: str, base_url: str = "", known: str = ""
@@ -380,12 +369,15 @@ class ParserPool:
             lane = await self._lane(asked)
             healthy = True
             try:
-                with frozen_for_fork(lane not in self._forked):
-                    self._forked.add(lane)
-                    future = loop.run_in_executor(
-                        lane, parse_feed_bytes, body, feed_url, feed_name, base_url, known
-                    )
-                return await asyncio.wait_for(future, self.timeout)
+                if not lane.started:
+                    try:
+                        with frozen_for_fork(True):
+                            lane.start()
+                    except OSError as e:  # no fork: out of processes or memory
+                        healthy = False
+                        raise ParseError(feed_url, f"cannot start a parser process: {e}") from None
+                call = lane.call(parse_feed_bytes, body, feed_url, feed_name, base_url, known)
+                return await asyncio.wait_for(call, self.timeout)
             except TimeoutError:
                 healthy = False
                 log.warning(
@@ -394,7 +386,7 @@ class ParserPool:
                     self.timeout,
                 )
                 raise ParseError(feed_url, f"parsing took longer than {self.timeout:g}s") from None
-            except BrokenProcessPool:
+            except WorkerDied:
                 healthy = False
                 raise ParseError(feed_url, "the parser process died (memory limit?)") from None
             except MemoryError:
