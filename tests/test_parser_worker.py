@@ -125,6 +125,23 @@ def test_a_worker_exits_on_its_own_though_a_later_worker_was_forked_beside_it() 
     assert second.process is not None and second.process.exitcode == 0
 
 
+def test_a_worker_stops_though_another_process_holds_a_copy_of_the_bots_end() -> None:
+    """A process forked by other code after the worker started (here a plain fork that
+    just waits) keeps the bot's end of the socket open: the worker must still exit."""
+    import multiprocessing
+
+    w = Worker(_nothing, ())
+    w.start()
+    bystander = multiprocessing.get_context("fork").Process(target=_sleep, args=(60,))
+    bystander.start()
+    try:
+        w.stop(30)
+        assert w.process is not None and w.process.exitcode == 0
+    finally:
+        bystander.kill()
+        bystander.join()
+
+
 def test_a_busy_worker_is_killed_when_it_does_not_stop_in_time() -> None:
     w = Worker(_nothing, ())
     w.start()

@@ -10,8 +10,9 @@ request to the worker's socket and waits for the answer on the same socket
 parses one document at a time, and the pool hands a worker one document at a time.
 
 Framing: an 8-byte length, then a pickle of (function, arguments) one way and of
-(True, result) or (False, exception) the other. A worker that dies (memory limit,
-killed) closes its end: the bot reads end-of-file and raises `WorkerDied`.
+(True, result) or (False, exception) the other; a length of 0 tells the worker to
+exit. A worker that dies (memory limit, killed) closes its end: the bot reads
+end-of-file and raises `WorkerDied`.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from collections.abc import Callable
 from typing import Any
 
 _LENGTH = struct.Struct("!Q")
+_STOP = _LENGTH.pack(0)  # an empty message: the bot is done with this worker
 
 # The bot's ends of its workers' sockets. A forked worker inherits every descriptor of
 # the bot, these included, and closes them first thing: a worker holding a copy of
@@ -108,8 +110,15 @@ class Worker:
         self._close_socket()
 
     def stop(self, grace: float) -> None:
-        """End the worker: it exits when its socket closes; killed if still busy after
-        `grace` seconds. Blocking (the pool calls it from a thread)."""
+        """End the worker: told to stop (an empty message), then its socket closed; killed
+        if still busy after `grace` seconds. Blocking (the pool calls it from a thread).
+
+        The message, not only the close: a process forked by someone else after this
+        worker holds a copy of the bot's end, and the worker would not see the close.
+        """
+        if self._sock is not None:
+            with contextlib.suppress(OSError):  # full or broken: the close, else the kill
+                self._sock.send(_STOP)
         self._close_socket()
         if self.process is None:
             return
@@ -163,7 +172,7 @@ def _serve(
     with sock:
         while True:
             head = _receive_blocking(sock, _LENGTH.size)
-            if head is None:
+            if head is None or head == _STOP:
                 return
             body = _receive_blocking(sock, _LENGTH.unpack(head)[0])
             if body is None:
