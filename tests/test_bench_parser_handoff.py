@@ -3,21 +3,11 @@ a row. No timing is asserted (bench/ prints figures; tests check they are produc
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.benchrun import bench_output
 
 
 def test_the_handoff_bench_runs_both_ways() -> None:
-    out = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "parser_handoff.py"), "--docs", "3", "--rounds", "1"],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=300,
-    ).stdout
+    out = bench_output("parser_handoff.py", "--docs", "3", "--rounds", "1")
     rows = [line for line in out.splitlines() if line.startswith(("ProcessPoolExecutor", "socket"))]
     assert len(rows) == 2, out
     for row in rows:
