@@ -4,10 +4,11 @@ Why not a one-process `concurrent.futures.ProcessPoolExecutor` (what a lane was)
 document handed to one went through two threads of the bot (the executor's manager,
 which moves it to a queue, and the queue's feeder, which pickles and writes it) and came
 back through the manager, a wake-up of another thread at every step. That cost the bot
-about 0.28 ms of CPU a document against 0.09 ms here, where the event loop writes the
-request to the worker's socket and waits for the answer on the same socket
-(bench/pipeline_ab.py; a tenth of the parse itself). No threads, no queues: a worker
-parses one document at a time, and the pool hands a worker one document at a time.
+about 0.42 ms of CPU a document against 0.20 ms here (bench/parser_handoff.py), where
+the event loop writes the request to the worker's socket and waits for the answer on
+the same socket; a `once` at 1,000 feeds with a tenth changed spends 0.095 CPU-s less
+(bench/pipeline_ab.py). No threads, no queues: a worker parses one document at a time,
+and the pool hands a worker one document at a time.
 
 Framing: an 8-byte length, then a pickle of (function, arguments) one way and of
 (True, result) or (False, exception) the other; a length of 0 tells the worker to
