@@ -256,8 +256,7 @@ class OutboxRepository(SQLiteConnection):
             SELECT {ALERT_COLUMNS} FROM outbox o JOIN items i ON i.id = o.item_id
             WHERE o.summary_id = ? ORDER BY o.id
         """
-        async with self._db.execute(sql, (row["id"],)) as cur:
-            alerts = tuple(alert_from_row(r) for r in await cur.fetchall())
+        alerts = tuple(alert_from_row(r) for r in await self._rows(sql, (row["id"],)))
         return summary_from_row(row, alerts)
 
     async def mark_summary(
@@ -407,27 +406,24 @@ class OutboxRepository(SQLiteConnection):
             "SELECT platform || ':' || channel_id, broken_reason, broken_at FROM channels "
             "WHERE broken_reason NOT NULL ORDER BY broken_at"
         )
-        async with self._db.execute(sql) as cur:
-            for r in await cur.fetchall():
-                at = dt(r[2]) or since
-                problems.append(DeliveryProblem(r[0], "channel", r[1], at))
+        for r in await self._rows(sql):
+            at = dt(r[2]) or since
+            problems.append(DeliveryProblem(r[0], "channel", r[1], at))
         sql = (
             "SELECT channel, day, last_error, at FROM digests WHERE status = 'dead' AND at >= ? "
             "ORDER BY at"
         )
-        async with self._db.execute(sql, (since.timestamp(),)) as cur:
-            for r in await cur.fetchall():
-                problems.append(
-                    DeliveryProblem(
-                        r[0], "digest", r[2] or "", dt(r[3]) or since, day=date.fromisoformat(r[1])
-                    )
+        for r in await self._rows(sql, (since.timestamp(),)):
+            problems.append(
+                DeliveryProblem(
+                    r[0], "digest", r[2] or "", dt(r[3]) or since, day=date.fromisoformat(r[1])
                 )
+            )
         sql = (
             "SELECT platform || ':' || channel_id, count(*), max(last_error), max(sent_at) "
             "FROM outbox WHERE status = 'dead' AND sent_at >= ? GROUP BY 1 ORDER BY 1"
         )
-        async with self._db.execute(sql, (since.timestamp(),)) as cur:
-            for r in await cur.fetchall():
-                at = dt(r[3]) or since
-                problems.append(DeliveryProblem(r[0], "alerts", r[2] or "", at, count=r[1]))
+        for r in await self._rows(sql, (since.timestamp(),)):
+            at = dt(r[3]) or since
+            problems.append(DeliveryProblem(r[0], "alerts", r[2] or "", at, count=r[1]))
         return problems
