@@ -74,12 +74,24 @@ def _rows(t: Tokens) -> tuple[object, ...]:
 _TRICKY = "aAsSzZ09_'’‘ʼ`&- \n\t.,«»éüçÅ\u0301\u0308ДжаКабулеپاکستانकिशनﬁＡ１ß"
 _TRICKY_TEXT = st.text(alphabet=st.sampled_from(_TRICKY), max_size=60)
 _ASCII_TEXT = st.text(alphabet=st.characters(max_codepoint=0x7F), max_size=80)
+# ASCII only, dense in what ascii_words treats specially: apostrophes, "&", and the
+# control characters str.split counts as whitespace (\x1c-\x1f) beside those it does not.
+_ASCII_TRICKY_TEXT = st.text(
+    alphabet=st.sampled_from("aAsS09'`&- \n\x1c\x1f\x00\x7f.,_"), max_size=60
+)
 
 
 @settings(derandomize=True, database=None, max_examples=300)
-@given(st.one_of(st.text(max_size=80), _TRICKY_TEXT, _ASCII_TEXT))
+@given(st.one_of(st.text(max_size=80), _TRICKY_TEXT, _ASCII_TEXT, _ASCII_TRICKY_TEXT))
 def test_scan_equals_reference_on_arbitrary_text(text: str) -> None:
     assert _rows(scan(text)) == _rows(reference_scan(text))
+
+
+@settings(derandomize=True, database=None, max_examples=500)
+@given(st.one_of(_ASCII_TEXT, _ASCII_TRICKY_TEXT))
+def test_ascii_words_are_the_word_pattern_s_matches(text: str) -> None:
+    """The translate-and-split tokenizer finds exactly the regular expression's words."""
+    assert normalize.ascii_words(text) == _REFERENCE_ASCII_TEXT_WORD.findall(text)
 
 
 def test_scan_equals_reference_on_news_like_text() -> None:
@@ -134,9 +146,9 @@ def test_the_stored_mark_class_is_what_unicodedata_says() -> None:
 
 
 @settings(derandomize=True, database=None, max_examples=300)
-@given(st.one_of(st.text(max_size=80), _TRICKY_TEXT, _ASCII_TEXT))
+@given(st.one_of(st.text(max_size=80), _TRICKY_TEXT, _ASCII_TEXT, _ASCII_TRICKY_TEXT))
 def test_between_is_the_text_between_two_tokens(text: str) -> None:
-    """Tokens.between reads re.split's separator instead of offsets: the same text."""
+    """Tokens.between reads re.split's separator (or finds the words' offsets): the same text."""
     toks = scan(text)
     for k in range(len(toks) - 1):
         assert toks.between(k, text) == text[toks.ends[k] : toks.starts[k + 1]]

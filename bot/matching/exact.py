@@ -55,7 +55,7 @@ def exact_mentions(index: AliasIndex, f: Field) -> list[Mention]:
         # that begins one (index.strict_heads) can, hyphens or not, so the
         # separator after a word is read for those alone.
         c = cased[i]
-        if c in strict_heads and (c in strict or (i + 1 < n and toks.between(i, text) == "-")):
+        if c in strict_heads and (c in strict or (i + 1 < n and toks.hyphen_after(i, text))):
             found.extend(strict_at(index, f, i))
         # Longer aliases: the joined skeletons of 1..k words, exactly.
         word = skel[i]
@@ -242,7 +242,7 @@ def strict_at(index: AliasIndex, f: Field, i: int) -> list[Mention]:
         if tuple(toks.cased[i:j]) == alias.cased:
             found.append(make_match(alias, f, i, j, 0))
     j, spelled = i, toks.cased[i]
-    while j + 1 < n and toks.between(j, text) == "-":
+    while j + 1 < n and toks.hyphen_after(j, text):
         j += 1
         spelled += toks.cased[j]
         for a in index.strict_joined.get(spelled, ()):

@@ -189,11 +189,6 @@ def verify(
                 return None
     elif not same_start(skel[start], alias.skel[0]):
         return None
-    # A name does not run across a full stop, comma or bracket.
-    text = f.text
-    for k in range(start, end - 1):
-        if BREAK.search(toks.between(k, text)):
-            return None
     candidate = join_skeletons(skel[k] for k in picked)
     if abs(len(candidate) - len(alias.joined)) > alias.allowed:
         return None
@@ -203,6 +198,13 @@ def verify(
         return None
     if signature([toks.folded[k] for k in picked]) != alias.signature:
         return None
+    # A name does not run across a full stop, comma or bracket. Tested last: it reads
+    # the punctuation between words, which needs the words' offsets, and most
+    # windows fail the tests above.
+    text = f.text
+    for k in range(start, end - 1):
+        if BREAK.search(toks.between(k, text)):
+            return None
     return make_match(alias, f, start, end, distance)
 
 

@@ -45,7 +45,7 @@ from bot.matching.name_rules import (
     head,
     is_strict,
 )
-from bot.matching.normalize import Tokens, scan, skeleton, split_ascii
+from bot.matching.normalize import Tokens, ascii_words, scan, skeleton
 from bot.matching.plausible import context_met, outermost, plausible, vetoed
 from bot.matching.resolve import best_per_entity
 from bot.models import Entity, Item, Match
@@ -65,9 +65,9 @@ def field(index: AliasIndex, name: str, text: str) -> Field:
     path (AliasIndex.word).
     """
     if text.isascii():
-        parts = split_ascii(text)
-        cased, folded, skel, exact, variant, fuzzy_at, heads = _columns(index, parts[1::2])
-        toks = Tokens.from_split(parts, cased, folded)
+        raw = ascii_words(text)
+        cased, folded, skel, exact, variant, fuzzy_at, heads = _columns(index, raw)
+        toks = Tokens.from_words(text, raw, cased, folded)
     else:
         toks = scan(text)  # transliterated: each token its own word (no ' nor &)
         _, _, skel, exact, variant, fuzzy_at, heads = _columns(index, toks.cased)
