@@ -1,7 +1,7 @@
 """The matcher's per-word cache (issue 13) against the uncached path it replaced.
 
 Why: matcher.field tokenises a text by looking each word up in the index's
-word cache (AliasIndex.word: cased and folded token, skeleton, flags, head),
+word cache (AliasIndex.word: cased and folded token, skeleton, bits, head),
 and the finders then visit only flagged words, through caches of their own
 (fuzzy's neighbour test in AliasIndex.fitting). A cached decision that
 differed from the plain computation would lose or invent a mention silently,
@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from bot.matching import alias_index, compiled, exact, fuzzy
 from bot.matching import matcher as matcher_module
 from bot.matching.matcher import Matcher, field
-from bot.matching.mention import Field, make_match
+from bot.matching.mention import Field, make_match, positions
 from bot.matching.name_rules import (
     DIRECTION_ABBREVIATIONS,
     DROPPABLE,
@@ -93,7 +93,8 @@ _MATCHER = Matcher(ENTITIES)
 def every_word(f: Field) -> Field:
     """The field with every word flagged: the finders visit every word, as the plain loops did."""
     n = len(f.skel)
-    return Field(f.name, f.text, f.tokens, f.skel, ([True] * n, [True] * n, [True] * n), f.heads)
+    every = list(range(n))
+    return Field(f.name, f.text, f.tokens, f.skel, (every, every, every, every), f.heads)
 
 
 @settings(max_examples=400, deadline=None, derandomize=True, database=None)
@@ -105,9 +106,8 @@ def test_field_equals_scan_and_the_plain_per_word_values(text: str) -> None:
     f = field(index, "title", text)
     assert f.tokens.rows() == scan(text).rows()
     assert f.skel == _plain_skeletons(text)
-    rows = [index.word_flags(c, s) for c, s in zip(f.tokens.cased, f.skel, strict=True)]
-    assert f.flags is not None
-    assert [list(column) for column in f.flags] == [[r[k] for r in rows] for k in range(3)]
+    bits = [index.word_bits(c, s) for c, s in zip(f.tokens.cased, f.skel, strict=True)]
+    assert f.at == positions(bits)
     assert list(f.word_heads()) == [head(s) for s in f.skel]
 
 
@@ -180,7 +180,7 @@ def test_the_matcher_pickles_with_warm_caches() -> None:
 
 def test_an_empty_text_has_an_empty_field() -> None:
     f = field(_MATCHER._index, "summary", "")
-    assert (len(f.tokens), f.skel, f.flags, list(f.word_heads())) == (0, [], ([], [], []), [])
+    assert (len(f.tokens), f.skel, f.at, list(f.word_heads())) == (0, [], ([], [], [], []), [])
     assert isinstance(f, Field)
 
 
@@ -246,7 +246,7 @@ def reference_exact(index: alias_index.AliasIndex, f: Field) -> list[Match]:
 @example("Lashkar e Taiba; Lashkar-e-Taiba's; Nangarhar Province branch")
 @given(st.one_of(_text(), _TRICKY))
 def test_exact_mentions_equal_the_loop_over_every_word(text: str) -> None:
-    """The word flags, the strict-head test and the unrolled first join skip nothing."""
+    """The word bits, the strict-head test and the unrolled first join skip nothing."""
     index = _MATCHER._index
     f = field(index, "title", text)
     assert [_key(m) for m in exact.exact_mentions(index, f)] == [

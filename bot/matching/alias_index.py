@@ -22,6 +22,7 @@ from bot.matching.alias_forms import forms as forms_of
 from bot.matching.name_rules import (
     ANCHORS_PER_ALIAS,
     CACHE_LIMIT,
+    DIRECTION_ABBREVIATIONS,
     DROPPABLE,
     GENERIC_WORDS,
     MIN_ANCHOR_LEN,
@@ -103,10 +104,17 @@ def all_prefixes(forms: set[str]) -> set[str]:
     return prefixes
 
 
-# A text word's record (AliasIndex.word): cased and folded token, skeleton;
-# what it may do, decided once per distinct word (word_flags): begin an exact
-# lookup, begin a spelling family, anchor a fuzzy window; and its head.
-Word = tuple[str, str, str, bool, bool, bool, str]
+# A text word's record (AliasIndex.word): cased and folded token, skeleton; what
+# it may do, decided once per distinct word (word_bits, the bits below); its head.
+Word = tuple[str, str, str, int, str]
+
+# What a text word may do, as bits of one int: the matcher tests one int per word
+# and lists the few words with a bit set (most words have none).
+EXACT = 1  # begin an exact lookup (exact.exact_mentions)
+VARIANT = 2  # begin a spelling family (exact.variants)
+FUZZY = 4  # anchor a fuzzy window (fuzzy.fuzzy)
+REVERSED = 8  # end a family name written first ("Ahmadi, Said": exact.reversed_names)
+ABBREVIATION = 16  # a direction abbreviation (N Waziristan: matcher.field reads it as a word)
 
 # A fuzzy candidate: alias number, the anchor's position in it, the alias,
 # and for fuzzy.neighbours_fit and verify's first test, precomputed: the
@@ -356,40 +364,47 @@ class AliasIndex:
     def word(self, raw: str) -> Word:
         """What a text word is and may do, cached in `words` by the word as split.
 
-        `raw` is an ASCII word as normalize's ASCII split yields it (TTP's, &)
+        `raw` is an ASCII word as normalize.ascii_words yields it (TTP's, &)
         or a cased token of scan() (its own raw form). The record: cased and
-        folded tokens, skeleton, the three word_flags and
-        head. News is Zipfian (a few thousand distinct words make up a day's
-        text), so each finder's per-word decision is taken once per distinct
-        word and a text costs one dict lookup per word (matcher.field).
+        folded tokens, skeleton, word_bits and head. News is Zipfian (a few
+        thousand distinct words make up a day's text), so each finder's per-word
+        decision is taken once per distinct word and a text costs one dict
+        lookup per word (matcher.field).
         Bounded: cleared when full; it lives on the index, rebuilt with the
         watchlist, so it never outlives the names it describes.
         """
         cased = ascii_word(raw)
         folded = cased.lower()
         skel = skeleton(folded)
-        record = (cased, folded, skel, *self.word_flags(cased, skel), head(skel))
+        record = (cased, folded, skel, self.word_bits(cased, skel), head(skel))
         if len(self.words) >= WORD_CACHE_LIMIT:
             self.words.clear()
         self.words[raw] = record
         return record
 
-    def word_flags(self, cased: str, skel: str) -> tuple[bool, bool, bool]:
-        """May a word written `cased` (skeleton `skel`) begin an exact lookup (its
-        skeleton in `starts`, or its cased form in `strict_heads`), begin a
-        spelling family (capitalised, and variant_start), anchor a fuzzy window?
+    def word_bits(self, cased: str, skel: str) -> int:
+        """What a word written `cased` (skeleton `skel`) may do, as bits: begin an exact
+        lookup (its skeleton in `starts`, or its cased form in `strict_heads`), begin a
+        spelling family (capitalised, and variant_start), anchor a fuzzy window, end a
+        family name written first; and whether it is a direction abbreviation.
 
         The very tests the finders made per word before (exact._candidates,
-        the start of exact.variants, fuzzy's anchor lookup), so visiting only
-        flagged words visits every word where a finder could find anything.
+        the start of exact.variants, fuzzy's anchor lookup, reversed_names' lookup),
+        so visiting only the words with a bit set visits every word where a finder
+        could find anything.
         """
-        return (
-            skel in self.starts or cased in self.strict_heads,
-            bool(self.surnames or self.vowel_forms)
-            and cased[:1].isupper()
-            and self.variant_start(skel),
-            bool(self.anchors) and bool(self.hits_of(skel)),
-        )
+        bits = 0
+        if skel in self.starts or cased in self.strict_heads:
+            bits |= EXACT
+        if (self.surnames or self.vowel_forms) and cased[:1].isupper() and self.variant_start(skel):
+            bits |= VARIANT
+        if self.anchors and self.hits_of(skel):
+            bits |= FUZZY
+        if skel in self.reversed:
+            bits |= REVERSED
+        if cased in DIRECTION_ABBREVIATIONS:
+            bits |= ABBREVIATION
+        return bits
 
     def variant_start(self, word: str) -> bool:
         """May exact.variants find a name from this word (a skeleton)?

@@ -8,9 +8,6 @@ search (fuzzy.py) only looks for entities these did not find.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from itertools import compress
-
 from rapidfuzz.distance import OSA
 
 from bot.matching.alias_index import AliasIndex
@@ -50,7 +47,9 @@ def exact_mentions(index: AliasIndex, f: Field) -> list[Mention]:
     strict, prefixes, starts = index.strict, index.prefixes, index.starts
     n = len(toks)
     strict_heads = index.strict_heads
-    for i in _candidates(index, f):
+    # Only the words that may begin a name (AliasIndex.word_bits): most words of a
+    # text neither start an indexed name nor can start an acronym.
+    for i in f.word_positions(index)[0]:
         # Acronyms and short aliases: the cased words, exactly. Only a word
         # that begins one (index.strict_heads) can, hyphens or not, so the
         # separator after a word is read for those alone.
@@ -112,34 +111,22 @@ def exact_mentions(index: AliasIndex, f: Field) -> list[Mention]:
         found.extend(foreign(index, f))
     if index.reversed:
         found.extend(reversed_names(index, f))
-    if (index.surnames or index.vowel_forms) and any(f.word_flags(index)[1]):
+    if (index.surnames or index.vowel_forms) and f.word_positions(index)[1]:
         found.extend(variants(index, f))
     if index.literal:
         found.extend(literal_at(index, f))
     return found
 
 
-def _candidates(index: AliasIndex, f: Field) -> Sequence[int]:
-    """The words where exact_mentions' loop can find anything, by set operations in C.
-
-    Most words of a text neither start an indexed name nor can start an
-    acronym, and testing each of them in Python was most of the loop's cost.
-    An acronym spelled with hyphens (K-P) can only start at a word that
-    begins one (index.strict_heads), so hyphenated texts need no other rule.
-    """
-    exact_at = f.word_flags(index)[0]
-    return list(compress(range(len(exact_at)), exact_at))
-
-
 def reversed_names(index: AliasIndex, f: Field) -> list[Mention]:
     """A person's name written family name first, after a comma: "Ahmadi, Said"."""
     toks, skel, text = f.tokens, f.skel, f.text
     n, found = len(toks), []
-    # Most texts: no comma (titles), or no word that ends a reversed name, both in C.
-    if "," not in text or index.reversed.keys().isdisjoint(skel):
+    # Most texts: no comma (titles), or no word that ends a reversed name.
+    if "," not in text:
         return []
-    for k in range(n - 1):
-        if skel[k] not in index.reversed or toks.between(k, text).strip() != ",":
+    for k in f.word_positions(index)[3]:
+        if k + 1 >= n or toks.between(k, text).strip() != ",":
             continue
         for a in index.reversed[skel[k]]:
             alias = index.aliases[a]
@@ -169,7 +156,7 @@ def variants(index: AliasIndex, f: Field) -> list[Mention]:
         cache.clear()
     # Only words that can begin a family are visited (the VARIANT flag,
     # decided once per distinct word); the rest of a text never reaches the loop.
-    for i in compress(range(n), f.word_flags(index)[1]):
+    for i in f.word_positions(index)[1]:
         if not cased[i][:1].isupper() or toks.foreign[i]:
             continue
         word = skel[i]

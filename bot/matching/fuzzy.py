@@ -10,8 +10,6 @@ budget and keep its direction words and numbers.
 
 from __future__ import annotations
 
-from itertools import compress
-
 from rapidfuzz.distance import OSA
 
 from bot.matching.alias_index import Alias, AliasIndex, Hit
@@ -38,7 +36,7 @@ def fuzzy(index: AliasIndex, f: Field, skip: set[str]) -> list[Mention]:
     cased, folded, heads, n = toks.cased, toks.folded, f.word_heads(), len(skel)
     fitting = index.fitting
     # Only words flagged FUZZY (decided once per distinct word) have hits.
-    for i in compress(range(n), f.word_flags(index)[2]):
+    for i in f.word_positions(index)[2]:
         right = heads[i + 1] if i + 1 < n else None
         right_up = right is not None and cased[i + 1][:1].isupper()
         left = heads[i - 1] if i > 0 else None

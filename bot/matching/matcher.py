@@ -33,10 +33,10 @@ pieces together in their order.
 
 from __future__ import annotations
 
-from bot.matching.alias_index import AliasIndex
+from bot.matching.alias_index import ABBREVIATION, EXACT, FUZZY, REVERSED, VARIANT, AliasIndex
 from bot.matching.exact import exact_mentions
 from bot.matching.fuzzy import fuzzy
-from bot.matching.mention import Field, Mention
+from bot.matching.mention import Field, Mention, Positions, positions
 from bot.matching.name_rules import (
     DIRECTION_ABBREVIATIONS,
     PERSON,
@@ -55,42 +55,48 @@ __all__ = ["PERSON", "Matcher", "allowed_edits", "fuzzy_score", "is_strict"]
 
 
 def field(index: AliasIndex, name: str, text: str) -> Field:
-    """A text tokenised, with each word's skeleton, flags and head, from the index's word cache.
+    """A text tokenised, with each word's skeleton and head and the positions of the words
+    each finder starts from, from the index's word cache.
 
     The same tokens as normalize.scan (tests/test_match_words.py), but ASCII
     text (most of what feeds carry) is split once and every form of each word
-    (cased, folded, skeleton, flags, head) comes from the index's word cache:
+    (cased, folded, skeleton, bits, head) comes from the index's word cache:
     one dict lookup per word. Other text is scanned and its transliterated
     tokens looked up the same way. Only words not seen before take the slow
     path (AliasIndex.word).
     """
     if text.isascii():
         raw = ascii_words(text)
-        cased, folded, skel, exact, variant, fuzzy_at, heads = _columns(index, raw)
+        cased, folded, skel, heads, at, abbreviated = _columns(index, raw)
         toks = Tokens.from_words(text, raw, cased, folded)
     else:
         toks = scan(text)  # transliterated: each token its own word (no ' nor &)
-        _, _, skel, exact, variant, fuzzy_at, heads = _columns(index, toks.cased)
-    return _finish(index, name, text, toks, skel, (exact, variant, fuzzy_at), heads)
+        _, _, skel, heads, at, abbreviated = _columns(index, toks.cased)
+    if abbreviated:
+        at = _abbreviations(index, toks.cased, skel, heads, at)
+    return Field(name, text, toks, skel, at, heads)
 
 
-Columns = tuple[list[str], list[str], list[str], list[bool], list[bool], list[bool], list[str]]
+Columns = tuple[list[str], list[str], list[str], list[str], Positions, bool]
 
 
 def _columns(index: AliasIndex, words: list[str]) -> Columns:
-    """The index's record of each word as columns: cased, folded, skeleton, the three
-    flags, head. One loop of appends, which mypyc compiles to C (zip(*records) was no
-    faster in CPython and much slower compiled)."""
+    """The index's record of each word as columns (cased, folded, skeleton, head), the
+    positions of the words each finder starts from, and whether a direction
+    abbreviation is among them. One loop, which mypyc compiles to C; a word's bits are
+    one int, and most words have none, so most words cost one test for all finders."""
     cache = index.words
     n = len(words)
     # Sized once and filled by position: no list grows (and reallocates) word by word.
     cased: list[str] = [""] * n
     folded: list[str] = [""] * n
     skel: list[str] = [""] * n
-    exact: list[bool] = [False] * n
-    variant: list[bool] = [False] * n
-    fuzzy_at: list[bool] = [False] * n
     heads: list[str] = [""] * n
+    exact_at: list[int] = []
+    variant_at: list[int] = []
+    fuzzy_at: list[int] = []
+    reversed_at: list[int] = []
+    abbreviated = False
     for k in range(n):
         w = words[k]
         r = cache.get(w)
@@ -99,32 +105,36 @@ def _columns(index: AliasIndex, words: list[str]) -> Columns:
         cased[k] = r[0]
         folded[k] = r[1]
         skel[k] = r[2]
-        exact[k] = r[3]
-        variant[k] = r[4]
-        fuzzy_at[k] = r[5]
-        heads[k] = r[6]
-    return cased, folded, skel, exact, variant, fuzzy_at, heads
+        heads[k] = r[4]
+        bits = r[3]
+        if bits:
+            if bits & EXACT:
+                exact_at.append(k)
+            if bits & VARIANT:
+                variant_at.append(k)
+            if bits & FUZZY:
+                fuzzy_at.append(k)
+            if bits & REVERSED:
+                reversed_at.append(k)
+            if bits & ABBREVIATION:
+                abbreviated = True
+    return cased, folded, skel, heads, (exact_at, variant_at, fuzzy_at, reversed_at), abbreviated
 
 
-def _finish(
-    index: AliasIndex,
-    name: str,
-    text: str,
-    toks: Tokens,
-    skel: list[str],
-    flags: tuple[list[bool], list[bool], list[bool]],
-    heads: list[str],
-) -> Field:
-    """The Field, with direction abbreviations before a name read as their words (N. Waziristan)."""
-    cased = toks.cased
-    if not DIRECTION_ABBREVIATIONS.keys().isdisjoint(cased):
-        for k in range(len(skel) - 1):
-            if cased[k] in DIRECTION_ABBREVIATIONS and cased[k + 1][:1].isupper():
-                skel[k] = skeleton(DIRECTION_ABBREVIATIONS[cased[k]])
-                e, v, z = index.word_flags(cased[k], skel[k])
-                flags[0][k], flags[1][k], flags[2][k] = e, v, z
-                heads[k] = head(skel[k])
-    return Field(name, text, toks, skel, flags, heads)
+def _abbreviations(
+    index: AliasIndex, cased: list[str], skel: list[str], heads: list[str], at: Positions
+) -> Positions:
+    """Direction abbreviations before a name read as their words (N. Waziristan): the
+    skeletons, heads and positions with those words' (few texts have any)."""
+    changed = False
+    for k in range(len(skel) - 1):
+        if cased[k] in DIRECTION_ABBREVIATIONS and cased[k + 1][:1].isupper():
+            skel[k] = skeleton(DIRECTION_ABBREVIATIONS[cased[k]])
+            heads[k] = head(skel[k])
+            changed = True
+    if not changed:
+        return at
+    return positions(list(map(index.word_bits, cased, skel)))
 
 
 class Matcher:
@@ -178,7 +188,7 @@ class Matcher:
         """The plausible mentions of one field: exact lookups, then fuzzy for the rest."""
         index = self._index
         found = [m for m in exact_mentions(index, f) if plausible(index, m, f)]
-        if index.anchors and any(f.word_flags(index)[2]):
+        if index.anchors and f.word_positions(index)[2]:
             found.extend(
                 m for m in fuzzy(index, f, {m.entity_id for m in found}) if plausible(index, m, f)
             )

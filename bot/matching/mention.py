@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.matching.alias_index import Alias, AliasIndex
+from bot.matching.alias_index import EXACT, FUZZY, REVERSED, VARIANT, Alias, AliasIndex
 from bot.matching.name_rules import fuzzy_score, head
 from bot.matching.normalize import Tokens
 from bot.models import Match
 
-# Per word of a field: may it begin an exact lookup, a spelling family, a fuzzy window?
-Flags = tuple[Sequence[bool], Sequence[bool], Sequence[bool]]
+# The words of a field that may begin an exact lookup, a spelling family, a fuzzy
+# window, or end a family name written first (AliasIndex.word_bits), by position.
+Positions = tuple[list[int], list[int], list[int], list[int]]
 
 
 class Field:
@@ -32,31 +33,41 @@ class Field:
         text: str,
         tokens: Tokens,
         skel: list[str],
-        flags: Flags | None = None,
+        at: Positions | None = None,
         heads: Sequence[str] | None = None,
     ) -> None:
         self.name = name
         self.text = text
         self.tokens = tokens
         self.skel = skel
-        # Per word, may it begin an exact lookup, a spelling family, a fuzzy window
-        # (AliasIndex.word_flags, one sequence each); None: work them out.
-        self.flags = flags
+        # The positions of the words each finder starts from (see Positions);
+        # None: work them out.
+        self.at = at
         # Per word, name_rules.head of its skeleton (the fuzzy pass compares first letters).
         self.heads = heads
 
-    def word_flags(self, index: AliasIndex) -> Flags:
-        """The flags the matcher passed, or the index's decision for each word (uncached)."""
-        if self.flags is None:
-            rows = list(map(index.word_flags, self.tokens.cased, self.skel))
-            self.flags = ([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows])
-        return self.flags
+    def word_positions(self, index: AliasIndex) -> Positions:
+        """The positions the matcher passed, or the index's decision for each word (uncached)."""
+        if self.at is None:
+            bits = list(map(index.word_bits, self.tokens.cased, self.skel))
+            self.at = positions(bits)
+        return self.at
 
     def word_heads(self) -> Sequence[str]:
         """The heads the matcher passed, or each skeleton's head."""
         if self.heads is None:
             self.heads = list(map(head, self.skel))
         return self.heads
+
+
+def positions(bits: list[int]) -> Positions:
+    """Positions from each word's AliasIndex.word_bits."""
+    return (
+        [k for k, b in enumerate(bits) if b & EXACT],
+        [k for k, b in enumerate(bits) if b & VARIANT],
+        [k for k, b in enumerate(bits) if b & FUZZY],
+        [k for k, b in enumerate(bits) if b & REVERSED],
+    )
 
 
 class Mention:
