@@ -70,8 +70,9 @@ def _rows(t: Tokens) -> tuple[object, ...]:
 # Characters scan() treats specially, over-represented so hypothesis meets them:
 # apostrophes of all kinds, possessive s/S, "&", hyphens, newlines (the fast path
 # joins words by newline), accents, combining marks, Cyrillic, Arabic, Devanagari,
-# ligatures and full-width forms that NFKC rewrites, digits and underscores.
-_TRICKY = "aAsSzZ09_'’‘ʼ`&- \n\t.,«»éüçÅ\u0301\u0308ДжаКабулеپاکستانकिशनﬁＡ１ß"
+# ligatures and full-width forms that NFKC rewrites, digits and underscores, white
+# space str.split knows beyond ASCII, and a digit that is no ASCII digit.
+_TRICKY = "aAsSzZ09_'’‘ʼ`&- \n\t.,«»éüçÅ\u0301\u0308ДжаКабулеپاکستانकिशनﬁＡ１ß\xa0\u3000\x1c²"
 _TRICKY_TEXT = st.text(alphabet=st.sampled_from(_TRICKY), max_size=60)
 _ASCII_TEXT = st.text(alphabet=st.characters(max_codepoint=0x7F), max_size=80)
 # ASCII only, dense in what ascii_words treats specially: apostrophes, "&", and the
@@ -85,6 +86,14 @@ _ASCII_TRICKY_TEXT = st.text(
 @given(st.one_of(st.text(max_size=80), _TRICKY_TEXT, _ASCII_TEXT, _ASCII_TRICKY_TEXT))
 def test_scan_equals_reference_on_arbitrary_text(text: str) -> None:
     assert _rows(scan(text)) == _rows(reference_scan(text))
+
+
+@settings(derandomize=True, database=None, max_examples=500)
+@given(st.one_of(st.text(max_size=80), _TRICKY_TEXT, _ASCII_TRICKY_TEXT))
+def test_words_are_the_word_pattern_s_matches(text: str) -> None:
+    """Splitting at white space first, and searching only pieces with punctuation,
+    finds exactly the words the pattern finds in the whole text."""
+    assert normalize.words(text) == _WORD.findall(text)
 
 
 @settings(derandomize=True, database=None, max_examples=500)
@@ -148,7 +157,7 @@ def test_the_stored_mark_class_is_what_unicodedata_says() -> None:
 @settings(derandomize=True, database=None, max_examples=300)
 @given(st.one_of(st.text(max_size=80), _TRICKY_TEXT, _ASCII_TEXT, _ASCII_TRICKY_TEXT))
 def test_between_is_the_text_between_two_tokens(text: str) -> None:
-    """Tokens.between reads re.split's separator (or finds the words' offsets): the same text."""
+    """Tokens.between (offsets found only when asked) is the text between two tokens."""
     toks = scan(text)
     for k in range(len(toks) - 1):
         assert toks.between(k, text) == text[toks.ends[k] : toks.starts[k + 1]]

@@ -13,7 +13,7 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache, lru_cache
-from itertools import accumulate, chain
+from itertools import chain
 from operator import itemgetter
 from typing import TypeVar, cast
 
@@ -68,13 +68,14 @@ class Token:
 class Tokens:
     """Tokens of one text as parallel lists: the matcher's hot path avoids objects.
 
-    Offsets (`starts`, `ends`) are computed on first use: the fast ASCII path
-    keeps the pieces re.split returned and sums their lengths only when asked,
+    Offsets (`starts`, `ends`) are computed on first use: the fast paths keep the
+    words as they stand in the text (from_words) and find them only when asked,
     and most texts never are (offsets are read where a name is found, or where
-    an acronym or a fuzzy window meets the punctuation between two words).
+    a fuzzy window or a family name written first meets the punctuation between
+    two words).
     """
 
-    __slots__ = ("_ends", "_parts", "_raw", "_starts", "_text", "cased", "folded", "foreign")
+    __slots__ = ("_ends", "_raw", "_starts", "_text", "cased", "folded", "foreign")
 
     def __init__(
         self,
@@ -91,44 +92,30 @@ class Tokens:
         # 0 Latin script; LETTERED: transliterated from a script that writes its
         # vowels (Cyrillic); CONSONANTAL: from one that mostly does not (Arabic, Indic).
         self.foreign: list[int] = [] if foreign is None else foreign
-        self._parts: list[str] | None = None
-        # ASCII text (from_words): the words as they stand in it, and the text.
+        # from_words: the words as they stand in the text, and the text.
         self._raw: list[str] | None = None
         self._text = ""
 
     @classmethod
-    def from_split(
+    def from_words(
         cls,
-        parts: list[str],
+        text: str,
+        raw: list[str],
         cased: list[str],
         folded: list[str],
         foreign: list[int] | None = None,
     ) -> Tokens:
-        """Tokens from re.split's pieces (separator, word, separator, ...), one token a word."""
+        """Tokens from the words of `text` as they stand in it (ascii_words, words), one
+        token each; offsets are found when first asked for (word_offsets)."""
         out = cls()
         out.folded, out.cased = folded, cased
         out.foreign = [0] * len(cased) if foreign is None else foreign
-        out._starts = out._ends = None
-        out._parts = parts
-        return out
-
-    @classmethod
-    def from_words(cls, text: str, raw: list[str], cased: list[str], folded: list[str]) -> Tokens:
-        """Tokens of ASCII text from its words as they stand in it (ascii_words), one each."""
-        out = cls()
-        out.folded, out.cased = folded, cased
-        out.foreign = [0] * len(cased)
         out._starts = out._ends = None
         out._raw, out._text = raw, text
         return out
 
     def _offsets(self) -> None:
-        raw = self._raw
-        if raw is None:
-            offsets = list(accumulate(map(len, self._parts or ()), initial=0))
-            self._starts, self._ends = offsets[1:-1:2], offsets[2::2]
-            return
-        self._starts, self._ends = _ascii_offsets(self._text, raw)
+        self._starts, self._ends = word_offsets(self._text, self._raw or [])
 
     @property
     def starts(self) -> list[int]:
@@ -143,21 +130,8 @@ class Tokens:
         return self._ends  # type: ignore[return-value]
 
     def between(self, k: int, text: str) -> str:
-        """The text between token k and token k + 1 of `text` (the text scanned).
-
-        The separator re.split returned where tokens are its words, one each (ASCII
-        text, and most other): asking whether two words are joined by a hyphen or
-        parted by a comma then computes no offsets (a third of all texts did).
-        """
-        parts = self._parts
-        if parts is not None:
-            return parts[2 * k + 2]
-        ends = self._ends
-        if ends is None:
-            self._offsets()
-            ends = self._ends
-            assert ends is not None
-        return text[ends[k] : self.starts[k + 1]]
+        """The text between token k and token k + 1 of `text` (the text scanned)."""
+        return text[self.ends[k] : self.starts[k + 1]]
 
     def hyphen_after(self, k: int, text: str) -> bool:
         """Is token k joined to token k + 1 by one hyphen (K-P, ISKP-linked)?
@@ -214,12 +188,12 @@ _ASCII_POSSESSIVE = re.compile(r"['`][sS]$", re.MULTILINE)
 _ASCII_AMPERSAND = re.compile(r"^&$", re.MULTILINE)
 
 
-def _ascii_offsets(text: str, raw: list[str]) -> tuple[list[int], list[int]]:
-    """Where each of ascii_words(text) (`raw`) starts and ends in `text`.
+def word_offsets(text: str, raw: list[str]) -> tuple[list[int], list[int]]:
+    """Where each of the words of `text` (`raw`: ascii_words or words) starts and ends.
 
     Each word is the first occurrence of its letters after the word before it: what
-    lies between two words holds no letter, digit or "&". (str.find called as a method
-    of `text`, which mypyc compiles to a direct call.)
+    lies between two words holds no letter, digit or "&", and a word begins with one.
+    (str.find called as a method of `text`, which mypyc compiles to a direct call.)
     """
     end = 0
     starts, ends = [0] * len(raw), [0] * len(raw)
@@ -316,26 +290,44 @@ def _word_forms(word: str) -> tuple[tuple[str, ...], int]:
     return tuple(_ASCII_WORD.findall(ascii_word)), foreign
 
 
+def words(text: str) -> list[str]:
+    """The words of any text as they stand in it: what _WORD_PATTERN finds, faster.
+
+    No word spans white space, and a piece between spaces that is all letters and
+    digits (str.isalnum, the pattern's own letter class) is one word: only pieces
+    with punctuation in them are searched with the pattern (its 2,000-character
+    mark class makes a search of the whole text the slow part of scan()).
+    """
+    pattern = _word_split() if "_" in text else word_split_no_underscore()
+    found: list[str] = []
+    for piece in text.split():
+        if piece.isalnum():
+            found.append(piece)
+        else:
+            found.extend(pattern.findall(piece))
+    return found
+
+
 def scan(text: str) -> Tokens:
     """Split text into normalised word tokens with their offsets in `text`."""
     if text.isascii():
         return _scan_ascii(text)
-    parts = (_word_split() if "_" in text else word_split_no_underscore()).split(text)
-    forms = _per_word(_FORMS, parts[1::2], _word_forms)
-    words = list(map(itemgetter(0), forms))
-    if sum(map(len, words)) == len(words):  # one token per word: C loops, lazy offsets
-        cased = list(chain.from_iterable(words))
+    raw = words(text)
+    forms = _per_word(_FORMS, raw, _word_forms)
+    parts = list(map(itemgetter(0), forms))
+    if sum(map(len, parts)) == len(parts):  # one token per word: C loops, lazy offsets
+        cased = list(chain.from_iterable(parts))
         folded = list(map(str.lower, cased))
-        return Tokens.from_split(parts, cased, folded, list(map(itemgetter(1), forms)))
+        return Tokens.from_words(text, raw, cased, folded, list(map(itemgetter(1), forms)))
     # Some word transliterates to several tokens (or none: Правительство is
     # "Pravitel'stvo", two), each with the word's span.
     out = Tokens()
     folded, cased, starts, ends, foreigns = (
         out.folded, out.cased, out.starts, out.ends, out.foreign
     )  # fmt: skip
-    offsets = list(accumulate(map(len, parts), initial=0))
+    word_starts, word_ends = word_offsets(text, raw)
     for k, (word_parts, foreign) in enumerate(forms):
-        start, end = offsets[2 * k + 1], offsets[2 * k + 2]
+        start, end = word_starts[k], word_ends[k]
         for part in word_parts:
             folded.append(part.lower())
             cased.append(part)
