@@ -156,4 +156,6 @@ def test_every_hit_is_the_one_made_afresh() -> None:
         pairs = [pair for hits in index.anchors.values() for pair in hits]
         assert any(index.aliases[a].size >= 5 for a, _ in pairs)
         for a, pos in pairs:
-            assert index._hit((a, pos)) == _old_hit(index, a, pos)
+            hit = index._hit((a, pos))
+            fields = (hit.index, hit.pos, hit.alias, hit.after, hit.before, hit.last)
+            assert (*fields, hit.first, hit.final, hit.shapes) == _old_hit(index, a, pos)

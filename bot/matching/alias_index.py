@@ -104,9 +104,23 @@ def all_prefixes(forms: set[str]) -> set[str]:
     return prefixes
 
 
-# A text word's record (AliasIndex.word): cased and folded token, skeleton; what
-# it may do, decided once per distinct word (word_bits, the bits below); its head.
-Word = tuple[str, str, str, int, str]
+class Word:
+    """A text word's record (AliasIndex.word): cased and folded token, skeleton; what
+    it may do, decided once per distinct word (word_bits, the bits below); its head.
+
+    A plain class, not a tuple: compiled, its attributes are C fields, where each
+    read of a tuple's item was checked for its type (a fifth of tokenising a text).
+    """
+
+    __slots__ = ("bits", "cased", "folded", "head", "skel")
+
+    def __init__(self, cased: str, folded: str, skel: str, bits: int, head: str) -> None:
+        self.cased = cased
+        self.folded = folded
+        self.skel = skel
+        self.bits = bits
+        self.head = head
+
 
 # What a text word may do, as bits of one int: the matcher tests one int per word
 # and lists the few words with a bit set (most words have none).
@@ -116,24 +130,43 @@ FUZZY = 4  # anchor a fuzzy window (fuzzy.fuzzy)
 REVERSED = 8  # end a family name written first ("Ahmadi, Said": exact.reversed_names)
 ABBREVIATION = 16  # a direction abbreviation (N Waziristan: matcher.field reads it as a word)
 
-# A fuzzy candidate: alias number, the anchor's position in it, the alias,
-# and for fuzzy.neighbours_fit and verify's first test, precomputed: the
-# head (name_rules.head) of the alias word after the anchor (None: the anchor
-# is last), the heads of the one or two words before it (None: it is first),
-# whether it is the last word, and the heads of the alias's first and last words;
-# last, the window shapes fuzzy.windows tries without inserted words, as
-# (start - anchor, length) pairs that contain the anchor.
-Hit = tuple[
-    int,
-    int,
-    Alias,
-    str | None,
-    frozenset[str] | None,
-    bool,
-    str,
-    str,
-    tuple[tuple[int, int], ...],
-]
+
+class Hit:
+    """A fuzzy candidate: alias number, the anchor's position in it, the alias, and
+    for fuzzy.neighbours_fit and verify's first test, precomputed: the head
+    (name_rules.head) of the alias word after the anchor (None: the anchor is
+    last), the heads of the one or two words before it (None: it is first), whether
+    it is the last word, and the heads of the alias's first and last words; last,
+    the window shapes fuzzy.windows tries without inserted words, as
+    (start - anchor, length) pairs that contain the anchor.
+
+    A plain class, not a tuple, for the reason Word is one: the fuzzy pass reads
+    these for every anchor word of every text.
+    """
+
+    __slots__ = ("after", "alias", "before", "final", "first", "index", "last", "pos", "shapes")
+
+    def __init__(
+        self,
+        index: int,
+        pos: int,
+        alias: Alias,
+        after: str | None,
+        before: frozenset[str] | None,
+        last: bool,
+        first: str,
+        final: str,
+        shapes: tuple[tuple[int, int], ...],
+    ) -> None:
+        self.index = index
+        self.pos = pos
+        self.alias = alias
+        self.after = after
+        self.before = before
+        self.last = last
+        self.first = first
+        self.final = final
+        self.shapes = shapes
 
 
 class AliasIndex:
@@ -376,7 +409,7 @@ class AliasIndex:
         cased = ascii_word(raw)
         folded = cased.lower()
         skel = skeleton(folded)
-        record = (cased, folded, skel, self.word_bits(cased, skel), head(skel))
+        record = Word(cased, folded, skel, self.word_bits(cased, skel), head(skel))
         if len(self.words) >= WORD_CACHE_LIMIT:
             self.words.clear()
         self.words[raw] = record
@@ -440,7 +473,7 @@ class AliasIndex:
             shapes = self._shapes.get((size, pos))
             if shapes is None:
                 shapes = self._shapes[(size, pos)] = window_shapes(size, pos)
-            hit = (
+            hit = Hit(
                 a,
                 pos,
                 alias,

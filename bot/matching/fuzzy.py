@@ -47,11 +47,13 @@ def fuzzy(index: AliasIndex, f: Field, skip: set[str]) -> list[Mention]:
         hits = fitting.get(key)
         if hits is None:
             hits = fitting_hits(index, key)
-        for a, pos, alias, _, _, _, first, final, shapes in hits:
+        for hit in hits:
+            alias = hit.alias
             if alias.entity.id in skip:
                 continue
+            a, pos, first, final = hit.index, hit.pos, hit.first, hit.final
             length, allowed, size = len(alias.joined), alias.allowed, alias.size
-            found = [(i + off, i + off + span, 0) for off, span in shapes]
+            found = [(i + off, i + off + span, 0) for off, span in hit.shapes]
             if size >= 2:
                 # The first inserted word gap_windows would check: most anchors
                 # have none that can be a name, so no call is made for them.
@@ -109,7 +111,7 @@ def fitting_hits(
     word, right, right_up, left, left_up = key
     out = []
     for hit in index.hits_of(word):
-        after, before, last = hit[3], hit[4], hit[5]
+        after, before, last = hit.after, hit.before, hit.last
         if after is not None and (
             right is None or not (right_up or right == after or not right or not after)
         ):

@@ -102,11 +102,11 @@ def _columns(index: AliasIndex, words: list[str]) -> Columns:
         r = cache.get(w)
         if r is None:
             r = index.word(w)
-        cased[k] = r[0]
-        folded[k] = r[1]
-        skel[k] = r[2]
-        heads[k] = r[4]
-        bits = r[3]
+        cased[k] = r.cased
+        folded[k] = r.folded
+        skel[k] = r.skel
+        heads[k] = r.head
+        bits = r.bits
         if bits:
             if bits & EXACT:
                 exact_at.append(k)
