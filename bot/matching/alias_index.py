@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
+from typing import Final
 
 from rapidfuzz.distance import OSA
 
@@ -124,11 +125,11 @@ class Word:
 
 # What a text word may do, as bits of one int: the matcher tests one int per word
 # and lists the few words with a bit set (most words have none).
-EXACT = 1  # begin an exact lookup (exact.exact_mentions)
-VARIANT = 2  # begin a spelling family (exact.variants)
-FUZZY = 4  # anchor a fuzzy window (fuzzy.fuzzy)
-REVERSED = 8  # end a family name written first ("Ahmadi, Said": exact.reversed_names)
-ABBREVIATION = 16  # a direction abbreviation (N Waziristan: matcher.field reads it as a word)
+EXACT: Final = 1  # begin an exact lookup (exact.exact_mentions)
+VARIANT: Final = 2  # begin a spelling family (exact.variants)
+FUZZY: Final = 4  # anchor a fuzzy window (fuzzy.fuzzy)
+REVERSED: Final = 8  # end a family name written first ("Ahmadi, Said": exact.reversed_names)
+ABBREVIATION: Final = 16  # a direction abbreviation (N Waziristan: matcher.field reads it)
 
 
 class Hit:

@@ -248,6 +248,14 @@ def foreign(index: AliasIndex, f: Field) -> list[Mention]:
     toks, skel = f.tokens, f.skel
     n = len(toks)
     found: list[Mention] = []
+    # Each transliterated word's stems (skeleton, consonants) and its consonants, once:
+    # the windows below visit a word once for every start before it.
+    forms: dict[int, tuple[list[tuple[str, str]], str]] = {}
+    for j in range(n):
+        if toks.foreign[j]:
+            folded = toks.folded[j]
+            stem_forms = [(skeleton(stem), consonants(stem)) for stem in stems(folded)]
+            forms[j] = (stem_forms, consonants(folded))
     for i in range(n):
         if not toks.foreign[i]:
             continue
@@ -255,13 +263,14 @@ def foreign(index: AliasIndex, f: Field) -> list[Mention]:
         for j in range(i, min(n, i + index.max_words)):
             if not toks.foreign[j]:
                 break
-            for stem in stems(toks.folded[j]):
-                for a in index.joined.get(join_skeleton(joined, skeleton(stem)), ()):
+            stem_forms, word_consonants = forms[j]
+            for stem_skeleton, stem_consonants in stem_forms:
+                for a in index.joined.get(join_skeleton(joined, stem_skeleton), ()):
                     found.append(make_match(index.aliases[a], f, i, j + 1, 0))
-                for a in index.by_consonants.get(bare + consonants(stem), ()):
+                for a in index.by_consonants.get(bare + stem_consonants, ()):
                     found.append(make_match(index.aliases[a], f, i, j + 1, 0))
             joined = join_skeleton(joined, skel[j])
-            bare += consonants(toks.folded[j])
+            bare += word_consonants
             for a in index.by_consonants.get(bare, ()):
                 found.append(make_match(index.aliases[a], f, i, j + 1, 0))
             # One consonant off only for scripts that leave vowels out: in

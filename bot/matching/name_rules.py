@@ -11,15 +11,16 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from functools import lru_cache
+from typing import Final
 
 from bot.matching.common import COMMON_WORDS
 from bot.matching.normalize import CONNECTOR_WORDS, LINK_WORDS, letter_count, phrase_words, skeleton
 
-PERSON = "person"
+PERSON: Final = "person"
 
 # Words too common in names to locate a candidate by: they never anchor a
 # fuzzy window (exact matching still uses them).
-GENERIC_WORDS = frozenset(
+GENERIC_WORDS: Final = frozenset(
     """
     al el ul ud ur e i the of and in for de da bin ibn abu bint ben von van
     islamic islami state states province provinces region regional city district
@@ -37,7 +38,7 @@ GENERIC_WORDS = frozenset(
 
 # Words whose difference changes the meaning of a name however close the
 # spelling: they must agree exactly in a fuzzy match.
-DIRECTIONS = {
+DIRECTIONS: Final = {
     "north": ("north",),
     "south": ("south",),
     "east": ("east",),
@@ -61,32 +62,33 @@ DIRECTIONS = {
 
 # A trailing word that only says what sort of thing a name is: "Islamic State
 # Sahel Province" is also written "Islamic State's Sahel branch".
-TRAILING_GENERIC = frozenset(
+TRAILING_GENERIC: Final = frozenset(
     "province network group party army front movement organisation organization "
     "brigade brigades battalion faction wing branch".split()
 )
 # Names of the Islamic State in other languages and acronyms, so every branch
 # alias ("Islamic State Khorasan") also meets "Daesh Khorasan", "ISIS-Khorasan"
 # and Russian "ИГИЛ-Хорасан".
-SYNONYMS = {"islamicstate": ("daesh", "daish", "isis", "isil", "igil")}
+SYNONYMS: Final = {"islamicstate": ("daesh", "daish", "isis", "isil", "igil")}
 # Words that name a part of an organisation, not another one: "Islamic State's
 # Sahel branch" is still the Sahel Province; "...Liberation Front" is not "...Army".
-SUBUNIT_WORDS = frozenset("branch wing faction cell unit chapter affiliate".split())
+SUBUNIT_WORDS: Final = frozenset("branch wing faction cell unit chapter affiliate".split())
 # Press abbreviations of directions before a place name: N Waziristan.
-DIRECTION_ABBREVIATIONS = {"N": "north", "S": "south", "W": "west"}
+DIRECTION_ABBREVIATIONS: Final = {"N": "north", "S": "south", "W": "west"}
 
-DROPPABLE = CONNECTOR_WORDS | LINK_WORDS
+DROPPABLE: Final = CONNECTOR_WORDS | LINK_WORDS
 
-MIN_ANCHOR_LEN = 4
-ANCHORS_PER_ALIAS = 2
-MAX_INSERTED = 2  # capitalised words allowed inside a multi-word name
-MIN_CONSONANTS = 4  # an alias's consonants must be this distinctive to match vowel-less script
-MIN_FUZZY_CONSONANTS = 7  # ...and this long to allow one consonant edit
+MIN_ANCHOR_LEN: Final = 4
+ANCHORS_PER_ALIAS: Final = 2
+MAX_INSERTED: Final = 2  # capitalised words allowed inside a multi-word name
+# An alias's consonants must be this distinctive to match vowel-less script.
+MIN_CONSONANTS: Final = 4
+MIN_FUZZY_CONSONANTS: Final = 7  # ...and this long to allow one consonant edit
 # Consonants a name needs before its vowels may differ (Usama bin Laden = Osama
 # bin Laden; Pashtun = Pukhtun), for one word and for a longer name: Karim is
 # not Karam, nor Doval Duval.
-MIN_VOWEL_CLASS_CONSONANTS = (4, 6)
-MIN_VOWEL_CLASS_WORD = 7  # letters of a one-word name: Khost is not Khust
+MIN_VOWEL_CLASS_CONSONANTS: Final = (4, 6)
+MIN_VOWEL_CLASS_WORD: Final = 7  # letters of a one-word name: Khost is not Khust
 CACHE_LIMIT = 20_000
 # The per-word records and per-context fits (AliasIndex.word, .fitting) hold more
 # per entry; news is Zipfian, so fewer entries keep nearly every hit and bound the
@@ -204,10 +206,10 @@ def deletions(word: str) -> set[str]:
 
 
 # A name does not run across these (full stop, comma, bracket, quote).
-BREAK = re.compile(r"[.,;:!?()\[\]{}|/\"“”]")
-VOWELS = frozenset("aeiou")
+BREAK: Final = re.compile(r"[.,;:!?()\[\]{}|/\"“”]")
+VOWELS: Final = frozenset("aeiou")
 
-_COMMON_SKELETONS = frozenset(COMMON_WORDS | {skeleton(w) for w in COMMON_WORDS})
+_COMMON_SKELETONS: Final = frozenset(COMMON_WORDS | {skeleton(w) for w in COMMON_WORDS})
 
 
 def distinctive(skel: str) -> bool:

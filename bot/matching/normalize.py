@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 from itertools import chain
 from operator import itemgetter
-from typing import TypeVar, cast
+from typing import Final, TypeVar, cast
 
 from anyascii import anyascii
 
@@ -25,17 +25,17 @@ from bot.matching.unicode_marks import mark_class
 # long-running bot meets an endless vocabulary of names; news is Zipfian, so a day's
 # common words fit and every cache stays bounded: with name_rules' limits, all the
 # matching caches full add about 26 MiB to the process (issue 13's 250 MB budget).
-TEXT_WORD_CACHE = 25_000
+TEXT_WORD_CACHE: Final = 25_000
 
 
-_MARK = mark_class()
-_LETTERS = rf"[^\W_](?:[^\W_]|[{_MARK}])*"
+_MARK: Final = mark_class()
+_LETTERS: Final = rf"[^\W_](?:[^\W_]|[{_MARK}])*"
 # A word is letters/digits (with their marks), optionally joined by apostrophes
 # (Shi'ite, Rahmon's); "&" is its own token so "Trade & Development" meets
 # "Trade and Development". The patterns over all of Unicode are compiled when first
 # needed (non-ASCII text): with their 2,000-character mark class, about 1.5 ms each
 # that a process reading only ASCII feeds never pays.
-_WORD_PATTERN = rf"{_LETTERS}(?:['’‘ʼ`]{_LETTERS})*|&"
+_WORD_PATTERN: Final = rf"{_LETTERS}(?:['’‘ʼ`]{_LETTERS})*|&"
 
 
 @cache
@@ -52,9 +52,9 @@ def word_split_no_underscore() -> re.Pattern[str]:
     return re.compile(rf"([^\W_][\w{_MARK}]*+(?:['’‘ʼ`][^\W_][\w{_MARK}]*+)*+|&)")
 
 
-_APOSTROPHES = re.compile(r"['’‘ʼ`]")
-_POSSESSIVE = re.compile(r"['’‘ʼ`]s$", re.IGNORECASE)
-_ASCII_WORD = re.compile(r"[A-Za-z0-9]+")
+_APOSTROPHES: Final = re.compile(r"['’‘ʼ`]")
+_POSSESSIVE: Final = re.compile(r"['’‘ʼ`]s$", re.IGNORECASE)
+_ASCII_WORD: Final = re.compile(r"[A-Za-z0-9]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,12 +180,12 @@ def _ascii(word: str) -> str:
 # every byte that cannot be part of a word becomes a space (bytes.translate) and
 # str.split cuts the rest, 4-5 times faster than re.split with _ASCII_WORDS. A piece
 # with an apostrophe or "&" in it is then cut by _ASCII_WORDS itself.
-_ASCII_WORDS = re.compile(r"[A-Za-z0-9]++(?:['`][A-Za-z0-9]++)*+|&")
-_WORD_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'`&")
-_ASCII_SEPARATORS = bytes(b if b in _WORD_BYTES else 0x20 for b in range(256))
+_ASCII_WORDS: Final = re.compile(r"[A-Za-z0-9]++(?:['`][A-Za-z0-9]++)*+|&")
+_WORD_BYTES: Final = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'`&")
+_ASCII_SEPARATORS: Final = bytes(b if b in _WORD_BYTES else 0x20 for b in range(256))
 # _POSSESSIVE and "&" for the words of ASCII text joined one per line.
-_ASCII_POSSESSIVE = re.compile(r"['`][sS]$", re.MULTILINE)
-_ASCII_AMPERSAND = re.compile(r"^&$", re.MULTILINE)
+_ASCII_POSSESSIVE: Final = re.compile(r"['`][sS]$", re.MULTILINE)
+_ASCII_AMPERSAND: Final = re.compile(r"^&$", re.MULTILINE)
 
 
 def word_offsets(text: str, raw: list[str]) -> tuple[list[int], list[int]]:
@@ -337,9 +337,9 @@ def scan(text: str) -> Tokens:
     return out
 
 
-LETTERED = 1
-CONSONANTAL = 2
-_CONSONANTAL_SCRIPTS = ("ARABIC", "HEBREW", "SYRIAC", "DEVANAGARI", "GURMUKHI", "BENGALI")
+LETTERED: Final = 1
+CONSONANTAL: Final = 2
+_CONSONANTAL_SCRIPTS: Final = ("ARABIC", "HEBREW", "SYRIAC", "DEVANAGARI", "GURMUKHI", "BENGALI")
 
 
 def _script_class(word: str) -> int:
@@ -351,7 +351,7 @@ def _script_class(word: str) -> int:
     return 0
 
 
-_ALNUM = re.compile(r"[^\W_]")  # \w is str.isalnum() plus "_"
+_ALNUM: Final = re.compile(r"[^\W_]")  # \w is str.isalnum() plus "_"
 
 
 def letter_count(text: str) -> int:
@@ -394,12 +394,10 @@ def fold(text: str) -> str:
 # Spelling that varies between transliterations of the same name (Persian,
 # Pashto, Urdu, Russian into English): Tehreek/Tehrik, Tadzhikistan/Tajikistan,
 # Khurasan/Xurasan, Berdymukhamedov/Berdimuhamedow, Mehsood/Mehsud.
-_SKELETON_RULES = (
-    ("dzh", "j"),
-    ("zh", "j"),
-    ("kh", "h"),
-    ("gh", "g"),
-    ("ph", "f"),
+# Applied in this order. The first five all have an "h": a word without one (most)
+# skips them with one test.
+_SKELETON_H_RULES: Final = (("dzh", "j"), ("zh", "j"), ("kh", "h"), ("gh", "g"), ("ph", "f"))
+_SKELETON_RULES: Final = (
     ("q", "k"),
     ("x", "h"),
     ("w", "v"),
@@ -409,10 +407,10 @@ _SKELETON_RULES = (
     ("ou", "u"),
     ("au", "u"),
 )
-_DOUBLED = re.compile(r"([a-z])\1+")  # letters only: Route 66 is not Route 6
-_OW_BEFORE_CONSONANT = re.compile(r"ow(?=[^aeiou])")
+_DOUBLED: Final = re.compile(r"([a-z])\1+")  # letters only: Route 66 is not Route 6
+_OW_BEFORE_CONSONANT: Final = re.compile(r"ow(?=[^aeiou])")
 # Compass words in one spelling each: northern = north, northwestern = northwest.
-COMPASS = {
+COMPASS: Final = {
     "northern": "north",
     "southern": "south",
     "eastern": "east",
@@ -423,15 +421,15 @@ COMPASS = {
     "southwestern": "southwest",
 }
 # Connecting vowels of Arabic/Persian compounds: Lashkar-e-Taiba, Lashkar-i-Taiba.
-_CONNECTORS = {"i": "e", "e": "e"}
+_CONNECTORS: Final = {"i": "e", "e": "e"}
 # Arabic article forms that stand between the words of a name: Hizb ut-Tahrir,
 # Hizb al-Tahrir; Lashkar-e-Taiba. Names are also compared with them left out.
-CONNECTOR_WORDS = frozenset("e i al el ul ut ud ur us un ad an ar as ash at az".split())
+CONNECTOR_WORDS: Final = frozenset("e i al el ul ut ud ur us un ad an ar as ash at az".split())
 # "in the" and "of" come and go too, but only inside longer names: Islamic State
 # (in the) Sahel; never between a first name and a surname. So do the words for
 # "and" of the languages names come from: Kohgiluyeh va (wa, -o-, и, &) Boyer-Ahmad.
-AND_WORDS = frozenset("and wa va o".split())
-LINK_WORDS = frozenset("in the of".split()) | AND_WORDS
+AND_WORDS: Final = frozenset("and wa va o".split())
+LINK_WORDS: Final = frozenset("in the of".split()) | AND_WORDS
 
 
 @lru_cache(maxsize=TEXT_WORD_CACHE)
@@ -450,6 +448,10 @@ def skeleton(folded: str) -> str:
     head, s = ("kh", folded[2:]) if folded.startswith("kh") else ("", folded)
     if "ow" in s:  # the test costs less than the regex, and most words have no "ow"
         s = _OW_BEFORE_CONSONANT.sub("o", s)  # Khowst / Khost, but Berdimuhamedow keeps its w
+    if "h" in s:
+        for a, b in _SKELETON_H_RULES:
+            if a in s:
+                s = s.replace(a, b)
     for a, b in _SKELETON_RULES:
         if a in s:
             s = s.replace(a, b)
@@ -472,7 +474,7 @@ def undoubled(s: str) -> str:
 
 # Case endings of Russian and the Turkic languages of Central Asia, as anyascii
 # spells them, longest first: Кабуле → "kabule", Қазақстанның → "qazaqstannyng".
-_CASE_ENDINGS = tuple(
+_CASE_ENDINGS: Final = tuple(
     sorted(
         set(
             "e a u i y om oi ei ov ev am ami akh ykh ikh ogo omu oiu eiu iu ia "
@@ -495,7 +497,7 @@ def stems(word: str) -> tuple[str, ...]:
     )
 
 
-_NOT_CONSONANT = re.compile(r"[aeiouyw]")
+_NOT_CONSONANT: Final = re.compile(r"[aeiouyw]")
 
 
 @lru_cache(maxsize=TEXT_WORD_CACHE)
@@ -511,8 +513,8 @@ def consonants(folded: str) -> str:
     return undoubled(bare)
 
 
-_SH_BEFORE_CONSONANT = re.compile(r"sh(?=[^aeiou])")
-_VOWELS_TO_A = str.maketrans("eiou", "aaaa")
+_SH_BEFORE_CONSONANT: Final = re.compile(r"sh(?=[^aeiou])")
+_VOWELS_TO_A: Final = str.maketrans("eiou", "aaaa")
 
 
 def vowel_class(skel: str) -> str:
@@ -535,8 +537,8 @@ def vowel_class(skel: str) -> str:
 
 # Russian-era surname endings, longest first: Karimov/Karimova/Karim,
 # Rahmonov/Rahmonzoda/Rahmon, Aliyev/Aliyeva.
-_SURNAME_SUFFIXES = ("zoda", "zade", "zada", "ova", "eva", "ov", "ev")
-MIN_SURNAME_STEM = 4
+_SURNAME_SUFFIXES: Final = ("zoda", "zade", "zada", "ova", "eva", "ov", "ev")
+MIN_SURNAME_STEM: Final = 4
 
 
 def surname_stem(skel: str) -> str:
@@ -552,8 +554,8 @@ def surname_stem(skel: str) -> str:
     return skel
 
 
-_VOWEL_LETTERS = frozenset("aeiou")
-MAX_VOWEL_CHANGES = 2  # per word: Muhammad/Mohammed has two, Tawkurani/Tawkarina three
+_VOWEL_LETTERS: Final = frozenset("aeiou")
+MAX_VOWEL_CHANGES: Final = 2  # per word: Muhammad/Mohammed has two, Tawkurani/Tawkarina three
 
 
 def vowels_close(words: list[str], alias_words: tuple[str, ...]) -> bool:
