@@ -7,8 +7,6 @@ normalised, variant, transliterated, fuzzy) are decided in one place.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from bot.matching.alias_index import EXACT, FUZZY, REVERSED, VARIANT, Alias, AliasIndex
 from bot.matching.name_rules import fuzzy_score, head
 from bot.matching.normalize import Tokens
@@ -34,7 +32,7 @@ class Field:
         tokens: Tokens,
         skel: list[str],
         at: Positions | None = None,
-        heads: Sequence[str] | None = None,
+        heads: list[str] | None = None,
     ) -> None:
         self.name = name
         self.text = text
@@ -53,7 +51,7 @@ class Field:
             self.at = positions(bits)
         return self.at
 
-    def word_heads(self) -> Sequence[str]:
+    def word_heads(self) -> list[str]:
         """The heads the matcher passed, or each skeleton's head."""
         if self.heads is None:
             self.heads = list(map(head, self.skel))

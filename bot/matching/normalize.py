@@ -514,7 +514,6 @@ def consonants(folded: str) -> str:
 
 
 _SH_BEFORE_CONSONANT: Final = re.compile(r"sh(?=[^aeiou])")
-_VOWELS_TO_A: Final = str.maketrans("eiou", "aaaa")
 
 
 def vowel_class(skel: str) -> str:
@@ -532,7 +531,9 @@ def vowel_class(skel: str) -> str:
     """
     if "sh" in skel:
         skel = _SH_BEFORE_CONSONANT.sub("h", skel)
-    return skel.translate(_VOWELS_TO_A)
+    # Four replace calls, not str.translate: translate looks each character up in its
+    # table through a Python call, and these are short words.
+    return skel.replace("e", "a").replace("i", "a").replace("o", "a").replace("u", "a")
 
 
 # Russian-era surname endings, longest first: Karimov/Karimova/Karim,
