@@ -8,7 +8,7 @@ import random
 
 from bot.matching import normalize
 from bot.matching.matcher import Matcher
-from bot.matching.name_rules import CACHE_LIMIT, FIT_CACHE_LIMIT, WORD_CACHE_LIMIT
+from bot.matching.name_rules import CACHE_LIMIT, WORD_CACHE_LIMIT
 from tests.test_match_prefilter import ENTITIES
 
 _LETTERS = "bcdfghjklmnprstvz"
@@ -31,7 +31,6 @@ def test_per_word_caches_stay_bounded_over_an_endless_vocabulary() -> None:
     for start in range(0, len(words), 40):
         matcher.match_text(" ".join(words[start : start + 40]) + ".")
     assert 0 < len(index.words) <= WORD_CACHE_LIMIT
-    assert len(index.fitting) <= FIT_CACHE_LIMIT
     for cache in (index.anchor_cache, index.vowel_cache):
         assert len(cache) <= CACHE_LIMIT + 1
     assert len(normalize._FOLDED) <= normalize.TEXT_WORD_CACHE

@@ -2,8 +2,8 @@
 
 Why: matcher.field tokenises a text by looking each word up in the index's
 word cache (AliasIndex.word: cased and folded token, skeleton, bits, head),
-and the finders then visit only flagged words, through caches of their own
-(fuzzy's neighbour test in AliasIndex.fitting). A cached decision that
+and the finders then visit only marked words, through caches of their own
+(the anchor hits in AliasIndex.anchor_cache). A cached decision that
 differed from the plain computation would lose or invent a mention silently,
 and one that depended on what was matched before would make results depend
 on history. So: field's tokens must be scan()'s, its per-word values the
@@ -142,13 +142,12 @@ def test_flagged_words_find_what_every_word_finds(text: str) -> None:
 
 
 def test_caches_cleared_when_full_change_nothing(monkeypatch: object) -> None:
-    """A tiny CACHE_LIMIT clears the word and neighbour caches on nearly every word."""
+    """A tiny CACHE_LIMIT clears the word and anchor caches on nearly every word."""
     text = "Mulah Kadol met N Waziristan's TTP & K-P police; Islam Karim, Usama Hibatulah"
     expected = [_key(m) for m in Matcher(ENTITIES).match_text(text, text)]
     tiny = Matcher(ENTITIES)
     monkeypatch.setattr(alias_index, "CACHE_LIMIT", 2)  # type: ignore[attr-defined]
     monkeypatch.setattr(alias_index, "WORD_CACHE_LIMIT", 2)  # type: ignore[attr-defined]
-    monkeypatch.setattr(fuzzy, "FIT_CACHE_LIMIT", 2)  # type: ignore[attr-defined]
     for _ in range(3):
         assert [_key(m) for m in tiny.match_text(text, text)] == expected
     assert len(tiny._index.words) <= 3

@@ -197,9 +197,6 @@ class AliasIndex:
         self._hits: dict[tuple[int, int], Hit] = {}
         self._befores: dict[tuple[str, ...], frozenset[str]] = {}  # shared by _hit
         self._shapes: dict[tuple[int, int], tuple[tuple[int, int], ...]] = {}
-        # (anchor skeleton, heads and capitals of the words either side) -> the
-        # Hits whose neighbour test passes there: see fuzzy.fuzzy.
-        self.fitting: dict[tuple[str, str | None, bool, str | None, bool], tuple[Hit, ...]] = {}
         # text word as split -> what it is and may do: see word(); a plain dict, hot path
         self.words: dict[str, Word] = {}
         self.excludes: dict[str, list[tuple[str, tuple[str, ...]]]] = defaultdict(list)

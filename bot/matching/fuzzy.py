@@ -12,12 +12,11 @@ from __future__ import annotations
 
 from rapidfuzz.distance import OSA
 
-from bot.matching.alias_index import Alias, AliasIndex, Hit
+from bot.matching.alias_index import Alias, AliasIndex
 from bot.matching.mention import Field, Mention, make_match
 from bot.matching.name_rules import (
     BREAK,
     DIRECTIONS,
-    FIT_CACHE_LIMIT,
     GENERIC_WORDS,
     MAX_INSERTED,
     join_skeletons,
@@ -34,20 +33,30 @@ def fuzzy(index: AliasIndex, f: Field, skip: set[str]) -> list[Mention]:
     tried: set[tuple[int, int, int, int]] = set()
     toks, skel = f.tokens, f.skel
     cased, folded, heads, n = toks.cased, toks.folded, f.word_heads(), len(skel)
-    fitting = index.fitting
     # Only words flagged FUZZY (decided once per distinct word) have hits.
     for i in f.word_positions(index)[2]:
         right = heads[i + 1] if i + 1 < n else None
         right_up = right is not None and cased[i + 1][:1].isupper()
         left = heads[i - 1] if i > 0 else None
         left_up = left is not None and cased[i - 1][:1].isupper()
-        # The hits whose neighbour test passes depend on nothing else, and
-        # news repeats its contexts ("in Kabul", "Imran Khan said"): cached.
-        key = (skel[i], right, right_up, left, left_up)
-        hits = fitting.get(key)
-        if hits is None:
-            hits = fitting_hits(index, key)
-        for hit in hits:
+        for hit in index.hits_of(skel[i]):
+            # neighbours_fit over the first letters the Hit carries: the word after
+            # the anchor must start like the alias's next word, or be capitalised (a
+            # middle name), or be absent from the alias; the word before must start
+            # like one of the alias's one or two words before the anchor, or be
+            # capitalised before a last word. (Tested here for every hit: cheaper,
+            # even when the text repeats its contexts, than a cache of the hits that
+            # pass per anchor and neighbours, which first had to be filled.)
+            after, before = hit.after, hit.before
+            if after is not None and (
+                right is None or not (right_up or right == after or not right or not after)
+            ):
+                continue
+            if before is not None and (
+                left is None
+                or not (left in before or not left or "" in before or (hit.last and left_up))
+            ):
+                continue
             alias = hit.alias
             if alias.entity.id in skip:
                 continue
@@ -95,37 +104,6 @@ def fuzzy(index: AliasIndex, f: Field, skip: set[str]) -> list[Mention]:
                     if current is None or better(m, current):
                         best[m.entity_id] = m
     return list(best.values())
-
-
-def fitting_hits(
-    index: AliasIndex, key: tuple[str, str | None, bool, str | None, bool]
-) -> tuple[Hit, ...]:
-    """The anchor word's Hits whose neighbour test passes, cached in index.fitting.
-
-    neighbours_fit over the first letters each Hit carries: the word after
-    the anchor must start like the alias's next word, or be capitalised (a
-    middle name), or be absent from the alias; the word before must start
-    like one of the alias's one or two words before the anchor, or be
-    capitalised before a last word.
-    """
-    word, right, right_up, left, left_up = key
-    out = []
-    for hit in index.hits_of(word):
-        after, before, last = hit.after, hit.before, hit.last
-        if after is not None and (
-            right is None or not (right_up or right == after or not right or not after)
-        ):
-            continue
-        if before is not None and (
-            left is None or not (left in before or not left or "" in before or (last and left_up))
-        ):
-            continue
-        out.append(hit)
-    hits = tuple(out)
-    if len(index.fitting) >= FIT_CACHE_LIMIT:
-        index.fitting.clear()
-    index.fitting[key] = hits
-    return hits
 
 
 def windows(alias: Alias, i: int, pos: int, toks: Tokens) -> list[tuple[int, int, int]]:
