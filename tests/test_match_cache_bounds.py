@@ -31,10 +31,30 @@ def test_per_word_caches_stay_bounded_over_an_endless_vocabulary() -> None:
     for start in range(0, len(words), 40):
         matcher.match_text(" ".join(words[start : start + 40]) + ".")
     assert 0 < len(index.words) <= WORD_CACHE_LIMIT
-    for cache in (index.anchor_cache, index.vowel_cache):
+    for cache in (index.anchor_cache, index.vowel_cache, index.foreign_forms):
         assert len(cache) <= CACHE_LIMIT + 1
     assert len(normalize._FOLDED) <= normalize.TEXT_WORD_CACHE
     for cached in (normalize.skeleton, normalize.consonants):
         info = cached.cache_info()
         assert info.maxsize == normalize.TEXT_WORD_CACHE
         assert info.currsize <= normalize.TEXT_WORD_CACHE
+
+
+_TO_CYRILLIC = str.maketrans(
+    "bcdfghjklmnprstvzaeiouBCDFGHJKLMNPRSTVZ", "бцдфгхжклмнпрствзаеиоуБЦДФГХЖКЛМНПРСТВЗ"
+)
+
+
+def test_the_transliterated_word_cache_stays_bounded() -> None:
+    """exact.foreign keeps each transliterated word's stems: bounded like the others, and
+    a matcher whose cache was just cleared finds what a fresh one finds."""
+    matcher = Matcher(ENTITIES)
+    index = matcher._index
+    rng = random.Random(5)
+    words = [_fresh_word(rng).translate(_TO_CYRILLIC) for _ in range(CACHE_LIMIT + 3_000)]
+    assert len(set(words)) > CACHE_LIMIT
+    for start in range(0, len(words), 60):
+        matcher.match_text(" ".join(words[start : start + 60]))
+        assert len(index.foreign_forms) <= CACHE_LIMIT
+    text = "Встреча в Кабуле, Исламабаде и Душанбе"
+    assert matcher.match_text(text) == Matcher(ENTITIES).match_text(text)

@@ -132,6 +132,10 @@ REVERSED: Final = 8  # end a family name written first ("Ahmadi, Said": exact.re
 ABBREVIATION: Final = 16  # a direction abbreviation (N Waziristan: matcher.field reads it)
 
 
+# A transliterated word's stems as (skeleton, consonants), and the word's consonants.
+ForeignForms = tuple[list[tuple[str, str]], str]
+
+
 class Hit:
     """A fuzzy candidate: alias number, the anchor's position in it, the alias, and
     for fuzzy.neighbours_fit and verify's first test, precomputed: the head
@@ -212,6 +216,9 @@ class AliasIndex:
         self._vowel_prefixes: set[str] | None = None  # see vowel_prefixes
         self.vowel_words = 1  # the most words of a name indexed by vowel class
         self.vowel_cache: dict[str, str] = {}
+        # A transliterated word (folded) -> its stems' skeletons and consonants, and its
+        # consonants: what exact.foreign looks up (bounded like the caches above).
+        self.foreign_forms: dict[str, ForeignForms] = {}
         # Names with connecting words (al, of the, va) that texts may leave out.
         self.dropped: dict[str, list[int]] = defaultdict(list)
         self.risky: set[tuple[str, str]] = set()  # (entity id, alias)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from rapidfuzz.distance import OSA
 
-from bot.matching.alias_index import AliasIndex
+from bot.matching.alias_index import AliasIndex, ForeignForms
 from bot.matching.mention import Field, Mention, make_match
 from bot.matching.name_rules import (
     CACHE_LIMIT,
@@ -248,14 +248,21 @@ def foreign(index: AliasIndex, f: Field) -> list[Mention]:
     toks, skel = f.tokens, f.skel
     n = len(toks)
     found: list[Mention] = []
-    # Each transliterated word's stems (skeleton, consonants) and its consonants, once:
-    # the windows below visit a word once for every start before it.
-    forms: dict[int, tuple[list[tuple[str, str]], str]] = {}
+    # Each transliterated word's stems (skeleton, consonants) and its consonants, once
+    # per field (the windows below visit a word once for every start before it), from
+    # a cache per distinct word on the index (news repeats its words).
+    cache = index.foreign_forms
+    forms: dict[int, ForeignForms] = {}
     for j in range(n):
         if toks.foreign[j]:
             folded = toks.folded[j]
-            stem_forms = [(skeleton(stem), consonants(stem)) for stem in stems(folded)]
-            forms[j] = (stem_forms, consonants(folded))
+            word_forms = cache.get(folded)
+            if word_forms is None:
+                if len(cache) >= CACHE_LIMIT:
+                    cache.clear()
+                stem_forms = [(skeleton(stem), consonants(stem)) for stem in stems(folded)]
+                word_forms = cache[folded] = (stem_forms, consonants(folded))
+            forms[j] = word_forms
     for i in range(n):
         if not toks.foreign[i]:
             continue

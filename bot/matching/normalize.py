@@ -547,8 +547,11 @@ def surname_stem(skel: str) -> str:
 
     "karimov" → "karim", "rahmonzoda" → "rahmon", but "aliev" (Aliyev) keeps
     its ending: "ali" is too short to stand for a family name of its own.
-    Not cached, as vowel_class: seven endswith tests cost less than the lookup.
+    Not cached, as vowel_class: an endswith test (of all the endings at once) costs
+    less than the lookup.
     """
+    if not skel.endswith(_SURNAME_SUFFIXES):  # one test for most words
+        return skel
     for suffix in _SURNAME_SUFFIXES:
         if skel.endswith(suffix) and len(skel) - len(suffix) >= MIN_SURNAME_STEM:
             return skel[: -len(suffix)]
