@@ -84,17 +84,23 @@ class Tokens:
         starts: list[int] | None = None,
         ends: list[int] | None = None,
         foreign: list[int] | None = None,
+        raw: list[str] | None = None,
+        text: str = "",
     ) -> None:
         self.folded: list[str] = [] if folded is None else folded
         self.cased: list[str] = [] if cased is None else cased
-        self._starts: list[int] | None = [] if starts is None else starts
-        self._ends: list[int] | None = [] if ends is None else ends
         # 0 Latin script; LETTERED: transliterated from a script that writes its
         # vowels (Cyrillic); CONSONANTAL: from one that mostly does not (Arabic, Indic).
         self.foreign: list[int] = [] if foreign is None else foreign
-        # from_words: the words as they stand in the text, and the text.
-        self._raw: list[str] | None = None
-        self._text = ""
+        # With `raw` (from_words: the words as they stand in `text`), the offsets are
+        # found when first asked for.
+        self._raw = raw
+        self._text = text
+        self._starts: list[int] | None = None
+        self._ends: list[int] | None = None
+        if raw is None:
+            self._starts = [] if starts is None else starts
+            self._ends = [] if ends is None else ends
 
     @classmethod
     def from_words(
@@ -107,12 +113,9 @@ class Tokens:
     ) -> Tokens:
         """Tokens from the words of `text` as they stand in it (ascii_words, words), one
         token each; offsets are found when first asked for (word_offsets)."""
-        out = cls()
-        out.folded, out.cased = folded, cased
-        out.foreign = [0] * len(cased) if foreign is None else foreign
-        out._starts = out._ends = None
-        out._raw, out._text = raw, text
-        return out
+        if foreign is None:
+            foreign = [0] * len(cased)
+        return cls(folded, cased, None, None, foreign, raw, text)
 
     def _offsets(self) -> None:
         self._starts, self._ends = word_offsets(self._text, self._raw or [])
