@@ -226,6 +226,8 @@ class AliasIndex:
         self.context: dict[str, list[tuple[str, ...]]] = {}
         self.starts: set[str] = set()
         self.strict_heads: set[str] = set()
+        # allowed_edits by skeleton length, looked up per fuzzy candidate of a new word.
+        self.edits_by_length = [allowed_edits(n, threshold) for n in range(48)]
         with cycle_collection_paused():
             self._build()
 
@@ -526,13 +528,15 @@ class AliasIndex:
         if not anchors:
             return ()
         found: set[tuple[int, int]] = set()
+        edits = self.edits_by_length
         for anchor in anchors:
             if anchor == word:
                 found.update(self.anchors[anchor])
                 continue
             if not same_start(anchor, word):
                 continue
-            own = allowed_edits(len(anchor), self.threshold)
+            size = len(anchor)
+            own = edits[size] if size < len(edits) else allowed_edits(size, self.threshold)
             distance = OSA.distance(anchor, word, score_cutoff=max(own, 1))
             for a, pos in self.anchors[anchor]:
                 # A word of a longer name may spend the name's budget.
