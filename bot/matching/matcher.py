@@ -45,7 +45,14 @@ from bot.matching.name_rules import (
     head,
     is_strict,
 )
-from bot.matching.normalize import Tokens, ascii_words, scan, skeleton
+from bot.matching.normalize import (
+    Tokens,
+    ascii_words,
+    one_token_each,
+    scan,
+    skeleton,
+    transliterated,
+)
 from bot.matching.plausible import context_met, outermost, plausible, vetoed
 from bot.matching.resolve import best_per_entity
 from bot.models import Entity, Item, Match
@@ -70,8 +77,15 @@ def field(index: AliasIndex, name: str, text: str) -> Field:
         cased, folded, skel, heads, at, abbreviated = _columns(index, raw)
         toks = Tokens.from_words(text, raw, cased, folded)
     else:
-        toks = scan(text)  # transliterated: each token its own word (no ' nor &)
-        _, _, skel, heads, at, abbreviated = _columns(index, toks.cased)
+        # Transliterated: each token its own word (no ' nor &), looked up by its cased form.
+        raw, forms = transliterated(text)
+        single = one_token_each(forms)
+        if single is not None:  # one token per word (most texts)
+            cased, folded, skel, heads, at, abbreviated = _columns(index, single[0])
+            toks = Tokens.from_words(text, raw, cased, folded, single[1])
+        else:
+            toks = scan(text)
+            _, _, skel, heads, at, abbreviated = _columns(index, toks.cased)
     if abbreviated:
         at = _abbreviations(index, toks.cased, skel, heads, at)
     return Field(name, text, toks, skel, at, heads)

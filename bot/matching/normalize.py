@@ -13,8 +13,6 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache, lru_cache
-from itertools import chain
-from operator import itemgetter
 from typing import Final, TypeVar, cast
 
 from anyascii import anyascii
@@ -272,16 +270,20 @@ def ascii_word(word: str) -> str:
     return word
 
 
+# A word of non-ASCII text: its cased ASCII tokens (one, most often) and script class.
+WordForms = tuple[tuple[str, ...], int]
+
 # _word_forms of each distinct word of non-ASCII text: NFKC, anyascii and the script
 # lookup per character were most of what scan() cost on such text.
-_FORMS: dict[str, tuple[tuple[str, ...], int]] = {}
+_FORMS: dict[str, WordForms] = {}
 
 
-def _word_forms(word: str) -> tuple[tuple[str, ...], int]:
+def _word_forms(word: str) -> WordForms:
     """The cased ASCII parts of one matched word of non-ASCII text and its script class."""
     if word == "&":
         return ("and",), 0
-    word = _APOSTROPHES.sub("", _POSSESSIVE.sub("", word))
+    if "'" in word or "’" in word or "‘" in word or "ʼ" in word or "`" in word:
+        word = _APOSTROPHES.sub("", _POSSESSIVE.sub("", word))
     if word.isascii():
         return (word,), 0
     ascii_word = _ascii(word)
@@ -311,17 +313,36 @@ def words(text: str) -> list[str]:
     return found
 
 
+def transliterated(text: str) -> tuple[list[str], list[WordForms]]:
+    """The words of non-ASCII text as they stand in it, and each one's cased ASCII
+    tokens and script class (_word_forms, cached per distinct word)."""
+    raw = words(text)
+    return raw, _per_word(_FORMS, raw, _word_forms)
+
+
+def one_token_each(forms: list[WordForms]) -> tuple[list[str], list[int]] | None:
+    """The cased tokens and script classes when every word is one token (most texts),
+    else None. One compiled loop."""
+    n = len(forms)
+    cased: list[str] = [""] * n
+    foreign: list[int] = [0] * n
+    for k in range(n):
+        parts, script = forms[k]
+        if len(parts) != 1:
+            return None
+        cased[k] = parts[0]
+        foreign[k] = script
+    return cased, foreign
+
+
 def scan(text: str) -> Tokens:
     """Split text into normalised word tokens with their offsets in `text`."""
     if text.isascii():
         return _scan_ascii(text)
-    raw = words(text)
-    forms = _per_word(_FORMS, raw, _word_forms)
-    parts = list(map(itemgetter(0), forms))
-    if sum(map(len, parts)) == len(parts):  # one token per word: C loops, lazy offsets
-        cased = list(chain.from_iterable(parts))
-        folded = list(map(str.lower, cased))
-        return Tokens.from_words(text, raw, cased, folded, list(map(itemgetter(1), forms)))
+    raw, forms = transliterated(text)
+    single = one_token_each(forms)
+    if single is not None:  # one token per word: lazy offsets
+        return Tokens.from_words(text, raw, single[0], list(map(str.lower, single[0])), single[1])
     # Some word transliterates to several tokens (or none: Правительство is
     # "Pravitel'stvo", two), each with the word's span.
     out = Tokens()
