@@ -431,7 +431,6 @@ _SKELETON_RULES: Final = (
     ("ou", "u"),
     ("au", "u"),
 )
-_DOUBLED: Final = re.compile(r"([a-z])\1+")  # letters only: Route 66 is not Route 6
 _OW_BEFORE_CONSONANT: Final = re.compile(r"ow(?=[^aeiou])")
 # Compass words in one spelling each: northern = north, northwestern = northwest.
 COMPASS: Final = {
@@ -483,7 +482,8 @@ def skeleton(folded: str) -> str:
 
 
 def undoubled(s: str) -> str:
-    """`s` with each run of one letter written once (_DOUBLED).
+    """`s` with each run of one letter a-z written once (digits stay: Route 66 is not
+    Route 6); what re.sub(r"([a-z])\\1+", r"\\1", s) gives.
 
     Tested first by a loop over neighbouring characters (compiled, a few
     hundred instructions for a word, a twentieth of a regex search): most
@@ -493,8 +493,21 @@ def undoubled(s: str) -> str:
     """
     for k in range(1, len(s)):
         if s[k] == s[k - 1]:
-            return _DOUBLED.sub(r"\1", s)
+            return _undouble(s)
     return s
+
+
+def _undouble(s: str) -> str:
+    """undoubled's rewrite as a compiled loop: the regex, with a group reference in its
+    template, called back into Python (re._subx) on every word with a doubled letter."""
+    out: list[str] = []
+    previous = ""
+    for c in s:
+        if c == previous and "a" <= c <= "z":
+            continue
+        out.append(c)
+        previous = c
+    return "".join(out)
 
 
 # Case endings of Russian and the Turkic languages of Central Asia, as anyascii
