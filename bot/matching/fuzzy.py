@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from rapidfuzz.distance import OSA
 
-from bot.matching.alias_index import Alias, AliasIndex
+from bot.matching.alias_index import Alias, AliasIndex, Hit
 from bot.matching.mention import Field, Mention, make_match
 from bot.matching.name_rules import (
     BREAK,
@@ -60,9 +60,10 @@ def fuzzy(index: AliasIndex, f: Field, skip: set[str]) -> list[Mention]:
             alias = hit.alias
             if alias.entity.id in skip:
                 continue
-            a, pos, first, final = hit.index, hit.pos, hit.first, hit.final
-            length, allowed, size = len(alias.joined), alias.allowed, alias.size
-            found = [(i + off, i + off + span, 0) for off, span in hit.shapes]
+            pos, size = hit.pos, alias.size
+            # The windows without inserted words, from the shapes the Hit carries.
+            for off, span in hit.shapes:
+                _try_window(index, hit, f, heads, i + off, i + off + span, 0, tried, best)
             if size >= 2:
                 # The first inserted word gap_windows would check: most anchors
                 # have none that can be a name, so no call is made for them.
@@ -74,36 +75,57 @@ def fuzzy(index: AliasIndex, f: Field, skip: set[str]) -> list[Mention]:
                     and folded[start + size - 1] not in GENERIC_WORDS
                     and folded[start + size - 1] not in DIRECTIONS
                 ):
-                    found.extend(gap_windows(alias, i, pos, toks))
-            for start, end, gap in found:
-                if start < 0 or end > n:
-                    continue
-                # verify's first tests, inlined: the window starts (and, word for
-                # word, ends) like the alias, and a window of one or two words is
-                # not too long or too short for the alias's edit budget (two
-                # skeletons join to their summed length, or one less). They
-                # depend on the window alone, so they come before `tried`.
-                if first and heads[start] and heads[start] != first:
-                    continue
-                picked = end - start - gap  # the words verify compares
-                if picked == size and final and heads[end - 1] and heads[end - 1] != final:
-                    continue
-                if picked == 1:
-                    if abs(len(skel[start]) - length) > allowed:
-                        continue
-                elif picked == 2:
-                    both = len(skel[start]) + len(skel[end - 1])
-                    if both - 1 - length > allowed or length - both > allowed:
-                        continue
-                if (a, start, end, gap) in tried:
-                    continue
-                tried.add((a, start, end, gap))
-                m = verify(index, alias, f, start, end, gap)
-                if m is not None:
-                    current = best.get(m.entity_id)
-                    if current is None or better(m, current):
-                        best[m.entity_id] = m
+                    for start, end, gap in gap_windows(alias, i, pos, toks):
+                        _try_window(index, hit, f, heads, start, end, gap, tried, best)
     return list(best.values())
+
+
+def _try_window(
+    index: AliasIndex,
+    hit: Hit,
+    f: Field,
+    heads: list[str],
+    start: int,
+    end: int,
+    gap: int,
+    tried: set[tuple[int, int, int, int]],
+    best: dict[str, Mention],
+) -> None:
+    """Score one window of `hit`'s alias (once per alias and window) and keep the
+    entity's best mention in `best`.
+
+    verify's first tests come inlined: the window starts (and, word for word, ends)
+    like the alias, and a window of one or two words is not too long or too short for
+    the alias's edit budget (two skeletons join to their summed length, or one less).
+    They depend on the window alone, so they come before `tried`.
+    """
+    skel = f.skel
+    if start < 0 or end > len(skel):
+        return
+    alias = hit.alias
+    first, final = hit.first, hit.final
+    if first and heads[start] and heads[start] != first:
+        return
+    picked = end - start - gap  # the words verify compares
+    if picked == alias.size and final and heads[end - 1] and heads[end - 1] != final:
+        return
+    length, allowed = len(alias.joined), alias.allowed
+    if picked == 1:
+        if abs(len(skel[start]) - length) > allowed:
+            return
+    elif picked == 2:
+        both = len(skel[start]) + len(skel[end - 1])
+        if both - 1 - length > allowed or length - both > allowed:
+            return
+    key = (hit.index, start, end, gap)
+    if key in tried:
+        return
+    tried.add(key)
+    m = verify(index, alias, f, start, end, gap)
+    if m is not None:
+        current = best.get(m.entity_id)
+        if current is None or better(m, current):
+            best[m.entity_id] = m
 
 
 def windows(alias: Alias, i: int, pos: int, toks: Tokens) -> list[tuple[int, int, int]]:
