@@ -107,7 +107,7 @@ def exact_mentions(index: AliasIndex, f: Field) -> list[Mention]:
             else:  # the text leaves out the connecting words the alias has
                 for a in index.dropped.get(bare, ()):
                     found.append(make_match(index.aliases[a], f, i, j + 1, 0))
-    if any(toks.foreign):
+    if toks.any_foreign():
         found.extend(foreign(index, f))
     if index.reversed:
         found.extend(reversed_names(index, f))

@@ -73,7 +73,7 @@ class Tokens:
     two words).
     """
 
-    __slots__ = ("_ends", "_raw", "_starts", "_text", "cased", "folded", "foreign")
+    __slots__ = ("_ends", "_foreign_any", "_raw", "_starts", "_text", "cased", "folded", "foreign")
 
     def __init__(
         self,
@@ -90,6 +90,7 @@ class Tokens:
         # 0 Latin script; LETTERED: transliterated from a script that writes its
         # vowels (Cyrillic); CONSONANTAL: from one that mostly does not (Arabic, Indic).
         self.foreign: list[int] = [] if foreign is None else foreign
+        self._foreign_any = -1  # any_foreign's answer once asked (-1: not yet)
         # With `raw` (from_words: the words as they stand in `text`), the offsets are
         # found when first asked for.
         self._raw = raw
@@ -111,9 +112,11 @@ class Tokens:
     ) -> Tokens:
         """Tokens from the words of `text` as they stand in it (ascii_words, words), one
         token each; offsets are found when first asked for (word_offsets)."""
-        if foreign is None:
-            foreign = [0] * len(cased)
-        return cls(folded, cased, None, None, foreign, raw, text)
+        if foreign is not None:
+            return cls(folded, cased, None, None, foreign, raw, text)
+        out = cls(folded, cased, None, None, [0] * len(cased), raw, text)
+        out._foreign_any = 0
+        return out
 
     def _offsets(self) -> None:
         self._starts, self._ends = word_offsets(self._text, self._raw or [])
@@ -129,6 +132,13 @@ class Tokens:
         if self._ends is None:
             self._offsets()
         return self._ends  # type: ignore[return-value]
+
+    def any_foreign(self) -> bool:
+        """Is any token transliterated from another script? Asked of every field; ASCII
+        text knows the answer, other text works it out once."""
+        if self._foreign_any < 0:
+            self._foreign_any = 1 if any(self.foreign) else 0
+        return self._foreign_any == 1
 
     def between(self, k: int, text: str) -> str:
         """The text between token k and token k + 1 of `text` (the text scanned)."""
@@ -163,6 +173,7 @@ class Tokens:
         return self.folded, self.cased, self.starts, self.ends, self.foreign
 
     def add(self, cased: str, start: int, end: int, foreign: int = 0) -> None:
+        self._foreign_any = -1
         self.folded.append(cased.lower())
         self.cased.append(cased)
         self.starts.append(start)
