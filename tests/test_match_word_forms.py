@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from rapidfuzz.distance import OSA
 
 from bot.matching.alias_index import AliasIndex
-from bot.matching.name_rules import allowed_edits, deletions, head, same_start
+from bot.matching.name_rules import allowed_edits, capitalised, deletions, head, same_start
 from bot.matching.normalize import skeleton, undoubled, vowel_class
 from bot.models import Entity
 from tests.test_match_prefilter import ENTITIES
@@ -167,3 +167,10 @@ def test_every_hit_is_the_one_made_afresh() -> None:
             hit = index._hit((a, pos))
             fields = (hit.index, hit.pos, hit.alias, hit.after, hit.before, hit.last)
             assert (*fields, hit.first, hit.final, hit.shapes) == _old_hit(index, a, pos)
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=0x7F), max_size=4))
+@settings(max_examples=400, deadline=None)
+def test_capitalised_is_isupper_of_the_first_letter(token: str) -> None:
+    """Tokens are ASCII (transliterated if need be): the compiled test agrees with str.isupper."""
+    assert capitalised(token) == token[:1].isupper()

@@ -35,6 +35,7 @@ from bot.matching.name_rules import (
     SYNONYMS,
     WORD_CACHE_LIMIT,
     allowed_edits,
+    capitalised,
     deletions,
     distinctive,
     head,
@@ -436,7 +437,7 @@ class AliasIndex:
         bits = 0
         if skel in self.starts or cased in self.strict_heads:
             bits |= EXACT
-        if (self.surnames or self.vowel_forms) and cased[:1].isupper() and self.variant_start(skel):
+        if (self.surnames or self.vowel_forms) and capitalised(cased) and self.variant_start(skel):
             bits |= VARIANT
         if self.anchors and self.hits_of(skel):
             bits |= FUZZY

@@ -18,6 +18,7 @@ from bot.matching.name_rules import (
     MIN_FUZZY_CONSONANTS,
     SUBUNIT_WORDS,
     TRAILING_GENERIC,
+    capitalised,
     deletions,
     join_skeleton,
 )
@@ -134,7 +135,7 @@ def reversed_names(index: AliasIndex, f: Field) -> list[Mention]:
             end = k + 1 + given
             if end > n or tuple(skel[k + 1 : end]) != alias.skel[:-1]:
                 continue
-            if all(toks.cased[x][:1].isupper() for x in range(k, end)):
+            if all(capitalised(toks.cased[x]) for x in range(k, end)):
                 found.append(make_match(alias, f, k, end, 0))
     return found
 
@@ -157,7 +158,7 @@ def variants(index: AliasIndex, f: Field) -> list[Mention]:
     # Only words that can begin a family are visited (the VARIANT flag,
     # decided once per distinct word); the rest of a text never reaches the loop.
     for i in f.word_positions(index)[1]:
-        if not cased[i][:1].isupper() or toks.foreign[i]:
+        if not capitalised(cased[i]) or toks.foreign[i]:
             continue
         word = skel[i]
         for a in index.surnames.get(surname_stem(word), ()):

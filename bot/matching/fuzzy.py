@@ -19,6 +19,7 @@ from bot.matching.name_rules import (
     DIRECTIONS,
     GENERIC_WORDS,
     MAX_INSERTED,
+    capitalised,
     join_skeletons,
     same_start,
     signature,
@@ -36,9 +37,9 @@ def fuzzy(index: AliasIndex, f: Field, skip: set[str]) -> list[Mention]:
     # Only words flagged FUZZY (decided once per distinct word) have hits.
     for i in f.word_positions(index)[2]:
         right = heads[i + 1] if i + 1 < n else None
-        right_up = right is not None and cased[i + 1][:1].isupper()
+        right_up = right is not None and capitalised(cased[i + 1])
         left = heads[i - 1] if i > 0 else None
-        left_up = left is not None and cased[i - 1][:1].isupper()
+        left_up = left is not None and capitalised(cased[i - 1])
         for hit in index.hits_of(skel[i]):
             # neighbours_fit over the first letters the Hit carries: the word after
             # the anchor must start like the alias's next word, or be capitalised (a
@@ -71,7 +72,7 @@ def fuzzy(index: AliasIndex, f: Field, skip: set[str]) -> list[Mention]:
                 if (
                     start >= 0
                     and start + size < n
-                    and cased[start + size - 1][:1].isupper()
+                    and capitalised(cased[start + size - 1])
                     and folded[start + size - 1] not in GENERIC_WORDS
                     and folded[start + size - 1] not in DIRECTIONS
                 ):
@@ -167,7 +168,7 @@ def gap_windows(alias: Alias, i: int, pos: int, toks: Tokens) -> list[tuple[int,
                 break
             # Inserted words must look like names: capitalised, not generic.
             if not (
-                cased[k][:1].isupper()
+                capitalised(cased[k])
                 and folded[k] not in GENERIC_WORDS
                 and folded[k] not in DIRECTIONS
             ):

@@ -41,6 +41,7 @@ from bot.matching.name_rules import (
     DIRECTION_ABBREVIATIONS,
     PERSON,
     allowed_edits,
+    capitalised,
     fuzzy_score,
     head,
     is_strict,
@@ -142,7 +143,7 @@ def _abbreviations(
     skeletons, heads and positions with those words' (few texts have any)."""
     changed = False
     for k in range(len(skel) - 1):
-        if cased[k] in DIRECTION_ABBREVIATIONS and cased[k + 1][:1].isupper():
+        if cased[k] in DIRECTION_ABBREVIATIONS and capitalised(cased[k + 1]):
             skel[k] = skeleton(DIRECTION_ABBREVIATIONS[cased[k]])
             heads[k] = head(skel[k])
             changed = True

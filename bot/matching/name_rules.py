@@ -231,6 +231,13 @@ def head(word: str) -> str:
     return "a" if word[0] in VOWELS else word[0]
 
 
+def capitalised(word: str) -> bool:
+    """word[:1].isupper() for a token, which is ASCII (transliterated if need be): one
+    compiled test instead of a method call (the fuzzy pass asks it of the words either
+    side of every anchor)."""
+    return word != "" and 65 <= ord(word[0]) <= 90
+
+
 def same_start(a: str, b: str) -> bool:
     """Two spellings of one name word start alike (or both with a vowel: Usman/Osman)."""
     return not a or not b or a[0] == b[0] or (a[0] in VOWELS and b[0] in VOWELS)
