@@ -72,7 +72,7 @@ def _rows(t: Tokens) -> tuple[object, ...]:
 # joins words by newline), accents, combining marks, Cyrillic, Arabic, Devanagari,
 # ligatures and full-width forms that NFKC rewrites, digits and underscores, white
 # space str.split knows beyond ASCII, and a digit that is no ASCII digit.
-_TRICKY = "aAsSzZ09_'’‘ʼ`&- \n\t.,«»éüçÅ\u0301\u0308ДжаКабулеپاکستانकिशनﬁＡ１ß\xa0\u3000\x1c²"
+_TRICKY = "aAsSzZ09_'’‘ʼ`&- \n\t.,«»éüçÅ\u0301\u0308ДжаКабулеپاکستانकिशनﬁＡ１ß\xa0\u3000\x1c²“—()·"
 _TRICKY_TEXT = st.text(alphabet=st.sampled_from(_TRICKY), max_size=60)
 _ASCII_TEXT = st.text(alphabet=st.characters(max_codepoint=0x7F), max_size=80)
 # ASCII only, dense in what ascii_words treats specially: apostrophes, "&", and the

@@ -306,6 +306,11 @@ def _word_forms(word: str) -> WordForms:
     return tuple(_ASCII_WORD.findall(ascii_word)), foreign
 
 
+# Characters that are never part of a word (_WORD_PATTERN): words.strip() takes them
+# off a piece's ends. Apostrophes count: the pattern takes one only between letters.
+_EDGE_PUNCTUATION: Final = ".,;:!?()[]{}<>\"'`«»“”„‘’‚‹›–—‐-…·/\\|*#@%^+=~_"
+
+
 def words(text: str) -> list[str]:
     """The words of any text as they stand in it: what _WORD_PATTERN finds, faster.
 
@@ -319,6 +324,11 @@ def words(text: str) -> list[str]:
     for piece in text.split():
         if piece.isalnum():
             found.append(piece)
+            continue
+        # Punctuation around a word ("Кабуле," «Душанбе») can be no part of one.
+        word = piece.strip(_EDGE_PUNCTUATION)
+        if word.isalnum():
+            found.append(word)
         else:
             found.extend(pattern.findall(piece))
     return found
