@@ -131,7 +131,15 @@ import rapidfuzz  # noqa: E402
 from anyascii import anyascii  # noqa: E402
 from rapidfuzz import fuzz  # noqa: E402
 
-from bot.matching import alias_forms, alias_index, lint, name_rules, normalize, risk  # noqa: E402
+from bot.matching import (  # noqa: E402
+    alias_forms,
+    alias_index,
+    lint,
+    name_rules,
+    normalize,
+    risk,
+    spelling,
+)
 from bot.matching.matcher import Matcher  # noqa: E402
 from bot.matching.watchlists import load_watchlists  # noqa: E402
 from bot.models import Entity  # noqa: E402
@@ -982,7 +990,7 @@ def write_watchlist(entities: list[Entity], directory: Path) -> None:
 
 def clear_matching_caches() -> None:
     """Empty the matcher's per-string caches, so a load is timed as in a fresh process."""
-    for module in (alias_forms, alias_index, lint, name_rules, normalize, risk):
+    for module in (alias_forms, alias_index, lint, name_rules, normalize, risk, spelling):
         for value in vars(module).values():
             if callable(getattr(value, "cache_clear", None)):
                 value.cache_clear()

@@ -34,17 +34,9 @@ from bot.matching.name_rules import (
     TRAILING_GENERIC,
     fuzzy_score,
 )
-from bot.matching.normalize import (
-    MIN_SURNAME_STEM,
-    consonants,
-    letter_count,
-    phrase_words,
-    scan,
-    skeleton,
-    surname_stem,
-    vowel_class,
-)
+from bot.matching.normalize import letter_count, phrase_words, scan
 from bot.matching.risk import PHRASE_WORDS, RISKY_WORDS
+from bot.matching.spelling import MIN_SURNAME_STEM, consonants, skeleton, surname_stem, vowel_class
 from bot.models import Entity
 
 VOWELS_RE = re.compile(r"[aeiou]")

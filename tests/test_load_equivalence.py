@@ -27,7 +27,8 @@ from hypothesis import strategies as st
 from bot.errors import ConfigError
 from bot.matching import alias_forms, lint, name_rules, risk
 from bot.matching.alias_index import AliasIndex
-from bot.matching.normalize import letter_count, phrase_words, skeleton
+from bot.matching.normalize import letter_count, phrase_words
+from bot.matching.spelling import skeleton
 from bot.matching.watchlists import (
     alias_collisions,
     load_watchlists,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import random
 
-from bot.matching import normalize
+from bot.matching import normalize, spelling
 from bot.matching.matcher import Matcher
 from bot.matching.name_rules import CACHE_LIMIT, WORD_CACHE_LIMIT
 from tests.test_match_prefilter import ENTITIES
@@ -34,7 +34,7 @@ def test_per_word_caches_stay_bounded_over_an_endless_vocabulary() -> None:
     for cache in (index.anchor_cache, index.vowel_cache, index.foreign_forms):
         assert len(cache) <= CACHE_LIMIT + 1
     assert len(normalize._FOLDED) <= normalize.TEXT_WORD_CACHE
-    for cached in (normalize.skeleton, normalize.consonants):
+    for cached in (spelling.skeleton, spelling.consonants):
         info = cached.cache_info()
         assert info.maxsize == normalize.TEXT_WORD_CACHE
         assert info.currsize <= normalize.TEXT_WORD_CACHE

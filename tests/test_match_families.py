@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.matching.matcher import Matcher
-from bot.matching.normalize import skeleton, surname_stem, vowel_class
+from bot.matching.spelling import skeleton, surname_stem, vowel_class
 from bot.models import Entity, Match
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -36,8 +36,9 @@ from bot.matching.name_rules import (
     head,
     same_start,
 )
-from bot.matching.normalize import Tokens, scan, skeleton
+from bot.matching.normalize import Tokens, scan
 from bot.matching.resolve import better
+from bot.matching.spelling import skeleton
 from bot.models import Entity, Match
 
 

@@ -18,7 +18,7 @@ from rapidfuzz.distance import OSA
 
 from bot.matching.alias_index import AliasIndex
 from bot.matching.name_rules import allowed_edits, capitalised, deletions, head, same_start
-from bot.matching.normalize import skeleton, undoubled, vowel_class
+from bot.matching.spelling import skeleton, undoubled, vowel_class
 from bot.models import Entity
 from tests.test_match_prefilter import ENTITIES
 
@@ -43,8 +43,8 @@ def test_vowel_class_is_the_two_regex_version(word: str) -> None:
 
 
 def _old_skeleton(folded: str) -> str:
-    """normalize.skeleton before the "ow" and "h" tests and undoubled (its rules, its order)."""
-    from bot.matching import normalize as n
+    """spelling.skeleton before the "ow" and "h" tests and undoubled (its rules, its order)."""
+    from bot.matching import spelling as n
 
     if folded in n._CONNECTORS:
         return n._CONNECTORS[folded]

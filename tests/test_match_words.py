@@ -34,7 +34,8 @@ from bot.matching.name_rules import (
     head,
     join_skeleton,
 )
-from bot.matching.normalize import LINK_WORDS, scan, skeleton
+from bot.matching.normalize import scan
+from bot.matching.spelling import LINK_WORDS, skeleton
 from bot.models import Match
 from tests.test_match_prefilter import ENTITIES, _text
 

@@ -21,8 +21,9 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from bot.matching.name_rules import strict_rule
-from bot.matching.normalize import letter_count, phrase_words, skeleton
+from bot.matching.normalize import letter_count, phrase_words
 from bot.matching.risk import dropped_symbols, reasons_of
+from bot.matching.spelling import skeleton
 
 # Every ASCII character that is not a letter or a digit: deleted from an ASCII
 # alias's bytes, what is left is its letter count, in one C call.

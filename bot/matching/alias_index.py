@@ -45,16 +45,9 @@ from bot.matching.name_rules import (
     without_connectors,
     without_trailing_generic,
 )
-from bot.matching.normalize import (
-    MIN_SURNAME_STEM,
-    ascii_word,
-    consonants,
-    scan,
-    skeleton,
-    surname_stem,
-    vowel_class,
-)
+from bot.matching.normalize import ascii_word, scan
 from bot.matching.risk import RISKY_WORDS, literal_pattern
+from bot.matching.spelling import MIN_SURNAME_STEM, consonants, skeleton, surname_stem, vowel_class
 from bot.models import Entity
 
 

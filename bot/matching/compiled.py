@@ -33,6 +33,7 @@ from types import ModuleType
 # The modules setup.py compiles (bot.matching.<name>), as one mypyc group.
 MODULES = (
     "normalize",
+    "spelling",
     "name_rules",
     "alias_index",
     "exact",

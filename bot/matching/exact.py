@@ -22,8 +22,8 @@ from bot.matching.name_rules import (
     deletions,
     join_skeleton,
 )
-from bot.matching.normalize import (
-    CONSONANTAL,
+from bot.matching.normalize import CONSONANTAL
+from bot.matching.spelling import (
     LINK_WORDS,
     consonants,
     skeleton,

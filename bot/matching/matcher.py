@@ -7,7 +7,7 @@ Three rules keep variants in and false alarms out, whatever the watchlist:
   (four letters or fewer, or a capital after the first letter: ISKP, HuM, LeT)
   compare the *cased* tokens, so "HuM" does not fire on "hum".
 * **Spelling variants are equal skeletons.** Longer aliases compare a
-  transliteration skeleton of each word (normalize.skeleton: Tehreek = Tehrik,
+  transliteration skeleton of each word (spelling.skeleton: Tehreek = Tehrik,
   Tadzhikistan = Tajikistan) with the words joined, so hyphens and spaces do
   not matter (Hizbul Mujahideen = Hizb-ul-Mujahideen).
 * **Fuzzy only where the name is long enough to afford it.** A remaining
@@ -46,16 +46,10 @@ from bot.matching.name_rules import (
     head,
     is_strict,
 )
-from bot.matching.normalize import (
-    Tokens,
-    ascii_words,
-    one_token_each,
-    scan,
-    skeleton,
-    transliterated,
-)
+from bot.matching.normalize import Tokens, ascii_words, one_token_each, scan, transliterated
 from bot.matching.plausible import context_met, outermost, plausible, vetoed
 from bot.matching.resolve import best_per_entity
+from bot.matching.spelling import skeleton
 from bot.models import Entity, Item, Match
 
 # Imported from here by the rest of the bot and the tests.

@@ -14,7 +14,8 @@ from functools import lru_cache
 from typing import Final
 
 from bot.matching.common import COMMON_WORDS
-from bot.matching.normalize import CONNECTOR_WORDS, LINK_WORDS, letter_count, phrase_words, skeleton
+from bot.matching.normalize import letter_count, phrase_words
+from bot.matching.spelling import CONNECTOR_WORDS, LINK_WORDS, skeleton
 
 PERSON: Final = "person"
 

@@ -11,7 +11,7 @@ import re
 from functools import lru_cache
 
 from bot.matching.common import COMMON_WORDS
-from bot.matching.normalize import skeleton
+from bot.matching.spelling import skeleton
 
 # --- Words ---------------------------------------------------------------
 
