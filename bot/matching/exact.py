@@ -155,7 +155,7 @@ def variants(index: AliasIndex, f: Field) -> list[Mention]:
     cache = index.vowel_cache
     if len(cache) > CACHE_LIMIT:
         cache.clear()
-    # Only words that can begin a family are visited (the VARIANT flag,
+    # Only words that can begin a family are visited (the VARIANT bit,
     # decided once per distinct word); the rest of a text never reaches the loop.
     for i in f.word_positions(index)[1]:
         if not capitalised(cased[i]) or toks.foreign[i]:

@@ -34,7 +34,7 @@ def fuzzy(index: AliasIndex, f: Field, skip: set[str]) -> list[Mention]:
     tried: set[tuple[int, int, int, int]] = set()
     toks, skel = f.tokens, f.skel
     cased, folded, heads, n = toks.cased, toks.folded, f.word_heads(), len(skel)
-    # Only words flagged FUZZY (decided once per distinct word) have hits.
+    # Only words with the FUZZY bit (decided once per distinct word) have hits.
     for i in f.word_positions(index)[2]:
         right = heads[i + 1] if i + 1 < n else None
         right_up = right is not None and capitalised(cased[i + 1])
