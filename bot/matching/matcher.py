@@ -46,7 +46,13 @@ from bot.matching.name_rules import (
     head,
     is_strict,
 )
-from bot.matching.normalize import Tokens, ascii_words, one_token_each, scan, transliterated
+from bot.matching.normalize import (
+    Tokens,
+    ascii_words,
+    one_token_each,
+    spanned_tokens,
+    transliterated,
+)
 from bot.matching.plausible import context_met, outermost, plausible, vetoed
 from bot.matching.resolve import best_per_entity
 from bot.matching.spelling import skeleton
@@ -79,7 +85,7 @@ def field(index: AliasIndex, name: str, text: str) -> Field:
             cased, folded, skel, heads, at, abbreviated = _columns(index, single[0])
             toks = Tokens.from_words(text, raw, cased, folded, single[1])
         else:
-            toks = scan(text)
+            toks = spanned_tokens(text, raw, forms)
             _, _, skel, heads, at, abbreviated = _columns(index, toks.cased)
     if abbreviated:
         at = _abbreviations(index, toks.cased, skel, heads, at)

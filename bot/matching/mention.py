@@ -59,7 +59,8 @@ class Field:
 
 
 def positions(bits: list[int]) -> Positions:
-    """Positions from each word's AliasIndex.word_bits."""
+    """Positions from each word's AliasIndex.word_bits: the plain form of what
+    matcher._columns builds inline, word by word, on the hot path."""
     return (
         [k for k, b in enumerate(bits) if b & EXACT],
         [k for k, b in enumerate(bits) if b & VARIANT],

@@ -91,10 +91,9 @@ MIN_FUZZY_CONSONANTS: Final = 7  # ...and this long to allow one consonant edit
 MIN_VOWEL_CLASS_CONSONANTS: Final = (4, 6)
 MIN_VOWEL_CLASS_WORD: Final = 7  # letters of a one-word name: Khost is not Khust
 CACHE_LIMIT = 20_000
-# The per-word records (AliasIndex.word) hold more
-# per entry; news is Zipfian, so fewer entries keep nearly every hit and bound the
-# memory for a bot that runs for weeks (with normalize's caches, about 30 MiB when
-# all are full: bench/match_memory.py).
+# The per-word records (AliasIndex.word) hold more per entry; news is Zipfian, so
+# fewer entries keep nearly every hit and bound the memory for a bot that runs for
+# weeks (with the other caches, about 24 MiB when all are full: bench/match_memory.py).
 WORD_CACHE_LIMIT = 20_000
 
 

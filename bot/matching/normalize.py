@@ -22,7 +22,7 @@ from bot.matching.unicode_marks import mark_class
 # Entries of each cache of per-word results (skeletons, stems, folded forms …). A
 # long-running bot meets an endless vocabulary of names; news is Zipfian, so a day's
 # common words fit and every cache stays bounded: with name_rules' limits, all the
-# matching caches full add about 26 MiB to the process (issue 13's 250 MB budget).
+# matching caches full add about 24 MiB to the process (issue 13's 250 MB budget).
 TEXT_WORD_CACHE: Final = 25_000
 
 
@@ -364,8 +364,12 @@ def scan(text: str) -> Tokens:
     single = one_token_each(forms)
     if single is not None:  # one token per word: lazy offsets
         return Tokens.from_words(text, raw, single[0], list(map(str.lower, single[0])), single[1])
-    # Some word transliterates to several tokens (or none: Правительство is
-    # "Pravitel'stvo", two), each with the word's span.
+    return spanned_tokens(text, raw, forms)
+
+
+def spanned_tokens(text: str, raw: list[str], forms: list[WordForms]) -> Tokens:
+    """The tokens of non-ASCII text where some word transliterates to several tokens
+    (or none: Правительство is "Pravitel'stvo", two), each with its word's span."""
     out = Tokens()
     folded, cased, starts, ends, foreigns = (
         out.folded, out.cased, out.starts, out.ends, out.foreign
