@@ -21,6 +21,7 @@ from typing import TextIO, cast
 from bot.cli import check, digest, match, migrate, ops, run
 from bot.cli.common import setup_logging
 from bot.errors import BotError, ConfigError, ConfigErrors
+from bot.heap import skip_exit_collection
 from bot.logs import LOG_FORMATS
 
 log = logging.getLogger("bot")
@@ -191,4 +192,6 @@ def _command(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    skip_exit_collection()
+    sys.exit(code)

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from bot.app_control import AppControl
 from bot.app_shared import SharedWork
 from bot.app_sinks import make_sinks
-from bot.app_warmup import StoryWarmUp, poll_gate, together
+from bot.app_warmup import StoryWarmUp, in_turn, poll_gate, polls_at_once, together
 from bot.app_watchlists import Watchlists
 from bot.chat.base import Sink, connection_state
 from bot.commands import Commands
@@ -358,16 +358,11 @@ class App:
         a running bot owns delivery from this database)."""
         if self.shared is not None:  # only the due feeds no other instance holds
             return CycleReport(await self.shared.run_once(deliver))
-        outcomes = await asyncio.gather(
-            *(
-                self.poll_feed(f)
-                for f in list(self.feeds.values())
-                if not self.states[f.url].disabled_reason
-            )
-        )
+        feeds = [f for f in self.feeds.values() if not self.states[f.url].disabled_reason]
+        outcomes = await in_turn(feeds, self.poll_feed, polls_at_once(self.settings.bot))
         if deliver:
             await self.outbox.drain()
-        return CycleReport(list(outcomes))
+        return CycleReport(outcomes)
 
     async def run_forever(self, stop: asyncio.Event) -> None:
         """Poll each feed on its schedule and deliver continuously until `stop` is set."""

@@ -26,9 +26,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar, cast
 
 from bot.config import BotSettings
 from bot.storage.base import StoryMember
@@ -49,13 +49,42 @@ class Members(Protocol):
     ) -> Awaitable[Sequence[StoryMember]]: ...
 
 
+T = TypeVar("T")
+R = TypeVar("R")
+
 #: Polls past their start at once, per fetch slot (`max_concurrency`): see the docstring.
 POLLS_PER_FETCH_SLOT = 2
 
 
-def poll_gate(settings: BotSettings) -> asyncio.Semaphore:
+def polls_at_once(settings: BotSettings) -> int:
     """The bound on polls past their start at once (the module docstring's first cycle)."""
-    return asyncio.Semaphore(POLLS_PER_FETCH_SLOT * settings.max_concurrency)
+    return POLLS_PER_FETCH_SLOT * settings.max_concurrency
+
+
+def poll_gate(settings: BotSettings) -> asyncio.Semaphore:
+    """`polls_at_once` as the semaphore every poll passes (the feed loops of `run`)."""
+    return asyncio.Semaphore(polls_at_once(settings))
+
+
+async def in_turn(items: Sequence[T], work: Callable[[T], Awaitable[R]], at_once: int) -> list[R]:
+    """`work(item)` for every item, at most `at_once` running at a time; results in order.
+
+    Why not one task per item behind a semaphore (`gather` over all of them): a cycle
+    of `once` over 1,000 feeds then made 1,000 tasks, 900 of which waited in the
+    semaphore's queue and were woken one by one, ~15 µs of event-loop work each, a
+    twentieth of an unchanged feed's poll. Here `at_once` tasks take the next item
+    as they finish one. An exception ends its task's turn and comes out of `gather`,
+    as it would have; the others finish their items.
+    """
+    results: list[R | None] = [None] * len(items)
+    positions = iter(range(len(items)))  # shared: each position is taken once
+
+    async def take_turns() -> None:
+        for i in positions:
+            results[i] = await work(items[i])
+
+    await asyncio.gather(*(take_turns() for _ in range(min(at_once, len(items)))))
+    return cast(list[R], results)
 
 
 class StoryWarmUp:
