@@ -11,7 +11,8 @@ feedparser gives (a dict per entry with `title`, `title_detail`, `summary`,
 `content`, `link`, `id`, `published_parsed`, …) and bot/feeds/parse.py turns
 either into Items with one piece of code. Dates go through feedparser's own
 date parser, relative URIs through its own `_urljoin`, "is this RSS title
-HTML?" through its own `lookslikehtml`.
+HTML?" through its own `lookslikehtml` (bot/feeds/feedparser_rules.py, which
+has them without importing all of feedparser).
 
 Why it declines so readily: anything it is not sure to read exactly as
 feedparser does (a DOCTYPE, an encoding other than UTF-8/ASCII, `xml:base`,
@@ -38,6 +39,7 @@ from typing import Any
 from lxml import etree
 
 from bot.feeds.entry_digests import code_version, entry_digest
+from bot.feeds.feedparser_rules import looks_like_html, make_safe_absolute_uri, parse_date, urljoin
 from bot.safe_xml import hardened_parser
 
 ATOM = "http://www.w3.org/2005/Atom"
@@ -223,8 +225,6 @@ def read_fast(
 
 
 def _parse(body: bytes, base_url: str, known: frozenset[str] = frozenset()) -> FastRead:
-    from feedparser.urls import make_safe_absolute_uri
-
     head = body[:4096].lower()
     if b"<!doctype" in head or b"<!entity" in body.lower() or b"xml:base" in body:
         raise Decline
@@ -262,15 +262,11 @@ class _Reader:
     """Reads one entry (or channel) element into feedparser's dict shape."""
 
     def __init__(self, base: str, utf8: bool, known: frozenset[str] = frozenset()) -> None:
-        from feedparser.datetimes import _parse_date
-        from feedparser.mixin import _FeedParserMixin
-        from feedparser.urls import _urljoin
-
         self.base = base
         self.utf8 = utf8
-        self.parse_date = _parse_date
-        self.urljoin = _urljoin
-        self.lookslikehtml = _FeedParserMixin.looks_like_html
+        self.parse_date = parse_date
+        self.urljoin = urljoin
+        self.lookslikehtml = looks_like_html
         # feedparser's `hasContent` flag: set by content (or a repeated summary)
         # in the channel, cleared only at an item's end, so it leaks into the
         # next item. Read in document order while reading the header.
