@@ -23,6 +23,8 @@ from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
 import tomli  # the compiled build of tomllib: bot.toml is read at every start
 
+from bot.config_values import hand_over_toml
+
 REDACTED = "[redacted]"
 
 #: Slack tokens (bot xoxb-, user xoxp-, app-level xapp-, and the rarer xoxa-/xoxr-/xoxe-)
@@ -106,10 +108,11 @@ def redact_url(url: str) -> str:
 
 def prescan_config(path: str | Path) -> ConfigPrescan:
     try:
-        with open(path, "rb") as f:
-            data = tomli.load(f)
+        raw = Path(path).read_bytes()
+        data = tomli.loads(raw.decode("utf-8-sig"))
     except (OSError, tomli.TOMLDecodeError, UnicodeDecodeError, ValueError):
         return ConfigPrescan(None, DEFAULT_SECRET_ENVS)
+    hand_over_toml(raw, data)  # the config loader reads the same file next
     bot = data.get("bot")
     log_format = bot.get("log_format") if isinstance(bot, dict) else None
     database = bot.get("database") if isinstance(bot, dict) else None
