@@ -23,6 +23,7 @@ from bot.cli.common import setup_logging
 from bot.errors import BotError, ConfigError, ConfigErrors
 from bot.heap import skip_exit_collection
 from bot.logs import LOG_FORMATS
+from bot.tls import import_aiohttp
 
 log = logging.getLogger("bot")
 
@@ -134,6 +135,8 @@ def _database_named_in(args: argparse.Namespace) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # Before anything imports aiohttp: its TLS contexts load certificates when first used.
+    import_aiohttp()
     with _output(args):
         setup_logging("INFO")
         return _command(args)
