@@ -218,3 +218,19 @@ def test_the_channel_content_flag_is_part_of_the_context() -> None:
     assert plain is not None and flagged is not None
     assert plain.entries != flagged.entries  # the flag changes the reading…
     assert plain.digests != flagged.digests  # …so the digest differs
+
+
+def test_the_digester_gives_entry_digests_digests() -> None:
+    """EntryDigester is entry_digest made cheaper for many entries: the same strings."""
+    from lxml import etree
+
+    from bot.feeds.entry_digests import EntryDigester, entry_digest
+
+    items = etree.fromstring(
+        b"<rss><channel><item><title>a</title></item><item><title>b &amp; c</title>"
+        b"<description>&lt;p&gt;x&lt;/p&gt;</description></item><item/></channel></rss>"
+    ).findall("channel/item")
+    digest_of = EntryDigester(b"context")
+    for suffix in (b"\0T", b"\0F", b"\0?", b"\0T"):
+        for item in items:
+            assert digest_of(suffix, item) == entry_digest(b"context" + suffix, item)

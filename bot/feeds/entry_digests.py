@@ -11,11 +11,13 @@ colliding with one of a feed's ~50 known digests is a 2^-90 event.
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import importlib.util
 import re
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from lxml import etree
 
@@ -76,6 +78,30 @@ def entry_digest(context: bytes, element: etree._Element) -> str:
     h = hashlib.blake2b(context, digest_size=12)
     h.update(etree.tostring(element, with_tail=False))
     return base64.b64encode(h.digest()).decode("ascii")
+
+
+class EntryDigester:
+    """`entry_digest` for the entries of one document, whose contexts share a start.
+
+    The same digests, cheaper: a hash fed each distinct context once is copied for
+    each entry, and the digest is encoded without base64's Python wrapper. A changed
+    feed's 50 entries are all digested to find its new ones; this was a fifth of
+    such a document's parse (bench/parse_speed.py).
+    """
+
+    def __init__(self, context: bytes) -> None:
+        self._context = context
+        self._started: dict[bytes, Any] = {}  # context suffix -> hash fed the context
+
+    def __call__(self, suffix: bytes, element: etree._Element) -> str:
+        started = self._started.get(suffix)
+        if started is None:
+            started = self._started[suffix] = hashlib.blake2b(
+                self._context + suffix, digest_size=12
+            )
+        h = started.copy()
+        h.update(etree.tostring(element, with_tail=False))
+        return binascii.b2a_base64(h.digest(), newline=False).decode("ascii")
 
 
 def split_digests(text: str) -> frozenset[str]:

@@ -38,7 +38,7 @@ from typing import Any
 
 from lxml import etree
 
-from bot.feeds.entry_digests import code_version, entry_digest
+from bot.feeds.entry_digests import EntryDigester, code_version
 from bot.feeds.feedparser_rules import looks_like_html, make_safe_absolute_uri, parse_date, urljoin
 from bot.safe_xml import hardened_parser
 
@@ -291,10 +291,11 @@ class _Reader:
             (code_version(), kind, self.base.encode("utf-8", "surrogatepass"), b"%d" % self.utf8)
         )
         known = self.known
+        digest_of = EntryDigester(context)
         read: list[dict[str, Any]] = []
         digests: list[str] = []
         for index, element in enumerate(elements):
-            digest = entry_digest(context + self._content_context(index), element)
+            digest = digest_of(self._content_context(index), element)
             digests.append(digest)
             if digest in known:
                 continue
