@@ -142,9 +142,11 @@ _NO_UNDERSCORE = st.text(
 
 @settings(derandomize=True, database=None, max_examples=300)
 @given(_NO_UNDERSCORE)
-def test_split_without_underscore_equals_the_word_pattern(text: str) -> None:
-    """The one-class pattern scan() uses when a text has no "_" splits exactly as _WORD."""
-    assert normalize.word_split_no_underscore().split(text) == normalize._word_split().split(text)
+def test_word_runs_find_what_the_word_pattern_finds(text: str) -> None:
+    """The character loop words() uses for a piece with punctuation finds exactly _WORD's
+    words (and with "_" in the text too)."""
+    assert normalize.word_runs(text) == _WORD.findall(text)
+    assert normalize.word_runs(text + "_x_" + text) == _WORD.findall(text + "_x_" + text)
 
 
 def test_the_stored_mark_class_is_what_unicodedata_says() -> None:

@@ -12,7 +12,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import lru_cache
 from typing import Final, TypeVar, cast
 
 from anyascii import anyascii
@@ -30,24 +30,11 @@ _MARK: Final = mark_class()
 _LETTERS: Final = rf"[^\W_](?:[^\W_]|[{_MARK}])*"
 # A word is letters/digits (with their marks), optionally joined by apostrophes
 # (Shi'ite, Rahmon's); "&" is its own token so "Trade & Development" meets
-# "Trade and Development". The patterns over all of Unicode are compiled when first
-# needed (non-ASCII text): with their 2,000-character mark class, about 1.5 ms each
-# that a process reading only ASCII feeds never pays.
+# "Trade and Development". The definition of a word: `words` finds the same without
+# compiling it (its 2,000-character mark class took ~7 ms to compile, in every process
+# whose watchlists or feeds hold a non-ASCII word with punctuation inside).
 _WORD_PATTERN: Final = rf"{_LETTERS}(?:['’‘ʼ`]{_LETTERS})*|&"
-
-
-@cache
-def _word_split() -> re.Pattern[str]:
-    """_WORD_PATTERN capturing, for re.split: separators and words in turn, covering the text."""
-    return re.compile(f"({_WORD_PATTERN})")
-
-
-@cache
-def word_split_no_underscore() -> re.Pattern[str]:
-    """The same split for text without "_": a word's letters and marks as one character
-    class (\\w holds "_", hence the condition), which re scans in one step per character
-    instead of trying two alternatives each time: non-ASCII text splits in 0.6 of the time."""
-    return re.compile(rf"([^\W_][\w{_MARK}]*+(?:['’‘ʼ`][^\W_][\w{_MARK}]*+)*+|&)")
+_WORD_APOSTROPHES: Final = "'’‘ʼ`"
 
 
 _APOSTROPHES: Final = re.compile(r"['’‘ʼ`]")
@@ -319,7 +306,6 @@ def words(text: str) -> list[str]:
     with punctuation in them are searched with the pattern (its 2,000-character
     mark class makes a search of the whole text the slow part of scan()).
     """
-    pattern = _word_split() if "_" in text else word_split_no_underscore()
     found: list[str] = []
     for piece in text.split():
         if piece.isalnum():
@@ -330,7 +316,44 @@ def words(text: str) -> list[str]:
         if word.isalnum():
             found.append(word)
         else:
-            found.extend(pattern.findall(piece))
+            found.extend(word_runs(piece))
+    return found
+
+
+def _is_mark(c: str) -> bool:
+    """In _MARK: a combining mark (category M) of the Basic Multilingual Plane."""
+    return "\u0300" <= c <= "\uffff" and unicodedata.category(c)[0] == "M"
+
+
+def word_runs(text: str) -> list[str]:
+    """_WORD_PATTERN's findall, by one pass over the characters: a word starts at a letter
+    or digit (str.isalnum, the pattern's `[^\\W_]`), goes on over letters, digits and
+    marks, and over an apostrophe that has a letter or digit after it; "&" alone is a
+    word. No backtracking can change what the pattern finds (an apostrophe is neither a
+    letter nor a mark), so the longest run is its match. tests/test_scan_reference.py
+    holds it to the pattern on arbitrary text."""
+    found: list[str] = []
+    i = 0
+    n = len(text)
+    while i < n:
+        c = text[i]
+        if c == "&":
+            found.append(c)
+            i += 1
+            continue
+        if not c.isalnum():
+            i += 1
+            continue
+        j = i + 1
+        while True:
+            while j < n and (text[j].isalnum() or _is_mark(text[j])):
+                j += 1
+            if j + 1 < n and text[j] in _WORD_APOSTROPHES and text[j + 1].isalnum():
+                j += 2
+                continue
+            break
+        found.append(text[i:j])
+        i = j
     return found
 
 
