@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl, urlsplit
 import tomli
 
 from bot.errors import ConfigError
+from bot.toml_handover import take_handed_over
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
 _DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -270,28 +271,6 @@ def _describe(value: Any) -> str:
     return f"{names.get(type(value), type(value).__name__)} ({value!r})"[:120]
 
 
-#: A parse made before the config is loaded, handed to the loader (`hand_over_toml`).
-_handed_over: tuple[bytes, dict[str, Any]] | None = None
-
-
-def hand_over_toml(raw: bytes, data: dict[str, Any]) -> None:
-    """Keep `data`, parsed from `raw`, for the next `read_toml` of the same bytes.
-
-    Why: the log set-up reads bot.toml before the config is loaded (bot/redact.py's
-    prescan) and the loader read the same bytes again: ~6 ms of CPU at every start
-    with 1,000 feeds. Handed over once: the loader takes it (and may change it), and
-    a file changed in between does not match and is parsed again.
-    """
-    global _handed_over
-    _handed_over = (raw, data)
-
-
-def _take_handed_over(raw: bytes) -> dict[str, Any] | None:
-    global _handed_over
-    handed, _handed_over = _handed_over, None
-    return handed[1] if handed is not None and handed[0] == raw else None
-
-
 def read_toml(
     path: Path, what_fix: str = "pass --config PATH or create bot.toml"
 ) -> dict[str, Any]:
@@ -305,7 +284,7 @@ def read_toml(
         raise ConfigError(str(path), "", "is a folder, not a file", what_fix) from None
     except OSError as e:
         raise ConfigError(str(path), "", f"cannot read the file ({e.strerror})") from None
-    handed = _take_handed_over(raw)
+    handed = take_handed_over(raw)
     if handed is not None:
         return handed
     try:

@@ -23,7 +23,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
 import tomli  # the compiled build of tomllib: bot.toml is read at every start
 
-from bot.config_values import hand_over_toml
+from bot.toml_handover import hand_over_toml
 
 REDACTED = "[redacted]"
 

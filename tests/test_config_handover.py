@@ -8,7 +8,7 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot import config_values
+from bot import toml_handover
 from bot.config import load_config
 from bot.config_values import http_url_problem, read_toml
 from bot.redact import prescan_config
@@ -27,10 +27,10 @@ def test_the_prescans_parse_is_what_the_loader_reads(tmp_path: Path) -> None:
     path = tmp_path / "bot.toml"
     path.write_text(CONFIG.format(db=tmp_path / "x.sqlite3"))
     assert prescan_config(path).log_format == "json"
-    handed = config_values._handed_over
+    handed = toml_handover._handed_over
     assert handed is not None
     assert read_toml(path) is handed[1]  # taken, not parsed again
-    assert config_values._handed_over is None
+    assert toml_handover._handed_over is None
     assert read_toml(path) == handed[1]  # a later read parses the file itself
 
 

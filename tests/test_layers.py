@@ -49,6 +49,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "bot.ops.opml",
             "bot.safe_xml",
             "bot.heap",
+            "bot.tls",
+            "bot.toml_handover",
         ),
     ),
     ("config", ("bot.config",)),
