@@ -15,14 +15,14 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING
 
-from bot.app_control import AppControl
 from bot.app_shared import SharedWork
 from bot.app_sinks import make_sinks
 from bot.app_warmup import StoryWarmUp, in_turn, poll_gate, polls_at_once, together
 from bot.app_watchlists import Watchlists
 from bot.chat.base import Sink, connection_state
-from bot.commands import Commands
 from bot.config import FeedSettings, FirstPoll, Settings, database_label, parse_first_poll
 from bot.delivery.outbox import Outbox
 from bot.digest.model import Digest
@@ -33,7 +33,7 @@ from bot.feeds.fetch import Fetcher
 from bot.feeds.parse import ParserPool
 from bot.logs import channel_context, feed_context
 from bot.matching.matcher import Matcher
-from bot.metrics import CONTENT_TYPE, Metrics
+from bot.metrics import CONTENT_TYPE, NO_RECORDING, Metrics, NoRecording
 from bot.models import Entity, FeedState
 from bot.ops.health import STALE_AFTER_INTERVALS, cycle_complete, tick_seconds
 from bot.ops.http_status import Check, StatusServer
@@ -50,6 +50,10 @@ from bot.storage_health import (
     storage_advice,
 )
 from bot.stories import StoryTracker
+
+if TYPE_CHECKING:
+    from bot.app_control import AppControl
+    from bot.commands import Commands
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +94,7 @@ class App:
         sinks: dict[str, Sink],
         clock: Callable[[], datetime] = utcnow,
         watchlists: LoadedWatchlists | None = None,
+        metrics: bool | None = None,
     ) -> None:
         self.settings = settings
         self.storage = storage
@@ -105,14 +110,15 @@ class App:
         self.mutes: dict[str, datetime | None] = {}
         self._stop: asyncio.Event | None = None
         self._feed_tasks: dict[str, asyncio.Task[None]] = {}
-        # Commands reach the application only through the control port.
-        self.control = AppControl(self)
-        self.commands = Commands(self.control)
         self.stories = StoryTracker(settings.bot.story_window)
         self.warm_up = StoryWarmUp(self.stories)  # index rebuilt after start-up
         self.polls = poll_gate(settings.bot)  # a bound on a big cycle's memory
         self.health = StorageHealth(database_label(settings.bot.database))
-        self.metrics = Metrics(sorted({c.platform for c in settings.channels}))
+        # Kept where they can be read, [bot] listen (`run`): else Prometheus' import and
+        # counters are waste, ~15 ms of every `once` (bench/pipeline_ab.py).
+        keep = settings.bot.listen is not None if metrics is None else metrics
+        platforms = sorted({c.platform for c in settings.channels})
+        self.metrics: Metrics | NoRecording = Metrics(platforms) if keep else NO_RECORDING
         self.started_at = clock()
         self.last_cycle_at: datetime | None = None
         self.heartbeat_error: str | None = None  # the last heartbeat write failed: why
@@ -154,6 +160,20 @@ class App:
         # Several instances on one database divide the work (bot/app_shared.py).
         self.shared = SharedWork(self) if storage.shared else None
 
+    @cached_property
+    def control(self) -> AppControl:
+        """The control port, the commands' only way in; made when first asked for, so a
+        `once` (no commands) never imports the command modules (~10 ms)."""
+        from bot import app_control
+
+        return app_control.AppControl(self)
+
+    @cached_property
+    def commands(self) -> Commands:
+        from bot import commands  # the chat commands, over `control`
+
+        return commands.Commands(self.control)
+
     @classmethod
     @asynccontextmanager
     async def open(
@@ -162,9 +182,11 @@ class App:
         clock: Callable[[], datetime] = utcnow,
         sinks: dict[str, Sink] | None = None,
         watchlists: LoadedWatchlists | None = None,
+        metrics: bool | None = None,
     ) -> AsyncIterator[App]:
         """Open everything the bot needs; `sinks` replaces the configured ones (tests);
-        `watchlists` are preflight's, used if nothing they came from changed since."""
+        `watchlists` are preflight's, used if nothing they came from changed since;
+        `metrics` records Prometheus metrics (default: when [bot] listen serves them)."""
         async with AsyncExitStack() as stack:
             storage = await stack.enter_async_context(open_storage(settings.bot.database))
             fetcher = await stack.enter_async_context(Fetcher(settings.bot))
@@ -172,7 +194,7 @@ class App:
                 ParserPool(settings.bot.parser_workers, settings.bot.timeout)
             )
             sinks = sinks if sinks is not None else make_sinks(settings)
-            app = cls(settings, storage, fetcher, parsers, sinks, clock, watchlists)
+            app = cls(settings, storage, fetcher, parsers, sinks, clock, watchlists, metrics)
             stack.push_async_callback(app.warm_up.close)
             stack.push_async_callback(app.watchlists.close)
             try:
@@ -437,8 +459,9 @@ class App:
         if self.settings.bot.listen is None:
             return None
         host, port = self.settings.bot.listen
+        render = self.metrics.render if isinstance(self.metrics, Metrics) else lambda: b""
         server = StatusServer(
-            host, port, self.health_checks, self.metrics.render, CONTENT_TYPE, self.settings.path
+            host, port, self.health_checks, render, CONTENT_TYPE, self.settings.path
         )
         await server.start()
         return server

@@ -16,15 +16,6 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Protocol
 
-from prometheus_client import (
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    disable_created_metrics,
-    generate_latest,
-)
-
 from bot.errors import FetchError, ParseError
 
 #: Content-Type of `Metrics.render()`: the Prometheus text format 0.0.4, which
@@ -103,6 +94,15 @@ class Metrics:
     """The Prometheus Recorder; `render()` is the body of GET /metrics."""
 
     def __init__(self, sinks: Iterable[str] = ()) -> None:
+        # Imported here: a process that keeps no metrics (`once`) never loads the client.
+        from prometheus_client import (
+            CollectorRegistry,
+            Counter,
+            Gauge,
+            Histogram,
+            disable_created_metrics,
+        )
+
         # No `*_created` series: in the 0.0.4 text format they read as extra gauges
         # beside every counter. (A process-wide switch; this bot has no other metrics.)
         disable_created_metrics()
@@ -181,4 +181,6 @@ class Metrics:
         self.last_cycle.set(at.timestamp())
 
     def render(self) -> bytes:
+        from prometheus_client import generate_latest
+
         return generate_latest(self.registry)
