@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import os
 import ssl
+import subprocess
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -131,3 +132,13 @@ def test_a_deferred_context_loads_once_for_any_use_that_needs_certificates() -> 
     context.cert_store_stats()
     assert loads == [context]
     assert not any(name in context.__dict__ for name in NEEDS_CERTIFICATES)
+
+
+def test_the_command_line_imports_aiohttp_only_through_bot_tls() -> None:
+    """`main()` calls `import_aiohttp` first: nothing the command line imports at module
+    level may import aiohttp before it (its contexts would load their certificates)."""
+    code = "import sys, bot.__main__; print('aiohttp' in sys.modules)"
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "False"
