@@ -297,13 +297,20 @@ def read_toml(
         raise ConfigError(str(path), "", f"invalid TOML: {e}", "fix the syntax there") from None
 
 
+def has_white_space(text: str) -> bool:
+    """Whether any character of `text` is white space (str.isspace): str.split cuts at
+    exactly those, in C, where a generator over the characters cost 8 ms for 1,000 feed
+    URLs at every start."""
+    return bool(text) and text.split() != [text]
+
+
 def http_url_problem(url: str) -> tuple[str, str] | None:
     """What is wrong with an http(s) feed URL, as (problem, fix); None if nothing.
 
     urllib raises on some malformed URLs (an unclosed IPv6 bracket, a port
     out of range) only when a part is read, so every part is read here once.
     """
-    if url and url.split() != [url]:  # white space in it (str.split's, as str.isspace's)
+    if has_white_space(url):
         return f"{url!r} contains a space", "remove it or write it as %20"
     try:
         parts = urlsplit(url)
@@ -368,7 +375,7 @@ def postgres_url_problem(url: str) -> tuple[str, str] | None:
     scheme = url.partition("://")[0].lower()
     if scheme not in POSTGRES_SCHEMES:
         return f"{shown!r}: {scheme}:// is not a database this bot supports", POSTGRES_URL_HINT
-    if url and url.split() != [url]:  # white space in it (str.split's, as str.isspace's)
+    if has_white_space(url):
         return f"{shown!r} contains a space", "remove it (escape one inside a password as %20)"
     try:
         parts = urlsplit(url)
