@@ -6,10 +6,12 @@ import zlib
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from bot.config import BotSettings
+from bot.config import BotSettings, is_http_url
 from bot.errors import FetchError
-from bot.feeds.fetch import Fetcher, parse_retry_after
+from bot.feeds.fetch import Fetcher, _web_target, parse_retry_after
 from tests.feedserver import FeedServer, item, rss
 
 
@@ -105,3 +107,17 @@ async def test_untrusted_feeds_never_reach_private_addresses(
             await f.fetch(str(tmp_path / "local.rss"), untrusted=True)
     async with Fetcher(settings(tmp_path, allow_private_feeds=True)) as f:
         assert (await f.fetch(url, untrusted=True)).status == 200
+
+
+@given(st.text(max_size=40) | st.from_regex(r"\A[A-Za-z][A-Za-z0-9+.-]{0,6}:[^\s]{0,30}\Z"))
+def test_web_or_local_is_decided_as_the_config_decides(url: str) -> None:
+    """`_web_target` reads an address once (yarl) yet tells web from local exactly like
+    `is_http_url` (urllib), and never raises: a bad web address fails in the request."""
+    target = _web_target.__wrapped__(url)
+    assert (target is not None) == is_http_url(url)
+
+
+async def test_an_unreadable_web_address_is_a_fetch_error(tmp_path) -> None:
+    async with Fetcher(settings(tmp_path)) as f:
+        with pytest.raises(FetchError):
+            await f.fetch("http://[::1/feed.xml")
