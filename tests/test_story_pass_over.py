@@ -8,6 +8,7 @@ must leave the same index, field by field, and group every probe the same way.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import replace
 from datetime import datetime, timedelta
 from functools import cache
@@ -207,3 +208,71 @@ async def test_the_warm_up_reads_bare_members_and_reads_again_whole_when_a_key_r
         await warm.wait()
         assert asked == [since, None][:reads]
         assert _state(warm.tracker.index) == _state(_reference(members, now).index)
+
+
+def _needed(members: list[StoryMember]) -> list[StoryMember]:
+    """What storage reads with a `dated_before` (bot/storage/rows.py story_members_sql):
+    the bare members only of stories that have a member read whole, or whose key (feed
+    and guid) comes twice."""
+    kept = {m.story for m in members if not m.bare}
+    keys = Counter((m.item.feed_url, m.item.guid) for m in members)
+    return [
+        m
+        for m in members
+        if not m.bare or m.story in kept or keys[m.item.feed_url, m.item.guid] > 1
+    ]
+
+
+def _loaded(members: list[StoryMember], whole: list[StoryMember], now: datetime) -> StoryTracker:
+    """The warm-up's load: the members read, or all of them whole if one must be made."""
+    tracker = StoryTracker(WINDOW)
+    try:
+        tracker.load(members, now)
+    except BareMembers:
+        tracker = StoryTracker(WINDOW)
+        tracker.load(whole, now)
+    return tracker
+
+
+def _ranked(index: StoryIndex) -> dict[str, object]:
+    """`_state` with each member's number in the order of addition replaced by its rank:
+    members left out shift the numbers after them, never their order, which is all
+    `_age` compares (the next member added still gets a number above every one kept).
+    A story's start holds its member's number, the time heap that number plus one."""
+    state = _state(index)
+    starts = index._story_started.values()
+    numbers = sorted({n for _, n in starts} | {n - 1 for _, n, _ in index._by_time})
+    rank = {n: r for r, n in enumerate(numbers)}
+    state["story_started"] = {s: (w, rank[n]) for s, (w, n) in index._story_started.items()}
+    state["by_time"] = sorted((w, rank[n - 1], k) for w, n, k in index._by_time)
+    del state["added"], state["latest"]  # `latest` only bounds `_all_within_window`
+    return state
+
+
+@_SETTINGS
+@_MEMBER_CASES
+def test_leaving_out_bare_members_of_stories_without_a_whole_one_groups_alike(
+    choices: list[tuple[int, int, bool, int]], hours: int, step: int, twice: bool
+) -> None:
+    """The rebuild from what storage now reads leaves the index the full read leaves, up
+    to numbering, and groups every probe, and every probe added after it, alike."""
+    members = _chosen(choices, twice)
+    now = min(m.fetched_at for m in members) + timedelta(hours=hours)
+    bare = _bare(members, now - timedelta(seconds=WINDOW))
+    full, read = _loaded(bare, members, now), _loaded(_needed(bare), members, now)
+    assert _ranked(read.index) == _ranked(full.index)
+    for n, m in enumerate(members):
+        probe = Item(
+            m.item.feed_url,
+            f"{m.item.guid}-probe-{n}",
+            m.item.url + "?again",
+            m.item.title,
+            m.item.summary,
+            m.item.published,
+        )
+        candidate = _candidate(probe, sorted(m.entity_ids), now)
+        story = full.index.find(candidate)
+        assert read.index.find(candidate) == story
+        full.index.add(candidate, story or f"new-{n}")
+        read.index.add(candidate, story or f"new-{n}")
+    assert _ranked(read.index) == _ranked(full.index)

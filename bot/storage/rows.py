@@ -56,10 +56,12 @@ def entity_ids_from(text: str) -> frozenset[str]:
     return frozenset(m["entity_id"] for m in json.loads(text))
 
 
-def story_members_sql(since: str, dated_before: str, items: str = "items") -> str:
-    """The story members' query of both engines (placeholders given in their syntax;
-    `items`: how the engine names the table, SQLite with its index: BY_STORY_FETCHED_AT in
-    bot/storage/sqlite/stories.py).
+def story_members_sql(
+    since: str, dated_before: str, items: str = "items", may_be_bare: bool = True
+) -> str:
+    """The story members' query of both engines (placeholders given in their syntax, each
+    may appear twice; `items`: how the engine names the table, SQLite with its index:
+    BY_STORY_FETCHED_AT in bot/storage/sqlite/stories.py).
 
     A member dated (published, else fetched) more than a second before `dated_before`
     comes back bare: its text, matches, features, link and feed name are not read.
@@ -68,18 +70,34 @@ def story_members_sql(since: str, dated_before: str, items: str = "items") -> st
     members read by a `once` with news, reading the rest 0.02-0.03 s of its CPU
     (bench/pipeline_ab.py). The second keeps the boundary on Python's side: a member
     within it is read whole and the rebuild decides (`StoryTracker.loading`).
+
+    With `may_be_bare` (a `dated_before` is given), a bare member comes back only if
+    its story has a member that is not, or its key (feed and guid) comes twice: what a
+    passed-over member leaves, its part in its story's start, goes with a story left
+    without members (`StoryIndex.expire`), and its place in the order of addition only
+    ranks the members after it (`StoryIndex._age`), which leaving it out keeps; but a
+    member whose key comes again replaces the other, so those always come back (and
+    the rebuild then reads them all whole). The same `once` read those 2,530 members
+    for nothing: 0.03 CPU-s (issue 13). tests/test_story_pass_over.py holds the
+    rebuild from this read to the rebuild from every member.
     """
     bare = "CASE WHEN bare THEN NULL ELSE {} END"
     heavy = ("url", "title", "summary", "feed_name", "matches", "date_note", "story_features")
     columns = dict(zip(heavy, (bare.format(c) for c in heavy), strict=True))
+    dated = "coalesce(published, fetched_at)"
+    members = f"FROM {items} WHERE story IS NOT NULL AND fetched_at >= {since}"
+    needed = (
+        f"WHERE NOT bare OR story IN (SELECT story {members} AND {dated} >= {dated_before}) "
+        f"OR (feed_url, guid) IN (SELECT feed_url, guid {members} "
+        "GROUP BY feed_url, guid HAVING count(*) > 1) "
+    )
     return (
         f"SELECT feed_url, guid, {columns['url']}, {columns['title']}, {columns['summary']}, "
         f"published, {columns['feed_name']}, fetched_at, story, {columns['matches']}, "
         f"{columns['date_note']}, {columns['story_features']}, bare FROM ("
         "SELECT id, feed_url, guid, url, title, summary, published, feed_name, fetched_at, "
-        "story, matches, date_note, story_features, "
-        f"coalesce(published, fetched_at) < {dated_before} AS bare FROM {items} "
-        f"WHERE story IS NOT NULL AND fetched_at >= {since}) AS m ORDER BY id"
+        f"story, matches, date_note, story_features, {dated} < {dated_before} AS bare "
+        f"{members}) AS m {needed if may_be_bare else ''}ORDER BY id"
     )
 
 

@@ -29,7 +29,9 @@ class StoryStore(Protocol):
         self, since: datetime, dated_before: datetime | None = None
     ) -> list[StoryMember]:
         """Story members fetched since `since`, oldest first; those dated (published,
-        else fetched) over a second before `dated_before` may come back `bare`."""
+        else fetched) over a second before `dated_before` may come back `bare`, and
+        only where their story has a member that is not or their key comes twice (the
+        others a rebuild would only pass over: rows.story_members_sql)."""
         ...
 
     async def stories_since(self, since: datetime) -> list[StoryRecord]: ...

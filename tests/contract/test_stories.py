@@ -146,3 +146,20 @@ async def test_story_members_dated_over_a_second_before_the_cut_come_back_bare(
             frozenset(),
             None,
         )
+
+
+async def test_bare_members_come_back_only_for_stories_with_a_member_read_whole(
+    store: Storage,
+) -> None:
+    """A rebuild only passes bare members over, and what that leaves goes with a story
+    that keeps no member: such a story's members are left out altogether (`None`, the
+    whole read, still gives them all)."""
+    cut = NOW + timedelta(hours=1)
+    stories = {1: "old", 2: "mixed", 3: "old", 4: "mixed", 5: "new"}
+    dated = {1: NOW, 2: NOW, 3: NOW, 4: cut + timedelta(minutes=5), 5: cut + timedelta(hours=1)}
+    items = [replace(item(n), published=dated[n]) for n in stories]
+    by_guid = {i.guid: stories[n] for n, i in zip(stories, items, strict=True)}
+    await ingest(store, items, plan=alert_to(story=lambda i: by_guid[i.guid]))
+    read = await store.story_members_since(NOW, cut)
+    assert [(m.story, m.bare) for m in read] == [("mixed", True), ("mixed", False), ("new", False)]
+    assert len(await store.story_members_since(NOW)) == 5

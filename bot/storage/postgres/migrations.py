@@ -217,6 +217,13 @@ MIGRATIONS: list[str] = [
     """
     CREATE INDEX items_story_fetched_at ON items(fetched_at) WHERE story IS NOT NULL;
     """,
+    # 4 (SQLite's 14): the same index with each member's date, story and key, so the members
+    # a rebuild would only pass over are left out from the index (story_members_sql).
+    """
+    DROP INDEX items_story_fetched_at;
+    CREATE INDEX items_story_fetched_at ON items(fetched_at, published, story, feed_url, guid)
+        WHERE story IS NOT NULL;
+    """,
 ]
 
 

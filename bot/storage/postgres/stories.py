@@ -77,9 +77,11 @@ class StoryRepository(PostgresConnection):
     ) -> list[StoryMember]:
         """Items that belong to stories, fetched at or after `since`, oldest first, with
         their stored story features: for rebuilding the story index at start-up. Those
-        dated before `dated_before` may come back bare (`story_members_sql`)."""
+        dated before `dated_before` may come back bare, or not at all (`story_members_sql`)."""
         rows = await self._fetch(
-            story_members_sql("$2", "$1"), bare_before(dated_before), since.timestamp()
+            story_members_sql("$2", "$1", may_be_bare=dated_before is not None),
+            bare_before(dated_before),
+            since.timestamp(),
         )
         return [story_member_from_row(r, since) for r in rows]
 

@@ -90,8 +90,10 @@ class StoryRepository(SQLiteConnection):
     ) -> list[StoryMember]:
         """Items that belong to stories, fetched at or after `since`, oldest first, with
         their stored story features: for rebuilding the story index at start-up. Those
-        dated before `dated_before` may come back bare (`story_members_sql`)."""
-        sql = story_members_sql("?", "?", f"items {BY_STORY_FETCHED_AT}")
+        dated before `dated_before` may come back bare, or not at all (`story_members_sql`)."""
+        sql = story_members_sql(
+            "?2", "?1", f"items {BY_STORY_FETCHED_AT}", dated_before is not None
+        )
         rows = await self._rows(sql, (bare_before(dated_before), since.timestamp()))
         return [story_member_from_row(r, since) for r in rows]
 
