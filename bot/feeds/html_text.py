@@ -25,7 +25,6 @@ from __future__ import annotations
 import re
 
 from lxml import etree
-from lxml import html as lxml_html
 
 # Elements whose content no reader sees: code, style sheets, inert templates,
 # fallbacks for browsers without scripts or frames, the document's title. Not
@@ -46,7 +45,10 @@ _BLOCK = frozenset(
 # Inline styles that hide an element: as invisible as a <script> body.
 _HIDING_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
 
-_PARSER = lxml_html.HTMLParser(
+# lxml's own HTML parser (libxml2's, the same one `lxml.html.HTMLParser` wraps) without
+# lxml.html's element classes: those are chosen by a Python lookup for each element the
+# walk below touches, 7 µs of a 48 µs summary, for methods this module never calls.
+_PARSER = etree.HTMLParser(
     encoding="utf-8",
     remove_comments=True,
     remove_pis=True,
