@@ -25,6 +25,7 @@ from bot.config_values import (
     MISSING,
     Table,
     is_database_url,
+    plain_http_url,
     postgres_url_problem,
     read_toml,
 )
@@ -428,6 +429,8 @@ def _first_poll(t: Table) -> FirstPoll:
 
 def _feed_location(t: Table, url: str, base: Path) -> str | None:
     """Where to fetch `url` from; None (with the problem reported) if it is unusable."""
+    if plain_http_url(url):
+        return url
     try:
         scheme = urlsplit(url).scheme.lower()
     except ValueError:

@@ -15,7 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.config import MAX_PARSER_WORKERS, http_url_problem, load_config
+from bot.config import MAX_PARSER_WORKERS, http_url_problem, is_http_url, load_config
+from bot.config_values import plain_http_url
 from bot.errors import ConfigError, ConfigErrors
 
 
@@ -183,3 +184,26 @@ def test_more_parser_workers_than_cpus_is_a_warning_only_when_written(tmp_path, 
         load_config(write(tmp_path, ""))  # the default never warns
     (warning,) = [r.getMessage() for r in caplog.records]
     assert f"bot.parser_workers = {many} is more than this machine's" in warning
+
+
+_URL_PIECES = st.sampled_from(list("[]:@/?#%.-_~ aZ19\t\u00e9\uff0f"))
+
+
+@settings(derandomize=True, database=None, max_examples=500)
+@given(
+    st.sampled_from(["http", "https", "HTTPS", "hTtP", "ftp", "http:", ""]),
+    st.text(_URL_PIECES | st.characters(), max_size=20),
+    st.one_of(st.none(), st.integers(-1, 100_000).map(str), st.text(_URL_PIECES, max_size=6)),
+    st.text(_URL_PIECES | st.characters(), max_size=20),
+)
+def test_a_plain_web_url_is_one_urllib_reads_without_a_problem(scheme, host, port, rest):
+    """`plain_http_url` decides from the characters alone what urllib would: a web URL
+    whose host and port read, port not 0, no white space (what `http_url_problem`
+    checks, and what `_feed_location` takes as a web feed)."""
+    url = f"{scheme}://{host}" + ("" if port is None else f":{port}") + rest
+    if not plain_http_url(url):
+        return
+    parts = urlsplit(url)
+    assert parts.scheme.lower() in ("http", "https") and is_http_url(url)
+    assert parts.hostname and parts.port != 0
+    assert url.split() == [url]
