@@ -21,7 +21,7 @@ from typing import TextIO, cast
 from bot.cli import check, digest, match, migrate, ops, run
 from bot.cli.common import setup_logging
 from bot.errors import BotError, ConfigError, ConfigErrors
-from bot.heap import skip_exit_collection
+from bot.heap import cycle_collection_paused, skip_exit_collection
 from bot.logs import LOG_FORMATS
 from bot.tls import import_aiohttp
 
@@ -134,9 +134,12 @@ def _database_named_in(args: argparse.Namespace) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    # Before anything imports aiohttp: its TLS contexts load certificates when first used.
-    import_aiohttp()
+    # Importing makes objects to keep: the collections their allocations set off found
+    # nothing to free (bot/heap.py), and were 60 of a `once`'s 90 (7 ms).
+    with cycle_collection_paused():
+        args = build_parser().parse_args(argv)
+        # Before anything imports aiohttp: its TLS contexts load certificates when first used.
+        import_aiohttp()
     with _output(args):
         setup_logging("INFO")
         return _command(args)

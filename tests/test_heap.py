@@ -8,6 +8,8 @@ the event loop, a match-index build in a thread) leave the collector as they fou
 from __future__ import annotations
 
 import gc
+import subprocess
+import sys
 from pathlib import Path
 
 from bot.heap import cycle_collection_paused
@@ -67,3 +69,28 @@ def test_exit_skips_the_collectors_walk_over_what_the_process_made() -> None:
         assert gc.get_freeze_count() > 0  # shutdown's collections pass these over
     finally:
         gc.unfreeze()
+
+
+def test_the_command_line_imports_aiohttp_with_the_collector_paused() -> None:
+    """What start-up imports is kept for the whole process: no collection runs while
+    aiohttp and its ~300 modules load, and the collector is on again for the command."""
+    script = (
+        "import gc, sys\n"
+        "import bot.__main__ as m\n"
+        "real, seen = m.import_aiohttp, []\n"
+        "def watched():\n"
+        "    seen.append(gc.isenabled()); real(); seen.append(gc.isenabled())\n"
+        "m.import_aiohttp = watched\n"
+        "try:\n"
+        "    m.main(['check', '--config', sys.argv[1]])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "assert 'aiohttp' in sys.modules and seen == [False, False], seen\n"
+        "assert gc.isenabled()\n"
+        "print('ok')\n"
+    )
+    config = Path(__file__).resolve().parent.parent / "bot.toml"
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(config)], capture_output=True, text=True, check=False
+    )
+    assert done.stdout.splitlines()[-1:] == ["ok"], done.stderr[-2000:]

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from bot.cli.common import preflight
 from bot.errors import AlreadyRunning, StorageError
-from bot.heap import fewer_young_collections
+from bot.heap import cycle_collection_paused, fewer_young_collections
 
 if TYPE_CHECKING:
     from bot.storage.runlock import LockHolder, RunLock
@@ -26,8 +26,9 @@ log = logging.getLogger("bot")
 
 
 async def run(args: argparse.Namespace) -> int:
-    from bot.app import App
-    from bot.storage.runlock import RunLock
+    with cycle_collection_paused():  # imports: as in bot/__main__.py
+        from bot.app import App
+        from bot.storage.runlock import RunLock
 
     checked = preflight(args)
     settings = checked.settings
@@ -69,8 +70,9 @@ async def once(args: argparse.Namespace) -> int:
 
 
 async def _once(args: argparse.Namespace) -> int:
-    from bot.app import App
-    from bot.storage.runlock import RunLock
+    with cycle_collection_paused():  # imports: as in bot/__main__.py
+        from bot.app import App
+        from bot.storage.runlock import RunLock
 
     checked = preflight(args)
     settings = checked.settings
