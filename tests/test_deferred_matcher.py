@@ -36,13 +36,22 @@ aliases = ["TG"]
 
 
 def _alerts(path: Path) -> list[str]:
-    """Every alert the jsonl sink wrote, whole (matches, spans, story, …) but for its id
-    (the two feeds' polls may commit in either order)."""
+    """Every alert the jsonl sink wrote, whole (matches, spans, …) but for what depends on
+    which of the two feeds' polls commits first: its id, its story's key (the first
+    member's) and the thread post it replies to. The stories are compared as which
+    alerts share one: each alert carries the titles of its story's alerts."""
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    records = [r for r in records if r.pop("alert_id", None) is not None]
+    stories: dict[str, list[str]] = {}
+    for r in records:
+        if r.get("story") is not None:
+            stories.setdefault(r["story"], []).append(r["title"])
     out = []
-    for line in path.read_text().splitlines():
-        record = json.loads(line)
-        if record.pop("alert_id", None) is not None:
-            out.append(json.dumps(record, sort_keys=True))
+    for r in records:
+        if r.get("story") is not None:
+            r["story"] = sorted(stories[r["story"]])
+        r.pop("reply_to", None)
+        out.append(json.dumps(r, sort_keys=True))
     return sorted(out)
 
 
