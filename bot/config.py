@@ -25,7 +25,6 @@ from bot.config_values import (
     MISSING,
     Table,
     is_database_url,
-    plain_http_url,
     postgres_url_problem,
     read_toml,
 )
@@ -429,18 +428,16 @@ def _first_poll(t: Table) -> FirstPoll:
 
 def _feed_location(t: Table, url: str, base: Path) -> str | None:
     """Where to fetch `url` from; None (with the problem reported) if it is unusable."""
-    if plain_http_url(url):
-        return url
-    try:
-        scheme = urlsplit(url).scheme.lower()
-    except ValueError:
-        scheme = url.partition(":")[0].lower()
-    if scheme in ("http", "https"):
+    if is_http_url(url):  # a plain web URL is told from its characters (plain_http_url)
         problem = http_url_problem(url)
         if problem:
             t.report(t.error("url", *problem))
             return None
         return url
+    try:
+        scheme = urlsplit(url).scheme.lower()
+    except ValueError:
+        scheme = url.partition(":")[0].lower()
     if scheme and len(scheme) > 1 and scheme != "file":
         t.report(
             t.error("url", f"unsupported scheme {scheme!r}", "use http(s):// or a local file path")
